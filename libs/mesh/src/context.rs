@@ -1,0 +1,355 @@
+//! The request context that travels with every call through the mesh, in gRPC metadata:
+//!
+//! | metadata key   | meaning                                              | set by                          |
+//! |----------------|------------------------------------------------------|---------------------------------|
+//! | `x-tenant-id`  | the tenant the call acts for (UUID)                  | the gateway, from the JWT       |
+//! | `x-user-id`    | the user the call acts for (UUID)                    | the gateway, from the JWT       |
+//! | `x-request-id` | correlation id, echoed in logs and audit entries     | the client, else the first hop  |
+//! | `traceparent`  | W3C trace context, so spans share one trace id        | the client, else the first hop  |
+//!
+//! Tenant and user are believed only from mesh peers on the service's allowlist (see [`crate::inbound`]); the
+//! public edge strips them from clients.
+
+use std::fmt;
+
+use switchboard_types::{RequestId, TenantId, UserId};
+use tonic::metadata::{MetadataMap, MetadataValue};
+
+/// Metadata key of the tenant id.
+pub const TENANT_ID: &str = "x-tenant-id";
+/// Metadata key of the user id.
+pub const USER_ID: &str = "x-user-id";
+/// Metadata key of the request id.
+pub const REQUEST_ID: &str = "x-request-id";
+/// Metadata key of the W3C trace context.
+pub const TRACEPARENT: &str = "traceparent";
+/// The metadata only mesh peers may set; the public edge strips it from clients.
+pub const INTERNAL_KEYS: [&str; 2] = [TENANT_ID, USER_ID];
+
+/// A W3C `traceparent` (version 00): trace id, parent span id and flags.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TraceParent {
+    trace_id: [u8; 16],
+    parent_id: [u8; 8],
+    flags: u8,
+}
+
+impl TraceParent {
+    /// A new trace (random ids, sampled).
+    pub fn new_root() -> Self {
+        let mut trace_id = *uuid::Uuid::new_v4().as_bytes();
+        trace_id[0] |= 1; // all-zero ids are invalid; this one can never be
+        Self { trace_id, parent_id: random_span_id(), flags: 1 }
+    }
+
+    /// Builds one from raw ids; `None` if either is all zeros (invalid per W3C).
+    pub fn from_parts(trace_id: [u8; 16], parent_id: [u8; 8], flags: u8) -> Option<Self> {
+        (trace_id != [0; 16] && parent_id != [0; 8]).then_some(Self { trace_id, parent_id, flags })
+    }
+
+    /// Parses `00-<32 hex>-<16 hex>-<2 hex>`; anything else is `None` (and the caller starts a new trace).
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.trim().split('-');
+        let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        // Version 00 has exactly four fields; a future version may append more, which we ignore.
+        if version.len() != 2 || version == "ff" || (version == "00" && parts.next().is_some()) {
+            return None;
+        }
+        let lower_hex = |p: &str| p.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !(lower_hex(version) && lower_hex(trace) && lower_hex(parent) && lower_hex(flags)) {
+            return None;
+        }
+        let mut trace_id = [0u8; 16];
+        let mut parent_id = [0u8; 8];
+        let mut flag = [0u8; 1];
+        hex::decode_to_slice(trace, &mut trace_id).ok()?;
+        hex::decode_to_slice(parent, &mut parent_id).ok()?;
+        hex::decode_to_slice(flags, &mut flag).ok()?;
+        Self::from_parts(trace_id, parent_id, flag[0])
+    }
+
+    /// The same trace with a new parent span: what an outbound call carries when no live span is at hand.
+    pub fn child(&self) -> Self {
+        Self { parent_id: random_span_id(), ..*self }
+    }
+
+    /// The trace id, 16 bytes.
+    pub fn trace_id(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    /// The trace id as 32 lowercase hex digits.
+    pub fn trace_id_hex(&self) -> String {
+        hex::encode(self.trace_id)
+    }
+
+    /// The parent span id, 8 bytes.
+    pub fn parent_id(&self) -> [u8; 8] {
+        self.parent_id
+    }
+
+    /// The trace flags (bit 0: sampled).
+    pub fn flags(&self) -> u8 {
+        self.flags
+    }
+}
+
+fn random_span_id() -> [u8; 8] {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&bytes[..8]);
+    id[0] |= 1;
+    id
+}
+
+impl fmt::Display for TraceParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "00-{}-{}-{:02x}", hex::encode(self.trace_id), hex::encode(self.parent_id), self.flags)
+    }
+}
+
+impl fmt::Debug for TraceParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceParent({self})")
+    }
+}
+
+/// Who a call acts for and how to correlate it: the typed form of the mesh metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestContext {
+    tenant: Option<TenantId>,
+    user: Option<UserId>,
+    request_id: RequestId,
+    trace: TraceParent,
+}
+
+/// Why inbound metadata could not become a context.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContextError {
+    /// A tenant-scoped call arrived without `x-tenant-id`.
+    #[error("this call needs a tenant: no x-tenant-id in the request metadata")]
+    MissingTenant,
+    /// A header is present but malformed.
+    #[error("malformed {key} metadata: {reason}")]
+    Malformed {
+        /// The metadata key.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl From<ContextError> for tonic::Status {
+    fn from(e: ContextError) -> Self {
+        match e {
+            ContextError::MissingTenant => tonic::Status::unauthenticated(e.to_string()),
+            ContextError::Malformed { .. } => tonic::Status::invalid_argument(e.to_string()),
+        }
+    }
+}
+
+impl RequestContext {
+    /// A fresh context for work that starts here (a CLI command, a background job).
+    pub fn new_root() -> Self {
+        Self { tenant: None, user: None, request_id: RequestId::generate(), trace: TraceParent::new_root() }
+    }
+
+    /// Sets the tenant.
+    pub fn with_tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = Some(tenant);
+        self
+    }
+
+    /// Sets the user.
+    pub fn with_user(mut self, user: UserId) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    /// Sets the request id.
+    pub fn with_request_id(mut self, request_id: RequestId) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    /// Sets the trace context.
+    pub fn with_trace(mut self, trace: TraceParent) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// Reads the context from metadata a trusted peer sent. A missing or malformed request id or traceparent is
+    /// replaced (a client's bad correlation header must not fail its call); a malformed tenant or user id is an
+    /// error, because acting for the wrong tenant is worse than not acting.
+    pub fn from_trusted_headers(metadata: &http::HeaderMap) -> Result<Self, ContextError> {
+        let text = |key: &'static str| -> Result<Option<&str>, ContextError> {
+            match metadata.get(key) {
+                None => Ok(None),
+                Some(v) => {
+                    v.to_str().map(Some).map_err(|_| ContextError::Malformed { key, reason: "not ASCII text".into() })
+                }
+            }
+        };
+        let tenant = text(TENANT_ID)?
+            .map(|s| s.parse::<TenantId>())
+            .transpose()
+            .map_err(|e| ContextError::Malformed { key: TENANT_ID, reason: e.to_string() })?;
+        let user = text(USER_ID)?
+            .map(|s| s.parse::<UserId>())
+            .transpose()
+            .map_err(|e| ContextError::Malformed { key: USER_ID, reason: e.to_string() })?;
+        Ok(Self { tenant, user, ..Self::from_untrusted_headers(metadata) })
+    }
+
+    /// Reads only what any client may set (request id, traceparent), ignoring tenant and user.
+    pub fn from_untrusted_headers(metadata: &http::HeaderMap) -> Self {
+        let get = |key| metadata.get(key).and_then(|v| v.to_str().ok());
+        Self {
+            tenant: None,
+            user: None,
+            request_id: get(REQUEST_ID).and_then(RequestId::parse).unwrap_or_else(RequestId::generate),
+            trace: get(TRACEPARENT).and_then(TraceParent::parse).unwrap_or_else(TraceParent::new_root),
+        }
+    }
+
+    /// The tenant, or UNAUTHENTICATED for a tenant-scoped call without one.
+    pub fn require_tenant(&self) -> Result<TenantId, ContextError> {
+        self.tenant.ok_or(ContextError::MissingTenant)
+    }
+
+    /// The tenant, if any.
+    pub fn tenant(&self) -> Option<TenantId> {
+        self.tenant
+    }
+
+    /// The user, if any.
+    pub fn user(&self) -> Option<UserId> {
+        self.user
+    }
+
+    /// The request id.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+
+    /// The inbound trace context.
+    pub fn trace(&self) -> &TraceParent {
+        &self.trace
+    }
+
+    /// Writes this context into outbound metadata. The traceparent names the current span as parent when a live
+    /// OpenTelemetry span is at hand, else a fresh child of the inbound one; either way the trace id is kept.
+    pub fn inject(&self, metadata: &mut MetadataMap) {
+        let outbound = current_span_trace(&self.trace).unwrap_or_else(|| self.trace.child());
+        metadata.remove(TENANT_ID);
+        metadata.remove(USER_ID);
+        if let Some(tenant) = self.tenant {
+            insert(metadata, TENANT_ID, &tenant.to_string());
+        }
+        if let Some(user) = self.user {
+            insert(metadata, USER_ID, &user.to_string());
+        }
+        insert(metadata, REQUEST_ID, self.request_id.as_str());
+        insert(metadata, TRACEPARENT, &outbound.to_string());
+    }
+
+    /// The context the mesh's inbound layer attached to `request`.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<&Self, tonic::Status> {
+        request.extensions().get::<Self>().ok_or_else(|| {
+            tracing::error!("request reached a handler without a RequestContext: inbound layer missing");
+            tonic::Status::internal("internal error: request context missing")
+        })
+    }
+
+    /// Wraps `message` in a request carrying this context.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        self.inject(request.metadata_mut());
+        request
+    }
+}
+
+fn insert(metadata: &mut MetadataMap, key: &'static str, value: &str) {
+    // Every value written here was validated (UUIDs, request ids, hex), so it is always valid ASCII.
+    if let Ok(value) = MetadataValue::try_from(value) {
+        metadata.insert(key, value);
+    }
+}
+
+/// The current tracing span's OTel ids, when that span belongs to `inbound`'s trace.
+fn current_span_trace(inbound: &TraceParent) -> Option<TraceParent> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let sc = span.span_context();
+    if !sc.is_valid() || sc.trace_id().to_bytes() != inbound.trace_id() {
+        return None;
+    }
+    TraceParent::from_parts(sc.trace_id().to_bytes(), sc.span_id().to_bytes(), sc.trace_flags().to_u8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_parses_the_w3c_examples_and_rejects_bad_ones() {
+        let s = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let tp = TraceParent::parse(s).unwrap();
+        assert_eq!(tp.to_string(), s);
+        assert_eq!(tp.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        for bad in [
+            "",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+        ] {
+            assert!(TraceParent::parse(bad).is_none(), "{bad:?} must be rejected");
+        }
+        assert!(TraceParent::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future").is_some());
+    }
+
+    #[test]
+    fn child_keeps_the_trace_and_changes_the_parent() {
+        let root = TraceParent::new_root();
+        let child = root.child();
+        assert_eq!(child.trace_id(), root.trace_id());
+        assert_ne!(child.parent_id(), root.parent_id());
+    }
+
+    #[test]
+    fn untrusted_metadata_never_yields_a_tenant() {
+        let mut md = http::HeaderMap::new();
+        md.insert(TENANT_ID, TenantId::generate().to_string().parse().unwrap());
+        md.insert(REQUEST_ID, "bad id with spaces".parse().unwrap());
+        let ctx = RequestContext::from_untrusted_headers(&md);
+        assert_eq!(ctx.tenant(), None);
+        assert_ne!(ctx.request_id().as_str(), "bad id with spaces");
+        assert!(RequestContext::from_trusted_headers(&md).unwrap().require_tenant().is_ok());
+    }
+
+    #[test]
+    fn malformed_tenant_is_refused_and_missing_tenant_is_unauthenticated() {
+        let mut md = http::HeaderMap::new();
+        md.insert(TENANT_ID, "acme".parse().unwrap());
+        let err = RequestContext::from_trusted_headers(&md).unwrap_err();
+        assert_eq!(tonic::Status::from(err).code(), tonic::Code::InvalidArgument);
+        let ctx = RequestContext::from_trusted_headers(&http::HeaderMap::new()).unwrap();
+        assert_eq!(tonic::Status::from(ctx.require_tenant().unwrap_err()).code(), tonic::Code::Unauthenticated);
+    }
+
+    #[test]
+    fn inject_round_trips_through_metadata() {
+        let ctx = RequestContext::new_root().with_tenant(TenantId::generate()).with_user(UserId::generate());
+        let request = ctx.request(());
+        let back = RequestContext::from_trusted_headers(&request.metadata().clone().into_headers()).unwrap();
+        assert_eq!(back.tenant(), ctx.tenant());
+        assert_eq!(back.user(), ctx.user());
+        assert_eq!(back.request_id(), ctx.request_id());
+        assert_eq!(back.trace().trace_id(), ctx.trace().trace_id());
+    }
+}

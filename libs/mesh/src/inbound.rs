@@ -1,0 +1,165 @@
+//! The inbound layer in front of every service: decides whether the caller may call at all, and turns inbound
+//! metadata into the [`RequestContext`] handlers read (see [`RequestContext::of`]).
+//!
+//! On an internal (mTLS) listener the caller is the identity in its client certificate. Health checks and
+//! reflection are open to any peer with a certificate from the mesh CA; every other method requires the peer to
+//! be on the service's allowlist, else PERMISSION_DENIED. On the public listener there is no peer identity:
+//! internal metadata (`x-tenant-id`, `x-user-id`) from clients is stripped before anything reads it.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Instrument;
+
+use crate::Identity;
+use crate::context::{INTERNAL_KEYS, RequestContext};
+
+/// What the accept loop learned about a connection; tonic puts it in every request's extensions.
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    /// The TCP peer.
+    pub remote_addr: Option<SocketAddr>,
+    /// The verified mesh identity (URI SAN of the client certificate), on internal listeners.
+    pub peer: Option<Identity>,
+}
+
+/// Who may call a listener.
+#[derive(Clone, Debug)]
+pub enum CallerPolicy {
+    /// Internal listener: mesh peers, application methods only for those on the allowlist.
+    Mesh(Arc<HashSet<Identity>>),
+    /// The public edge: anyone; internal metadata is stripped.
+    Public,
+}
+
+impl CallerPolicy {
+    /// A mesh policy allowing `callers`.
+    pub fn mesh(callers: impl IntoIterator<Item = Identity>) -> Self {
+        Self::Mesh(Arc::new(callers.into_iter().collect()))
+    }
+}
+
+/// Methods any authenticated mesh peer may call: probes and tooling, never data.
+fn is_open_to_any_peer(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/")
+        || path.starts_with("/grpc.reflection.v1.ServerReflection/")
+        || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
+}
+
+/// The layer; see the module docs.
+#[derive(Clone, Debug)]
+pub struct InboundLayer {
+    policy: CallerPolicy,
+}
+
+impl InboundLayer {
+    /// A layer enforcing `policy`.
+    pub fn new(policy: CallerPolicy) -> Self {
+        Self { policy }
+    }
+}
+
+impl<S> Layer<S> for InboundLayer {
+    type Service = Inbound<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Inbound { inner, policy: self.policy.clone() }
+    }
+}
+
+/// The service built by [`InboundLayer`].
+#[derive(Clone, Debug)]
+pub struct Inbound<S> {
+    inner: S,
+    policy: CallerPolicy,
+}
+
+type Response = http::Response<tonic::body::Body>;
+
+impl<S, B> Service<http::Request<B>> for Inbound<S>
+where
+    S: Service<http::Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        let connection = request.extensions().get::<ConnectionInfo>().cloned();
+        let peer = connection.as_ref().and_then(|c| c.peer.clone());
+
+        let context = match &self.policy {
+            CallerPolicy::Mesh(allowed) => {
+                let Some(peer) = &peer else {
+                    // Cannot happen behind the mTLS acceptor; refuse rather than trust a misconfiguration.
+                    return deny(tonic::Status::unauthenticated("a mesh client certificate is required"));
+                };
+                if !is_open_to_any_peer(&path) && !allowed.contains(peer) {
+                    tracing::warn!(%peer, rpc = %path, "caller not on this service's allowlist");
+                    return deny(tonic::Status::permission_denied(format!(
+                        "{peer} may not call {path}: not on this service's allowlist"
+                    )));
+                }
+                match RequestContext::from_trusted_headers(request.headers()) {
+                    Ok(context) => context,
+                    Err(e) => return deny(e.into()),
+                }
+            }
+            CallerPolicy::Public => {
+                for key in INTERNAL_KEYS {
+                    request.headers_mut().remove(key);
+                }
+                RequestContext::from_untrusted_headers(request.headers())
+            }
+        };
+
+        let span = tracing::info_span!(
+            "rpc",
+            rpc = %path,
+            peer = peer.as_ref().map(|p| p.name()).unwrap_or("public"),
+            request_id = %context.request_id(),
+            trace_id = %context.trace().trace_id_hex(),
+            tenant = context.tenant().map(|t| t.to_string()).unwrap_or_default(),
+        );
+        continue_trace(&span, &context);
+        request.extensions_mut().insert(context);
+
+        // The clone is ready-checked by the caller's poll_ready on `self.inner`: take that one, leave the clone.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(inner.call(request).instrument(span))
+    }
+}
+
+fn deny<E: Send + 'static>(status: tonic::Status) -> BoxFuture<'static, Result<Response, E>> {
+    Box::pin(std::future::ready(Ok(status.into_http())))
+}
+
+/// Makes `span` a child of the inbound W3C trace context, so every service's spans share its trace id.
+fn continue_trace(span: &tracing::Span, context: &RequestContext) {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let trace = context.trace();
+    let remote = SpanContext::new(
+        TraceId::from_bytes(trace.trace_id()),
+        SpanId::from_bytes(trace.parent_id()),
+        TraceFlags::new(trace.flags()),
+        true,
+        TraceState::default(),
+    );
+    // Fails only when the span is disabled (no subscriber); the context is still carried in metadata.
+    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+}

@@ -1,0 +1,231 @@
+//! Certificates for the mesh.
+//!
+//! In development a private CA and one leaf per workload are generated on first run under `<data dir>/certs`
+//! (`ca.pem`, `ca.key`, `<name>.pem`, `<name>.key`; keys are written mode 0600). Each leaf carries the workload's
+//! SPIFFE URI, its name as a DNS name (what clients verify the server against), `localhost` and `127.0.0.1`.
+//! In production, [`CertFiles`] point at certificates issued elsewhere (cert-manager, Vault) and nothing is
+//! generated.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::{Identity, MeshError};
+
+/// How long a generated dev CA is valid.
+const CA_VALIDITY: time::Duration = time::Duration::days(3650);
+/// How long a generated leaf is valid.
+const LEAF_VALIDITY: time::Duration = time::Duration::days(397);
+
+/// Where one workload's certificate, key and trusted CA live on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertFiles {
+    /// PEM bundle of the CA certificates to trust for peers.
+    pub ca: PathBuf,
+    /// PEM certificate chain of this workload (leaf first).
+    pub cert: PathBuf,
+    /// PEM private key of this workload (PKCS#8, SEC1 or PKCS#1).
+    pub key: PathBuf,
+}
+
+/// A workload's TLS material in memory: who it is, what it presents and which CA it trusts.
+pub struct MeshCredentials {
+    identity: Identity,
+    ca: Vec<CertificateDer<'static>>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Clone for MeshCredentials {
+    fn clone(&self) -> Self {
+        Self {
+            identity: self.identity.clone(),
+            ca: self.ca.clone(),
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl std::fmt::Debug for MeshCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("MeshCredentials").field("identity", &self.identity).finish_non_exhaustive()
+    }
+}
+
+impl MeshCredentials {
+    /// Reads certificate, key and CA from files.
+    pub fn from_files(identity: Identity, files: &CertFiles) -> Result<Self, MeshError> {
+        let ca = read_certs(&files.ca)?;
+        let chain = read_certs(&files.cert)?;
+        let key = PrivateKeyDer::from_pem_file(&files.key)
+            .map_err(|e| MeshError::BadPem { path: files.key.clone(), what: format!("no usable private key ({e})") })?;
+        Ok(Self { identity, ca, chain, key })
+    }
+
+    /// The dev credentials of `identity` under `data_dir`, generating the CA and the leaf if missing.
+    pub fn dev(data_dir: &Path, identity: Identity) -> Result<Self, MeshError> {
+        let ca = DevCa::open_or_create(&data_dir.join("certs"))?;
+        let files = ca.ensure_leaf(&identity)?;
+        Self::from_files(identity, &files)
+    }
+
+    /// Whose credentials these are.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub(crate) fn ca(&self) -> &[CertificateDer<'static>] {
+        &self.ca
+    }
+
+    pub(crate) fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.chain.clone()
+    }
+
+    pub(crate) fn key(&self) -> PrivateKeyDer<'static> {
+        self.key.clone_key()
+    }
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, MeshError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| MeshError::BadPem { path: path.to_owned(), what: format!("cannot read certificates ({e})") })?;
+    if certs.is_empty() {
+        return Err(MeshError::BadPem { path: path.to_owned(), what: "no CERTIFICATE block found".into() });
+    }
+    Ok(certs)
+}
+
+/// A development certificate authority kept in a directory.
+pub struct DevCa {
+    dir: PathBuf,
+    issuer: Arc<Issuer<'static, KeyPair>>,
+}
+
+impl std::fmt::Debug for DevCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevCa").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl DevCa {
+    /// Opens the CA in `dir`, creating a new one (and the directory) when there is none.
+    pub fn open_or_create(dir: &Path) -> Result<Self, MeshError> {
+        let cert_path = dir.join("ca.pem");
+        let key_path = dir.join("ca.key");
+        if cert_path.exists() && key_path.exists() {
+            let cert_pem = read_string(&cert_path)?;
+            let key = KeyPair::from_pem(&read_string(&key_path)?)?;
+            let issuer = Issuer::from_ca_cert_pem(&cert_pem, key)?;
+            return Ok(Self { dir: dir.to_owned(), issuer: Arc::new(issuer) });
+        }
+        std::fs::create_dir_all(dir).map_err(|e| MeshError::file("creating", dir, e))?;
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        let mut name = DistinguishedName::new();
+        name.push(DnType::OrganizationName, "Switchboard");
+        name.push(DnType::CommonName, "Switchboard development CA");
+        params.distinguished_name = name;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + CA_VALIDITY;
+        let cert = params.self_signed(&key)?;
+        write_file(&key_path, key.serialize_pem().as_bytes(), true)?;
+        write_file(&cert_path, cert.pem().as_bytes(), false)?;
+        Ok(Self { dir: dir.to_owned(), issuer: Arc::new(Issuer::new(params, key)) })
+    }
+
+    /// The files of `identity`'s leaf, issuing it first if it does not exist yet.
+    pub fn ensure_leaf(&self, identity: &Identity) -> Result<CertFiles, MeshError> {
+        let files = self.files(identity);
+        if !(files.cert.exists() && files.key.exists()) {
+            let (cert, key) = self.issue(identity)?;
+            write_file(&files.key, key.as_bytes(), true)?;
+            write_file(&files.cert, cert.as_bytes(), false)?;
+        }
+        Ok(files)
+    }
+
+    /// Issues a new leaf for `identity`: (certificate PEM, private key PEM). Nothing is written.
+    pub fn issue(&self, identity: &Identity) -> Result<(String, String), MeshError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, identity.name());
+        params.subject_alt_names = vec![
+            SanType::URI(identity.spiffe_uri().try_into()?),
+            SanType::DnsName(identity.name().try_into()?),
+            SanType::DnsName("localhost".try_into()?),
+            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        ];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + LEAF_VALIDITY;
+        let cert = params.signed_by(&key, &*self.issuer)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    /// Where `identity`'s files are (or would be) in this CA's directory.
+    pub fn files(&self, identity: &Identity) -> CertFiles {
+        CertFiles {
+            ca: self.dir.join("ca.pem"),
+            cert: self.dir.join(format!("{}.pem", identity.name())),
+            key: self.dir.join(format!("{}.key", identity.name())),
+        }
+    }
+}
+
+fn read_string(path: &Path) -> Result<String, MeshError> {
+    std::fs::read_to_string(path).map_err(|e| MeshError::file("reading", path, e))
+}
+
+fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<(), MeshError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    if secret {
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| MeshError::file("writing", path, e))?;
+    file.write_all(contents).map_err(|e| MeshError::file("writing", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_ca_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = MeshCredentials::dev(dir.path(), Identity::audit()).unwrap();
+        let ca_pem = std::fs::read(dir.path().join("certs/ca.pem")).unwrap();
+        let second = MeshCredentials::dev(dir.path(), Identity::gateway()).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("certs/ca.pem")).unwrap(), ca_pem, "CA is not regenerated");
+        assert_eq!(first.ca(), second.ca());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("certs/audit.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "private keys are not readable by others");
+    }
+
+    #[test]
+    fn missing_files_name_the_path() {
+        let files = CertFiles { ca: "/nonexistent/ca.pem".into(), cert: "/nonexistent/a.pem".into(), key: "/x".into() };
+        let err = MeshCredentials::from_files(Identity::audit(), &files).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+    }
+}

@@ -1,0 +1,296 @@
+//! Serving a service's gRPC routes: the accept loop (plain TCP, server TLS, or mTLS with the peer's identity
+//! recorded), gRPC health and reflection, HTTP/2 limits set explicitly, and graceful shutdown.
+//!
+//! Shutdown: when the token is cancelled the health status turns NOT_SERVING, the listener stops accepting,
+//! in-flight RPCs run to completion and `serve` returns.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic::transport::server::Connected;
+use tonic_health::ServingStatus;
+
+use crate::inbound::{CallerPolicy, ConnectionInfo, InboundLayer};
+use crate::pki::MeshCredentials;
+use crate::{Identity, MeshError};
+
+/// Largest gRPC message a service accepts or sends by default.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// How a listener's connections are secured.
+pub enum Transport {
+    /// Mutual TLS with the mesh CA: internal listeners.
+    Mesh(MeshCredentials),
+    /// Server-authenticated TLS: the public edge with a configured certificate.
+    Tls(Arc<rustls::ServerConfig>),
+    /// No TLS: the public edge on loopback in development.
+    Plaintext,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Mesh(_) => "Transport::Mesh",
+            Transport::Tls(_) => "Transport::Tls",
+            Transport::Plaintext => "Transport::Plaintext",
+        })
+    }
+}
+
+/// Connection and stream limits. The defaults are the ones a public port needs without tuning.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// Streams a client may reset before they are accepted; caps HTTP/2 rapid-reset floods.
+    pub max_pending_accept_reset_streams: usize,
+    /// Largest header block (bytes, decoded); also the CONTINUATION flood bound.
+    pub max_header_list_bytes: u32,
+    /// A TLS handshake must finish within this.
+    pub handshake_timeout: Duration,
+    /// HTTP/2 PING interval to find dead peers.
+    pub keepalive_interval: Duration,
+    /// A PING must be answered within this.
+    pub keepalive_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_concurrent_streams: 200,
+            max_pending_accept_reset_streams: 20,
+            max_header_list_bytes: 60 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Everything [`serve`] needs besides the routes and the socket.
+#[derive(Debug)]
+pub struct ServeOptions {
+    /// How connections are secured.
+    pub transport: Transport,
+    /// Who may call.
+    pub policy: CallerPolicy,
+    /// Fully qualified names of the services in the routes, reported by the health service.
+    pub services: Vec<&'static str>,
+    /// Connection limits.
+    pub limits: Limits,
+}
+
+impl ServeOptions {
+    /// An internal listener: mTLS with `credentials`, application methods for `callers` only.
+    pub fn mesh(credentials: MeshCredentials, callers: impl IntoIterator<Item = Identity>) -> Self {
+        Self {
+            transport: Transport::Mesh(credentials),
+            policy: CallerPolicy::mesh(callers),
+            services: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Names the services the health endpoint reports.
+    pub fn reporting(mut self, services: impl IntoIterator<Item = &'static str>) -> Self {
+        self.services.extend(services);
+        self
+    }
+}
+
+/// Serves `routes` (plus health and reflection) on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    routes: Routes,
+    listener: TcpListener,
+    options: ServeOptions,
+    shutdown: CancellationToken,
+) -> Result<(), MeshError> {
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
+    let serve_error = |message: String| MeshError::Serve { addr: addr.clone(), message };
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in &options.services {
+        health.set_service_status(*name, ServingStatus::Serving).await;
+    }
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().map_err(|e| serve_error(e.to_string()))?;
+    let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| serve_error(e.to_string()))?;
+    let routes = routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha);
+
+    let acceptor = match &options.transport {
+        Transport::Mesh(credentials) => Some(TlsAcceptor::from(crate::tls::mesh_server_config(credentials)?)),
+        Transport::Tls(config) => Some(TlsAcceptor::from(config.clone())),
+        Transport::Plaintext => None,
+    };
+    let incoming = accept_loop(listener, acceptor, options.limits.handshake_timeout, shutdown.clone());
+
+    let limits = &options.limits;
+    let services = options.services.clone();
+    let drained = async move {
+        shutdown.cancelled().await;
+        for name in services {
+            health.set_service_status(name, ServingStatus::NotServing).await;
+        }
+        health.set_service_status("", ServingStatus::NotServing).await;
+    };
+    tracing::info!(%addr, transport = ?options.transport, "listening");
+    tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_max_pending_accept_reset_streams(Some(limits.max_pending_accept_reset_streams))
+        .http2_max_header_list_size(limits.max_header_list_bytes)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .tcp_nodelay(true)
+        .layer(InboundLayer::new(options.policy))
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, drained)
+        .await
+        .map_err(|e| serve_error(e.to_string()))
+}
+
+/// Accepts connections and finishes TLS handshakes off the accept path, so a slow handshake holds up no one.
+fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    handshake_timeout: Duration,
+    shutdown: CancellationToken,
+) -> ReceiverStream<io::Result<ServerStream>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(128);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, remote) = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = tcp.set_nodelay(true);
+            let Some(acceptor) = acceptor.clone() else {
+                let info = ConnectionInfo { remote_addr: Some(remote), peer: None };
+                if tx.send(Ok(ServerStream { io: Io::Plain(tcp), info })).await.is_err() {
+                    break;
+                }
+                continue;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => {
+                        let peer = peer_identity(tls.get_ref().1.peer_certificates());
+                        let info = ConnectionInfo { remote_addr: Some(remote), peer };
+                        let _ = tx.send(Ok(ServerStream { io: Io::Tls(Box::new(tls)), info })).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!(%remote, error = %e, "TLS handshake refused"),
+                    Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// The SPIFFE identity in the leaf certificate's URI SANs, if it is one of ours.
+pub(crate) fn peer_identity(certs: Option<&[rustls_pki_types::CertificateDer<'_>]>) -> Option<Identity> {
+    let leaf = certs?.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+    let san = cert.subject_alternative_name().ok()??;
+    san.value.general_names.iter().find_map(|name| match name {
+        x509_parser::extensions::GeneralName::URI(uri) => Identity::from_spiffe_uri(uri),
+        _ => None,
+    })
+}
+
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// An accepted connection, with what is known about its peer.
+pub struct ServerStream {
+    io: Io,
+    info: ConnectionInfo,
+}
+
+impl Connected for ServerStream {
+    type ConnectInfo = ConnectionInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for ServerStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match &mut self.io {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ServerStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match &mut self.io {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.io {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.io {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.io {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.io {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+/// Binds `addr` (`host:port`), naming the address in the error (a port already in use is the usual cause).
+pub async fn bind(addr: &str) -> Result<TcpListener, MeshError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| MeshError::Serve { addr: addr.to_owned(), message: format!("cannot bind: {e}") })
+}

@@ -1,0 +1,32 @@
+//! One cancellation token for the whole process, tripped by SIGINT or SIGTERM. Every server and background task
+//! watches a clone of it, so one signal drains everything.
+
+use tokio_util::sync::CancellationToken;
+
+/// A token cancelled on the first SIGINT or SIGTERM.
+pub fn on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trip = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received; draining");
+        trip.cancel();
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the process");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

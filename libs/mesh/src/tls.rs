@@ -1,0 +1,77 @@
+//! rustls configurations. Internal hops are TLS 1.3 with client certificates required on both sides; the
+//! public edge is server-authenticated TLS only. All on the ring provider: one TLS stack in the whole tree.
+
+use std::sync::Arc;
+
+use rustls::RootCertStore;
+use rustls::client::ClientConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ServerConfig, WebPkiClientVerifier};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::MeshError;
+use crate::pki::MeshCredentials;
+
+const ALPN_H2: &[u8] = b"h2";
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn roots(creds: &MeshCredentials) -> Result<Arc<RootCertStore>, MeshError> {
+    let mut roots = RootCertStore::empty();
+    for ca in creds.ca() {
+        roots.add(ca.clone()).map_err(|e| MeshError::Tls(format!("CA certificate rejected: {e}")))?;
+    }
+    Ok(Arc::new(roots))
+}
+
+fn tls_error(e: rustls::Error) -> MeshError {
+    MeshError::Tls(e.to_string())
+}
+
+/// Server side of an internal hop: presents `creds`, requires a client certificate chaining to the mesh CA.
+pub fn mesh_server_config(creds: &MeshCredentials) -> Result<Arc<ServerConfig>, MeshError> {
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots(creds)?, provider())
+        .build()
+        .map_err(|e| MeshError::Tls(format!("client verifier: {e}")))?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_error)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(creds.chain(), creds.key())
+        .map_err(tls_error)?;
+    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Client side of an internal hop: presents `creds`, trusts only the mesh CA.
+pub fn mesh_client_config(creds: &MeshCredentials) -> Result<Arc<ClientConfig>, MeshError> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_error)?
+        .with_root_certificates(roots(creds)?)
+        .with_client_auth_cert(creds.chain(), creds.key())
+        .map_err(tls_error)?;
+    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The public edge's TLS (when a certificate is configured, as behind an ingress): no client certificates,
+/// TLS 1.2 and 1.3, ALPN for HTTP/2 and HTTP/1.1 (gRPC-Web and REST clients speak either).
+pub fn public_server_config(cert: &std::path::Path, key: &std::path::Path) -> Result<Arc<ServerConfig>, MeshError> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| MeshError::BadPem { path: cert.to_owned(), what: format!("cannot read certificates ({e})") })?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| MeshError::BadPem { path: key.to_owned(), what: format!("no usable private key ({e})") })?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(tls_error)?;
+    config.alpn_protocols = vec![ALPN_H2.to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,5 @@
+//! sea-orm entities, one module per table. Timestamps are microseconds since the Unix epoch (`i64`): exact,
+//! portable between SQLite and PostgreSQL, and hashed byte-for-byte by the audit chain.
+
+pub(crate) mod audit_checkpoint;
+pub(crate) mod audit_event;

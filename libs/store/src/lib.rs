@@ -1,0 +1,184 @@
+//! Switchboard's persistence: sea-orm entities, migrations and tenant-scoped repositories, on SQLite (the
+//! embedded default, one file in the data dir) or PostgreSQL (`DATABASE_URL=postgres://...`).
+//!
+//! Tenant data is reachable only through [`Store::tenant`], which takes a [`TenantId`] and opens a transaction
+//! scoped to it; every repository query filters on that tenant. On PostgreSQL the same transaction also switches
+//! to the `switchboard_tenant` role and sets `switchboard.tenant_id`, so row-level-security policies are a second
+//! wall: a query that forgot its filter still sees only its own tenant's rows.
+//!
+//! This crate does not hash, sign or interpret what it stores; that is the services' job.
+
+pub mod audit;
+mod entity;
+mod error;
+mod migration;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm_migration::MigratorTrait;
+pub use switchboard_types::TenantId;
+
+pub use crate::error::StoreError;
+
+/// Where the store lives.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://<path>?mode=rwc` or `postgres://user@host/db`.
+    pub url: String,
+    /// PostgreSQL schema to use instead of `public` (tests use one schema each).
+    pub schema: Option<String>,
+}
+
+impl StoreConfig {
+    /// The embedded default: a SQLite file in the data dir.
+    pub fn sqlite_in(data_dir: &std::path::Path) -> Self {
+        Self { url: format!("sqlite://{}?mode=rwc", data_dir.join("switchboard.db").display()), schema: None }
+    }
+
+    /// From a URL (`DATABASE_URL`).
+    pub fn from_url(url: impl Into<String>) -> Self {
+        Self { url: url.into(), schema: None }
+    }
+}
+
+/// The database backend in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, the embedded default.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A migrated database. Cheap to clone (a connection pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects and applies pending migrations (idempotent: safe on every start).
+    pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        let backend = if config.url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL {:?}: use sqlite://<file>?mode=rwc or postgres://user@host/db",
+                redact(&config.url)
+            )));
+        };
+        let mut options = ConnectOptions::new(config.url.clone());
+        options.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
+        match backend {
+            // One connection: SQLite serializes writers anyway, and a single connection never hits
+            // SQLITE_BUSY upgrading a read transaction to a write.
+            Backend::Sqlite => options.max_connections(1).min_connections(1),
+            Backend::Postgres => options.max_connections(16).min_connections(1),
+        };
+        if let Some(schema) = &config.schema {
+            options.set_schema_search_path(schema.clone());
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(|e| StoreError::Config(format!("cannot connect to {}: {e}", redact(&config.url))))?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers proceed during writes and survives crashes; NORMAL sync is safe with WAL.
+            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+                .await?;
+        }
+        migration::Migrator::up(&db, None).await?;
+        Ok(Self { db, backend })
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Opens a transaction scoped to `tenant`: the only way to reach tenant data.
+    pub async fn tenant(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
+        let tx = self.db.begin().await?;
+        if self.backend == Backend::Postgres {
+            // The tenant id is a parsed UUID, so formatting it into SQL cannot inject; one round trip for both.
+            let sql = format!(
+                "SET LOCAL ROLE {role}; SELECT set_config('switchboard.tenant_id', '{tenant}', true)",
+                role = migration::TENANT_ROLE
+            );
+            tx.execute_unprepared(&sql).await?;
+        }
+        Ok(TenantScope { tx, tenant, backend: self.backend })
+    }
+
+    /// The raw connection, bypassing tenant scoping: for tests that play an attacker with database access.
+    #[cfg(feature = "testing")]
+    pub fn raw_connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await.map_err(StoreError::from)
+    }
+}
+
+/// A transaction bound to one tenant. Dropping it without [`TenantScope::commit`] rolls back.
+pub struct TenantScope {
+    tx: DatabaseTransaction,
+    tenant: TenantId,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for TenantScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantScope").field("tenant", &self.tenant).finish_non_exhaustive()
+    }
+}
+
+impl TenantScope {
+    /// The tenant this scope is bound to.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// The audit log of this tenant.
+    pub fn audit(&self) -> audit::AuditRepository<'_> {
+        audit::AuditRepository::new(self)
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(StoreError::from)
+    }
+
+    fn tenant_key(&self) -> String {
+        self.tenant.to_string()
+    }
+}
+
+/// Hides the password in a database URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite:///x.db?mode=rwc"), "sqlite:///x.db?mode=rwc");
+    }
+}

@@ -1,0 +1,122 @@
+//! Schema migrations, applied at start-up by [`crate::Store::open`]. sea-orm-migration records what ran, so
+//! applying them again is a no-op; each statement is also written to be safe if re-run by hand.
+
+use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm_migration::prelude::*;
+
+/// The role tenant transactions switch to on PostgreSQL: row-level security applies to it.
+pub(crate) const TENANT_ROLE: &str = "switchboard_tenant";
+
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(AuditLog)]
+    }
+}
+
+/// The audit log: hash-chained events and the latest signed checkpoint per tenant.
+struct AuditLog;
+
+impl MigrationName for AuditLog {
+    fn name(&self) -> &str {
+        "m20261125_000001_audit_log"
+    }
+}
+
+const TENANT_TABLES: [&str; 2] = ["audit_events", "audit_checkpoints"];
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for AuditLog {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let blob = match db.get_database_backend() {
+            DbBackend::Postgres => "BYTEA",
+            _ => "BLOB",
+        };
+        db.execute_unprepared(&format!(
+            "CREATE TABLE IF NOT EXISTS audit_events (
+                tenant_id TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                event_id TEXT NOT NULL,
+                occurred_at_us BIGINT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                resource TEXT NOT NULL,
+                outcome INTEGER NOT NULL,
+                details TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                trace_id TEXT NOT NULL,
+                prev_hash {blob} NOT NULL,
+                hash {blob} NOT NULL,
+                PRIMARY KEY (tenant_id, seq)
+            )"
+        ))
+        .await?;
+        db.execute_unprepared(
+            "CREATE UNIQUE INDEX IF NOT EXISTS audit_events_event_id ON audit_events (tenant_id, event_id)",
+        )
+        .await?;
+        db.execute_unprepared(
+            "CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (tenant_id, occurred_at_us)",
+        )
+        .await?;
+        db.execute_unprepared(&format!(
+            "CREATE TABLE IF NOT EXISTS audit_checkpoints (
+                tenant_id TEXT NOT NULL PRIMARY KEY,
+                seq BIGINT NOT NULL,
+                head_hash {blob} NOT NULL,
+                signature {blob} NOT NULL,
+                key_id TEXT NOT NULL,
+                created_at_us BIGINT NOT NULL
+            )"
+        ))
+        .await?;
+        if db.get_database_backend() == DbBackend::Postgres {
+            enable_row_level_security(db).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared("DROP TABLE IF EXISTS audit_checkpoints").await?;
+        db.execute_unprepared("DROP TABLE IF EXISTS audit_events").await?;
+        Ok(())
+    }
+}
+
+/// The second wall on PostgreSQL: tenant transactions run as [`TENANT_ROLE`], which sees only rows whose
+/// `tenant_id` equals the transaction's `switchboard.tenant_id` setting. FORCE makes it hold for the owner too.
+async fn enable_row_level_security(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    // Roles are cluster-wide: another database (or a concurrent migration) may have created it already.
+    db.execute_unprepared(&format!(
+        "DO $$ BEGIN
+            CREATE ROLE {TENANT_ROLE} NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+        END $$"
+    ))
+    .await?;
+    db.execute_unprepared(&format!(
+        "DO $$ BEGIN
+            EXECUTE format('GRANT {TENANT_ROLE} TO %I', current_user);
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO {TENANT_ROLE}', current_schema());
+        EXCEPTION WHEN others THEN
+            RAISE WARNING 'could not grant {TENANT_ROLE}: %', SQLERRM;
+        END $$"
+    ))
+    .await?;
+    for table in TENANT_TABLES {
+        db.execute_unprepared(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {TENANT_ROLE};
+             ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+             ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+             DROP POLICY IF EXISTS tenant_isolation ON {table};
+             CREATE POLICY tenant_isolation ON {table}
+                USING (tenant_id = current_setting('switchboard.tenant_id', true))
+                WITH CHECK (tenant_id = current_setting('switchboard.tenant_id', true));"
+        ))
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! Typed domain identifiers, parsed once at the boundary and never passed around as raw strings after it.
+//!
+//! This crate owns only the identifier types and their parsing rules; it knows nothing of gRPC metadata (see
+//! `switchboard-mesh`) or storage (see `switchboard-store`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+/// Why a string is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} must be a UUID (like 0190f6a4-7c1e-7d2a-9a1b-3c4d5e6f7a8b), got {shown:?}")]
+pub struct InvalidId {
+    kind: &'static str,
+    shown: String,
+}
+
+impl InvalidId {
+    fn new(kind: &'static str, input: &str) -> Self {
+        // Echo at most a short prefix: the input may be hostile or huge.
+        let shown: String = input.chars().take(64).collect();
+        Self { kind, shown }
+    }
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new random (time-ordered, v7) identifier.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// Wraps an existing UUID.
+            pub const fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            /// The underlying UUID.
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                // Only the canonical hyphenated form: one spelling per id keeps keys and logs comparable.
+                if s.len() != 36 {
+                    return Err(InvalidId::new($kind, s));
+                }
+                Uuid::parse_str(s).map(Self).map_err(|_| InvalidId::new($kind, s))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0.hyphenated())
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// The tenant (one business) that owns a piece of data. Every tenant-scoped query needs one.
+    TenantId,
+    "tenant id"
+);
+uuid_id!(
+    /// A user within a tenant.
+    UserId,
+    "user id"
+);
+uuid_id!(
+    /// A unique event id (audit entries, bus envelopes); consumers deduplicate on it.
+    EventId,
+    "event id"
+);
+
+/// A request id as carried in `x-request-id`: 1 to 128 characters of `[A-Za-z0-9._:-]`.
+///
+/// Clients may supply their own (for correlation with their logs); anything else is replaced by a generated one.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Longest accepted request id.
+    pub const MAX_LEN: usize = 128;
+
+    /// A new random request id.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7().simple().to_string())
+    }
+
+    /// Accepts a well-formed client-supplied id.
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX_LEN
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        ok.then(|| Self(s.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestId({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_id_round_trips_and_rejects_other_spellings() {
+        let id = TenantId::generate();
+        assert_eq!(id.to_string().parse::<TenantId>().unwrap(), id);
+        let simple = id.as_uuid().simple().to_string();
+        assert!(simple.parse::<TenantId>().is_err(), "non-hyphenated form is refused");
+        let err = "acme".parse::<TenantId>().unwrap_err();
+        assert!(err.to_string().contains("tenant id must be a UUID"));
+    }
+
+    #[test]
+    fn request_id_accepts_only_safe_characters() {
+        assert!(RequestId::parse("req-1.2_3:4").is_some());
+        assert!(RequestId::parse("").is_none());
+        assert!(RequestId::parse("has space").is_none());
+        assert!(RequestId::parse("new\nline").is_none());
+        assert!(RequestId::parse(&"a".repeat(129)).is_none());
+        assert!(RequestId::parse(&"a".repeat(128)).is_some());
+    }
+}

@@ -1,0 +1,59 @@
+//! The audit service: the tamper-evident, append-only record of everything done on the platform.
+//!
+//! Each tenant has its own hash chain ([`chain`] defines the bytes that are hashed), appended to under a
+//! per-tenant lock so the chain never forks while different tenants proceed in parallel. After every append the
+//! new head is signed with Ed25519 ([`signer`]) and stored as the tenant's checkpoint, so `VerifyChain` catches
+//! an edited entry, an entry deleted from the middle and a truncated tail alike.
+//!
+//! The service reads and writes through `switchboard-store` and is reached only over the mesh; the tenant always
+//! comes from the request context, never from a request field.
+
+pub mod chain;
+mod convert;
+mod error;
+mod page_token;
+mod service;
+pub mod signer;
+
+use switchboard_mesh::Identity;
+use switchboard_mesh::pki::MeshCredentials;
+use switchboard_mesh::server::{MAX_MESSAGE_BYTES, ServeOptions};
+use switchboard_proto::audit::v1::audit_service_server::{AuditServiceServer, SERVICE_NAME};
+use switchboard_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use crate::error::AuditError;
+pub use crate::service::AuditService;
+pub use crate::signer::CheckpointSigner;
+
+/// Everything the audit service needs to run.
+#[derive(Debug)]
+pub struct AuditConfig {
+    /// Where the log lives.
+    pub store: Store,
+    /// Signs checkpoints.
+    pub signer: CheckpointSigner,
+    /// This service's mesh certificate.
+    pub credentials: MeshCredentials,
+}
+
+/// Who may call the audit service: the platform's services, and operators (to list and verify).
+pub fn allowed_callers() -> [Identity; 4] {
+    [Identity::gateway(), Identity::orchestrator(), Identity::connectors(), Identity::operator()]
+}
+
+/// Serves the audit service on an already-bound listener until `shutdown` is cancelled.
+pub async fn serve_with(
+    config: AuditConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), AuditError> {
+    let service = AuditService::new(config.store, config.signer);
+    let server = AuditServiceServer::new(service)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let options = ServeOptions::mesh(config.credentials, allowed_callers()).reporting([SERVICE_NAME]);
+    switchboard_mesh::server::serve(tonic::service::Routes::new(server), listener, options, shutdown).await?;
+    Ok(())
+}

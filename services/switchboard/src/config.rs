@@ -1,0 +1,127 @@
+//! Command line and environment. Every setting is a flag with an `env` twin and a default that works on a fresh
+//! machine; the README's configuration table lists the same names.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Switchboard: an AI command platform for small businesses.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the whole platform in one process: gateway, orchestrator, connectors and audit.
+    Up(Platform),
+    /// Run one service.
+    Serve {
+        /// Which service.
+        service: Service,
+        #[command(flatten)]
+        platform: Platform,
+        /// Address to listen on, instead of the service's address from the mesh settings
+        /// (e.g. 0.0.0.0:7101 in a container while others dial audit:7101).
+        #[arg(long, env = "SWITCHBOARD_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Manage mesh certificates.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+    /// Ask every service for its gRPC health status.
+    Health(Client),
+    /// Audit log commands.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CertsCommand {
+    /// Create the development CA and a certificate for each service and the operator (existing files are kept).
+    Init {
+        #[command(flatten)]
+        mesh: Mesh,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Recompute a tenant's hash chain and check it against its signed checkpoint. Exit 0 when valid, 1 when not.
+    Verify {
+        /// The tenant id (UUID).
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        client: Client,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Service {
+    Gateway,
+    Orchestrator,
+    Connectors,
+    Audit,
+}
+
+/// Where each service listens and is dialled, and where local state lives.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Mesh {
+    /// Directory for local state: SQLite database, dev CA and certificates, signing keys.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = ".switchboard")]
+    pub(crate) data_dir: PathBuf,
+    /// The gateway's public address (gRPC now; gRPC-Web and REST with the edge work).
+    #[arg(long, env = "SWITCHBOARD_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) gateway_addr: String,
+    /// The audit service's mesh address.
+    #[arg(long, env = "SWITCHBOARD_AUDIT_ADDR", default_value = "127.0.0.1:7101")]
+    pub(crate) audit_addr: String,
+    /// The connectors service's mesh address.
+    #[arg(long, env = "SWITCHBOARD_CONNECTORS_ADDR", default_value = "127.0.0.1:7102")]
+    pub(crate) connectors_addr: String,
+    /// The orchestrator's mesh address.
+    #[arg(long, env = "SWITCHBOARD_ORCHESTRATOR_ADDR", default_value = "127.0.0.1:7103")]
+    pub(crate) orchestrator_addr: String,
+    /// PEM CA bundle to trust for mesh peers, instead of the dev CA in the data dir.
+    #[arg(long, env = "SWITCHBOARD_TLS_CA", requires_all = ["tls_cert", "tls_key"])]
+    pub(crate) tls_ca: Option<PathBuf>,
+    /// PEM certificate chain of this workload (its URI SAN names it: spiffe://switchboard.local/<name>).
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires_all = ["tls_ca", "tls_key"])]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// PEM private key of this workload.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires_all = ["tls_ca", "tls_cert"])]
+    pub(crate) tls_key: Option<PathBuf>,
+}
+
+/// Settings for running services.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Platform {
+    #[command(flatten)]
+    pub(crate) mesh: Mesh,
+    /// PostgreSQL URL (postgres://user@host/db); SQLite in the data dir when unset.
+    #[arg(long, env = "DATABASE_URL")]
+    pub(crate) database_url: Option<String>,
+    /// PEM certificate for TLS on the gateway's public port (as behind an ingress); plaintext when unset.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_TLS_CERT", requires = "public_tls_key")]
+    pub(crate) public_tls_cert: Option<PathBuf>,
+    /// PEM private key for the public port.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_TLS_KEY", requires = "public_tls_cert")]
+    pub(crate) public_tls_key: Option<PathBuf>,
+    /// Ed25519 PKCS#8 key that signs audit checkpoints; generated at <data dir>/keys/audit-checkpoint.p8 when unset.
+    #[arg(long, env = "SWITCHBOARD_AUDIT_SIGNING_KEY")]
+    pub(crate) audit_signing_key: Option<PathBuf>,
+}
+
+/// Settings for client commands.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Client {
+    #[command(flatten)]
+    pub(crate) mesh: Mesh,
+}

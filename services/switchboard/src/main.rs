@@ -1,0 +1,34 @@
+//! `switchboard`: the one binary. `up` runs the whole platform in one process (each service on its own loopback
+//! port, talking mTLS gRPC over real sockets); `serve <service>` runs one service (one container image, role
+//! chosen by argument); `certs init` creates the development CA; `health` and `audit verify` are client
+//! commands that reach the mesh with the operator certificate.
+//!
+//! This crate only wires: configuration (flags and `SWITCHBOARD_*` env vars, see `config`), then the services'
+//! own `serve_with` functions.
+
+mod commands;
+mod config;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::config::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
