@@ -119,6 +119,23 @@ impl Store {
         &self.db
     }
 
+    /// Creates (or, with `drop`, removes) a PostgreSQL schema: tests give each store a schema of its own.
+    #[cfg(feature = "testing")]
+    pub async fn admin_schema(url: &str, schema: &str, drop: bool) -> Result<(), StoreError> {
+        if !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(StoreError::Config(format!("invalid schema name {schema:?}")));
+        }
+        let db = Database::connect(url).await?;
+        let sql = if drop {
+            format!("DROP SCHEMA IF EXISTS {schema} CASCADE")
+        } else {
+            format!("CREATE SCHEMA IF NOT EXISTS {schema}")
+        };
+        db.execute_unprepared(&sql).await?;
+        db.close().await?;
+        Ok(())
+    }
+
     /// Closes the pool.
     pub async fn close(self) -> Result<(), StoreError> {
         self.db.close().await.map_err(StoreError::from)
@@ -147,6 +164,22 @@ impl TenantScope {
     /// The audit log of this tenant.
     pub fn audit(&self) -> audit::AuditRepository<'_> {
         audit::AuditRepository::new(self)
+    }
+
+    /// Counts audit rows with no tenant filter at all: on PostgreSQL row-level security still limits it to this
+    /// tenant. Tests use it to show the second wall holds.
+    #[cfg(feature = "testing")]
+    pub async fn unfiltered_audit_row_count(&self) -> Result<i64, StoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = self
+            .tx
+            .query_one_raw(Statement::from_string(
+                self.tx.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM audit_events",
+            ))
+            .await?
+            .ok_or_else(|| StoreError::Config("COUNT returned no row".into()))?;
+        Ok(row.try_get::<i64>("", "n")?)
     }
 
     /// Commits.

@@ -1,1 +1,225 @@
-//! placeholder
+//! Test fixtures shared by every crate's integration tests (a dev-dependency only, never in a release build):
+//!
+//! - [`TestDb`] / [`test_store`]: a fresh store on SQLite (a temp file) or PostgreSQL (a schema of its own in
+//!   `SWITCHBOARD_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`), so one conformance
+//!   suite runs on both.
+//! - [`TestPlatform`]: the four services booted in-process on `127.0.0.1:0` listeners with a fresh dev CA, and
+//!   mTLS clients for any identity.
+//! - [`assert_eventually!`]: poll a condition instead of sleeping.
+//!
+//! Logs are off unless `TEST_LOG=1`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use switchboard_audit::{AuditConfig, CheckpointSigner};
+use switchboard_mesh::Identity;
+use switchboard_mesh::pki::{DevCa, MeshCredentials};
+use switchboard_proto::audit::v1::audit_service_client::AuditServiceClient;
+use switchboard_store::{Store, StoreConfig};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// The PostgreSQL server tests use.
+pub fn postgres_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestDb {
+    /// A SQLite file in a temp dir.
+    Sqlite,
+    /// A fresh schema on the test PostgreSQL server.
+    Postgres,
+}
+
+/// A migrated store for one test, and what to clean up after it.
+#[derive(Debug)]
+pub struct TestStore {
+    /// The store.
+    pub store: Store,
+    schema: Option<String>,
+}
+
+impl TestStore {
+    /// Drops the test's PostgreSQL schema.
+    pub async fn cleanup(self) {
+        let _ = self.store.close().await;
+        if let Some(schema) = self.schema {
+            let _ = Store::admin_schema(&postgres_url(), &schema, true).await;
+        }
+    }
+}
+
+/// A fresh, migrated store on `db`; SQLite files go in `dir`.
+pub async fn test_store(db: TestDb, dir: &Path) -> TestStore {
+    switchboard_telemetry::init_for_tests();
+    match db {
+        TestDb::Sqlite => {
+            let store = Store::open(&StoreConfig::sqlite_in(dir)).await.expect("open SQLite store");
+            TestStore { store, schema: None }
+        }
+        TestDb::Postgres => {
+            let url = postgres_url();
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            Store::admin_schema(&url, &schema, false)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {url} is required for this test: {e}"));
+            let config = StoreConfig { url, schema: Some(schema.clone()) };
+            let store = Store::open(&config).await.expect("open PostgreSQL store");
+            TestStore { store, schema: Some(schema) }
+        }
+    }
+}
+
+/// The four services running in this process on random loopback ports.
+pub struct TestPlatform {
+    /// Data dir: the dev CA, SQLite file, keys.
+    pub data_dir: TempDir,
+    /// The dev CA, to issue certificates for any identity.
+    pub ca: DevCa,
+    /// The audit service's address.
+    pub audit_addr: String,
+    /// The connectors service's address.
+    pub connectors_addr: String,
+    /// The orchestrator's address.
+    pub orchestrator_addr: String,
+    /// The gateway's public address (plaintext).
+    pub gateway_addr: String,
+    /// The audit service's store, for tests that inspect or tamper with rows.
+    pub store: Store,
+    test_store: Option<TestStore>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TestPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestPlatform").field("audit_addr", &self.audit_addr).finish_non_exhaustive()
+    }
+}
+
+async fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local addr").to_string();
+    (listener, addr)
+}
+
+impl TestPlatform {
+    /// Boots the platform with its store on `db`.
+    pub async fn start(db: TestDb) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let test_store = test_store(db, data_dir.path()).await;
+        let store = test_store.store.clone();
+        let ca = DevCa::open_or_create(&data_dir.path().join("certs")).expect("dev CA");
+        let creds = |id: Identity| MeshCredentials::dev(data_dir.path(), id).expect("dev credentials");
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+
+        let (audit_listener, audit_addr) = listener().await;
+        let audit = AuditConfig {
+            store: store.clone(),
+            signer: CheckpointSigner::load_or_create(&data_dir.path().join("keys/audit.p8")).expect("signing key"),
+            credentials: creds(Identity::audit()),
+        };
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            switchboard_audit::serve_with(audit, audit_listener, token).await.expect("audit service");
+        }));
+
+        let (connectors_listener, connectors_addr) = listener().await;
+        let connectors = switchboard_connectors::ConnectorsConfig { credentials: creds(Identity::connectors()) };
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            switchboard_connectors::serve_with(connectors, connectors_listener, token).await.expect("connectors");
+        }));
+
+        let (orchestrator_listener, orchestrator_addr) = listener().await;
+        let orchestrator =
+            switchboard_orchestrator::OrchestratorConfig { credentials: creds(Identity::orchestrator()) };
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            switchboard_orchestrator::serve_with(orchestrator, orchestrator_listener, token)
+                .await
+                .expect("orchestrator");
+        }));
+
+        let (gateway_listener, gateway_addr) = listener().await;
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            switchboard_gateway::serve_with(switchboard_gateway::GatewayConfig::default(), gateway_listener, token)
+                .await
+                .expect("gateway");
+        }));
+
+        Self {
+            data_dir,
+            ca,
+            audit_addr,
+            connectors_addr,
+            orchestrator_addr,
+            gateway_addr,
+            store,
+            test_store: Some(test_store),
+            shutdown,
+            tasks,
+        }
+    }
+
+    /// Credentials for `identity`, issued by the platform's dev CA.
+    pub fn credentials(&self, identity: Identity) -> MeshCredentials {
+        MeshCredentials::dev(self.data_dir.path(), identity).expect("issue credentials")
+    }
+
+    /// An mTLS channel to `service` at `addr`, presenting `identity`'s certificate.
+    pub fn channel_as(&self, identity: Identity, service: Identity, addr: &str) -> Channel {
+        switchboard_mesh::client::channel(addr, &service, &self.credentials(identity)).expect("channel")
+    }
+
+    /// An audit client presenting `identity`'s certificate.
+    pub fn audit_as(&self, identity: Identity) -> AuditServiceClient<Channel> {
+        AuditServiceClient::new(self.channel_as(identity, Identity::audit(), &self.audit_addr))
+    }
+
+    /// Stops every service, waits for them, and drops the test's database schema.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        for task in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        if let Some(store) = self.test_store.take() {
+            store.cleanup().await;
+        }
+    }
+}
+
+impl Drop for TestPlatform {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds, failing after `timeout` (default 10 s).
+#[macro_export]
+macro_rules! assert_eventually {
+    ($cond:expr) => {
+        $crate::assert_eventually!($cond, std::time::Duration::from_secs(10))
+    };
+    ($cond:expr, $timeout:expr) => {{
+        let deadline = std::time::Instant::now() + $timeout;
+        loop {
+            if $cond {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("condition did not hold within {:?}: {}", $timeout, stringify!($cond));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }};
+}

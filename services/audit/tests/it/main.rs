@@ -1,0 +1,41 @@
+//! The audit service through its gRPC API, over real mTLS sockets. Every case runs on SQLite and on PostgreSQL.
+
+mod suite;
+
+/// Runs each named case of `suite` once per database.
+macro_rules! on_both_databases {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::suite::$case(switchboard_test_support::TestDb::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::suite::$case(switchboard_test_support::TestDb::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    append_list_verify_and_checkpoint,
+    editing_a_field_is_named_by_seq,
+    deleting_a_middle_row_is_named_by_seq,
+    deleting_the_newest_rows_falls_short_of_the_checkpoint,
+    deleting_the_checkpoint_is_detected,
+    tenants_cannot_see_each_other,
+    concurrent_appends_make_one_unbroken_chain,
+    pagination_and_filters,
+    malformed_page_token_is_invalid_argument,
+    missing_tenant_is_unauthenticated,
+    appends_are_idempotent_by_event_id,
+    only_platform_services_may_append,
+    bad_events_are_rejected_with_the_field_named,
+);
