@@ -1,0 +1,44 @@
+# Switchboard's entry points. `make run` and `make test` are all a newcomer needs; both set up what is missing.
+#
+# Builds share one target directory across checkouts (CI's fresh clone reuses what a previous build compiled);
+# override with CARGO_TARGET_DIR=... as usual.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
+CARGO ?= cargo
+BUF := tools/buf/node_modules/.bin/buf
+
+.PHONY: setup run build test test-rust proto-lint lint fmt bench clean
+
+setup:
+	@scripts/setup.sh
+
+## Build and start the whole platform on embedded defaults (SQLite, dev CA) in ./.switchboard.
+run: setup
+	$(CARGO) run --release -p switchboard -- up
+
+build: setup
+	$(CARGO) build --workspace --all-targets
+
+## Every test: contracts lint, then the Rust suites (SQLite and PostgreSQL).
+test: setup proto-lint
+	@scripts/ensure-postgres.sh
+	$(CARGO) test --workspace --locked
+
+proto-lint: setup
+	$(BUF) lint
+	$(BUF) build -o /dev/null
+
+## fmt, clippy (warnings are errors), buf lint.
+lint: setup proto-lint
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Throughput and latency numbers (release build); prints a table.
+bench: setup
+	@scripts/ensure-postgres.sh
+	$(CARGO) bench -p switchboard --bench platform --locked
+
+clean:
+	$(CARGO) clean

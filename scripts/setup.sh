@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing Switchboard needs and a bare machine may lack. Idempotent and quiet when
+# everything is present; `make` calls it before building. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+need_apt=()
+command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is missing: install the Rust toolchain (rustup) first" >&2
+  exit 1
+fi
+
+# buf, pinned by tools/buf/package-lock.json; offline once installed.
+if [ ! -x tools/buf/node_modules/.bin/buf ]; then
+  echo "setup: installing buf (npm, pinned)"
+  npm ci --prefix tools/buf --no-audit --no-fund --loglevel=error >/dev/null
+fi
