@@ -15,7 +15,7 @@ use crate::{Identity, MeshError};
 /// A lazily connecting channel to the service `server` at `addr` (`host:port`), presenting `credentials`.
 /// Connection errors surface on the first call as UNAVAILABLE, so services can start in any order.
 pub fn channel(addr: &str, server: &Identity, credentials: &MeshCredentials) -> Result<Channel, MeshError> {
-    channel_with_config(addr, server, crate::tls::mesh_client_config(credentials)?)
+    channel_with_config(addr, server, crate::tls::mesh_client_config(credentials, server)?)
 }
 
 /// Like [`channel`], with a hand-built TLS configuration (tests use it to play misbehaving clients).

@@ -79,6 +79,14 @@ impl MeshCredentials {
         Self::from_files(identity, &files)
     }
 
+    /// Like [`MeshCredentials::dev`], but never creates a CA: client commands pointed at the wrong data dir must
+    /// fail, not mint a CA that no server trusts. The leaf is issued from the existing CA when missing.
+    pub fn dev_existing(data_dir: &Path, identity: Identity) -> Result<Self, MeshError> {
+        let ca = DevCa::open(&data_dir.join("certs"))?;
+        let files = ca.ensure_leaf(&identity)?;
+        Self::from_files(identity, &files)
+    }
+
     /// Whose credentials these are.
     pub fn identity(&self) -> &Identity {
         &self.identity
@@ -120,17 +128,41 @@ impl std::fmt::Debug for DevCa {
 }
 
 impl DevCa {
-    /// Opens the CA in `dir`, creating a new one (and the directory) when there is none.
-    pub fn open_or_create(dir: &Path) -> Result<Self, MeshError> {
+    /// Opens the existing CA in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, MeshError> {
         let cert_path = dir.join("ca.pem");
         let key_path = dir.join("ca.key");
-        if cert_path.exists() && key_path.exists() {
-            let cert_pem = read_string(&cert_path)?;
-            let key = KeyPair::from_pem(&read_string(&key_path)?)?;
-            let issuer = Issuer::from_ca_cert_pem(&cert_pem, key)?;
-            return Ok(Self { dir: dir.to_owned(), issuer: Arc::new(issuer) });
+        if !(cert_path.exists() && key_path.exists()) {
+            return Err(MeshError::BadPem {
+                path: cert_path,
+                what: "no development CA here: start the platform (`make run`), run `switchboard certs init`, or \
+                       pass --tls-ca/--tls-cert/--tls-key"
+                    .into(),
+            });
         }
+        let cert_pem = read_string(&cert_path)?;
+        let key = KeyPair::from_pem(&read_string(&key_path)?)?;
+        let issuer = Issuer::from_ca_cert_pem(&cert_pem, key)?;
+        Ok(Self { dir: dir.to_owned(), issuer: Arc::new(issuer) })
+    }
+
+    /// Opens the CA in `dir`, creating a new one (and the directory) when there is none. Safe against other
+    /// processes doing the same at once: creation happens under a lock file.
+    pub fn open_or_create(dir: &Path) -> Result<Self, MeshError> {
         std::fs::create_dir_all(dir).map_err(|e| MeshError::file("creating", dir, e))?;
+        let _lock = DirLock::acquire(dir)?;
+        let cert_path = dir.join("ca.pem");
+        let key_path = dir.join("ca.key");
+        match (cert_path.exists(), key_path.exists()) {
+            (true, true) => return Self::open(dir),
+            (false, false) => {}
+            _ => {
+                return Err(MeshError::BadPem {
+                    path: cert_path,
+                    what: "ca.pem and ca.key must both exist (or neither, to create a new CA)".into(),
+                });
+            }
+        }
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
@@ -151,6 +183,7 @@ impl DevCa {
     /// The files of `identity`'s leaf, issuing it first if it does not exist yet.
     pub fn ensure_leaf(&self, identity: &Identity) -> Result<CertFiles, MeshError> {
         let files = self.files(identity);
+        let _lock = DirLock::acquire(&self.dir)?;
         if !(files.cert.exists() && files.key.exists()) {
             let (cert, key) = self.issue(identity)?;
             write_file(&files.key, key.as_bytes(), true)?;
@@ -194,15 +227,39 @@ fn read_string(path: &Path) -> Result<String, MeshError> {
     std::fs::read_to_string(path).map_err(|e| MeshError::file("reading", path, e))
 }
 
+/// Writes `contents` to a temporary file beside `path`, then renames it into place: readers never see a
+/// half-written certificate or key. Secrets are created mode 0600.
 fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<(), MeshError> {
     use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    if secret {
-        options.mode(0o600);
+    options.write(true).create(true).truncate(true).mode(if secret { 0o600 } else { 0o644 });
+    let mut file = options.open(&tmp).map_err(|e| MeshError::file("writing", &tmp, e))?;
+    file.write_all(contents).and_then(|()| file.sync_all()).map_err(|e| MeshError::file("writing", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| MeshError::file("writing", path, e))
+}
+
+/// An exclusive advisory lock on `<dir>/.lock`, held while certificates are created.
+struct DirLock(std::fs::File);
+
+impl DirLock {
+    fn acquire(dir: &Path) -> Result<Self, MeshError> {
+        let path = dir.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| MeshError::file("locking", &path, e))?;
+        file.lock().map_err(|e| MeshError::file("locking", &path, e))?;
+        Ok(Self(file))
     }
-    let mut file = options.open(path).map_err(|e| MeshError::file("writing", path, e))?;
-    file.write_all(contents).map_err(|e| MeshError::file("writing", path, e))
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +277,29 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.path().join("certs/audit.key")).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "private keys are not readable by others");
+    }
+
+    #[test]
+    fn clients_never_create_a_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = MeshCredentials::dev_existing(dir.path(), Identity::operator()).unwrap_err();
+        assert!(err.to_string().contains("no development CA"), "{err}");
+        assert!(!dir.path().join("certs/ca.pem").exists());
+        MeshCredentials::dev(dir.path(), Identity::audit()).unwrap();
+        MeshCredentials::dev_existing(dir.path(), Identity::operator()).unwrap();
+    }
+
+    #[test]
+    fn concurrent_creators_agree_on_one_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let path = dir.path().to_owned();
+                std::thread::spawn(move || MeshCredentials::dev(&path, Identity::audit()).unwrap())
+            })
+            .collect();
+        let creds: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert!(creds.windows(2).all(|w| w[0].ca() == w[1].ca() && w[0].chain() == w[1].chain()));
     }
 
     #[test]

@@ -57,6 +57,12 @@ pub struct Limits {
     pub max_header_list_bytes: u32,
     /// A TLS handshake must finish within this.
     pub handshake_timeout: Duration,
+    /// Most TLS handshakes in progress at once; further connections wait (a half-open handshake flood costs
+    /// a bounded amount of memory).
+    pub max_concurrent_handshakes: usize,
+    /// After shutdown starts, in-flight calls get this long to finish; then the server stops regardless (a
+    /// long-lived stream such as a health Watch must not keep the process alive).
+    pub drain_deadline: Duration,
     /// HTTP/2 PING interval to find dead peers.
     pub keepalive_interval: Duration,
     /// A PING must be answered within this.
@@ -70,6 +76,8 @@ impl Default for Limits {
             max_pending_accept_reset_streams: 20,
             max_header_list_bytes: 60 * 1024,
             handshake_timeout: Duration::from_secs(10),
+            max_concurrent_handshakes: 1024,
+            drain_deadline: Duration::from_secs(20),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(20),
         }
@@ -135,19 +143,21 @@ pub async fn serve(
         Transport::Tls(config) => Some(TlsAcceptor::from(config.clone())),
         Transport::Plaintext => None,
     };
-    let incoming = accept_loop(listener, acceptor, options.limits.handshake_timeout, shutdown.clone());
-
     let limits = &options.limits;
+    let incoming = accept_loop(listener, acceptor, limits, shutdown.clone());
+
     let services = options.services.clone();
+    let deadline = limits.drain_deadline;
+    let stop = shutdown.clone();
     let drained = async move {
-        shutdown.cancelled().await;
+        stop.cancelled().await;
         for name in services {
             health.set_service_status(name, ServingStatus::NotServing).await;
         }
         health.set_service_status("", ServingStatus::NotServing).await;
     };
     tracing::info!(%addr, transport = ?options.transport, "listening");
-    tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_max_pending_accept_reset_streams(Some(limits.max_pending_accept_reset_streams))
         .http2_max_header_list_size(limits.max_header_list_bytes)
@@ -156,19 +166,30 @@ pub async fn serve(
         .tcp_nodelay(true)
         .layer(InboundLayer::new(options.policy))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming, drained)
-        .await
-        .map_err(|e| serve_error(e.to_string()))
+        .serve_with_incoming_shutdown(incoming, drained);
+    let overdue = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(deadline).await;
+    };
+    tokio::select! {
+        served = server => served.map_err(|e| serve_error(e.to_string())),
+        () = overdue => {
+            tracing::warn!(%addr, ?deadline, "calls still open after the drain deadline; stopping anyway");
+            Ok(())
+        }
+    }
 }
 
 /// Accepts connections and finishes TLS handshakes off the accept path, so a slow handshake holds up no one.
 fn accept_loop(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
-    handshake_timeout: Duration,
+    limits: &Limits,
     shutdown: CancellationToken,
 ) -> ReceiverStream<io::Result<ServerStream>> {
     let (tx, rx) = tokio::sync::mpsc::channel(128);
+    let handshake_timeout = limits.handshake_timeout;
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_handshakes));
     tokio::spawn(async move {
         loop {
             let (tcp, remote) = tokio::select! {
@@ -192,7 +213,9 @@ fn accept_loop(
                 continue;
             };
             let tx = tx.clone();
+            let Ok(permit) = handshakes.clone().acquire_owned().await else { break };
             tokio::spawn(async move {
+                let _permit = permit;
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
                         let peer = peer_identity(tls.get_ref().1.peer_certificates());
@@ -208,15 +231,22 @@ fn accept_loop(
     ReceiverStream::new(rx)
 }
 
-/// The SPIFFE identity in the leaf certificate's URI SANs, if it is one of ours.
+/// The SPIFFE identity of a peer: the leaf certificate must carry exactly one URI SAN (the X.509-SVID rule),
+/// and it must be one of ours.
 pub(crate) fn peer_identity(certs: Option<&[rustls_pki_types::CertificateDer<'_>]>) -> Option<Identity> {
-    let leaf = certs?.first()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+    spiffe_identity(certs?.first()?.as_ref())
+}
+
+/// The single SPIFFE identity in a DER certificate, if it has exactly one URI SAN and that URI is ours.
+pub(crate) fn spiffe_identity(der: &[u8]) -> Option<Identity> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let san = cert.subject_alternative_name().ok()??;
-    san.value.general_names.iter().find_map(|name| match name {
-        x509_parser::extensions::GeneralName::URI(uri) => Identity::from_spiffe_uri(uri),
+    let mut uris = san.value.general_names.iter().filter_map(|name| match name {
+        x509_parser::extensions::GeneralName::URI(uri) => Some(*uri),
         _ => None,
-    })
+    });
+    let (Some(uri), None) = (uris.next(), uris.next()) else { return None };
+    Identity::from_spiffe_uri(uri)
 }
 
 enum Io {

@@ -1,5 +1,5 @@
 //! One cancellation token for the whole process, tripped by SIGINT or SIGTERM. Every server and background task
-//! watches a clone of it, so one signal drains everything.
+//! watches a clone of it, so one signal drains everything; a second signal exits at once (status 130).
 
 use tokio_util::sync::CancellationToken;
 
@@ -9,8 +9,11 @@ pub fn on_signals() -> CancellationToken {
     let trip = token.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutdown signal received; draining");
+        tracing::info!("shutdown signal received; draining (signal again to stop at once)");
         trip.cancel();
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting without draining");
+        std::process::exit(130);
     });
     token
 }

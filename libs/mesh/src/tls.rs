@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
-use rustls::RootCertStore;
-use rustls::client::ClientConfig;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientConfig, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
-use crate::MeshError;
 use crate::pki::MeshCredentials;
+use crate::{Identity, MeshError};
 
 const ALPN_H2: &[u8] = b"h2";
 
@@ -46,16 +47,69 @@ pub fn mesh_server_config(creds: &MeshCredentials) -> Result<Arc<ServerConfig>, 
     Ok(Arc::new(config))
 }
 
-/// Client side of an internal hop: presents `creds`, trusts only the mesh CA.
-pub fn mesh_client_config(creds: &MeshCredentials) -> Result<Arc<ClientConfig>, MeshError> {
+/// Client side of an internal hop to `server`: presents `creds`, trusts only the mesh CA, and accepts the
+/// server only if its certificate also names it as `spiffe://switchboard.local/<server>` (so a certificate with
+/// a matching DNS name but another identity, possible with a shared CA, is refused).
+pub fn mesh_client_config(creds: &MeshCredentials, server: &Identity) -> Result<Arc<ClientConfig>, MeshError> {
+    let webpki = WebPkiServerVerifier::builder_with_provider(roots(creds)?, provider())
+        .build()
+        .map_err(|e| MeshError::Tls(format!("server verifier: {e}")))?;
+    let verifier = Arc::new(SpiffeServerVerifier { webpki, expected: server.clone() });
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(tls_error)?
-        .with_root_certificates(roots(creds)?)
+        .dangerous() // only to install a verifier that is stricter than webpki's, never looser
+        .with_custom_certificate_verifier(verifier)
         .with_client_auth_cert(creds.chain(), creds.key())
         .map_err(tls_error)?;
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
     Ok(Arc::new(config))
+}
+
+/// webpki's chain and name checks, plus the SPIFFE identity check.
+#[derive(Debug)]
+struct SpiffeServerVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    expected: Identity,
+}
+
+impl ServerCertVerifier for SpiffeServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
+        match crate::server::spiffe_identity(end_entity.as_ref()) {
+            Some(identity) if identity == self.expected => Ok(verified),
+            _ => Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure)),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// The public edge's TLS (when a certificate is configured, as behind an ingress): no client certificates,

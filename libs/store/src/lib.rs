@@ -22,12 +22,18 @@ pub use switchboard_types::TenantId;
 pub use crate::error::StoreError;
 
 /// Where the store lives.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreConfig {
     /// `sqlite://<path>?mode=rwc` or `postgres://user@host/db`.
     pub url: String,
     /// PostgreSQL schema to use instead of `public` (tests use one schema each).
     pub schema: Option<String>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig").field("url", &redact(&self.url)).field("schema", &self.schema).finish()
+    }
 }
 
 impl StoreConfig {
@@ -192,8 +198,26 @@ impl TenantScope {
     }
 }
 
-/// Hides the password in a database URL.
+/// Hides the password in a database URL (userinfo, and a `password=` query parameter).
 fn redact(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let query = query.map(|q| {
+        q.split('&')
+            .map(|kv| if kv.to_ascii_lowercase().starts_with("password=") { "password=***" } else { kv })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    let base = redact_userinfo(url);
+    match query {
+        Some(q) => format!("{base}?{q}"),
+        None => base,
+    }
+}
+
+fn redact_userinfo(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -213,5 +237,6 @@ mod tests {
         assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("sqlite:///x.db?mode=rwc"), "sqlite:///x.db?mode=rwc");
+        assert_eq!(super::redact("postgres://h/db?user=u&password=s"), "postgres://h/db?user=u&password=***");
     }
 }

@@ -24,7 +24,9 @@ impl MigrationName for AuditLog {
     }
 }
 
-const TENANT_TABLES: [&str; 2] = ["audit_events", "audit_checkpoints"];
+/// Tenant tables and what the tenant role may do to them: the audit log is append-only even to the application.
+const TENANT_TABLES: [(&str, &str); 2] =
+    [("audit_events", "SELECT, INSERT"), ("audit_checkpoints", "SELECT, INSERT, UPDATE")];
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for AuditLog {
@@ -49,7 +51,8 @@ impl MigrationTrait for AuditLog {
                 trace_id TEXT NOT NULL,
                 prev_hash {blob} NOT NULL,
                 hash {blob} NOT NULL,
-                PRIMARY KEY (tenant_id, seq)
+                PRIMARY KEY (tenant_id, seq),
+                CHECK (seq >= 1)
             )"
         ))
         .await?;
@@ -106,9 +109,9 @@ async fn enable_row_level_security(db: &SchemaManagerConnection<'_>) -> Result<(
         END $$"
     ))
     .await?;
-    for table in TENANT_TABLES {
+    for (table, privileges) in TENANT_TABLES {
         db.execute_unprepared(&format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {TENANT_ROLE};
+            "GRANT {privileges} ON {table} TO {TENANT_ROLE};
              ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
              ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
              DROP POLICY IF EXISTS tenant_isolation ON {table};

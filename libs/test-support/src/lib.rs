@@ -186,6 +186,22 @@ impl TestPlatform {
         AuditServiceClient::new(self.channel_as(identity, Identity::audit(), &self.audit_addr))
     }
 
+    /// Starts a second audit service on the same store and signing key (a replica), returning a gateway client
+    /// of it. It stops with the platform.
+    pub async fn start_second_audit(&mut self) -> AuditServiceClient<Channel> {
+        let (listener, addr) = listener().await;
+        let config = AuditConfig {
+            store: self.store.clone(),
+            signer: CheckpointSigner::load_or_create(&self.data_dir.path().join("keys/audit.p8")).expect("signing key"),
+            credentials: self.credentials(Identity::audit()),
+        };
+        let token = self.shutdown.clone();
+        self.tasks.push(tokio::spawn(async move {
+            switchboard_audit::serve_with(config, listener, token).await.expect("second audit service");
+        }));
+        AuditServiceClient::new(self.channel_as(Identity::gateway(), Identity::audit(), &addr))
+    }
+
     /// Stops every service, waits for them, and drops the test's database schema.
     pub async fn stop(mut self) {
         self.shutdown.cancel();

@@ -123,7 +123,17 @@ impl ChainVerifier {
             if self.failure.is_some() {
                 return;
             }
-            if record.seq != self.expected_seq {
+            if record.seq < self.expected_seq {
+                self.fail(
+                    record.seq.max(0),
+                    format!(
+                        "entry {} is not part of the chain: sequence numbers start at 1 (a row was inserted)",
+                        record.seq
+                    ),
+                );
+                return;
+            }
+            if record.seq > self.expected_seq {
                 self.fail(
                     self.expected_seq,
                     format!(

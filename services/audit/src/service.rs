@@ -1,7 +1,7 @@
 //! The `switchboard.audit.v1.AuditService` handlers.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use switchboard_mesh::Identity;
 use switchboard_mesh::context::RequestContext;
@@ -21,12 +21,17 @@ const MAX_BATCH: usize = 1000;
 /// Longest actor, action or resource.
 const MAX_FIELD: usize = 512;
 /// Largest details object, as canonical JSON.
-const MAX_DETAILS: usize = 64 * 1024;
+const MAX_DETAILS: usize = 16 * 1024;
+/// Largest AppendEvents payload (text fields and details, summed): keeps the response, which echoes every event
+/// with its hashes, under the 4 MiB message limit.
+const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
+/// A ListEvents page stops growing past this many encoded bytes, whatever its page_size.
+const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
 /// ListEvents page size when the caller gives none, and the most it may ask for.
 const DEFAULT_PAGE: i32 = 50;
 const MAX_PAGE: i32 = 1000;
 /// Rows read per query while verifying.
-const VERIFY_BATCH: u64 = 5000;
+const VERIFY_BATCH: u64 = 2000;
 /// Attempts at an append that loses a race with another process.
 const APPEND_ATTEMPTS: usize = 5;
 
@@ -36,11 +41,15 @@ pub struct AuditService {
     inner: Arc<Inner>,
 }
 
+/// Lock stripes for appends. A tenant always maps to the same stripe, so its appends are serialized; different
+/// tenants mostly land on different stripes and proceed in parallel. A fixed number keeps memory bounded however
+/// many tenants a caller names.
+const LOCK_STRIPES: usize = 64;
+
 struct Inner {
     store: Store,
     signer: CheckpointSigner,
-    /// One lock per tenant: appends to a chain are serialized, different tenants proceed in parallel.
-    chains: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+    chains: Box<[tokio::sync::Mutex<()>]>,
 }
 
 impl std::fmt::Debug for AuditService {
@@ -63,12 +72,13 @@ struct Validated {
 impl AuditService {
     /// A service over `store`, signing checkpoints with `signer`.
     pub fn new(store: Store, signer: CheckpointSigner) -> Self {
-        Self { inner: Arc::new(Inner { store, signer, chains: Mutex::new(HashMap::new()) }) }
+        let chains = (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
+        Self { inner: Arc::new(Inner { store, signer, chains }) }
     }
 
-    fn chain_lock(&self, tenant: TenantId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut chains = self.inner.chains.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        chains.entry(tenant).or_default().clone()
+    fn chain_lock(&self, tenant: TenantId) -> &tokio::sync::Mutex<()> {
+        // v7 UUIDs end in random bits, so the low bits spread tenants evenly.
+        &self.inner.chains[(tenant.as_uuid().as_u128() % LOCK_STRIPES as u128) as usize]
     }
 
     /// Appends `events` to `context`'s tenant chain. Public for in-process callers and benchmarks; the gRPC
@@ -80,8 +90,7 @@ impl AuditService {
     ) -> Result<pb::AppendEventsResponse, AuditError> {
         let tenant = context.require_tenant()?;
         let validated = validate(events)?;
-        let lock = self.chain_lock(tenant);
-        let _serialized = lock.lock().await;
+        let _serialized = self.chain_lock(tenant).lock().await;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -124,7 +133,9 @@ impl AuditService {
                 out.push(stored.clone());
                 continue;
             }
-            seq += 1;
+            seq = seq.checked_add(1).ok_or_else(|| {
+                AuditError::Store(StoreError::Config(format!("tenant {tenant}'s chain head seq is at its maximum")))
+            })?;
             let mut record = AuditRecord {
                 tenant_id: tenant_text.clone(),
                 seq,
@@ -154,7 +165,6 @@ impl AuditService {
             repo.save_checkpoint(checkpoint.clone()).await?;
             Some(checkpoint)
         };
-        drop(repo);
         scope.commit().await?;
         Ok(pb::AppendEventsResponse {
             events: out.iter().map(to_proto).collect(),
@@ -208,6 +218,9 @@ impl AuditService {
             })
             .transpose()
         };
+        for (name, value) in [("actor", &request.actor), ("action", &request.action)] {
+            check_text(name, value)?;
+        }
         let non_empty = |s: String| (!s.is_empty()).then_some(s);
         let filter = AuditFilter {
             start_us: time(request.start_time, "start_time")?,
@@ -227,13 +240,24 @@ impl AuditService {
             .list(&filter, Page { after_seq, ascending: request.order_ascending, limit: limit + 1 })
             .await?;
         drop(scope);
-        let next_page_token = if rows.len() as u64 > limit {
-            rows.truncate(page_size as usize);
-            rows.last().map(|r| page_token::encode(r.seq, &print)).unwrap_or_default()
-        } else {
-            String::new()
+        let mut more = rows.len() as u64 > limit;
+        rows.truncate(page_size as usize);
+        let mut events = Vec::with_capacity(rows.len());
+        let mut bytes = 0;
+        for row in &rows {
+            let event = to_proto(row);
+            bytes += prost::Message::encoded_len(&event);
+            if bytes > MAX_PAGE_BYTES && !events.is_empty() {
+                more = true;
+                break;
+            }
+            events.push(event);
+        }
+        let next_page_token = match events.last() {
+            Some(last) if more => page_token::encode(last.seq, &print),
+            _ => String::new(),
         };
-        Ok(pb::ListEventsResponse { events: rows.iter().map(to_proto).collect(), next_page_token })
+        Ok(pb::ListEventsResponse { events, next_page_token })
     }
 
     /// Recomputes `tenant`'s chain against its latest signed checkpoint.
@@ -244,7 +268,8 @@ impl AuditService {
         let checkpoint = store.tenant(tenant).await?.audit().checkpoint().await?;
         let bound = checkpoint.as_ref().map_or(i64::MAX, |c| c.seq);
         let mut verifier = ChainVerifier::new(checkpoint.as_ref().map_or(0, |c| c.seq));
-        let mut after = 0;
+        // From the lowest possible seq: a row slipped in below 1 must be seen, not skipped.
+        let mut after = i64::MIN;
         loop {
             let batch = store.tenant(tenant).await?.audit().chain_range(after, bound, VERIFY_BATCH).await?;
             let Some(last) = batch.last() else { break };
@@ -316,6 +341,7 @@ fn validate(events: Vec<pb::NewEvent>) -> Result<Vec<Validated>, AuditError> {
     }
     let now = now_us();
     let mut seen = HashSet::new();
+    let mut batch_bytes = 0;
     let mut out = Vec::with_capacity(events.len());
     for (i, e) in events.into_iter().enumerate() {
         let event_id = if e.event_id.is_empty() {
@@ -333,9 +359,7 @@ fn validate(events: Vec<pb::NewEvent>) -> Result<Vec<Validated>, AuditError> {
             }
         }
         for (name, value) in [("actor", &e.actor), ("action", &e.action), ("resource", &e.resource)] {
-            if value.len() > MAX_FIELD {
-                return Err(invalid(format!("events[{i}].{name} is longer than {MAX_FIELD} bytes")));
-            }
+            check_text(&format!("events[{i}].{name}"), value)?;
         }
         if pb::Outcome::try_from(e.outcome).is_err() {
             return Err(invalid(format!("events[{i}].outcome: {} is not a known Outcome", e.outcome)));
@@ -353,6 +377,12 @@ fn validate(events: Vec<pb::NewEvent>) -> Result<Vec<Validated>, AuditError> {
         if details.len() > MAX_DETAILS {
             return Err(invalid(format!("events[{i}].details is larger than {MAX_DETAILS} bytes")));
         }
+        batch_bytes += e.actor.len() + e.action.len() + e.resource.len() + details.len();
+        if batch_bytes > MAX_BATCH_BYTES {
+            return Err(invalid(format!(
+                "the events add up to more than {MAX_BATCH_BYTES} bytes: split them over several AppendEvents calls"
+            )));
+        }
         out.push(Validated {
             event_id,
             occurred_at_us,
@@ -364,6 +394,18 @@ fn validate(events: Vec<pb::NewEvent>) -> Result<Vec<Validated>, AuditError> {
         });
     }
     Ok(out)
+}
+
+/// Text fields are at most [`MAX_FIELD`] bytes with no control characters (PostgreSQL refuses NUL outright; the
+/// others have no business in an actor or action name, and would make logs ambiguous).
+fn check_text(name: &str, value: &str) -> Result<(), AuditError> {
+    if value.len() > MAX_FIELD {
+        return Err(AuditError::InvalidArgument(format!("{name} is longer than {MAX_FIELD} bytes")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(AuditError::InvalidArgument(format!("{name} contains a control character")));
+    }
+    Ok(())
 }
 
 fn to_proto(r: &AuditRecord) -> pb::AuditEvent {

@@ -7,6 +7,8 @@
 //! - AppendEvents, 100-event batches: 4 concurrent callers, each its own tenant.
 //! - VerifyChain over a 100,000-event chain of one tenant.
 
+#![allow(clippy::unwrap_used)] // tests and benchmarks fail loudly by design
+
 use std::time::{Duration, Instant};
 
 use switchboard_mesh::Identity;
@@ -18,7 +20,7 @@ use switchboard_test_support::{TestDb, TestPlatform};
 fn event(i: usize) -> pb::NewEvent {
     pb::NewEvent {
         actor: "user:0190f6a4-7c1e-7d2a-9a1b-3c4d5e6f7a8b".into(),
-        action: if i % 2 == 0 { "record.read".into() } else { "refund.issue".into() },
+        action: if i.is_multiple_of(2) { "record.read".into() } else { "refund.issue".into() },
         resource: format!("orders/{i}"),
         outcome: pb::Outcome::Success as i32,
         ..Default::default()

@@ -86,6 +86,14 @@ fn credentials(mesh: &Mesh, identity: Identity) -> Result<MeshCredentials, CliEr
     }
 }
 
+/// The operator's certificate for client commands: configured files, else the existing dev CA (never a new one).
+fn operator_credentials(mesh: &Mesh) -> Result<MeshCredentials, CliError> {
+    match (&mesh.tls_ca, &mesh.tls_cert, &mesh.tls_key) {
+        (Some(_), Some(_), Some(_)) => credentials(mesh, Identity::operator()),
+        _ => Ok(MeshCredentials::dev_existing(&mesh.data_dir, Identity::operator())?),
+    }
+}
+
 fn ensure_data_dir(dir: &Path) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(|e| CliError::Usage(format!("cannot create data dir {}: {e}", dir.display())))
 }
@@ -218,7 +226,7 @@ fn certs_init(mesh: &Mesh) -> Result<ExitCode, CliError> {
 async fn health(client: &Client) -> Result<ExitCode, CliError> {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
-    let operator = credentials(&client.mesh, Identity::operator())?;
+    let operator = operator_credentials(&client.mesh)?;
     let mut all_serving = true;
     for service in [Service::Gateway, Service::Orchestrator, Service::Connectors, Service::Audit] {
         let addr = address_of(&client.mesh, service);
@@ -243,7 +251,7 @@ async fn health(client: &Client) -> Result<ExitCode, CliError> {
 
 async fn audit_verify(tenant: &str, client: &Client) -> Result<ExitCode, CliError> {
     let tenant: TenantId = tenant.parse().map_err(|e| CliError::Usage(format!("--tenant: {e}")))?;
-    let operator = credentials(&client.mesh, Identity::operator())?;
+    let operator = operator_credentials(&client.mesh)?;
     let channel = switchboard_mesh::client::channel(&client.mesh.audit_addr, &Identity::audit(), &operator)?;
     let context = RequestContext::new_root().with_tenant(tenant);
     let mut request = context.request(VerifyChainRequest {});

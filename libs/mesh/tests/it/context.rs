@@ -112,6 +112,9 @@ async fn the_public_listener_strips_internal_metadata_from_clients() {
     let seen = recorder.seen.lock().unwrap()[0].clone();
     assert_eq!(seen.tenant(), None, "a client cannot choose its tenant by header");
     assert_eq!(seen.user(), None);
+    let raw = recorder.metadata.lock().unwrap()[0].clone();
+    assert!(raw.get(TENANT_ID).is_none(), "x-tenant-id never reaches a handler behind the public listener");
+    assert!(raw.get("x-user-id").is_none(), "nor does x-user-id");
     assert_eq!(seen.request_id(), forged.request_id(), "a well-formed request id is kept");
     shutdown.cancel();
 }

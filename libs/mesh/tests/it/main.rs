@@ -1,5 +1,7 @@
 //! The mesh over real sockets: who gets through the mTLS handshake and the allowlist, and what context arrives.
 
+#![allow(clippy::unwrap_used)] // tests and benchmarks fail loudly by design
+
 mod context;
 mod mtls;
 
@@ -19,6 +21,12 @@ use tonic::service::Routes;
 pub struct Pki {
     pub dir: tempfile::TempDir,
     pub ca: DevCa,
+}
+
+impl Default for Pki {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Pki {
@@ -47,6 +55,8 @@ pub async fn spawn(routes: Routes, options: ServeOptions, shutdown: &Cancellatio
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub seen: Arc<Mutex<Vec<RequestContext>>>,
+    /// Raw inbound metadata of each call, to check what reached the handler.
+    pub metadata: Arc<Mutex<Vec<tonic::metadata::MetadataMap>>>,
     pub next_hop: Option<tonic::transport::Channel>,
 }
 
@@ -57,6 +67,7 @@ impl AuditService for Recorder {
     async fn list_events(&self, request: tonic::Request<pb::ListEventsRequest>) -> Result<pb::ListEventsResponse> {
         let context = RequestContext::of(&request)?.clone();
         self.seen.lock().unwrap().push(context.clone());
+        self.metadata.lock().unwrap().push(request.metadata().clone());
         if let Some(channel) = &self.next_hop {
             let mut client = AuditServiceClient::new(channel.clone());
             return client.list_events(context.request(request.into_inner())).await;

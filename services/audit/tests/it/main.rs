@@ -1,5 +1,7 @@
 //! The audit service through its gRPC API, over real mTLS sockets. Every case runs on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used)] // tests and benchmarks fail loudly by design
+
 mod suite;
 
 /// Runs each named case of `suite` once per database.
@@ -38,4 +40,7 @@ on_both_databases!(
     appends_are_idempotent_by_event_id,
     only_platform_services_may_append,
     bad_events_are_rejected_with_the_field_named,
+    a_row_inserted_below_seq_1_is_caught,
+    get_checkpoint_needs_a_tenant_and_is_empty_for_a_new_one,
+    two_replicas_appending_to_one_tenant_never_fork,
 );

@@ -1,6 +1,8 @@
 //! The `switchboard` binary as a user runs it: `up` starts the four services, every health check reports
 //! SERVING, client commands reach the mesh with the operator certificate, and SIGTERM exits 0.
 
+#![allow(clippy::unwrap_used)] // tests and benchmarks fail loudly by design
+
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
