@@ -11,6 +11,7 @@
 pub mod audit;
 mod entity;
 mod error;
+pub mod identity;
 mod migration;
 
 use std::time::Duration;
@@ -105,6 +106,11 @@ impl Store {
         self.backend
     }
 
+    /// The tenant registry (global: logins find their tenant here by slug).
+    pub fn tenants(&self) -> identity::TenantDirectory<'_> {
+        identity::TenantDirectory::new(&self.db)
+    }
+
     /// Opens a transaction scoped to `tenant`: the only way to reach tenant data.
     pub async fn tenant(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
         let tx = self.db.begin().await?;
@@ -170,6 +176,16 @@ impl TenantScope {
     /// The audit log of this tenant.
     pub fn audit(&self) -> audit::AuditRepository<'_> {
         audit::AuditRepository::new(self)
+    }
+
+    /// The tenant's users.
+    pub fn users(&self) -> identity::UserRepository<'_> {
+        identity::UserRepository::new(self)
+    }
+
+    /// The tenant's refresh tokens.
+    pub fn refresh_tokens(&self) -> identity::RefreshTokenRepository<'_> {
+        identity::RefreshTokenRepository::new(self)
     }
 
     /// Counts audit rows with no tenant filter at all: on PostgreSQL row-level security still limits it to this

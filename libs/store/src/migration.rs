@@ -11,7 +11,7 @@ pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(AuditLog)]
+        vec![Box::new(AuditLog), Box::new(Identity)]
     }
 }
 
@@ -24,9 +24,13 @@ impl MigrationName for AuditLog {
     }
 }
 
-/// Tenant tables and what the tenant role may do to them: the audit log is append-only even to the application.
-const TENANT_TABLES: [(&str, &str); 2] =
+/// Tenant tables of the audit log and what the tenant role may do to them: append-only even to the application.
+const AUDIT_TABLES: [(&str, &str); 2] =
     [("audit_events", "SELECT, INSERT"), ("audit_checkpoints", "SELECT, INSERT, UPDATE")];
+
+/// Tenant tables of the identity migration.
+const IDENTITY_TABLES: [(&str, &str); 2] =
+    [("users", "SELECT, INSERT, UPDATE"), ("refresh_tokens", "SELECT, INSERT, UPDATE")];
 
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for AuditLog {
@@ -76,7 +80,8 @@ impl MigrationTrait for AuditLog {
         ))
         .await?;
         if db.get_database_backend() == DbBackend::Postgres {
-            enable_row_level_security(db).await?;
+            create_tenant_role(db).await?;
+            enable_row_level_security(db, &AUDIT_TABLES).await?;
         }
         Ok(())
     }
@@ -89,9 +94,85 @@ impl MigrationTrait for AuditLog {
     }
 }
 
-/// The second wall on PostgreSQL: tenant transactions run as [`TENANT_ROLE`], which sees only rows whose
-/// `tenant_id` equals the transaction's `switchboard.tenant_id` setting. FORCE makes it hold for the owner too.
-async fn enable_row_level_security(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+/// Tenants, users and refresh tokens.
+struct Identity;
+
+impl MigrationName for Identity {
+    fn name(&self) -> &str {
+        "m20261125_000002_identity"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for Identity {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let (blob, boolean) = match db.get_database_backend() {
+            DbBackend::Postgres => ("BYTEA", "BOOLEAN"),
+            _ => ("BLOB", "BOOLEAN"),
+        };
+        db.execute_unprepared(
+            "CREATE TABLE IF NOT EXISTS tenants (
+                id TEXT NOT NULL PRIMARY KEY,
+                slug TEXT NOT NULL UNIQUE,
+                display_name TEXT NOT NULL,
+                rate_limit_per_minute INTEGER NOT NULL,
+                created_at_us BIGINT NOT NULL
+            )",
+        )
+        .await?;
+        db.execute_unprepared(&format!(
+            "CREATE TABLE IF NOT EXISTS users (
+                tenant_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                display_name TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                role TEXT NOT NULL,
+                disabled {boolean} NOT NULL,
+                created_at_us BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, id),
+                UNIQUE (tenant_id, email)
+            )"
+        ))
+        .await?;
+        db.execute_unprepared(&format!(
+            "CREATE TABLE IF NOT EXISTS refresh_tokens (
+                tenant_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                family_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                secret_hash {blob} NOT NULL,
+                created_at_us BIGINT NOT NULL,
+                expires_at_us BIGINT NOT NULL,
+                used_at_us BIGINT,
+                revoked_at_us BIGINT,
+                PRIMARY KEY (tenant_id, id)
+            )"
+        ))
+        .await?;
+        db.execute_unprepared(
+            "CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (tenant_id, family_id)",
+        )
+        .await?;
+        if db.get_database_backend() == DbBackend::Postgres {
+            create_tenant_role(db).await?;
+            enable_row_level_security(db, &IDENTITY_TABLES).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in ["refresh_tokens", "users", "tenants"] {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The role tenant transactions run as on PostgreSQL, granted to the connecting user so it can `SET ROLE`.
+async fn create_tenant_role(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
     // Roles are cluster-wide: another database (or a concurrent migration) may have created it already.
     db.execute_unprepared(&format!(
         "DO $$ BEGIN
@@ -109,7 +190,13 @@ async fn enable_row_level_security(db: &SchemaManagerConnection<'_>) -> Result<(
         END $$"
     ))
     .await?;
-    for (table, privileges) in TENANT_TABLES {
+    Ok(())
+}
+
+/// The second wall on PostgreSQL: tenant transactions run as [`TENANT_ROLE`], which sees only rows whose
+/// `tenant_id` equals the transaction's `switchboard.tenant_id` setting. FORCE makes it hold for the owner too.
+async fn enable_row_level_security(db: &SchemaManagerConnection<'_>, tables: &[(&str, &str)]) -> Result<(), DbErr> {
+    for (table, privileges) in tables {
         db.execute_unprepared(&format!(
             "GRANT {privileges} ON {table} TO {TENANT_ROLE};
              ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;

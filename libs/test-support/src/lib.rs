@@ -91,6 +91,8 @@ pub struct TestPlatform {
     pub orchestrator_addr: String,
     /// The gateway's public address (plaintext).
     pub gateway_addr: String,
+    /// The gateway's admin address (mTLS, operators).
+    pub gateway_admin_addr: String,
     /// The audit service's store, for tests that inspect or tamper with rows.
     pub store: Store,
     test_store: Option<TestStore>,
@@ -150,11 +152,23 @@ impl TestPlatform {
         }));
 
         let (gateway_listener, gateway_addr) = listener().await;
+        let (admin_listener, gateway_admin_addr) = listener().await;
+        let gateway = switchboard_gateway::GatewayConfig {
+            public_tls: None,
+            store: store.clone(),
+            keys: switchboard_gateway::TokenKeys::load_or_create(&data_dir.path().join("keys/jwt")).expect("jwt keys"),
+            credentials: creds(Identity::gateway()),
+            backends: switchboard_gateway::Backends {
+                audit: audit_addr.clone(),
+                connectors: connectors_addr.clone(),
+                orchestrator: orchestrator_addr.clone(),
+            },
+            lifetimes: switchboard_gateway::TokenLifetimes::default(),
+        };
+        let listeners = switchboard_gateway::Listeners { public: gateway_listener, admin: admin_listener };
         let token = shutdown.clone();
         tasks.push(tokio::spawn(async move {
-            switchboard_gateway::serve_with(switchboard_gateway::GatewayConfig::default(), gateway_listener, token)
-                .await
-                .expect("gateway");
+            switchboard_gateway::serve_with(gateway, listeners, token).await.expect("gateway");
         }));
 
         Self {
@@ -164,6 +178,7 @@ impl TestPlatform {
             connectors_addr,
             orchestrator_addr,
             gateway_addr,
+            gateway_admin_addr,
             store,
             test_store: Some(test_store),
             shutdown,
@@ -202,6 +217,18 @@ impl TestPlatform {
         AuditServiceClient::new(self.channel_as(Identity::gateway(), Identity::audit(), &addr))
     }
 
+    /// A plaintext channel to the gateway's public port, as any client on the internet would have.
+    pub fn public_channel(&self) -> Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.gateway_addr))
+            .expect("endpoint")
+            .connect_lazy()
+    }
+
+    /// The gateway's access-token keys (tests forge tokens with them).
+    pub fn token_keys(&self) -> switchboard_gateway::TokenKeys {
+        switchboard_gateway::TokenKeys::load_or_create(&self.data_dir.path().join("keys/jwt")).expect("jwt keys")
+    }
+
     /// Stops every service, waits for them, and drops the test's database schema.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
@@ -238,4 +265,30 @@ macro_rules! assert_eventually {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }};
+}
+
+/// Generates `mod sqlite` and `mod postgres`, each with one `#[tokio::test]` per named case calling
+/// `crate::suite::<case>(TestDb::…)`: one conformance suite, run on both databases.
+// `crate::suite` deliberately names the calling test crate's module.
+#[allow(clippy::crate_in_macro_def)]
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::suite::$case($crate::TestDb::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::suite::$case($crate::TestDb::Postgres).await;
+                }
+            )*
+        }
+    };
 }

@@ -1,58 +1,149 @@
-//! The gateway: Switchboard's only public listener. It will serve gRPC, gRPC-Web and REST/JSON on one port, verify
-//! JWTs, rate-limit, and forward each call over mTLS with the tenant context set from the token.
+//! The gateway: Switchboard's only public listener.
 //!
-//! Today it listens (plaintext on loopback by default, TLS when a certificate is configured) with health and
-//! reflection, strips internal metadata from clients, and routes the contracts it owns (`AuthService`,
-//! `TenantAdminService`), which answer UNIMPLEMENTED until the edge work lands.
+//! - [`tokens`]: access tokens (EdDSA JWTs with a `kid`, JWKS), [`passwords`] (Argon2id), [`refresh`] (opaque,
+//!   single-use, rotated refresh tokens with reuse detection), `throttle` (failed-login lockout).
+//! - `authn`: the bearer-token check every public call passes (except login, refresh, logout and probes),
+//!   which also refuses an `x-tenant-id` naming another tenant than the token.
+//! - `auth_service`: `AuthService` (login, refresh, logout, whoami), served on the public port.
+//! - `admin_service`: `TenantAdminService`, served to operators on the admin listener (mTLS).
+//! - `route`: every other public RPC is forwarded over mTLS to its service, with the tenant context set from
+//!   the token; RPCs without a `google.api.http` rule are internal and refused.
+//!
+//! The public port speaks gRPC (HTTP/2) today; gRPC-Web, REST transcoding, OpenAPI and rate limiting are the
+//! remaining edge work.
+
+mod admin_service;
+mod audit_sink;
+mod auth_service;
+mod authn;
+mod convert;
+mod error;
+pub mod passwords;
+pub mod refresh;
+mod route;
+mod throttle;
+pub mod tokens;
 
 use std::sync::Arc;
 
-use switchboard_mesh::MeshError;
-use switchboard_mesh::inbound::CallerPolicy;
 use switchboard_mesh::pending::{Pending, PendingContract};
-use switchboard_mesh::server::{Limits, ServeOptions, Transport};
+use switchboard_mesh::pki::MeshCredentials;
+use switchboard_mesh::server::{Limits, MAX_MESSAGE_BYTES, ServeOptions, Transport};
+use switchboard_mesh::{Identity, inbound::CallerPolicy};
+use switchboard_proto::auth::v1::auth_service_server::AuthServiceServer;
+use switchboard_proto::auth::v1::tenant_admin_service_server::TenantAdminServiceServer;
+use switchboard_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+pub use crate::auth_service::TokenLifetimes;
+pub use crate::error::GatewayError;
+use crate::route::{AuditContract, ConnectorsContract, Forward, OrchestratorContract};
+pub use crate::tokens::TokenKeys;
 
 /// Fully qualified name of the auth contract.
 pub const AUTH_SERVICE: &str = "switchboard.auth.v1.AuthService";
 /// Fully qualified name of the tenant administration contract.
 pub const TENANT_ADMIN_SERVICE: &str = "switchboard.auth.v1.TenantAdminService";
 
-struct AuthContract;
+struct PublicTenantAdmin;
 
-impl PendingContract for AuthContract {
-    const NAME: &'static str = AUTH_SERVICE;
-    const MISSING: &'static str = "login, refresh, logout and whoami arrive with the edge work (JWT auth)";
+impl PendingContract for PublicTenantAdmin {
+    const NAME: &'static str = TENANT_ADMIN_SERVICE;
+    const MISSING: &'static str = "tenant administration is served to operators on the gateway's admin listener \
+        (switchboard tenant/user commands); self-service for tenant owners on the public port is not built yet";
 }
 
-struct TenantAdminContract;
-
-impl PendingContract for TenantAdminContract {
-    const NAME: &'static str = TENANT_ADMIN_SERVICE;
-    const MISSING: &'static str = "tenant and user administration arrives with the edge work";
+/// Where the services behind the gateway are.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// The audit service (`host:port`).
+    pub audit: String,
+    /// The connectors service.
+    pub connectors: String,
+    /// The orchestrator.
+    pub orchestrator: String,
 }
 
 /// Everything the gateway needs to run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GatewayConfig {
     /// TLS for the public listener (as behind an ingress); plaintext when `None`.
     pub public_tls: Option<Arc<rustls::ServerConfig>>,
+    /// Tenants, users, refresh tokens.
+    pub store: Store,
+    /// Access-token keys.
+    pub keys: TokenKeys,
+    /// The gateway's mesh certificate (admin listener, and calls to backends).
+    pub credentials: MeshCredentials,
+    /// Where the backends are.
+    pub backends: Backends,
+    /// Token lifetimes.
+    pub lifetimes: TokenLifetimes,
 }
 
-/// Serves the public listener until `shutdown` is cancelled.
+/// The gateway's two sockets.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The public port.
+    pub public: TcpListener,
+    /// The operators' admin port (mTLS).
+    pub admin: TcpListener,
+}
+
+/// Serves the public and admin listeners until `shutdown` is cancelled.
 pub async fn serve_with(
     config: GatewayConfig,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
-) -> Result<(), MeshError> {
-    let routes =
-        tonic::service::Routes::new(Pending::<AuthContract>::new()).add_service(Pending::<TenantAdminContract>::new());
-    let options = ServeOptions {
+) -> Result<(), GatewayError> {
+    let keys = Arc::new(config.keys);
+    let creds = &config.credentials;
+    let channel = |addr: &str, service: Identity| switchboard_mesh::client::channel(addr, &service, creds);
+    let public = Arc::new(
+        route::public_methods(switchboard_proto::FILE_DESCRIPTOR_SET)
+            .map_err(|e| GatewayError::Internal(format!("route table: {e}")))?,
+    );
+    let audit_channel = channel(&config.backends.audit, Identity::audit())?;
+
+    let auth = auth_service::AuthService {
+        store: config.store.clone(),
+        keys: keys.clone(),
+        audit: audit_sink::AuditSink::new(audit_channel.clone()),
+        lifetimes: config.lifetimes,
+        throttle: throttle::LoginThrottle::default(),
+    };
+    let public_routes = tonic::service::Routes::new(
+        AuthServiceServer::new(auth_service::AuthGrpc(Arc::new(auth)))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
+    .add_service(Forward::<AuditContract>::new(audit_channel, public.clone()))
+    .add_service(Forward::<ConnectorsContract>::new(
+        channel(&config.backends.connectors, Identity::connectors())?,
+        public.clone(),
+    ))
+    .add_service(Forward::<OrchestratorContract>::new(
+        channel(&config.backends.orchestrator, Identity::orchestrator())?,
+        public,
+    ))
+    .add_service(Pending::<PublicTenantAdmin>::new());
+    let public_options = ServeOptions {
         transport: config.public_tls.map_or(Transport::Plaintext, Transport::Tls),
-        policy: CallerPolicy::Public,
-        services: vec![AUTH_SERVICE, TENANT_ADMIN_SERVICE],
+        policy: CallerPolicy::Public(Some(Arc::new(authn::JwtAuthenticator { keys }))),
+        services: vec![AUTH_SERVICE],
         limits: Limits::default(),
     };
-    switchboard_mesh::server::serve(routes, listener, options, shutdown).await
+
+    let admin = admin_service::AdminService { store: config.store };
+    let admin_routes =
+        tonic::service::Routes::new(TenantAdminServiceServer::new(admin_service::AdminGrpc(Arc::new(admin))));
+    let admin_options =
+        ServeOptions::mesh(config.credentials.clone(), [Identity::operator()]).reporting([TENANT_ADMIN_SERVICE]);
+
+    tokio::try_join!(
+        switchboard_mesh::server::serve(public_routes, listeners.public, public_options, shutdown.clone()),
+        switchboard_mesh::server::serve(admin_routes, listeners.admin, admin_options, shutdown),
+    )?;
+    Ok(())
 }

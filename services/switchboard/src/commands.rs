@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use switchboard_audit::{AuditConfig, CheckpointSigner};
 use switchboard_connectors::ConnectorsConfig;
-use switchboard_gateway::GatewayConfig;
+use switchboard_gateway::{Backends, GatewayConfig, Listeners, TokenKeys, TokenLifetimes};
 use switchboard_mesh::context::RequestContext;
 use switchboard_mesh::pki::{CertFiles, DevCa, MeshCredentials};
 use switchboard_mesh::{Identity, MeshError};
@@ -45,6 +45,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Certs { command: CertsCommand::Init { mesh } } => certs_init(&mesh),
         Command::Health(client) => health(&client).await,
         Command::Audit { command: AuditCommand::Verify { tenant, client } } => audit_verify(&tenant, &client).await,
+        Command::Tenant { command } => crate::admin::tenant(command).await,
+        Command::User { command } => crate::admin::user(command).await,
     }
 }
 
@@ -87,7 +89,7 @@ fn credentials(mesh: &Mesh, identity: Identity) -> Result<MeshCredentials, CliEr
 }
 
 /// The operator's certificate for client commands: configured files, else the existing dev CA (never a new one).
-fn operator_credentials(mesh: &Mesh) -> Result<MeshCredentials, CliError> {
+pub(crate) fn operator_credentials(mesh: &Mesh) -> Result<MeshCredentials, CliError> {
     match (&mesh.tls_ca, &mesh.tls_cert, &mesh.tls_key) {
         (Some(_), Some(_), Some(_)) => credentials(mesh, Identity::operator()),
         _ => Ok(MeshCredentials::dev_existing(&mesh.data_dir, Identity::operator())?),
@@ -98,12 +100,19 @@ fn ensure_data_dir(dir: &Path) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(|e| CliError::Usage(format!("cannot create data dir {}: {e}", dir.display())))
 }
 
+/// The store, opened once per process and shared by the services in it (on SQLite, one connection for all).
 async fn open_store(platform: &Platform) -> Result<Store, CliError> {
-    let config = match &platform.database_url {
-        Some(url) if !url.is_empty() => StoreConfig::from_url(url.clone()),
-        _ => StoreConfig::sqlite_in(&platform.mesh.data_dir),
-    };
-    Ok(Store::open(&config).await?)
+    static STORE: tokio::sync::OnceCell<Store> = tokio::sync::OnceCell::const_new();
+    let store = STORE
+        .get_or_try_init(|| async {
+            let config = match &platform.database_url {
+                Some(url) if !url.is_empty() => StoreConfig::from_url(url.clone()),
+                _ => StoreConfig::sqlite_in(&platform.mesh.data_dir),
+            };
+            Store::open(&config).await
+        })
+        .await?;
+    Ok(store.clone())
 }
 
 /// A future that runs `service` on `listener` until `shutdown`.
@@ -123,8 +132,25 @@ async fn run_service(
                 (Some(cert), Some(key)) => Some(switchboard_mesh::tls::public_server_config(cert, key)?),
                 _ => None,
             };
-            let config = GatewayConfig { public_tls };
-            switchboard_gateway::serve_with(config, listener, shutdown)
+            let keys_dir = platform.jwt_keys_dir.clone().unwrap_or_else(|| mesh.data_dir.join("keys").join("jwt"));
+            let config = GatewayConfig {
+                public_tls,
+                store: open_store(platform).await?,
+                keys: TokenKeys::load_or_create(&keys_dir).map_err(|e| service_error(&e))?,
+                credentials: credentials(mesh, Identity::gateway())?,
+                backends: Backends {
+                    audit: mesh.audit_addr.clone(),
+                    connectors: mesh.connectors_addr.clone(),
+                    orchestrator: mesh.orchestrator_addr.clone(),
+                },
+                lifetimes: TokenLifetimes {
+                    access: Duration::from_secs(platform.access_token_ttl),
+                    refresh: Duration::from_secs(platform.refresh_token_ttl),
+                },
+            };
+            let admin = switchboard_mesh::server::bind(&mesh.gateway_admin_addr).await?;
+            let listeners = Listeners { public: listener, admin };
+            switchboard_gateway::serve_with(config, listeners, shutdown)
                 .map(move |r| r.map_err(|e| service_error(&e)))
                 .boxed()
         }

@@ -40,6 +40,56 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Tenant administration (through the gateway's admin listener, as operator).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// User administration (through the gateway's admin listener, as operator).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TenantCommand {
+    /// Create a tenant; prints its id.
+    Create {
+        /// Short unique name used at login (2-63 of a-z, 0-9, '-').
+        slug: String,
+        /// Human-readable name (defaults to the slug).
+        #[arg(long)]
+        display_name: Option<String>,
+        #[command(flatten)]
+        client: Client,
+    },
+    /// List tenants.
+    List {
+        #[command(flatten)]
+        client: Client,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user; the password is read from standard input (first line).
+    Create {
+        /// The tenant's slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// The user's email (their login name).
+        #[arg(long)]
+        email: String,
+        /// owner, admin, member or viewer.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Human-readable name.
+        #[arg(long, default_value = "")]
+        display_name: String,
+        #[command(flatten)]
+        client: Client,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +130,9 @@ pub(crate) struct Mesh {
     /// The gateway's public address (gRPC now; gRPC-Web and REST with the edge work).
     #[arg(long, env = "SWITCHBOARD_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
     pub(crate) gateway_addr: String,
+    /// The gateway's admin address (mTLS, operators only): tenant and user administration.
+    #[arg(long, env = "SWITCHBOARD_GATEWAY_ADMIN_ADDR", default_value = "127.0.0.1:7100")]
+    pub(crate) gateway_admin_addr: String,
     /// The audit service's mesh address.
     #[arg(long, env = "SWITCHBOARD_AUDIT_ADDR", default_value = "127.0.0.1:7101")]
     pub(crate) audit_addr: String,
@@ -114,6 +167,16 @@ pub(crate) struct Platform {
     /// PEM private key for the public port.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_TLS_KEY", requires = "public_tls_cert")]
     pub(crate) public_tls_key: Option<PathBuf>,
+    /// Directory of Ed25519 PKCS#8 keys that sign access tokens (newest signs, all verify); <data dir>/keys/jwt
+    /// when unset, with a key generated on first run.
+    #[arg(long, env = "SWITCHBOARD_JWT_KEYS_DIR")]
+    pub(crate) jwt_keys_dir: Option<PathBuf>,
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "SWITCHBOARD_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub(crate) access_token_ttl: u64,
+    /// Refresh token lifetime, seconds.
+    #[arg(long, env = "SWITCHBOARD_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub(crate) refresh_token_ttl: u64,
     /// Ed25519 PKCS#8 key that signs audit checkpoints; generated at <data dir>/keys/audit-checkpoint.p8 when unset.
     #[arg(long, env = "SWITCHBOARD_AUDIT_SIGNING_KEY")]
     pub(crate) audit_signing_key: Option<PathBuf>,

@@ -1,11 +1,13 @@
 //! `switchboard`: the one binary. `up` runs the whole platform in one process (each service on its own loopback
 //! port, talking mTLS gRPC over real sockets); `serve <service>` runs one service (one container image, role
 //! chosen by argument); `certs init` creates the development CA; `health` and `audit verify` are client
-//! commands that reach the mesh with the operator certificate.
+//! commands that reach the mesh with the operator certificate; `tenant` and `user` administer tenants through the
+//! gateway's admin listener.
 //!
 //! This crate only wires: configuration (flags and `SWITCHBOARD_*` env vars, see `config`), then the services'
 //! own `serve_with` functions.
 
+mod admin;
 mod commands;
 mod config;
 

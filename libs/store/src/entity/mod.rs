@@ -3,3 +3,6 @@
 
 pub(crate) mod audit_checkpoint;
 pub(crate) mod audit_event;
+pub(crate) mod refresh_token;
+pub(crate) mod tenant;
+pub(crate) mod user;

@@ -4,29 +4,7 @@
 
 mod suite;
 
-/// Runs each named case of `suite` once per database.
-macro_rules! on_both_databases {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    crate::suite::$case(switchboard_test_support::TestDb::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    crate::suite::$case(switchboard_test_support::TestDb::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_databases!(
+switchboard_test_support::on_both_databases!(
     append_list_verify_and_checkpoint,
     editing_a_field_is_named_by_seq,
     deleting_a_middle_row_is_named_by_seq,

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
-/// Four free loopback ports (bound then released: a small race, acceptable for a process test).
+/// Five free loopback ports (bound then released: a small race, acceptable for a process test).
 fn free_ports() -> Vec<u16> {
-    let listeners: Vec<_> = (0..4).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let listeners: Vec<_> = (0..5).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
     listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
 
@@ -30,6 +30,7 @@ impl Platform {
             ("SWITCHBOARD_AUDIT_ADDR", format!("127.0.0.1:{}", ports[1])),
             ("SWITCHBOARD_CONNECTORS_ADDR", format!("127.0.0.1:{}", ports[2])),
             ("SWITCHBOARD_ORCHESTRATOR_ADDR", format!("127.0.0.1:{}", ports[3])),
+            ("SWITCHBOARD_GATEWAY_ADMIN_ADDR", format!("127.0.0.1:{}", ports[4])),
         ];
         let log = std::fs::File::create(dir.path().join("up.log")).unwrap();
         let child = Command::new(BIN)
@@ -50,6 +51,21 @@ impl Platform {
             .stdin(Stdio::null())
             .output()
             .unwrap()
+    }
+
+    /// Runs a client command with `input` on its standard input.
+    fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(BIN)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
     }
 
     fn log(&self) -> String {
@@ -105,6 +121,26 @@ fn up_serves_all_four_health_checks_and_exits_0_on_sigterm() {
     assert!(verify.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&verify.stderr));
     assert!(stdout.contains("audit chain valid: 0 events"), "{stdout}");
 
+    // Bootstrap a tenant and its owner through the running platform.
+    let tenant = platform.run(&["tenant", "create", "acme", "--display-name", "Acme Inc."]);
+    assert!(tenant.status.success(), "{}", String::from_utf8_lossy(&tenant.stderr));
+    let tenant_id = String::from_utf8_lossy(&tenant.stdout).trim().to_owned();
+    assert_eq!(tenant_id.len(), 36, "prints the tenant id: {tenant_id}");
+    let user = platform.run_with_input(
+        &["user", "create", "--tenant", "acme", "--email", "owner@acme.example", "--role", "owner"],
+        "correct horse battery staple\n",
+    );
+    assert!(user.status.success(), "{}", String::from_utf8_lossy(&user.stderr));
+    let again = platform.run(&["tenant", "create", "acme"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("AlreadyExists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let weak = platform.run_with_input(&["user", "create", "--tenant", "acme", "--email", "b@acme.example"], "short\n");
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 12"), "{}", String::from_utf8_lossy(&weak.stderr));
+
     // Bad input gets a clear error and a failing exit code, not a panic.
     let bad = platform.run(&["audit", "verify", "--tenant", "acme"]);
     assert!(!bad.status.success());
@@ -126,6 +162,7 @@ fn a_taken_port_fails_the_start_with_its_address() {
         .env("SWITCHBOARD_AUDIT_ADDR", "127.0.0.1:0")
         .env("SWITCHBOARD_CONNECTORS_ADDR", "127.0.0.1:0")
         .env("SWITCHBOARD_ORCHESTRATOR_ADDR", "127.0.0.1:0")
+        .env("SWITCHBOARD_GATEWAY_ADMIN_ADDR", "127.0.0.1:0")
         .output()
         .unwrap();
     assert!(!out.status.success());

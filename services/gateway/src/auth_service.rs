@@ -1,0 +1,294 @@
+//! `switchboard.auth.v1.AuthService`: login, refresh with rotation and reuse detection, logout, whoami.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_mesh::context::RequestContext;
+use switchboard_mesh::inbound::Caller;
+use switchboard_proto::audit::v1::Outcome;
+use switchboard_proto::auth::v1 as pb;
+use switchboard_store::identity::RefreshTokenRecord;
+use switchboard_store::{Store, TenantId};
+use switchboard_types::UserId;
+use tonic::{Request, Response, Status};
+
+use crate::audit_sink::AuditSink;
+use crate::throttle::LoginThrottle;
+use crate::tokens::TokenKeys;
+use crate::{GatewayError, convert, passwords, refresh};
+
+/// Token lifetimes.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenLifetimes {
+    /// Access tokens (JWT).
+    pub access: Duration,
+    /// Refresh tokens.
+    pub refresh: Duration,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        Self { access: Duration::from_secs(15 * 60), refresh: Duration::from_secs(30 * 24 * 3600) }
+    }
+}
+
+/// The same words for every credential failure: no hint which part was wrong.
+const BAD_LOGIN: &str = "invalid tenant, email or password";
+const BAD_REFRESH: &str = "invalid or expired refresh token: log in again";
+
+pub(crate) struct AuthService {
+    pub(crate) store: Store,
+    pub(crate) keys: Arc<TokenKeys>,
+    pub(crate) audit: AuditSink,
+    pub(crate) lifetimes: TokenLifetimes,
+    pub(crate) throttle: LoginThrottle,
+}
+
+fn now_us() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn duration_us(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Emails are compared trimmed and lowercased.
+pub(crate) fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Runs argon2 off the async runtime.
+pub(crate) async fn verify_password(password: String, hash: String) -> Result<bool, GatewayError> {
+    tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
+        .await
+        .map_err(|e| GatewayError::Internal(format!("password check failed: {e}")))
+}
+
+impl AuthService {
+    fn context<T>(request: &Request<T>) -> Result<RequestContext, Status> {
+        Ok(RequestContext::of(request)?.clone())
+    }
+
+    fn access_token(&self, tenant: TenantId, user: UserId, role: &str) -> Result<(String, i32), GatewayError> {
+        let ttl = self.lifetimes.access.as_secs();
+        let token = self.keys.issue(tenant, user, role, ttl)?;
+        Ok((token, i32::try_from(ttl).unwrap_or(i32::MAX)))
+    }
+
+    /// A new refresh token row in `family`, returning the wire form.
+    async fn new_refresh_token(
+        &self,
+        scope: &switchboard_store::TenantScope,
+        user_id: &str,
+        family_id: &str,
+    ) -> Result<String, GatewayError> {
+        let issued = refresh::issue(scope.tenant()).map_err(GatewayError::Internal)?;
+        let now = now_us();
+        scope
+            .refresh_tokens()
+            .insert(RefreshTokenRecord {
+                tenant_id: scope.tenant().to_string(),
+                id: issued.id.to_string(),
+                family_id: family_id.to_owned(),
+                user_id: user_id.to_owned(),
+                secret_hash: issued.secret_hash.clone(),
+                created_at_us: now,
+                expires_at_us: now.saturating_add(duration_us(self.lifetimes.refresh)),
+                used_at_us: None,
+                revoked_at_us: None,
+            })
+            .await?;
+        Ok(issued.wire)
+    }
+
+    async fn login(
+        &self,
+        context: &RequestContext,
+        request: pb::LoginRequest,
+    ) -> Result<pb::LoginResponse, GatewayError> {
+        let slug = request.tenant.trim().to_lowercase();
+        let email = normalize_email(&request.email);
+        if slug.is_empty() || email.is_empty() || request.password.is_empty() {
+            return Err(GatewayError::InvalidArgument("tenant, email and password are required".into()));
+        }
+        let throttle_key = format!("{slug}/{email}");
+        if let Some(wait) = self.throttle.retry_after(&throttle_key) {
+            return Err(GatewayError::Throttled(format!("too many failed logins: retry in {wait} s")));
+        }
+
+        let tenant = self.store.tenants().by_slug(&slug).await?;
+        let user = match &tenant {
+            Some(t) => {
+                let tenant_id: TenantId =
+                    t.id.parse().map_err(|_| GatewayError::Internal("stored tenant id".into()))?;
+                let scope = self.store.tenant(tenant_id).await?;
+                scope.users().by_email(&email).await?
+            }
+            None => None,
+        };
+        let hash = user.as_ref().map_or_else(|| passwords::decoy_hash().to_owned(), |u| u.password_hash.clone());
+        let password_ok = verify_password(request.password, hash).await?;
+        let (Some(tenant), Some(user)) = (tenant, user) else {
+            self.throttle.fail(&throttle_key);
+            return Err(GatewayError::Unauthenticated(BAD_LOGIN));
+        };
+        let tenant_id: TenantId = tenant.id.parse().map_err(|_| GatewayError::Internal("stored tenant id".into()))?;
+        let user_id: UserId = user.id.parse().map_err(|_| GatewayError::Internal("stored user id".into()))?;
+        let actor = format!("user:{user_id}");
+        if !password_ok || user.disabled {
+            self.throttle.fail(&throttle_key);
+            let reason = if user.disabled { "user disabled" } else { "wrong password" };
+            self.audit
+                .record(context, tenant_id, actor, "auth.login", Outcome::Failure, &[("reason", reason.into())])
+                .await;
+            return Err(GatewayError::Unauthenticated(BAD_LOGIN));
+        }
+        self.throttle.succeed(&throttle_key);
+
+        let scope = self.store.tenant(tenant_id).await?;
+        let family = uuid::Uuid::now_v7().to_string();
+        let refresh_token = self.new_refresh_token(&scope, &user.id, &family).await?;
+        scope.commit().await?;
+        let (access_token, expires_in) = self.access_token(tenant_id, user_id, &user.role)?;
+        self.audit.record(context, tenant_id, actor, "auth.login", Outcome::Success, &[("family", family)]).await;
+        Ok(pb::LoginResponse { access_token, refresh_token, expires_in, token_type: "Bearer".into() })
+    }
+
+    async fn refresh(
+        &self,
+        context: &RequestContext,
+        request: pb::RefreshRequest,
+    ) -> Result<pb::RefreshResponse, GatewayError> {
+        let presented =
+            refresh::parse(request.refresh_token.trim()).ok_or(GatewayError::Unauthenticated(BAD_REFRESH))?;
+        let scope = self.store.tenant(presented.tenant).await?;
+        let Some(stored) = scope.refresh_tokens().get(&presented.id.to_string()).await? else {
+            return Err(GatewayError::Unauthenticated(BAD_REFRESH));
+        };
+        if !presented.matches(&stored.secret_hash) {
+            return Err(GatewayError::Unauthenticated(BAD_REFRESH));
+        }
+        let now = now_us();
+        let actor = format!("user:{}", stored.user_id);
+        if stored.revoked_at_us.is_some() {
+            return Err(GatewayError::Unauthenticated(BAD_REFRESH));
+        }
+        // Spent already, or spent by a concurrent request just now: either way a copy is in someone else's hands.
+        if stored.used_at_us.is_some() || !scope.refresh_tokens().spend(&stored.id, now).await? {
+            let revoked = scope.refresh_tokens().revoke_family(&stored.family_id, now).await?;
+            scope.commit().await?;
+            tracing::warn!(tenant = %presented.tenant, family = %stored.family_id, revoked, "refresh token reuse");
+            self.audit
+                .record(
+                    context,
+                    presented.tenant,
+                    actor,
+                    "auth.refresh_token_reuse",
+                    Outcome::Denied,
+                    &[("family", stored.family_id.clone()), ("revoked_tokens", revoked.to_string())],
+                )
+                .await;
+            return Err(GatewayError::Unauthenticated(BAD_REFRESH));
+        }
+        if stored.expires_at_us <= now {
+            return Err(GatewayError::Unauthenticated(BAD_REFRESH));
+        }
+        let user = scope.users().by_id(&stored.user_id).await?;
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            return Err(GatewayError::Unauthenticated(BAD_REFRESH));
+        };
+        let refresh_token = self.new_refresh_token(&scope, &user.id, &stored.family_id).await?;
+        scope.commit().await?;
+        let user_id: UserId = user.id.parse().map_err(|_| GatewayError::Internal("stored user id".into()))?;
+        let (access_token, expires_in) = self.access_token(presented.tenant, user_id, &user.role)?;
+        Ok(pb::RefreshResponse { access_token, refresh_token, expires_in, token_type: "Bearer".into() })
+    }
+
+    async fn logout(
+        &self,
+        context: &RequestContext,
+        request: pb::LogoutRequest,
+    ) -> Result<pb::LogoutResponse, GatewayError> {
+        let presented = refresh::parse(request.refresh_token.trim())
+            .ok_or_else(|| GatewayError::InvalidArgument("refresh_token is not a Switchboard refresh token".into()))?;
+        let scope = self.store.tenant(presented.tenant).await?;
+        let Some(stored) = scope.refresh_tokens().get(&presented.id.to_string()).await? else {
+            return Err(GatewayError::Unauthenticated(BAD_REFRESH));
+        };
+        if !presented.matches(&stored.secret_hash) {
+            return Err(GatewayError::Unauthenticated(BAD_REFRESH));
+        }
+        let revoked = scope.refresh_tokens().revoke_family(&stored.family_id, now_us()).await?;
+        scope.commit().await?;
+        self.audit
+            .record(
+                context,
+                presented.tenant,
+                format!("user:{}", stored.user_id),
+                "auth.logout",
+                Outcome::Success,
+                &[("family", stored.family_id), ("revoked_tokens", revoked.to_string())],
+            )
+            .await;
+        Ok(pb::LogoutResponse {})
+    }
+
+    async fn who_am_i(&self, caller: &Caller) -> Result<pb::WhoAmIResponse, GatewayError> {
+        let tenant = self
+            .store
+            .tenants()
+            .by_id(caller.tenant)
+            .await?
+            .ok_or(GatewayError::Unauthenticated("the token's tenant no longer exists"))?;
+        let scope = self.store.tenant(caller.tenant).await?;
+        let user = scope
+            .users()
+            .by_id(&caller.user.to_string())
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or(GatewayError::Unauthenticated("the token's user no longer exists or is disabled"))?;
+        let role = convert::role_from_str(&user.role);
+        Ok(pb::WhoAmIResponse {
+            user: Some(convert::user(&user)),
+            tenant: Some(convert::tenant(&tenant)),
+            roles: vec![role as i32],
+            platform_operator: false,
+            expire_time: Some(prost_types::Timestamp {
+                seconds: i64::try_from(caller.expires_at).unwrap_or(i64::MAX),
+                nanos: 0,
+            }),
+        })
+    }
+}
+
+/// The gRPC face of [`AuthService`].
+#[derive(Clone)]
+pub(crate) struct AuthGrpc(pub(crate) Arc<AuthService>);
+
+#[tonic::async_trait]
+impl pb::auth_service_server::AuthService for AuthGrpc {
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::LoginResponse>, Status> {
+        let context = AuthService::context(&request)?;
+        Ok(Response::new(self.0.login(&context, request.into_inner()).await?))
+    }
+
+    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::RefreshResponse>, Status> {
+        let context = AuthService::context(&request)?;
+        Ok(Response::new(self.0.refresh(&context, request.into_inner()).await?))
+    }
+
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+        let context = AuthService::context(&request)?;
+        Ok(Response::new(self.0.logout(&context, request.into_inner()).await?))
+    }
+
+    async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("a valid access token is required"))?;
+        Ok(Response::new(self.0.who_am_i(&caller).await?))
+    }
+}

@@ -1,0 +1,57 @@
+//! Who a public caller is: the bearer token in `authorization`, verified by [`TokenKeys`]. Runs in the mesh's
+//! public inbound layer, before any handler, for every method except the few that must work without a token.
+
+use std::sync::Arc;
+
+use switchboard_mesh::inbound::{Authenticate, Caller};
+
+use crate::tokens::TokenKeys;
+
+/// Methods callable without an access token: getting one, giving one back, and probes.
+fn is_anonymous(path: &str) -> bool {
+    matches!(
+        path,
+        "/switchboard.auth.v1.AuthService/Login"
+            | "/switchboard.auth.v1.AuthService/Refresh"
+            | "/switchboard.auth.v1.AuthService/Logout"
+    ) || path.starts_with("/grpc.health.v1.Health/")
+        || path.starts_with("/grpc.reflection.v1.ServerReflection/")
+        || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
+}
+
+/// The JWT authenticator.
+pub(crate) struct JwtAuthenticator {
+    pub(crate) keys: Arc<TokenKeys>,
+}
+
+impl Authenticate for JwtAuthenticator {
+    fn authenticate(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Caller>, tonic::Status> {
+        if is_anonymous(path) {
+            return Ok(None);
+        }
+        let unauthenticated = || tonic::Status::unauthenticated("a valid access token is required");
+        let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+            return Err(tonic::Status::unauthenticated("missing access token: send authorization: Bearer <token>"));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .ok_or_else(unauthenticated)?;
+        let principal = self.keys.verify(token.trim()).map_err(|e| {
+            // The reason is for operators; the caller learns only that the token was refused.
+            tracing::info!(reason = %e, rpc = path, "access token refused");
+            unauthenticated()
+        })?;
+        let named = headers.get("x-tenant-id").map(|v| v.to_str().ok());
+        if named.is_some_and(|n| n != Some(principal.tenant.to_string().as_str())) {
+            return Err(tonic::Status::permission_denied("x-tenant-id names another tenant than the access token"));
+        }
+        Ok(Some(Caller {
+            tenant: principal.tenant,
+            user: principal.user,
+            role: principal.role,
+            expires_at: principal.expires_at,
+        }))
+    }
+}

@@ -1,0 +1,17 @@
+//! The gateway over real sockets: login, refresh rotation and reuse detection, logout, the JWT attacks, tenant
+//! isolation through forwarding, and tenant administration. Cases run on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod jwt;
+mod suite;
+
+switchboard_test_support::on_both_databases!(
+    login_refresh_rotation_and_reuse_detection,
+    logout_revokes_the_family,
+    bad_credentials_are_uniform_and_throttled,
+    tenant_isolation_through_the_gateway,
+    internal_rpcs_are_not_public,
+    tenant_administration,
+    disabling_a_user_ends_their_sessions,
+);
