@@ -16,8 +16,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;
 
-use switchboard_types::{TenantId, UserId};
-
 use crate::Identity;
 use crate::context::{INTERNAL_KEYS, RequestContext};
 
@@ -30,42 +28,14 @@ pub struct ConnectionInfo {
     pub peer: Option<Identity>,
 }
 
-/// An authenticated end user of the public edge, as the gateway's authenticator established it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    /// The tenant the user belongs to.
-    pub tenant: TenantId,
-    /// The user.
-    pub user: UserId,
-    /// The user's role.
-    pub role: String,
-    /// When the credential expires (Unix seconds).
-    pub expires_at: u64,
-}
-
-/// Decides who a public caller is from its request headers (the gateway verifies JWTs here). Runs before
-/// internal metadata is stripped, so it can refuse a request that names another tenant than its token.
-pub trait Authenticate: Send + Sync + 'static {
-    /// `Ok(None)`: the method may be called anonymously; `Ok(Some(_))`: authenticated; `Err`: refuse.
-    fn authenticate(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Caller>, tonic::Status>;
-}
-
 /// Who may call a listener.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum CallerPolicy {
     /// Internal listener: mesh peers, application methods only for those on the allowlist.
     Mesh(Arc<HashSet<Identity>>),
-    /// The public edge: internal metadata is stripped; the authenticator, when set, decides who the caller is.
-    Public(Option<Arc<dyn Authenticate>>),
-}
-
-impl std::fmt::Debug for CallerPolicy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Mesh(allowed) => f.debug_tuple("Mesh").field(allowed).finish(),
-            Self::Public(auth) => f.debug_tuple("Public").field(&auth.is_some()).finish(),
-        }
-    }
+    /// A public listener: anyone; internal metadata is stripped. (The gateway's HTTP front authenticates callers
+    /// itself, per protocol.)
+    Public,
 }
 
 impl CallerPolicy {
@@ -149,21 +119,11 @@ where
                     Err(e) => return deny(e.into()),
                 }
             }
-            CallerPolicy::Public(authenticator) => {
-                let caller = match authenticator.as_ref().map(|a| a.authenticate(&path, request.headers())) {
-                    Some(Err(status)) => return deny(status),
-                    Some(Ok(caller)) => caller,
-                    None => None,
-                };
+            CallerPolicy::Public => {
                 for key in INTERNAL_KEYS {
                     request.headers_mut().remove(key);
                 }
-                let mut context = RequestContext::from_untrusted_headers(request.headers());
-                if let Some(caller) = caller {
-                    context = context.with_tenant(caller.tenant).with_user(caller.user);
-                    request.extensions_mut().insert(caller);
-                }
-                context
+                RequestContext::from_untrusted_headers(request.headers())
             }
         };
 

@@ -125,26 +125,10 @@ pub async fn serve(
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
     let serve_error = |message: String| MeshError::Serve { addr: addr.clone(), message };
 
-    let (health, health_service) = tonic_health::server::health_reporter();
-    for name in &options.services {
-        health.set_service_status(*name, ServingStatus::Serving).await;
-    }
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
-    let reflection_v1 = reflection().build_v1().map_err(|e| serve_error(e.to_string()))?;
-    let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| serve_error(e.to_string()))?;
-    let routes = routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha);
+    let (routes, health) = with_health_and_reflection(routes, &options.services).await.map_err(serve_error)?;
 
-    let acceptor = match &options.transport {
-        Transport::Mesh(credentials) => Some(TlsAcceptor::from(crate::tls::mesh_server_config(credentials)?)),
-        Transport::Tls(config) => Some(TlsAcceptor::from(config.clone())),
-        Transport::Plaintext => None,
-    };
     let limits = &options.limits;
-    let incoming = accept_loop(listener, acceptor, limits, shutdown.clone());
+    let incoming = incoming(listener, &options.transport, limits, shutdown.clone())?;
 
     let services = options.services.clone();
     let deadline = limits.drain_deadline;
@@ -180,7 +164,43 @@ pub async fn serve(
     }
 }
 
-/// Accepts connections and finishes TLS handshakes off the accept path, so a slow handshake holds up no one.
+/// Adds `grpc.health.v1` (reporting `services` and the server as SERVING) and reflection v1 and v1alpha over
+/// every Switchboard contract to `routes`. Servers that run their own loop (the gateway) use this directly.
+pub async fn with_health_and_reflection(
+    routes: Routes,
+    services: &[&'static str],
+) -> Result<(Routes, tonic_health::server::HealthReporter), String> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in services {
+        health.set_service_status(*name, ServingStatus::Serving).await;
+    }
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().map_err(|e| e.to_string())?;
+    let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| e.to_string())?;
+    Ok((routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha), health))
+}
+
+/// Accepts connections on `listener` secured by `transport`, until `shutdown`. TLS handshakes finish off the
+/// accept path (bounded in number and time), so a slow handshake holds up no one. For servers that drive
+/// connections themselves (the gateway's HTTP front); [`serve`] uses it too.
+pub fn incoming(
+    listener: TcpListener,
+    transport: &Transport,
+    limits: &Limits,
+    shutdown: CancellationToken,
+) -> Result<ReceiverStream<io::Result<ServerStream>>, MeshError> {
+    let acceptor = match transport {
+        Transport::Mesh(credentials) => Some(TlsAcceptor::from(crate::tls::mesh_server_config(credentials)?)),
+        Transport::Tls(config) => Some(TlsAcceptor::from(config.clone())),
+        Transport::Plaintext => None,
+    };
+    Ok(accept_loop(listener, acceptor, limits, shutdown))
+}
+
 fn accept_loop(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
@@ -258,6 +278,13 @@ enum Io {
 pub struct ServerStream {
     io: Io,
     info: ConnectionInfo,
+}
+
+impl ServerStream {
+    /// What is known about the peer.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
 }
 
 impl Connected for ServerStream {

@@ -164,6 +164,7 @@ impl TestPlatform {
                 orchestrator: orchestrator_addr.clone(),
             },
             lifetimes: switchboard_gateway::TokenLifetimes::default(),
+            cors_origins: vec!["http://app.example".parse().expect("origin")],
         };
         let listeners = switchboard_gateway::Listeners { public: gateway_listener, admin: admin_listener };
         let token = shutdown.clone();

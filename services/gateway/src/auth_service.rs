@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_mesh::context::RequestContext;
-use switchboard_mesh::inbound::Caller;
 use switchboard_proto::audit::v1::Outcome;
 use switchboard_proto::auth::v1 as pb;
 use switchboard_store::identity::RefreshTokenRecord;
@@ -13,6 +12,7 @@ use switchboard_types::UserId;
 use tonic::{Request, Response, Status};
 
 use crate::audit_sink::AuditSink;
+use crate::authn::Caller;
 use crate::throttle::LoginThrottle;
 use crate::tokens::TokenKeys;
 use crate::{GatewayError, convert, passwords, refresh};

@@ -3,12 +3,25 @@
 
 use std::sync::Arc;
 
-use switchboard_mesh::inbound::{Authenticate, Caller};
+use switchboard_types::{TenantId, UserId};
 
 use crate::tokens::TokenKeys;
 
+/// An authenticated end user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Caller {
+    /// The tenant the user belongs to.
+    pub(crate) tenant: TenantId,
+    /// The user.
+    pub(crate) user: UserId,
+    /// The user's role.
+    pub(crate) role: String,
+    /// When the access token expires (Unix seconds).
+    pub(crate) expires_at: u64,
+}
+
 /// Methods callable without an access token: getting one, giving one back, and probes.
-fn is_anonymous(path: &str) -> bool {
+pub(crate) fn is_anonymous(path: &str) -> bool {
     matches!(
         path,
         "/switchboard.auth.v1.AuthService/Login"
@@ -24,8 +37,10 @@ pub(crate) struct JwtAuthenticator {
     pub(crate) keys: Arc<TokenKeys>,
 }
 
-impl Authenticate for JwtAuthenticator {
-    fn authenticate(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Caller>, tonic::Status> {
+impl JwtAuthenticator {
+    /// `Ok(None)`: the method may be called anonymously; `Ok(Some(_))`: authenticated; `Err`: refuse. Runs before
+    /// internal metadata is stripped, so it can refuse a request that names another tenant than its token.
+    pub(crate) fn authenticate(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Caller>, tonic::Status> {
         if is_anonymous(path) {
             return Ok(None);
         }

@@ -9,27 +9,33 @@
 //! - `route`: every other public RPC is forwarded over mTLS to its service, with the tenant context set from
 //!   the token; RPCs without a `google.api.http` rule are internal and refused.
 //!
-//! The public port speaks gRPC (HTTP/2) today; gRPC-Web, REST transcoding, OpenAPI and rate limiting are the
-//! remaining edge work.
+//! - `front` + `edge`: the public port itself: HTTP/1.1 and HTTP/2, gRPC, gRPC-Web and REST on one listener,
+//!   with its limits, CORS, per-protocol errors, request ids and access log; `status` maps gRPC codes to HTTP.
+//!
+//! Not built yet: REST transcoding of the annotated RPCs (REST requests other than the public documents get
+//! 404), the OpenAPI document, and rate limiting.
 
 mod admin_service;
 mod audit_sink;
 mod auth_service;
 mod authn;
 mod convert;
+mod edge;
 mod error;
+mod front;
 pub mod passwords;
 pub mod refresh;
 mod route;
+mod status;
 mod throttle;
 pub mod tokens;
 
 use std::sync::Arc;
 
+use switchboard_mesh::Identity;
 use switchboard_mesh::pending::{Pending, PendingContract};
 use switchboard_mesh::pki::MeshCredentials;
 use switchboard_mesh::server::{Limits, MAX_MESSAGE_BYTES, ServeOptions, Transport};
-use switchboard_mesh::{Identity, inbound::CallerPolicy};
 use switchboard_proto::auth::v1::auth_service_server::AuthServiceServer;
 use switchboard_proto::auth::v1::tenant_admin_service_server::TenantAdminServiceServer;
 use switchboard_store::Store;
@@ -80,6 +86,8 @@ pub struct GatewayConfig {
     pub backends: Backends,
     /// Token lifetimes.
     pub lifetimes: TokenLifetimes,
+    /// Browser origins allowed by CORS (e.g. `https://app.example.com`); none by default.
+    pub cors_origins: Vec<http::HeaderValue>,
 }
 
 /// The gateway's two sockets.
@@ -128,12 +136,30 @@ pub async fn serve_with(
         public,
     ))
     .add_service(Pending::<PublicTenantAdmin>::new());
-    let public_options = ServeOptions {
-        transport: config.public_tls.map_or(Transport::Plaintext, Transport::Tls),
-        policy: CallerPolicy::Public(Some(Arc::new(authn::JwtAuthenticator { keys }))),
-        services: vec![AUTH_SERVICE],
-        limits: Limits::default(),
-    };
+    let (public_routes, health) = switchboard_mesh::server::with_health_and_reflection(public_routes, &[AUTH_SERVICE])
+        .await
+        .map_err(|e| GatewayError::Internal(format!("health and reflection: {e}")))?;
+    let drained = shutdown.clone();
+    tokio::spawn(async move {
+        drained.cancelled().await;
+        health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        health.set_service_status(AUTH_SERVICE, tonic_health::ServingStatus::NotServing).await;
+    });
+    let jwks = keys.jwks();
+    let router = public_routes
+        .into_axum_router()
+        .route(
+            "/.well-known/jwks.json",
+            axum::routing::get(move || {
+                let jwks = jwks.clone();
+                async move { ([(http::header::CACHE_CONTROL, "public, max-age=300")], axum::Json(jwks)) }
+            }),
+        )
+        .fallback(no_route);
+    let edge =
+        edge::EdgeLayer { authenticator: Arc::new(authn::JwtAuthenticator { keys }), routes: Arc::new(NoRestRoutes) };
+    let app = front::app(router, edge, &config.cors_origins);
+    let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);
 
     let admin = admin_service::AdminService { store: config.store };
     let admin_routes =
@@ -141,9 +167,34 @@ pub async fn serve_with(
     let admin_options =
         ServeOptions::mesh(config.credentials.clone(), [Identity::operator()]).reporting([TENANT_ADMIN_SERVICE]);
 
-    tokio::try_join!(
-        switchboard_mesh::server::serve(public_routes, listeners.public, public_options, shutdown.clone()),
-        switchboard_mesh::server::serve(admin_routes, listeners.admin, admin_options, shutdown),
-    )?;
+    let admin = async {
+        switchboard_mesh::server::serve(admin_routes, listeners.admin, admin_options, shutdown.clone())
+            .await
+            .map_err(GatewayError::from)
+    };
+    tokio::try_join!(front::serve(app, listeners.public, transport, Limits::default(), shutdown.clone()), admin)?;
     Ok(())
+}
+
+/// The REST route table until the transcoder lands: no REST routes.
+struct NoRestRoutes;
+
+impl edge::ResolveRoute for NoRestRoutes {
+    fn rpc_for(&self, _method: &http::Method, _path: &str) -> Option<String> {
+        None
+    }
+}
+
+/// Anything unrouted: UNIMPLEMENTED for gRPC callers, a JSON 404 for REST callers.
+async fn no_route(request: http::Request<axum::body::Body>) -> http::Response<axum::body::Body> {
+    let path = request.uri().path().to_owned();
+    match edge::Protocol::of(request.headers()) {
+        edge::Protocol::Grpc => {
+            tonic::Status::unimplemented(format!("no service at {path}")).into_http::<axum::body::Body>()
+        }
+        edge::Protocol::Rest => status::rest_response(&tonic::Status::not_found(format!(
+            "no route for {} {path}: see /openapi.json for the API",
+            request.method()
+        ))),
+    }
 }

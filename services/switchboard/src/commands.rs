@@ -147,6 +147,15 @@ async fn run_service(
                     access: Duration::from_secs(platform.access_token_ttl),
                     refresh: Duration::from_secs(platform.refresh_token_ttl),
                 },
+                cors_origins: platform
+                    .cors_origins
+                    .iter()
+                    .map(|o| {
+                        o.trim().parse().map_err(|_| {
+                            CliError::Usage(format!("SWITCHBOARD_CORS_ORIGINS: {o:?} is not a valid origin"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             };
             let admin = switchboard_mesh::server::bind(&mesh.gateway_admin_addr).await?;
             let listeners = Listeners { public: listener, admin };

@@ -167,6 +167,9 @@ pub(crate) struct Platform {
     /// PEM private key for the public port.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_TLS_KEY", requires = "public_tls_cert")]
     pub(crate) public_tls_key: Option<PathBuf>,
+    /// Browser origins allowed to call the public port (CORS), comma-separated; none when unset.
+    #[arg(long, env = "SWITCHBOARD_CORS_ORIGINS", value_delimiter = ',')]
+    pub(crate) cors_origins: Vec<String>,
     /// Directory of Ed25519 PKCS#8 keys that sign access tokens (newest signs, all verify); <data dir>/keys/jwt
     /// when unset, with a key generated on first run.
     #[arg(long, env = "SWITCHBOARD_JWT_KEYS_DIR")]

@@ -98,7 +98,7 @@ async fn the_public_listener_strips_internal_metadata_from_clients() {
     let recorder = Recorder::default();
     let options = ServeOptions {
         transport: Transport::Plaintext,
-        policy: CallerPolicy::Public(None),
+        policy: CallerPolicy::Public,
         services: vec![],
         limits: Limits::default(),
     };

@@ -1,0 +1,166 @@
+//! The public port: one listener speaking HTTP/1.1 and HTTP/2 (plaintext on loopback by default, TLS when a
+//! certificate is configured), serving gRPC, gRPC-Web and REST/JSON side by side.
+//!
+//! Limits hold without tuning: bodies over 4 MiB get 413 and header blocks over 60 KiB or 100 fields get 431,
+//! both before authentication; a client has 10 s to send its headers; HTTP/2 caps concurrent streams, pending
+//! and locally-errored resets (rapid-reset floods) and header lists; idle HTTP/2 peers are pinged. Shutdown
+//! stops accepting, lets in-flight requests finish within the drain deadline, then returns.
+//!
+//! Request path, outermost first: CORS → gRPC-Web translation (for `application/grpc-web*` only; tonic-web
+//! would answer 400 to a REST call over HTTP/1.1) → body limit → [`crate::edge`] → the router (gRPC services,
+//! public documents, REST routes).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use futures::StreamExt;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use switchboard_mesh::server::{Limits, Transport};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_layer::Layer;
+
+use crate::GatewayError;
+use crate::edge::EdgeLayer;
+
+/// Largest request body accepted on the public port.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Largest header block (HTTP/1 read buffer and HTTP/2 header list).
+pub const MAX_HEADER_BYTES: usize = 60 * 1024;
+/// Most header fields in an HTTP/1 request.
+pub const MAX_HEADERS: usize = 100;
+/// A client must finish sending its request headers within this.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+type HttpService = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+
+/// CORS for browsers on the allowed origins: preflight answered, gRPC-Web's status headers exposed.
+fn cors(origins: &[http::HeaderValue]) -> CorsLayer {
+    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([
+            http::Method::GET,
+            http::Method::POST,
+            http::Method::PUT,
+            http::Method::PATCH,
+            http::Method::DELETE,
+        ])
+        .allow_headers([
+            AUTHORIZATION,
+            CONTENT_TYPE,
+            HeaderName::from_static("x-grpc-web"),
+            HeaderName::from_static("x-user-agent"),
+            HeaderName::from_static("grpc-timeout"),
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("connect-protocol-version"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("grpc-status"),
+            HeaderName::from_static("grpc-message"),
+            HeaderName::from_static("grpc-status-details-bin"),
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("retry-after"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+fn is_grpc_web(request: &http::Request<Body>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc-web"))
+}
+
+/// The whole HTTP pipeline around `router`.
+pub(crate) fn app(router: axum::Router, edge: EdgeLayer, cors_origins: &[http::HeaderValue]) -> HttpService {
+    let limited = RequestBodyLimitLayer::new(MAX_BODY_BYTES).layer(edge.layer(router));
+    let inner = ServiceExt::<http::Request<Body>>::map_response(
+        limited,
+        |r: http::Response<tower_http::limit::ResponseBody<Body>>| r.map(Body::new),
+    );
+    let plain = BoxCloneSyncService::new(inner.clone());
+    let translated =
+        ServiceExt::<http::Request<Body>>::map_request(inner, |r: http::Request<tonic::body::Body>| r.map(Body::new));
+    let web = ServiceExt::<http::Request<Body>>::map_response(
+        tonic_web::GrpcWebLayer::new().layer(translated),
+        |r: http::Response<tonic::body::Body>| r.map(Body::new),
+    );
+    let web = BoxCloneSyncService::new(web);
+    let split = tower::service_fn(move |request: http::Request<Body>| {
+        let service = if is_grpc_web(&request) { web.clone() } else { plain.clone() };
+        service.oneshot(request)
+    });
+    BoxCloneSyncService::new(cors(cors_origins).layer(split))
+}
+
+/// Serves `app` on `listener` until `shutdown`, then drains.
+pub(crate) async fn serve(
+    app: HttpService,
+    listener: TcpListener,
+    transport: Transport,
+    limits: Limits,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let mut incoming = switchboard_mesh::server::incoming(listener, &transport, &limits, shutdown.clone())?;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .max_pending_accept_reset_streams(limits.max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(Some(1024))
+        .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX))
+        .keep_alive_interval(limits.keepalive_interval)
+        .keep_alive_timeout(limits.keepalive_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tracing::info!(%addr, transport = ?transport, "public port listening (gRPC, gRPC-Web, REST)");
+    loop {
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => break,
+            next = incoming.next() => match next {
+                Some(Ok(stream)) => stream,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "connection failed before serving");
+                    continue;
+                }
+                None => break,
+            },
+        };
+        let info = stream.info().clone();
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(info.clone());
+            app.clone().oneshot(request.map(Body::new))
+        });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.drain_deadline) => {
+            tracing::warn!(%addr, "requests still open after the drain deadline; stopping anyway");
+        }
+    }
+    Ok(())
+}
