@@ -12,8 +12,10 @@
 //! - `front` + `edge`: the public port itself: HTTP/1.1 and HTTP/2, gRPC, gRPC-Web and REST on one listener,
 //!   with its limits, CORS, per-protocol errors, request ids and access log; `status` maps gRPC codes to HTTP.
 //!
-//! Not built yet: REST transcoding of the annotated RPCs (REST requests other than the public documents get
-//! 404), the OpenAPI document, and rate limiting.
+//! - `rest`: REST/JSON, transcoded from the contracts' `google.api.http` rules (`switchboard-transcode`) and
+//!   called in-process through the gRPC routes.
+//!
+//! Not built yet: REST server streaming (NDJSON/SSE), the OpenAPI document, and rate limiting.
 
 mod admin_service;
 mod audit_sink;
@@ -25,6 +27,7 @@ mod error;
 mod front;
 pub mod passwords;
 pub mod refresh;
+mod rest;
 mod route;
 mod status;
 mod throttle;
@@ -146,8 +149,13 @@ pub async fn serve_with(
         health.set_service_status(AUTH_SERVICE, tonic_health::ServingStatus::NotServing).await;
     });
     let jwks = keys.jwks();
-    let router = public_routes
-        .into_axum_router()
+    let table = Arc::new(
+        switchboard_transcode::RouteTable::from_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+            .map_err(|e| GatewayError::Internal(format!("REST routes: {e}")))?,
+    );
+    let grpc = public_routes.into_axum_router();
+    let rest = rest::RestHandler { table: table.clone(), grpc: grpc.clone() };
+    let router = grpc
         .route(
             "/.well-known/jwks.json",
             axum::routing::get(move || {
@@ -155,9 +163,11 @@ pub async fn serve_with(
                 async move { ([(http::header::CACHE_CONTROL, "public, max-age=300")], axum::Json(jwks)) }
             }),
         )
-        .fallback(no_route);
-    let edge =
-        edge::EdgeLayer { authenticator: Arc::new(authn::JwtAuthenticator { keys }), routes: Arc::new(NoRestRoutes) };
+        .fallback(move |request: http::Request<axum::body::Body>| rest.clone().handle(request));
+    let edge = edge::EdgeLayer {
+        authenticator: Arc::new(authn::JwtAuthenticator { keys }),
+        routes: Arc::new(rest::RestRoutes(table)),
+    };
     let app = front::app(router, edge, &config.cors_origins);
     let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);
 
@@ -174,27 +184,4 @@ pub async fn serve_with(
     };
     tokio::try_join!(front::serve(app, listeners.public, transport, Limits::default(), shutdown.clone()), admin)?;
     Ok(())
-}
-
-/// The REST route table until the transcoder lands: no REST routes.
-struct NoRestRoutes;
-
-impl edge::ResolveRoute for NoRestRoutes {
-    fn rpc_for(&self, _method: &http::Method, _path: &str) -> Option<String> {
-        None
-    }
-}
-
-/// Anything unrouted: UNIMPLEMENTED for gRPC callers, a JSON 404 for REST callers.
-async fn no_route(request: http::Request<axum::body::Body>) -> http::Response<axum::body::Body> {
-    let path = request.uri().path().to_owned();
-    match edge::Protocol::of(request.headers()) {
-        edge::Protocol::Grpc => {
-            tonic::Status::unimplemented(format!("no service at {path}")).into_http::<axum::body::Body>()
-        }
-        edge::Protocol::Rest => status::rest_response(&tonic::Status::not_found(format!(
-            "no route for {} {path}: see /openapi.json for the API",
-            request.method()
-        ))),
-    }
 }

@@ -12,7 +12,7 @@ use switchboard_test_support::{TestDb, TestPlatform};
 use crate::suite::{login, tenant_with_user};
 
 /// Sends raw bytes, reads until the server closes; returns (status line code, headers lowercased, body).
-fn exchange(addr: &str, request: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub fn exchange(addr: &str, request: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     // A server may answer (413, 431) before reading all we send; a failed write is then expected.
@@ -30,12 +30,12 @@ fn exchange(addr: &str, request: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>)
     (code, headers, raw[split + 4..].to_vec())
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// Removes HTTP/1.1 chunked framing.
-fn dechunk(body: &[u8]) -> Vec<u8> {
+pub fn dechunk(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = body;
     while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {

@@ -5,6 +5,7 @@
 
 mod http;
 mod jwt;
+mod rest;
 mod suite;
 
 switchboard_test_support::on_both_databases!(

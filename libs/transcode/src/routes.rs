@@ -1,0 +1,200 @@
+//! The route table: one [`Route`] per `google.api.http` rule (and each of its `additional_bindings`).
+
+use std::sync::Arc;
+
+use prost_reflect::{DescriptorPool, Kind, MessageDescriptor, MethodDescriptor};
+use switchboard_proto::google::api::HttpRule;
+use switchboard_proto::google::api::http_rule::Pattern;
+
+use crate::TranscodeError;
+use crate::path_template::PathTemplate;
+
+/// Where the request body goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyRule {
+    /// No body: every field not bound by the path comes from the query string.
+    None,
+    /// `body: "*"`: the body is the whole request message (minus path-bound fields); no query parameters.
+    Whole,
+    /// `body: "field"`: the body is that field; other fields come from path and query.
+    Field(String),
+}
+
+/// One HTTP binding of an RPC.
+#[derive(Debug)]
+pub struct Route {
+    /// HTTP method.
+    pub http_method: http::Method,
+    /// The path template.
+    pub template: PathTemplate,
+    /// Where the body goes.
+    pub body: BodyRule,
+    /// The response field to return instead of the whole response, if any.
+    pub response_body: Option<String>,
+    /// The RPC.
+    pub method: MethodDescriptor,
+    /// Its gRPC path, `/pkg.Service/Method`.
+    pub rpc_path: String,
+}
+
+/// Path variable bindings of a match: (field path, value).
+pub type Bindings = Vec<(String, String)>;
+
+/// Every route of a descriptor set.
+#[derive(Debug)]
+pub struct RouteTable {
+    routes: Vec<Arc<Route>>,
+    pool: DescriptorPool,
+}
+
+impl RouteTable {
+    /// Reads every `google.api.http` rule in an encoded `FileDescriptorSet`. Inconsistent rules (unknown body or
+    /// path fields, nested `additional_bindings`, bad templates) are errors: they are build-time mistakes.
+    pub fn from_descriptor_set(bytes: &[u8]) -> Result<Self, TranscodeError> {
+        let config = |message: String| TranscodeError::Config { method: "(descriptor set)".into(), message };
+        let pool = DescriptorPool::decode(bytes).map_err(|e| config(e.to_string()))?;
+        let http = pool
+            .get_extension_by_name("google.api.http")
+            .ok_or_else(|| config("google.api.http is not in the descriptor set".into()))?;
+        let mut routes = Vec::new();
+        for service in pool.services() {
+            for method in service.methods() {
+                let options = method.options();
+                if !options.has_extension(&http) {
+                    continue;
+                }
+                let error = |message: String| TranscodeError::Config { method: method.full_name().to_owned(), message };
+                let value = options.get_extension(&http);
+                let rule: HttpRule = value
+                    .as_message()
+                    .ok_or_else(|| error("google.api.http is not a message".into()))?
+                    .transcode_to()
+                    .map_err(|e| error(e.to_string()))?;
+                let rpc_path = format!("/{}/{}", service.full_name(), method.name());
+                routes.push(Arc::new(route(&method, &rpc_path, &rule).map_err(error)?));
+                for extra in &rule.additional_bindings {
+                    if !extra.additional_bindings.is_empty() {
+                        return Err(error("additional_bindings may not nest".into()));
+                    }
+                    routes.push(Arc::new(route(&method, &rpc_path, extra).map_err(error)?));
+                }
+            }
+        }
+        Ok(Self { routes, pool })
+    }
+
+    /// Every route.
+    pub fn routes(&self) -> &[Arc<Route>] {
+        &self.routes
+    }
+
+    /// The descriptors behind the routes.
+    pub fn pool(&self) -> &DescriptorPool {
+        &self.pool
+    }
+
+    /// The most specific route for `method path` (path without query string) and its variable bindings.
+    pub fn resolve(&self, method: &http::Method, path: &str) -> Option<(Arc<Route>, Bindings)> {
+        self.routes
+            .iter()
+            .filter(|r| r.http_method == method)
+            .filter_map(|r| r.template.matches(path).map(|bindings| (r, bindings)))
+            .max_by_key(|(r, _)| r.template.specificity())
+            .map(|(r, bindings)| (r.clone(), bindings))
+    }
+}
+
+fn route(method: &MethodDescriptor, rpc_path: &str, rule: &HttpRule) -> Result<Route, String> {
+    let (http_method, template) = match &rule.pattern {
+        Some(Pattern::Get(p)) => (http::Method::GET, p.as_str()),
+        Some(Pattern::Put(p)) => (http::Method::PUT, p.as_str()),
+        Some(Pattern::Post(p)) => (http::Method::POST, p.as_str()),
+        Some(Pattern::Delete(p)) => (http::Method::DELETE, p.as_str()),
+        Some(Pattern::Patch(p)) => (http::Method::PATCH, p.as_str()),
+        Some(Pattern::Custom(c)) => (
+            http::Method::from_bytes(c.kind.as_bytes()).map_err(|_| format!("bad custom method {:?}", c.kind))?,
+            c.path.as_str(),
+        ),
+        None => return Err("a rule needs a pattern (get, post, ...)".into()),
+    };
+    let template = PathTemplate::parse(template).map_err(|e| e.to_string())?;
+    let input = method.input();
+    for variable in template.variables() {
+        let field = field_path(&input, variable)?;
+        if field.is_list() || matches!(field.kind(), Kind::Message(_)) {
+            return Err(format!("path variable {variable} must be a singular scalar field"));
+        }
+    }
+    let body = match rule.body.as_str() {
+        "" => BodyRule::None,
+        "*" => BodyRule::Whole,
+        field => {
+            input
+                .get_field_by_name(field)
+                .ok_or_else(|| format!("body field {field:?} is not in {}", input.full_name()))?;
+            BodyRule::Field(field.to_owned())
+        }
+    };
+    let response_body = match rule.response_body.as_str() {
+        "" => None,
+        field => {
+            method
+                .output()
+                .get_field_by_name(field)
+                .ok_or_else(|| format!("response_body field {field:?} is not in {}", method.output().full_name()))?;
+            Some(field.to_owned())
+        }
+    };
+    Ok(Route { http_method, template, body, response_body, method: method.clone(), rpc_path: rpc_path.to_owned() })
+}
+
+/// The field a dotted path names, through singular message fields.
+pub(crate) fn field_path(message: &MessageDescriptor, path: &str) -> Result<prost_reflect::FieldDescriptor, String> {
+    let mut current = message.clone();
+    let mut segments = path.split('.').peekable();
+    while let Some(segment) = segments.next() {
+        let field = current
+            .get_field_by_name(segment)
+            .or_else(|| current.get_field_by_json_name(segment))
+            .ok_or_else(|| format!("{path}: {} has no field {segment:?}", current.full_name()))?;
+        if segments.peek().is_none() {
+            return Ok(field);
+        }
+        match field.kind() {
+            Kind::Message(inner) if !field.is_list() && !field.is_map() => current = inner,
+            _ => return Err(format!("{path}: {segment} is not a singular message field")),
+        }
+    }
+    Err(format!("empty field path in {}", message.full_name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> RouteTable {
+        RouteTable::from_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET).unwrap()
+    }
+
+    #[test]
+    fn every_annotated_rpc_has_a_route() {
+        let t = table();
+        let login = t.resolve(&http::Method::POST, "/v1/auth:login").unwrap().0;
+        assert_eq!(login.rpc_path, "/switchboard.auth.v1.AuthService/Login");
+        assert_eq!(login.body, BodyRule::Whole);
+        let events = t.resolve(&http::Method::GET, "/v1/audit/events").unwrap().0;
+        assert_eq!(events.rpc_path, "/switchboard.audit.v1.AuditService/ListEvents");
+        assert!(t.resolve(&http::Method::DELETE, "/v1/audit/events").is_none(), "method matters");
+        assert!(t.resolve(&http::Method::GET, "/v1/nothing").is_none());
+    }
+
+    #[test]
+    fn variables_and_verbs_bind() {
+        let t = table();
+        let (route, bindings) = t.resolve(&http::Method::POST, "/v1/tenants/acme/users/42:disable").unwrap();
+        assert_eq!(route.rpc_path, "/switchboard.auth.v1.TenantAdminService/DisableUser");
+        assert_eq!(bindings, vec![("name".to_string(), "tenants/acme/users/42".to_string())]);
+        let (route, _) = t.resolve(&http::Method::GET, "/v1/tenants/acme/users/42").unwrap();
+        assert_eq!(route.rpc_path, "/switchboard.auth.v1.TenantAdminService/GetUser");
+    }
+}
