@@ -9,9 +9,12 @@
 //!   original names accepted, 64-bit integers as strings, well-known types, fields with default values emitted.
 //!   Unknown fields and query parameters are errors naming them.
 //!
+//! - [`openapi`]: the OpenAPI 3.1 document of exactly those routes.
+//!
 //! This crate knows nothing about transport: the gateway calls the RPC and hands the bytes back.
 
 pub mod json;
+pub mod openapi;
 pub mod path_template;
 pub mod routes;
 

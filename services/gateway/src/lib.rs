@@ -15,7 +15,9 @@
 //! - `rest`: REST/JSON, transcoded from the contracts' `google.api.http` rules (`switchboard-transcode`) and
 //!   called in-process through the gRPC routes.
 //!
-//! Not built yet: REST server streaming (NDJSON/SSE), the OpenAPI document, and rate limiting.
+//! - `/openapi.json`: the OpenAPI 3.1 document of the REST routes (checked in as `services/gateway/openapi.json`).
+//!
+//! Not built yet: REST server streaming (NDJSON/SSE), and rate limiting.
 
 mod admin_service;
 mod audit_sink;
@@ -61,6 +63,13 @@ impl PendingContract for PublicTenantAdmin {
     const NAME: &'static str = TENANT_ADMIN_SERVICE;
     const MISSING: &'static str = "tenant administration is served to operators on the gateway's admin listener \
         (switchboard tenant/user commands); self-service for tenant owners on the public port is not built yet";
+}
+
+/// The OpenAPI 3.1 document of the public REST API, exactly as `/openapi.json` serves it.
+pub fn openapi_document() -> Result<serde_json::Value, GatewayError> {
+    let table = switchboard_transcode::RouteTable::from_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| GatewayError::Internal(format!("REST routes: {e}")))?;
+    Ok(switchboard_transcode::openapi::document(&table, &authn::is_anonymous))
 }
 
 /// Where the services behind the gateway are.
@@ -153,9 +162,17 @@ pub async fn serve_with(
         switchboard_transcode::RouteTable::from_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
             .map_err(|e| GatewayError::Internal(format!("REST routes: {e}")))?,
     );
+    let openapi = switchboard_transcode::openapi::document(&table, &authn::is_anonymous);
     let grpc = public_routes.into_axum_router();
     let rest = rest::RestHandler { table: table.clone(), grpc: grpc.clone() };
     let router = grpc
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let openapi = openapi.clone();
+                async move { ([(http::header::CACHE_CONTROL, "public, max-age=300")], axum::Json(openapi)) }
+            }),
+        )
         .route(
             "/.well-known/jwks.json",
             axum::routing::get(move || {

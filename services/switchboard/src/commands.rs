@@ -45,6 +45,11 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Certs { command: CertsCommand::Init { mesh } } => certs_init(&mesh),
         Command::Health(client) => health(&client).await,
         Command::Audit { command: AuditCommand::Verify { tenant, client } } => audit_verify(&tenant, &client).await,
+        Command::Openapi => {
+            let document = switchboard_gateway::openapi_document().map_err(|e| CliError::Usage(e.to_string()))?;
+            println!("{}", serde_json::to_string_pretty(&document).map_err(|e| CliError::Usage(e.to_string()))?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tenant { command } => crate::admin::tenant(command).await,
         Command::User { command } => crate::admin::user(command).await,
     }

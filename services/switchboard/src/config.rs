@@ -40,6 +40,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print the OpenAPI 3.1 document of the public REST API.
+    Openapi,
     /// Tenant administration (through the gateway's admin listener, as operator).
     Tenant {
         #[command(subcommand)]

@@ -176,3 +176,26 @@ async fn grpc_web_unary_over_http_1_1() {
     .unwrap();
     platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_openapi_document_is_the_checked_in_one() {
+    let platform = TestPlatform::start(TestDb::Sqlite).await;
+    let addr = platform.gateway_addr.clone();
+    let served = tokio::task::spawn_blocking(move || {
+        let (code, headers, body) =
+            exchange(&addr, b"GET /openapi.json HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        assert_eq!(code, 200);
+        let body = if header(&headers, "transfer-encoding") == Some("chunked") { dechunk(&body) } else { body };
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    })
+    .await
+    .unwrap();
+    let checked_in: serde_json::Value =
+        serde_json::from_str(include_str!("../../openapi.json")).expect("services/gateway/openapi.json is JSON");
+    assert!(
+        served == checked_in,
+        "services/gateway/openapi.json is stale: regenerate it with `make openapi` and commit it"
+    );
+    assert_eq!(served, switchboard_gateway::openapi_document().unwrap());
+    platform.stop().await;
+}
