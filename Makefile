@@ -38,7 +38,7 @@ fmt:
 ## Throughput and latency numbers (release build); prints a table.
 bench: setup
 	@scripts/ensure-postgres.sh
-	$(CARGO) bench -p switchboard --bench platform --locked
+	$(CARGO) bench -p switchboard --bench platform --bench edge --locked
 
 ## Regenerate the checked-in OpenAPI document (a test fails while it is stale).
 openapi:
