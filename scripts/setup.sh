@@ -23,6 +23,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# The gRPC-Web client library the gateway's tests drive (connect-web), pinned by its package-lock.json.
+client=services/gateway/tests/web-client
+if [ ! -d "$client/node_modules/@connectrpc/connect-web" ]; then
+  echo "setup: installing the gRPC-Web test client (npm, pinned)"
+  npm ci --prefix "$client" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
 # buf, pinned by tools/buf/package-lock.json; offline once installed.
 if [ ! -x tools/buf/node_modules/.bin/buf ]; then
   echo "setup: installing buf (npm, pinned)"

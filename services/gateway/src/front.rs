@@ -80,6 +80,29 @@ fn is_grpc_web(request: &http::Request<Body>) -> bool {
         .is_some_and(|ct| ct.starts_with("application/grpc-web"))
 }
 
+fn is_grpc_web_json(request: &http::Request<Body>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc-web+json"))
+}
+
+/// tonic-web speaks protobuf gRPC-Web only; say so instead of a bare 400.
+fn unsupported_grpc_web_json() -> http::Response<Body> {
+    let mut response = http::Response::new(Body::empty());
+    *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    let headers = response.headers_mut();
+    headers.insert("grpc-status", http::HeaderValue::from_static("12"));
+    headers.insert(
+        "grpc-message",
+        http::HeaderValue::from_static(
+            "grpc-web+json is not supported: use application/grpc-web+proto or application/grpc-web-text",
+        ),
+    );
+    response
+}
+
 /// The whole HTTP pipeline around `router`.
 pub(crate) fn app(router: axum::Router, edge: EdgeLayer, cors_origins: &[http::HeaderValue]) -> HttpService {
     let limited = RequestBodyLimitLayer::new(MAX_BODY_BYTES).layer(edge.layer(router));
@@ -96,7 +119,13 @@ pub(crate) fn app(router: axum::Router, edge: EdgeLayer, cors_origins: &[http::H
     );
     let web = BoxCloneSyncService::new(web);
     let split = tower::service_fn(move |request: http::Request<Body>| {
-        let service = if is_grpc_web(&request) { web.clone() } else { plain.clone() };
+        let service = if is_grpc_web_json(&request) {
+            BoxCloneSyncService::new(tower::service_fn(|_| std::future::ready(Ok(unsupported_grpc_web_json()))))
+        } else if is_grpc_web(&request) {
+            web.clone()
+        } else {
+            plain.clone()
+        };
         service.oneshot(request)
     });
     BoxCloneSyncService::new(cors(cors_origins).layer(split))

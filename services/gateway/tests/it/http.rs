@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use base64::Engine;
 use prost::Message;
 use switchboard_proto::auth::v1 as pb;
 use switchboard_test_support::{TestDb, TestPlatform};
@@ -164,6 +165,31 @@ async fn grpc_web_unary_over_http_1_1() {
         let trailer = &body[5 + len..];
         assert_eq!(trailer[0], 0x80);
         assert!(String::from_utf8_lossy(&trailer[5..]).contains("grpc-status:0"));
+
+        // The same call in grpc-web-text (base64) mode, as the official grpc-web client sends it.
+        let frame = grpc_web_frame(&pb::WhoAmIRequest {}.encode_to_vec());
+        let text = base64::engine::general_purpose::STANDARD.encode(&frame);
+        let mut request = format!(
+            "POST /switchboard.auth.v1.AuthService/WhoAmI HTTP/1.1\r\nhost: x\r\ncontent-type: application/grpc-web-text\r\n\
+             accept: application/grpc-web-text\r\nauthorization: Bearer {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            session.access_token,
+            text.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(text.as_bytes());
+        let (code, headers, body) = exchange(&addr, &request);
+        assert_eq!(code, 200);
+        let body = if header(&headers, "transfer-encoding") == Some("chunked") { dechunk(&body) } else { body };
+        // The text response is base64 chunks (data frame, then trailer frame), each padded on its own.
+        let text = String::from_utf8(body).unwrap();
+        let mut decoded = Vec::new();
+        for chunk in text.split_inclusive('=').filter(|c| !c.trim_matches('=').is_empty()) {
+            decoded.extend(base64::engine::general_purpose::STANDARD.decode(chunk).unwrap());
+        }
+        assert_eq!(decoded[0], 0, "a data frame first");
+        let len = u32::from_be_bytes([decoded[1], decoded[2], decoded[3], decoded[4]]) as usize;
+        assert_eq!(pb::WhoAmIResponse::decode(&decoded[5..5 + len]).unwrap().user.unwrap().email, "owner@acme.example");
+        assert!(String::from_utf8_lossy(&decoded[5 + len..]).contains("grpc-status:0"));
 
         // Without a token: a real gRPC status in the headers (trailers-only), never a bare HTTP 401.
         let (code, headers, body) = call(None);

@@ -7,6 +7,7 @@ mod http;
 mod jwt;
 mod rest;
 mod suite;
+mod web_client;
 
 switchboard_test_support::on_both_databases!(
     login_refresh_rotation_and_reuse_detection,
