@@ -18,9 +18,10 @@ run: setup
 build: setup
 	$(CARGO) build --workspace --all-targets
 
-## Every test: contracts lint, then the Rust suites (SQLite and PostgreSQL).
+## Every test: contracts lint, then the Rust suites (SQLite and PostgreSQL, in-process and Redis).
 test: setup proto-lint
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-redis.sh
 	$(CARGO) test --workspace --locked
 
 proto-lint: setup
@@ -38,6 +39,7 @@ fmt:
 ## Throughput and latency numbers (release build); prints a table.
 bench: setup
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-redis.sh
 	$(CARGO) bench -p switchboard --bench platform --bench edge --locked
 
 ## Regenerate the checked-in OpenAPI document (a test fails while it is stale).

@@ -112,9 +112,31 @@ async fn listener() -> (TcpListener, String) {
     (listener, addr)
 }
 
+/// Knobs of a [`TestPlatform`].
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    /// The gateway's default rate limit (high by default so tests are not throttled).
+    pub rate_limit_per_minute: u32,
+    /// Keep rate-limit counters in this Redis instead of in process.
+    pub redis_url: Option<String>,
+    /// Policy when the rate-limit store fails.
+    pub on_store_error: switchboard_gateway::OnStoreError,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self { rate_limit_per_minute: 1_000_000, redis_url: None, on_store_error: Default::default() }
+    }
+}
+
 impl TestPlatform {
     /// Boots the platform with its store on `db`.
     pub async fn start(db: TestDb) -> Self {
+        Self::start_with(db, TestOptions::default()).await
+    }
+
+    /// Boots the platform with its store on `db` and the given options.
+    pub async fn start_with(db: TestDb, options: TestOptions) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let test_store = test_store(db, data_dir.path()).await;
         let store = test_store.store.clone();
@@ -165,6 +187,18 @@ impl TestPlatform {
             },
             lifetimes: switchboard_gateway::TokenLifetimes::default(),
             cors_origins: vec!["http://app.example".parse().expect("origin")],
+            rate_limits: switchboard_gateway::RateLimits {
+                store: match &options.redis_url {
+                    Some(url) => std::sync::Arc::new(
+                        switchboard_ratelimit::RedisStore::connect(url, Duration::from_millis(300))
+                            .await
+                            .expect("redis"),
+                    ),
+                    None => std::sync::Arc::new(switchboard_ratelimit::MemoryStore::new()),
+                },
+                default_per_minute: options.rate_limit_per_minute,
+                on_store_error: options.on_store_error,
+            },
         };
         let listeners = switchboard_gateway::Listeners { public: gateway_listener, admin: admin_listener };
         let token = shutdown.clone();

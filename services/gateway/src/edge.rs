@@ -4,8 +4,9 @@
 //! 2. verify the bearer token (refusing an `x-tenant-id` that names another tenant), then strip every internal
 //!    header a client may have sent and attach the [`RequestContext`] (tenant and user from the token, the
 //!    client's well-formed `x-request-id` or a new one, its `traceparent` continued or a new trace);
-//! 3. refuse in the caller's protocol: a gRPC status for gRPC and gRPC-Web, JSON `google.rpc.Status` for REST;
-//! 4. return `x-request-id` on every response and write one access-log line (never a token or a body).
+//! 3. take the request from the rate limits that apply ([`crate::ratelimit`]);
+//! 4. refuse in the caller's protocol: a gRPC status for gRPC and gRPC-Web, JSON `google.rpc.Status` for REST;
+//! 5. return `x-request-id` on every response and write one access-log line (never a token or a body).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,7 +17,10 @@ use futures::future::BoxFuture;
 use switchboard_mesh::context::{INTERNAL_KEYS, RequestContext};
 use tracing::Instrument;
 
+use switchboard_mesh::inbound::ConnectionInfo;
+
 use crate::authn::JwtAuthenticator;
+use crate::ratelimit::{Limiter, Verdict};
 
 /// Which wire protocol a request speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +52,7 @@ pub(crate) trait ResolveRoute: Send + Sync + 'static {
 pub(crate) struct EdgeLayer {
     pub(crate) authenticator: Arc<JwtAuthenticator>,
     pub(crate) routes: Arc<dyn ResolveRoute>,
+    pub(crate) limiter: Arc<Limiter>,
 }
 
 impl<S> tower_layer::Layer<S> for EdgeLayer {
@@ -128,9 +133,11 @@ where
             tracing::debug!(%path, "no route");
         }
         request.extensions_mut().insert(context.clone());
-        if let Some(caller) = caller {
-            request.extensions_mut().insert(caller);
+        if let Some(caller) = &caller {
+            request.extensions_mut().insert(caller.clone());
         }
+        let client = request.extensions().get::<ConnectionInfo>().and_then(|c| c.remote_addr).map(|a| a.ip());
+        let limiter = self.layer.limiter.clone();
         let span = tracing::info_span!(
             "request",
             request_id = %context.request_id(),
@@ -141,8 +148,19 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(
             async move {
-                let response = inner.call(request).await?;
-                let response = with_request_id(response, &context);
+                let limited_path = rpc.as_deref().unwrap_or(&path);
+                let allowance = match limiter.check(protocol, caller.as_ref(), client, limited_path).await {
+                    Verdict::Pass(allowance) => allowance,
+                    Verdict::Refuse(response) => {
+                        let response = with_request_id(response, &context);
+                        access_log(&context, &method, &path, rpc.as_deref(), &response, started);
+                        return Ok(response);
+                    }
+                };
+                let mut response = with_request_id(inner.call(request).await?, &context);
+                if let (Protocol::Rest, Some(allowance)) = (protocol, allowance) {
+                    allowance.apply(response.headers_mut());
+                }
                 access_log(&context, &method, &path, rpc.as_deref(), &response, started);
                 Ok(response)
             }

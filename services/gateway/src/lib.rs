@@ -17,7 +17,9 @@
 //!
 //! - `/openapi.json`: the OpenAPI 3.1 document of the REST routes (checked in as `services/gateway/openapi.json`).
 //!
-//! Not built yet: REST server streaming (NDJSON/SSE), and rate limiting.
+//! - `ratelimit`: GCRA limits per tenant, user and anonymous client, in-process or in Redis.
+//!
+//! Not built yet: REST server streaming (NDJSON/SSE).
 
 mod admin_service;
 mod audit_sink;
@@ -28,6 +30,7 @@ mod edge;
 mod error;
 mod front;
 pub mod passwords;
+mod ratelimit;
 pub mod refresh;
 mod rest;
 mod route;
@@ -49,6 +52,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::auth_service::TokenLifetimes;
 pub use crate::error::GatewayError;
+pub use crate::ratelimit::{OnStoreError, RateLimits};
 use crate::route::{AuditContract, ConnectorsContract, Forward, OrchestratorContract};
 pub use crate::tokens::TokenKeys;
 
@@ -100,6 +104,8 @@ pub struct GatewayConfig {
     pub lifetimes: TokenLifetimes,
     /// Browser origins allowed by CORS (e.g. `https://app.example.com`); none by default.
     pub cors_origins: Vec<http::HeaderValue>,
+    /// Rate limiting.
+    pub rate_limits: RateLimits,
 }
 
 /// The gateway's two sockets.
@@ -184,6 +190,7 @@ pub async fn serve_with(
     let edge = edge::EdgeLayer {
         authenticator: Arc::new(authn::JwtAuthenticator { keys }),
         routes: Arc::new(rest::RestRoutes(table)),
+        limiter: Arc::new(ratelimit::Limiter::new(config.rate_limits.clone(), config.store.clone())),
     };
     let app = front::app(router, edge, &config.cors_origins);
     let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);

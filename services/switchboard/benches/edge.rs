@@ -5,6 +5,8 @@
 //! (b) gRPC through the gateway (JWT check, mTLS hop);
 //! (c) gRPC directly to the audit service over mTLS (the baseline).
 //!
+//! Rate limiting is on for (a) and (b), with a limit too high to refuse.
+//!
 //! The gateway and the audit service run as separate `switchboard serve` processes, so the gateway's peak RSS
 //! (VmHWM) is its own.
 
@@ -130,6 +132,8 @@ async fn run() {
         ("SWITCHBOARD_CONNECTORS_ADDR", format!("127.0.0.1:{}", free_port())),
         ("SWITCHBOARD_ORCHESTRATOR_ADDR", format!("127.0.0.1:{}", free_port())),
         ("RUST_LOG", "warn".to_owned()),
+        // Limits on (every request is checked) but high enough never to refuse.
+        ("SWITCHBOARD_RATE_LIMIT_PER_MINUTE", "1000000000".to_owned()),
     ];
     let cli = |args: &[&str], input: Option<&str>| {
         use std::io::Write;

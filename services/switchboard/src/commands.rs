@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use switchboard_audit::{AuditConfig, CheckpointSigner};
 use switchboard_connectors::ConnectorsConfig;
-use switchboard_gateway::{Backends, GatewayConfig, Listeners, TokenKeys, TokenLifetimes};
+use switchboard_gateway::{Backends, GatewayConfig, Listeners, OnStoreError, RateLimits, TokenKeys, TokenLifetimes};
 use switchboard_mesh::context::RequestContext;
 use switchboard_mesh::pki::{CertFiles, DevCa, MeshCredentials};
 use switchboard_mesh::{Identity, MeshError};
@@ -152,6 +152,7 @@ async fn run_service(
                     access: Duration::from_secs(platform.access_token_ttl),
                     refresh: Duration::from_secs(platform.refresh_token_ttl),
                 },
+                rate_limits: rate_limits(platform).await?,
                 cors_origins: platform
                     .cors_origins
                     .iter()
@@ -194,6 +195,27 @@ async fn run_service(
                 .map(move |r| r.map_err(|e| service_error(&e)))
                 .boxed()
         }
+    })
+}
+
+/// The gateway's rate limiting: Redis when `REDIS_URL` is set, else in-process.
+async fn rate_limits(platform: &Platform) -> Result<RateLimits, CliError> {
+    let store: std::sync::Arc<dyn switchboard_ratelimit::RateLimitStore> = match &platform.redis_url {
+        Some(url) if !url.is_empty() => std::sync::Arc::new(
+            switchboard_ratelimit::RedisStore::connect(url, Duration::from_millis(500))
+                .await
+                .map_err(|e| CliError::Usage(format!("REDIS_URL: {e}")))?,
+        ),
+        _ => std::sync::Arc::new(switchboard_ratelimit::MemoryStore::new()),
+    };
+    Ok(RateLimits {
+        store,
+        default_per_minute: platform.rate_limit_per_minute.max(1),
+        on_store_error: if platform.rate_limit_on_store_error == "deny" {
+            OnStoreError::Deny
+        } else {
+            OnStoreError::Allow
+        },
     })
 }
 

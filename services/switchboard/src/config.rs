@@ -169,6 +169,16 @@ pub(crate) struct Platform {
     /// PEM private key for the public port.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_TLS_KEY", requires = "public_tls_cert")]
     pub(crate) public_tls_key: Option<PathBuf>,
+    /// Requests per minute allowed per tenant (unless the tenant has its own limit), per user and per anonymous
+    /// client address.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
+    pub(crate) rate_limit_per_minute: u32,
+    /// Redis for rate-limit counters shared by gateway replicas (redis://host:port); in-process when unset.
+    #[arg(long, env = "REDIS_URL")]
+    pub(crate) redis_url: Option<String>,
+    /// When the rate-limit store (Redis) is unreachable: `allow` requests (default) or `deny` them with 503.
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_ON_STORE_ERROR", default_value = "allow", value_parser = ["allow", "deny"])]
+    pub(crate) rate_limit_on_store_error: String,
     /// Browser origins allowed to call the public port (CORS), comma-separated; none when unset.
     #[arg(long, env = "SWITCHBOARD_CORS_ORIGINS", value_delimiter = ',')]
     pub(crate) cors_origins: Vec<String>,

@@ -5,6 +5,7 @@
 
 mod http;
 mod jwt;
+mod ratelimit;
 mod rest;
 mod suite;
 mod web_client;

@@ -1,0 +1,208 @@
+//! Rate limiting at the edge: GCRA allowances per tenant (the tenant's stored override, else the platform
+//! default), per user, and per client address for anonymous calls, kept in a [`RateLimitStore`] (in-process by
+//! default, Redis when configured so that replicas share one limit).
+//!
+//! Refusals speak the caller's protocol: REST gets 429 with `Retry-After` and `RateLimit-*` headers; gRPC and
+//! gRPC-Web get a real `grpc-status: 8` (RESOURCE_EXHAUSTED) with `google.rpc.RetryInfo` in
+//! `grpc-status-details-bin` — never a bare HTTP 429, which gRPC clients read as UNAVAILABLE and retry at once.
+//! When the store fails (Redis down), the configured [`OnStoreError`] policy decides, with a warning in the log.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use switchboard_proto::google::rpc::{RetryInfo, Status as RpcStatus};
+use switchboard_ratelimit::{Decision, Quota, RateLimitStore};
+use switchboard_store::{Store, TenantId};
+
+use crate::authn::Caller;
+use crate::edge::Protocol;
+
+/// What to do when the rate-limit store cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnStoreError {
+    /// Let the request through (the default: an outage of the limiter must not become an outage of the API).
+    #[default]
+    Allow,
+    /// Refuse with UNAVAILABLE / 503.
+    Deny,
+}
+
+/// Rate limiting configuration.
+#[derive(Clone)]
+pub struct RateLimits {
+    /// Where allowances are kept.
+    pub store: Arc<dyn RateLimitStore>,
+    /// Requests per minute per tenant (when it has no override), per user and per anonymous client.
+    pub default_per_minute: u32,
+    /// Policy when the store fails.
+    pub on_store_error: OnStoreError,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("store", &self.store.name())
+            .field("default_per_minute", &self.default_per_minute)
+            .field("on_store_error", &self.on_store_error)
+            .finish()
+    }
+}
+
+/// How long a tenant's override is cached before it is read again.
+const OVERRIDE_TTL: Duration = Duration::from_secs(30);
+/// Most tenants whose overrides are cached.
+const OVERRIDE_CACHE_MAX: usize = 100_000;
+
+/// The limiter the edge layer consults.
+pub(crate) struct Limiter {
+    config: RateLimits,
+    store: Store,
+    overrides: Mutex<HashMap<TenantId, (u32, Instant)>>,
+}
+
+/// The outcome for one request.
+pub(crate) enum Verdict {
+    /// Go on; the REST response may carry these `RateLimit-*` values.
+    Pass(Option<Headers>),
+    /// Refused: the response to send.
+    Refuse(http::Response<axum::body::Body>),
+}
+
+/// `RateLimit-*` header values for the tightest allowance that applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Headers {
+    limit: u32,
+    remaining: u32,
+    reset: Duration,
+}
+
+impl Headers {
+    pub(crate) fn apply(&self, headers: &mut http::HeaderMap) {
+        headers.insert("ratelimit-limit", self.limit.into());
+        headers.insert("ratelimit-remaining", self.remaining.into());
+        headers.insert("ratelimit-reset", ceil_secs(self.reset).into());
+    }
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl Limiter {
+    pub(crate) fn new(config: RateLimits, store: Store) -> Self {
+        Self { config, store, overrides: Mutex::new(HashMap::new()) }
+    }
+
+    async fn tenant_quota(&self, tenant: TenantId) -> u32 {
+        let cached = {
+            let overrides = self.overrides.lock().unwrap_or_else(|p| p.into_inner());
+            overrides.get(&tenant).filter(|(_, at)| at.elapsed() < OVERRIDE_TTL).map(|(n, _)| *n)
+        };
+        if let Some(n) = cached {
+            return n;
+        }
+        let limit = match self.store.tenants().by_id(tenant).await {
+            Ok(Some(t)) if t.rate_limit_per_minute > 0 => u32::try_from(t.rate_limit_per_minute).unwrap_or(u32::MAX),
+            Ok(_) => self.config.default_per_minute,
+            Err(e) => {
+                tracing::warn!(%tenant, error = %e, "cannot read the tenant's rate limit; using the default");
+                self.config.default_per_minute
+            }
+        };
+        let mut overrides = self.overrides.lock().unwrap_or_else(|p| p.into_inner());
+        if overrides.len() >= OVERRIDE_CACHE_MAX {
+            overrides.clear();
+        }
+        overrides.insert(tenant, (limit, Instant::now()));
+        limit
+    }
+
+    /// Takes one request from every allowance that applies; the first refusal wins.
+    pub(crate) async fn check(
+        &self,
+        protocol: Protocol,
+        caller: Option<&Caller>,
+        client: Option<IpAddr>,
+        path: &str,
+    ) -> Verdict {
+        if path.starts_with("/grpc.health.v1.Health/") {
+            return Verdict::Pass(None);
+        }
+        let default = self.config.default_per_minute;
+        let checks: Vec<(String, u32, &str)> = match caller {
+            Some(caller) => vec![
+                (format!("tenant:{}", caller.tenant), self.tenant_quota(caller.tenant).await, "this tenant"),
+                (format!("user:{}", caller.user), default, "this user"),
+            ],
+            None => match client {
+                Some(ip) => vec![(format!("ip:{ip}"), default, "this client address")],
+                None => return Verdict::Pass(None),
+            },
+        };
+        let mut tightest: Option<Headers> = None;
+        for (key, per_minute, whose) in checks {
+            let Some(quota) = Quota::per_minute(per_minute) else { continue };
+            match self.config.store.check(&key, quota).await {
+                Ok(Decision::Allowed { remaining, reset_after }) => {
+                    if tightest.is_none_or(|t| remaining < t.remaining) {
+                        tightest = Some(Headers { limit: per_minute, remaining, reset: reset_after });
+                    }
+                }
+                Ok(Decision::Limited { retry_after, reset_after }) => {
+                    let headers = Headers { limit: per_minute, remaining: 0, reset: reset_after };
+                    return Verdict::Refuse(limited(protocol, whose, per_minute, retry_after, headers));
+                }
+                Err(e) => {
+                    tracing::warn!(store = self.config.store.name(), error = %e, policy = ?self.config.on_store_error,
+                        "rate limit store unavailable");
+                    if self.config.on_store_error == OnStoreError::Deny {
+                        let status = tonic::Status::unavailable("rate limiting is unavailable; retry shortly");
+                        return Verdict::Refuse(match protocol {
+                            Protocol::Grpc => status.into_http(),
+                            Protocol::Rest => crate::status::rest_response(&status),
+                        });
+                    }
+                }
+            }
+        }
+        Verdict::Pass(tightest)
+    }
+}
+
+fn limited(
+    protocol: Protocol,
+    whose: &str,
+    per_minute: u32,
+    retry_after: Duration,
+    headers: Headers,
+) -> http::Response<axum::body::Body> {
+    let wait = ceil_secs(retry_after).max(1);
+    let message = format!("rate limit exceeded: {per_minute} requests per minute for {whose}; retry in {wait} s");
+    let mut response = match protocol {
+        Protocol::Grpc => {
+            let retry = RetryInfo {
+                retry_delay: Some(prost_types::Duration {
+                    seconds: i64::try_from(retry_after.as_secs()).unwrap_or(i64::MAX),
+                    nanos: i32::try_from(retry_after.subsec_nanos()).unwrap_or(0),
+                }),
+            };
+            let details = RpcStatus {
+                code: tonic::Code::ResourceExhausted as i32,
+                message: message.clone(),
+                details: vec![prost_types::Any {
+                    type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+                    value: retry.encode_to_vec(),
+                }],
+            };
+            tonic::Status::with_details(tonic::Code::ResourceExhausted, message, details.encode_to_vec().into())
+                .into_http()
+        }
+        Protocol::Rest => crate::status::rest_response(&tonic::Status::resource_exhausted(message)),
+    };
+    response.headers_mut().insert(http::header::RETRY_AFTER, wait.into());
+    headers.apply(response.headers_mut());
+    response
+}
