@@ -225,3 +225,54 @@ async fn the_served_openapi_document_is_the_checked_in_one() {
     assert_eq!(served, switchboard_gateway::openapi_document().unwrap());
     platform.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_web_callers_see_only_their_own_tenant() {
+    use switchboard_proto::audit::v1 as audit;
+    let platform = TestPlatform::start(TestDb::Sqlite).await;
+    let acme = tenant_with_user(&platform, "acme", "owner@acme.example").await;
+    let globex = tenant_with_user(&platform, "globex", "owner@globex.example").await;
+    let a = login(&platform, "acme", "owner@acme.example").await;
+    login(&platform, "globex", "owner@globex.example").await;
+    let addr = platform.gateway_addr.clone();
+    tokio::task::spawn_blocking(move || {
+        let list = |extra: &str| {
+            let frame = grpc_web_frame(&audit::ListEventsRequest { page_size: 100, ..Default::default() }.encode_to_vec());
+            let mut request = format!(
+                "POST /switchboard.audit.v1.AuditService/ListEvents HTTP/1.1\r\nhost: x\r\ncontent-type: application/grpc-web+proto\r\n\
+                 authorization: Bearer {}\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n",
+                a.access_token,
+                frame.len()
+            )
+            .into_bytes();
+            request.extend_from_slice(&frame);
+            let (code, headers, body) = exchange(&addr, &request);
+            let body = if header(&headers, "transfer-encoding") == Some("chunked") { dechunk(&body) } else { body };
+            (code, headers, body)
+        };
+        let (code, _, body) = list("");
+        assert_eq!(code, 200);
+        let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+        let events = audit::ListEventsResponse::decode(&body[5..5 + len]).unwrap().events;
+        assert!(!events.is_empty());
+        assert!(events.iter().all(|e| e.tenant_id == acme), "only acme's events");
+        // Naming globex, whatever the header spelling a client tries, is refused.
+        for spelling in ["x-tenant-id", "X-Tenant-Id"] {
+            let (code, headers, _) = list(&format!("{spelling}: {globex}\r\n"));
+            assert_eq!(code, 200, "gRPC-Web errors are gRPC statuses");
+            assert_eq!(header(&headers, "grpc-status"), Some("7"), "{spelling}");
+        }
+        // x-user-id from a client is dropped, never believed.
+        let (_, _, body) = list(&format!("x-user-id: {}\r\n", uuid_like()));
+        let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+        let events = audit::ListEventsResponse::decode(&body[5..5 + len]).unwrap().events;
+        assert!(events.iter().all(|e| e.tenant_id == acme));
+    })
+    .await
+    .unwrap();
+    platform.stop().await;
+}
+
+fn uuid_like() -> &'static str {
+    "0190f6a4-7c1e-7d2a-9a1b-3c4d5e6f7a8b"
+}
