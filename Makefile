@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 CARGO ?= cargo
 BUF := tools/buf/node_modules/.bin/buf
 
-.PHONY: setup run build test proto-lint lint fmt bench openapi clean
+.PHONY: setup run build test proto-lint lint fmt bench openapi fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -41,6 +41,16 @@ bench: setup
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
 	$(CARGO) bench -p switchboard --bench platform --bench edge --locked
+
+## Fuzz the network-facing parsers, FUZZ_SECONDS each (default 60). Installs cargo-fuzz on first use; stable
+## Rust with RUSTC_BOOTSTRAP for the instrumentation flags, no sanitizer.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := path_template rest_request access_token refresh_token
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd services/gateway/fuzz && for t in $(FUZZ_TARGETS); do \
+	  RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/fuzz $(CARGO) fuzz run --sanitizer none $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 ## Regenerate the checked-in OpenAPI document (a test fails while it is stale).
 openapi:
