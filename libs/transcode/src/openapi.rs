@@ -5,7 +5,8 @@
 //! segments expanded (`/tenants/{tenant}/users/{user}`): OpenAPI parameters cannot contain `/`, and two RPCs
 //! like `GetTenant` (`/v1/{name=tenants/*}`) and `GetRun` (`/v1/{name=runs/*}`) would otherwise share a path.
 //! Schemas follow the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings, well-known types as
-//! their JSON forms). Streaming RPCs are left out while REST does not serve them.
+//! their JSON forms). Server-streaming RPCs answer with newline-delimited JSON (`{"result": …}` per message, then
+//! `{"error": …}` if the stream fails), or Server-Sent Events when asked with `Accept: text/event-stream`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,7 +20,7 @@ pub fn document(table: &RouteTable, anonymous: &dyn Fn(&str) -> bool) -> Value {
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut schemas = Schemas::default();
     for route in table.routes() {
-        if route.method.is_server_streaming() || route.method.is_client_streaming() {
+        if route.method.is_client_streaming() {
             continue;
         }
         let (path, mut parameters) = path_and_parameters(route);
@@ -49,10 +50,23 @@ pub fn document(table: &RouteTable, anonymous: &dyn Fn(&str) -> bool) -> Value {
             Some(field) => output.get_field_by_name(field).map(|f| field_schema(&f, &mut schemas)).unwrap_or(json!({})),
             None => schemas.reference(&output),
         };
+        let content = if route.method.is_server_streaming() {
+            let line = json!({
+                "type": "object",
+                "description": "One line per message; a failed stream ends with an error line.",
+                "properties": {"result": success, "error": {"$ref": "#/components/schemas/google.rpc.Status"}},
+            });
+            json!({
+                "application/x-ndjson": {"schema": line},
+                "text/event-stream": {"schema": {"type": "string", "description": "`data:` events of the same objects; a failure is an `error` event."}},
+            })
+        } else {
+            json!({"application/json": {"schema": success}})
+        };
         operation.insert(
             "responses".into(),
             json!({
-                "200": {"description": "OK", "content": {"application/json": {"schema": success}}},
+                "200": {"description": "OK", "content": content},
                 "default": {"$ref": "#/components/responses/Error"},
             }),
         );
@@ -344,7 +358,8 @@ mod tests {
         assert!(d["paths"]["/v1/tenants/{tenant}"]["get"].is_object());
         assert!(d["paths"]["/v1/tenants/{tenant}/users/{user}:disable"]["post"].is_object());
         assert!(d["paths"]["/v1/runs/{run}"]["get"].is_object());
-        assert!(d["paths"]["/v1/orchestrator:ask"].is_null(), "streaming RPCs are not offered over REST yet");
+        let ask = &d["paths"]["/v1/orchestrator:ask"]["post"]["responses"]["200"]["content"];
+        assert!(ask["application/x-ndjson"].is_object() && ask["text/event-stream"].is_object(), "streams: {ask}");
     }
 
     #[test]

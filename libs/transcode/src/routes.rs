@@ -83,6 +83,11 @@ impl RouteTable {
         Ok(Self { routes, pool })
     }
 
+    /// A table of hand-built routes over `pool` (tests, and RPCs whose rules live outside the descriptors).
+    pub fn with_routes(pool: DescriptorPool, routes: Vec<Route>) -> Self {
+        Self { routes: routes.into_iter().map(Arc::new).collect(), pool }
+    }
+
     /// Every route.
     pub fn routes(&self) -> &[Arc<Route>] {
         &self.routes

@@ -18,8 +18,6 @@
 //! - `/openapi.json`: the OpenAPI 3.1 document of the REST routes (checked in as `services/gateway/openapi.json`).
 //!
 //! - `ratelimit`: GCRA limits per tenant, user and anonymous client, in-process or in Redis.
-//!
-//! Not built yet: REST server streaming (NDJSON/SSE).
 
 mod admin_service;
 mod audit_sink;

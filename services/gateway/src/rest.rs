@@ -4,7 +4,10 @@
 //! handling are exactly the gRPC path's. The reply is rendered as proto3 JSON, or as a `google.rpc.Status` JSON
 //! error with the canonical HTTP status.
 //!
-//! Not built yet: server-streaming RPCs over REST (NDJSON / Server-Sent Events) answer 501.
+//! Server-streaming RPCs answer with newline-delimited JSON (`{"result": …}` per message, then `{"error": …}` if
+//! the stream fails) or, with `Accept: text/event-stream`, Server-Sent Events (`data:` per message, an `error`
+//! event on failure). Each message is translated and sent as its frame arrives; nothing waits for the stream to end.
+//! Client streaming has no REST form and answers 501.
 
 use std::sync::Arc;
 
@@ -61,12 +64,17 @@ impl RestHandler {
                 parts.uri.path()
             )));
         };
-        if route.method.is_server_streaming() || route.method.is_client_streaming() {
+        if route.method.is_client_streaming() {
             return rest_response(&tonic::Status::unimplemented(format!(
-                "{} streams; over REST that is not available yet: use gRPC or gRPC-Web",
+                "{} takes a client stream, which REST cannot express: use gRPC or gRPC-Web",
                 route.rpc_path
             )));
         }
+        let sse = parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/event-stream"));
         let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(bytes) => bytes,
             Err(_) => {
@@ -111,6 +119,9 @@ impl RestHandler {
         if let Some(status) = status_in(&head.headers).filter(|s| s.code() != tonic::Code::Ok) {
             return rest_response(&status);
         }
+        if route.method.is_server_streaming() {
+            return stream_response(route, body, sse);
+        }
         let collected = match body.collect().await {
             Ok(collected) => collected,
             Err(e) => return rest_response(&tonic::Status::unavailable(format!("the call failed: {e}"))),
@@ -133,5 +144,195 @@ impl RestHandler {
                 rest_response(&tonic::Status::internal("internal error rendering the response"))
             }
         }
+    }
+}
+
+/// Where a streamed REST response stands.
+struct StreamState {
+    route: Arc<switchboard_transcode::Route>,
+    body: Body,
+    buffer: bytes::BytesMut,
+    sse: bool,
+    done: bool,
+}
+
+fn render(sse: bool, key: &str, value: &serde_json::Value) -> bytes::Bytes {
+    let line = serde_json::json!({ key: value }).to_string();
+    bytes::Bytes::from(match (sse, key) {
+        (true, "error") => format!("event: error\ndata: {line}\n\n"),
+        (true, _) => format!("data: {line}\n\n"),
+        (false, _) => format!("{line}\n"),
+    })
+}
+
+fn render_status(sse: bool, status: &tonic::Status) -> bytes::Bytes {
+    render(sse, "error", &serde_json::json!({"code": status.code() as i32, "message": status.message(), "details": []}))
+}
+
+/// Translates a gRPC response stream into NDJSON or SSE, one message at a time.
+fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bool) -> http::Response<Body> {
+    let state = StreamState { route, body, buffer: bytes::BytesMut::new(), sse, done: false };
+    let stream = futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if st.done {
+                return None;
+            }
+            if st.buffer.len() >= 5 {
+                let len = u32::from_be_bytes([st.buffer[1], st.buffer[2], st.buffer[3], st.buffer[4]]) as usize;
+                if st.buffer.len() >= 5 + len {
+                    let frame = st.buffer.split_to(5 + len);
+                    let chunk = match switchboard_transcode::json::response(&st.route, &frame[5..]) {
+                        Ok(json) => render(st.sse, "result", &json),
+                        Err(e) => {
+                            tracing::error!(rpc = %st.route.rpc_path, error = %e, "cannot render a streamed message");
+                            st.done = true;
+                            render_status(st.sse, &tonic::Status::internal("internal error rendering the stream"))
+                        }
+                    };
+                    return Some((Ok::<_, std::convert::Infallible>(chunk), st));
+                }
+            }
+            match st.body.frame().await {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => st.buffer.extend_from_slice(&data),
+                    Err(frame) => {
+                        st.done = true;
+                        let failed = frame.trailers_ref().and_then(status_in).filter(|s| s.code() != tonic::Code::Ok);
+                        if let Some(status) = failed {
+                            return Some((Ok(render_status(st.sse, &status)), st));
+                        }
+                    }
+                },
+                Some(Err(e)) => {
+                    st.done = true;
+                    let status = tonic::Status::unavailable(format!("the stream broke: {e}"));
+                    return Some((Ok(render_status(st.sse, &status)), st));
+                }
+                None => return None,
+            }
+        }
+    });
+    let mut response = http::Response::new(Body::from_stream(stream));
+    let content_type = if sse { "text/event-stream" } else { "application/x-ndjson" };
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_transcode::{BodyRule, Route};
+
+    /// A REST route to `grpc.health.v1.Health/Watch` on `grpc`: the one server-streaming RPC every server has.
+    fn handler_for(grpc: axum::Router) -> RestHandler {
+        let pool = prost_reflect::DescriptorPool::decode(tonic_health::pb::FILE_DESCRIPTOR_SET).unwrap();
+        let method =
+            pool.get_service_by_name("grpc.health.v1.Health").unwrap().methods().find(|m| m.name() == "Watch").unwrap();
+        let route = Route {
+            http_method: http::Method::GET,
+            template: "/v1/health:watch".parse().unwrap(),
+            body: BodyRule::None,
+            response_body: None,
+            method,
+            rpc_path: "/grpc.health.v1.Health/Watch".into(),
+        };
+        RestHandler { table: Arc::new(RouteTable::with_routes(pool, vec![route])), grpc }
+    }
+
+    async fn handler() -> (RestHandler, tonic_health::server::HealthReporter) {
+        let (reporter, service) = tonic_health::server::health_reporter();
+        (handler_for(tonic::service::Routes::new(service).into_axum_router()), reporter)
+    }
+
+    /// A Watch that sends one update and then fails.
+    struct Failing;
+
+    #[tonic::async_trait]
+    impl tonic_health::pb::health_server::Health for Failing {
+        async fn check(
+            &self,
+            _: tonic::Request<tonic_health::pb::HealthCheckRequest>,
+        ) -> Result<tonic::Response<tonic_health::pb::HealthCheckResponse>, tonic::Status> {
+            Err(tonic::Status::unimplemented("test double"))
+        }
+
+        type WatchStream =
+            futures::stream::Iter<std::vec::IntoIter<Result<tonic_health::pb::HealthCheckResponse, tonic::Status>>>;
+
+        async fn watch(
+            &self,
+            _: tonic::Request<tonic_health::pb::HealthCheckRequest>,
+        ) -> Result<tonic::Response<Self::WatchStream>, tonic::Status> {
+            let items = vec![
+                Ok(tonic_health::pb::HealthCheckResponse { status: 1 }),
+                Err(tonic::Status::data_loss("the watched thing went away")),
+            ];
+            Ok(tonic::Response::new(futures::stream::iter(items)))
+        }
+    }
+
+    async fn next_chunk(body: &mut Body) -> String {
+        let frame =
+            tokio::time::timeout(std::time::Duration::from_secs(5), body.frame()).await.unwrap().unwrap().unwrap();
+        String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn server_streams_as_ndjson_by_default_and_sse_on_request() {
+        let (rest, health) = handler().await;
+        for (accept, content_type) in
+            [("application/json", "application/x-ndjson"), ("text/event-stream", "text/event-stream")]
+        {
+            let request =
+                http::Request::get("/v1/health:watch?service=").header("accept", accept).body(Body::empty()).unwrap();
+            let response = rest.clone().handle(request).await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["content-type"], content_type);
+            let mut body = response.into_body();
+            let first = next_chunk(&mut body).await;
+            // Each update arrives as it happens, not when the stream ends (Watch never ends by itself).
+            health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            let second = next_chunk(&mut body).await;
+            health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+            if content_type == "text/event-stream" {
+                assert_eq!(first, "data: {\"result\":{\"status\":\"SERVING\"}}\n\n");
+                assert_eq!(second, "data: {\"result\":{\"status\":\"NOT_SERVING\"}}\n\n");
+            } else {
+                assert_eq!(first, "{\"result\":{\"status\":\"SERVING\"}}\n");
+                assert_eq!(second, "{\"result\":{\"status\":\"NOT_SERVING\"}}\n");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_stream_ends_with_an_error_line_or_event() {
+        let grpc =
+            tonic::service::Routes::new(tonic_health::pb::health_server::HealthServer::new(Failing)).into_axum_router();
+        let rest = handler_for(grpc);
+        for (accept, expected) in [
+            (
+                "*/*",
+                "{\"result\":{\"status\":\"SERVING\"}}\n{\"error\":{\"code\":15,\"details\":[],\"message\":\"the watched thing went away\"}}\n",
+            ),
+            (
+                "text/event-stream",
+                "data: {\"result\":{\"status\":\"SERVING\"}}\n\nevent: error\ndata: {\"error\":{\"code\":15,\"details\":[],\"message\":\"the watched thing went away\"}}\n\n",
+            ),
+        ] {
+            let request = http::Request::get("/v1/health:watch").header("accept", accept).body(Body::empty()).unwrap();
+            let response = rest.clone().handle(request).await;
+            assert_eq!(response.status(), 200, "the stream had started");
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(String::from_utf8_lossy(&body), expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_streaming_request_is_a_rest_error() {
+        let (rest, _health) = handler().await;
+        let request = http::Request::get("/v1/health:watch?nope=1").body(Body::empty()).unwrap();
+        let response = rest.handle(request).await;
+        assert_eq!(response.status(), 400, "unknown query parameter");
     }
 }
