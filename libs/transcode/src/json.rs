@@ -53,7 +53,12 @@ fn typed(field: &FieldDescriptor, text: &str, source: &str) -> Result<Value, Tra
         // stay its job.
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Uint32 | Kind::Fixed32 => Value::String(text.into()),
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => Value::String(text.into()),
-        Kind::String | Kind::Bytes | Kind::Enum(_) => Value::String(text.into()),
+        // Enums by name, or by number.
+        Kind::Enum(_) => match text.parse::<i32>() {
+            Ok(number) => Value::from(number),
+            Err(_) => Value::String(text.into()),
+        },
+        Kind::String | Kind::Bytes => Value::String(text.into()),
         Kind::Message(m) if m.full_name() == "google.protobuf.BoolValue" => match text {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
@@ -188,8 +193,15 @@ pub fn request(
         }
     }
 
-    let message = DynamicMessage::deserialize(input, Value::Object(object))
-        .map_err(|e| invalid(format!("the request does not fit {}: {e}", route.method.input().full_name())))?;
+    // Track where parsing fails, so the error names the field, not just the problem.
+    let mut track = serde_path_to_error::Track::new();
+    let value = Value::Object(object);
+    let deserializer = serde_path_to_error::Deserializer::new(&value, &mut track);
+    let message = DynamicMessage::deserialize(input, deserializer).map_err(|e| {
+        let path = track.path().to_string();
+        let at = if path.is_empty() || path == "." { String::new() } else { format!(" at {path}") };
+        invalid(format!("the request does not fit {}{at}: {e}", route.method.input().full_name()))
+    })?;
     Ok(message.encode_to_vec())
 }
 
