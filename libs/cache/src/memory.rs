@@ -132,10 +132,7 @@ impl Cache for MemoryCache {
                 .and_then(|s| s.parse::<i64>().ok())
                 .ok_or_else(|| CacheError::Invalid(format!("{key} does not hold an integer")))
                 .and_then(|n| n.checked_add(by).ok_or_else(|| CacheError::Invalid(format!("{key} would overflow"))))
-                .map(|n| {
-                    entry.value = n.to_string().into_bytes();
-                    n
-                }),
+                .inspect(|n| entry.value = n.to_string().into_bytes()),
             None => {
                 self.insert(&mut entries, key, by.to_string().into_bytes(), ttl, now);
                 Ok(by)
