@@ -89,6 +89,12 @@ uuid_id!(
     "event id"
 );
 
+/// Now, in microseconds since the Unix epoch: the unit every stored timestamp uses.
+pub fn now_unix_micros() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+}
+
 /// A request id as carried in `x-request-id`: 1 to 128 characters of `[A-Za-z0-9._:-]`.
 ///
 /// Clients may supply their own (for correlation with their logs); anything else is replaced by a generated one.

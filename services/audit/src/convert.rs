@@ -3,6 +3,7 @@
 use prost_types::value::Kind;
 use prost_types::{ListValue, Struct, Timestamp, Value};
 use serde_json::Value as Json;
+pub(crate) use switchboard_types::now_unix_micros as now_us;
 
 /// Canonical JSON of a `Struct`: keys sorted (serde_json's default map is ordered), no whitespace.
 pub(crate) fn struct_to_json(s: &Struct) -> Result<String, String> {
@@ -65,12 +66,6 @@ pub(crate) fn timestamp_to_us(t: &Timestamp) -> Option<i64> {
 /// A `Timestamp` from microseconds since the epoch.
 pub(crate) fn us_to_timestamp(us: i64) -> Timestamp {
     Timestamp { seconds: us.div_euclid(1_000_000), nanos: (us.rem_euclid(1_000_000) * 1000) as i32 }
-}
-
-/// Now, in µs since the epoch.
-pub(crate) fn now_us() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use switchboard_proto::auth::v1 as pb;
 use switchboard_store::identity::{TenantRecord, UserRecord};
 use switchboard_store::{Store, StoreError, TenantId};
 use switchboard_types::UserId;
+use switchboard_types::now_unix_micros as now_us;
 use tonic::{Request, Response, Status};
 
 use crate::auth_service::normalize_email;
@@ -18,11 +19,6 @@ const MAX_PAGE: i32 = 1000;
 
 pub(crate) struct AdminService {
     pub(crate) store: Store,
-}
-
-fn now_us() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
 }
 
 fn invalid(message: impl Into<String>) -> GatewayError {

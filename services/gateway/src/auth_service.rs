@@ -9,6 +9,7 @@ use switchboard_proto::auth::v1 as pb;
 use switchboard_store::identity::RefreshTokenRecord;
 use switchboard_store::{Store, TenantId};
 use switchboard_types::UserId;
+use switchboard_types::now_unix_micros as now_us;
 use tonic::{Request, Response, Status};
 
 use crate::audit_sink::AuditSink;
@@ -42,11 +43,6 @@ pub(crate) struct AuthService {
     pub(crate) audit: AuditSink,
     pub(crate) lifetimes: TokenLifetimes,
     pub(crate) throttle: LoginThrottle,
-}
-
-fn now_us() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
 }
 
 fn duration_us(d: Duration) -> i64 {
