@@ -233,7 +233,11 @@ fn accept_loop(
                 continue;
             };
             let tx = tx.clone();
-            let Ok(permit) = handshakes.clone().acquire_owned().await else { break };
+            // Never block the accept loop on slow handshakes: past the cap, new connections are dropped at once.
+            let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                tracing::warn!(%remote, "too many TLS handshakes in progress; dropping the connection");
+                continue;
+            };
             tokio::spawn(async move {
                 let _permit = permit;
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {

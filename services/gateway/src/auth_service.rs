@@ -54,8 +54,19 @@ pub(crate) fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// Runs argon2 off the async runtime.
+/// Password checks running at once. Each Argon2id check takes 19 MiB and a core for tens of milliseconds; an
+/// unbounded number would let anonymous logins exhaust memory and CPU.
+const CONCURRENT_PASSWORD_CHECKS: usize = 4;
+/// How long a login waits for a password-check slot before being told to retry.
+const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(2);
+
+/// Runs argon2 off the async runtime, at most [`CONCURRENT_PASSWORD_CHECKS`] at a time.
 pub(crate) async fn verify_password(password: String, hash: String) -> Result<bool, GatewayError> {
+    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_PASSWORD_CHECKS);
+    let _slot = match tokio::time::timeout(PASSWORD_CHECK_WAIT, SLOTS.acquire()).await {
+        Ok(Ok(slot)) => slot,
+        _ => return Err(GatewayError::Throttled("too many logins in progress: retry in a few seconds".into())),
+    };
     tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
         .await
         .map_err(|e| GatewayError::Internal(format!("password check failed: {e}")))
@@ -107,6 +118,10 @@ impl AuthService {
         let email = normalize_email(&request.email);
         if slug.is_empty() || email.is_empty() || request.password.is_empty() {
             return Err(GatewayError::InvalidArgument("tenant, email and password are required".into()));
+        }
+        // Bounds before any work: no slug, email or password this long can exist.
+        if slug.len() > 63 || email.len() > 254 || request.password.len() > passwords::MAX_PASSWORD_BYTES {
+            return Err(GatewayError::Unauthenticated(BAD_LOGIN));
         }
         let throttle_key = format!("{slug}/{email}");
         if let Some(wait) = self.throttle.retry_after(&throttle_key) {

@@ -58,8 +58,12 @@ impl JwtAuthenticator {
             tracing::info!(reason = %e, rpc = path, "access token refused");
             unauthenticated()
         })?;
-        let named = headers.get("x-tenant-id").map(|v| v.to_str().ok());
-        if named.is_some_and(|n| n != Some(principal.tenant.to_string().as_str())) {
+        // Every x-tenant-id value must name the token's tenant (compared as parsed ids, not text).
+        let foreign = headers
+            .get_all("x-tenant-id")
+            .iter()
+            .any(|v| v.to_str().ok().and_then(|s| s.trim().parse::<TenantId>().ok()) != Some(principal.tenant));
+        if foreign {
             return Err(tonic::Status::permission_denied("x-tenant-id names another tenant than the access token"));
         }
         Ok(Some(Caller {

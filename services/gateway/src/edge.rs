@@ -72,6 +72,16 @@ pub(crate) struct Edge<S> {
 
 type Response = http::Response<Body>;
 
+/// Whether `path` has the shape of a gRPC method path (`/package.Service/Method`): the router sends such paths to
+/// the gRPC services whatever the content type, so they are authenticated as RPCs whatever the content type.
+pub(crate) fn is_grpc_path(path: &str) -> bool {
+    let mut segments = path.strip_prefix('/').unwrap_or("").split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some(service), Some(method), None) => service.contains('.') && !service.starts_with('.') && !method.is_empty(),
+        _ => false,
+    }
+}
+
 /// Paths served to anyone over plain HTTP: the JWKS and the API description.
 fn is_public_document(path: &str) -> bool {
     matches!(path, "/.well-known/jwks.json" | "/openapi.json")
@@ -104,6 +114,16 @@ where
         let protocol = Protocol::of(request.headers());
         let path = request.uri().path().to_owned();
         let method = request.method().clone();
+        let grpc_path = is_grpc_path(&path) && !is_public_document(&path);
+        if grpc_path && protocol == Protocol::Rest {
+            // A gRPC path with another content type: never route it around authentication.
+            let context = RequestContext::from_untrusted_headers(request.headers());
+            let status = tonic::Status::invalid_argument(format!("{path} is a gRPC method: send application/grpc"));
+            let mut response = with_request_id(refuse(Protocol::Rest, &status), &context);
+            *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            access_log(&context, &method, &path, None, &response, started);
+            return Box::pin(std::future::ready(Ok(response)));
+        }
         let rpc = match protocol {
             Protocol::Grpc => Some(path.clone()),
             Protocol::Rest => self.layer.routes.rpc_for(&method, &path),

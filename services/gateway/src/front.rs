@@ -2,7 +2,8 @@
 //! certificate is configured), serving gRPC, gRPC-Web and REST/JSON side by side.
 //!
 //! Limits hold without tuning: bodies over 4 MiB get 413 and header blocks over 60 KiB or 100 fields get 431,
-//! both before authentication; a client has 10 s to send its headers; HTTP/2 caps concurrent streams, pending
+//! both before authentication; a connection has 10 s to send its first request (whatever the stage: protocol
+//! detection, TLS already done, HTTP/2 preface) and an HTTP/1 client 10 s for each request's headers; HTTP/2 caps concurrent streams, pending
 //! and locally-errored resets (rapid-reset floods) and header lists; idle HTTP/2 peers are pinged. Shutdown
 //! stops accepting, lets in-flight requests finish within the drain deadline, then returns.
 //!
@@ -11,6 +12,8 @@
 //! public documents, REST routes).
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -173,14 +176,42 @@ pub(crate) async fn serve(
         };
         let info = stream.info().clone();
         let app = app.clone();
+        let first_request = Arc::new(AtomicBool::new(false));
+        let seen = first_request.clone();
         let service = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+            seen.store(true, Ordering::Relaxed);
             request.extensions_mut().insert(info.clone());
-            app.clone().oneshot(request.map(Body::new))
+            // HTTP/2 caps the header block in bytes; the field count is capped here (HTTP/1 caps it in hyper).
+            let too_many = request.headers().len() > MAX_HEADERS;
+            let app = app.clone();
+            async move {
+                if too_many {
+                    let mut response = http::Response::new(Body::from("too many header fields"));
+                    *response.status_mut() = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+                    return Ok(response);
+                }
+                app.oneshot(request.map(Body::new)).await
+            }
         });
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            tokio::pin!(connection);
+            // A connection that sends no request in time is closed, whatever stage it is in (hyper's protocol
+            // detection and HTTP/2 preface have no timer of their own).
+            let outcome = tokio::select! {
+                outcome = connection.as_mut() => Some(outcome),
+                () = tokio::time::sleep(HEADER_READ_TIMEOUT) => None,
+            };
+            let outcome = match outcome {
+                Some(outcome) => outcome,
+                None if first_request.load(Ordering::Relaxed) => connection.await,
+                None => {
+                    tracing::debug!("no request within the header deadline; closing");
+                    return;
+                }
+            };
+            if let Err(e) = outcome {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

@@ -128,7 +128,8 @@ impl Limiter {
         client: Option<IpAddr>,
         path: &str,
     ) -> Verdict {
-        if path.starts_with("/grpc.health.v1.Health/") {
+        // Probes are free; long-lived Watch streams and anything else are not.
+        if protocol == Protocol::Grpc && path == "/grpc.health.v1.Health/Check" {
             return Verdict::Pass(None);
         }
         let default = self.config.default_per_minute;

@@ -122,9 +122,13 @@ impl RestHandler {
         if route.method.is_server_streaming() {
             return stream_response(route, body, sse);
         }
-        let collected = match body.collect().await {
+        let limit = switchboard_mesh::server::MAX_MESSAGE_BYTES + 5;
+        let collected = match http_body_util::Limited::new(body, limit).collect().await {
             Ok(collected) => collected,
-            Err(e) => return rest_response(&tonic::Status::unavailable(format!("the call failed: {e}"))),
+            Err(e) => {
+                tracing::warn!(rpc = %route.rpc_path, error = %e, "backend response failed or was too large");
+                return rest_response(&tonic::Status::unavailable("the call failed; retry shortly"));
+            }
         };
         if let Some(status) = collected.trailers().and_then(status_in).filter(|s| s.code() != tonic::Code::Ok) {
             return rest_response(&status);
@@ -134,7 +138,7 @@ impl RestHandler {
             return rest_response(&tonic::Status::internal("the service returned no message"));
         }
         let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
-        let Some(message) = bytes.get(5..5 + len) else {
+        let Some(message) = bytes.get(5..5usize.saturating_add(len)) else {
             return rest_response(&tonic::Status::internal("the service returned a truncated message"));
         };
         match switchboard_transcode::json::response(&route, message) {
@@ -179,6 +183,11 @@ fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bo
             }
             if st.buffer.len() >= 5 {
                 let len = u32::from_be_bytes([st.buffer[1], st.buffer[2], st.buffer[3], st.buffer[4]]) as usize;
+                if st.buffer[0] != 0 || len > switchboard_mesh::server::MAX_MESSAGE_BYTES {
+                    st.done = true;
+                    let status = tonic::Status::internal("the service sent a compressed or oversized message");
+                    return Some((Ok(render_status(st.sse, &status)), st));
+                }
                 if st.buffer.len() >= 5 + len {
                     let frame = st.buffer.split_to(5 + len);
                     let chunk = match switchboard_transcode::json::response(&st.route, &frame[5..]) {
@@ -205,7 +214,8 @@ fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bo
                 },
                 Some(Err(e)) => {
                     st.done = true;
-                    let status = tonic::Status::unavailable(format!("the stream broke: {e}"));
+                    tracing::warn!(rpc = %st.route.rpc_path, error = %e, "stream broke");
+                    let status = tonic::Status::unavailable("the stream broke; retry");
                     return Some((Ok(render_status(st.sse, &status)), st));
                 }
                 None => return None,

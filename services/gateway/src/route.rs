@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use prost_reflect::DescriptorPool;
-use switchboard_mesh::context::{INTERNAL_KEYS, RequestContext};
+use switchboard_mesh::context::RequestContext;
 use tonic::server::NamedService;
 use tonic::transport::Channel;
 use tower::ServiceExt;
@@ -82,6 +82,10 @@ impl<C: BackendContract> NamedService for Forward<C> {
 
 type Response = http::Response<tonic::body::Body>;
 
+/// Client headers forwarded to a backend; the gateway adds the context (tenant, user, request id, trace) itself.
+const FORWARDED_HEADERS: &[&str] =
+    &["content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "user-agent"];
+
 impl<C, B> tower_service::Service<http::Request<B>> for Forward<C>
 where
     C: BackendContract,
@@ -107,12 +111,20 @@ where
             let status = tonic::Status::internal("internal error: request context missing");
             return Box::pin(std::future::ready(Ok(status.into_http())));
         };
-        let (mut parts, body) = request.into_parts();
-        parts.headers.remove(http::header::AUTHORIZATION);
-        for key in INTERNAL_KEYS {
-            parts.headers.remove(key);
+        if context.tenant().is_none() {
+            // Every public backend RPC acts for a tenant; a request without one did not pass authentication.
+            let status = tonic::Status::unauthenticated("a valid access token is required");
+            return Box::pin(std::future::ready(Ok(status.into_http())));
         }
-        let mut metadata = tonic::metadata::MetadataMap::from_headers(std::mem::take(&mut parts.headers));
+        let (mut parts, body) = request.into_parts();
+        // Only the headers gRPC itself needs travel on; everything else a client sent stays at the edge.
+        let mut kept = http::HeaderMap::new();
+        for name in FORWARDED_HEADERS {
+            for value in parts.headers.get_all(*name) {
+                kept.append(*name, value.clone());
+            }
+        }
+        let mut metadata = tonic::metadata::MetadataMap::from_headers(kept);
         context.inject(&mut metadata);
         parts.headers = metadata.into_headers();
         // Nothing of this connection's state (peer info, our context) travels to the backend's connection.

@@ -1,6 +1,8 @@
 //! Login throttling: after [`MAX_FAILURES`] failed logins for one tenant and email within [`WINDOW`], further
-//! attempts are refused until the window passes, whatever the password. Memory is bounded: stale entries are
-//! dropped, and past [`MAX_KEYS`] the oldest windows go first.
+//! attempts are refused until the window passes, whatever the password. Keys are stored as SHA-256 digests (fixed
+//! size whatever the input). Memory is bounded by [`MAX_KEYS`]: stale entries go first, then entries that are not
+//! locked out; a locked-out key is never evicted, so flooding the map cannot lift someone's lockout (past the
+//! bound, new keys are simply not tracked until room frees up). Per replica.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,31 +17,38 @@ const MAX_KEYS: usize = 100_000;
 
 #[derive(Debug, Default)]
 pub(crate) struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    failures: Mutex<HashMap<[u8; 32], (u32, Instant)>>,
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, key.as_bytes()).as_ref());
+    out
 }
 
 impl LoginThrottle {
     /// Seconds to wait, if `key` is locked out now.
     pub(crate) fn retry_after(&self, key: &str) -> Option<u64> {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (count, since) = failures.get(key)?;
+        let (count, since) = failures.get(&digest(key))?;
         let elapsed = since.elapsed();
         (*count >= MAX_FAILURES && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
     }
 
     /// Counts a failure for `key`.
     pub(crate) fn fail(&self, key: &str) {
+        let key = digest(key);
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() >= MAX_KEYS {
+        if failures.len() >= MAX_KEYS && !failures.contains_key(&key) {
             failures.retain(|_, (_, since)| since.elapsed() < WINDOW);
             if failures.len() >= MAX_KEYS {
-                let oldest = failures.iter().min_by_key(|(_, (_, since))| *since).map(|(k, _)| k.clone());
-                if let Some(oldest) = oldest {
-                    failures.remove(&oldest);
-                }
+                failures.retain(|_, (count, _)| *count >= MAX_FAILURES);
+            }
+            if failures.len() >= MAX_KEYS {
+                return;
             }
         }
-        let entry = failures.entry(key.to_owned()).or_insert((0, Instant::now()));
+        let entry = failures.entry(key).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= WINDOW {
             *entry = (0, Instant::now());
         }
@@ -48,7 +57,7 @@ impl LoginThrottle {
 
     /// Forgets `key` after a successful login.
     pub(crate) fn succeed(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest(key));
     }
 }
 

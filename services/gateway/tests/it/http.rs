@@ -276,3 +276,89 @@ async fn grpc_web_callers_see_only_their_own_tenant() {
 fn uuid_like() -> &'static str {
     "0190f6a4-7c1e-7d2a-9a1b-3c4d5e6f7a8b"
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_paths_cannot_be_reached_around_authentication() {
+    use switchboard_proto::audit::v1 as audit;
+    let platform = TestPlatform::start(TestDb::Sqlite).await;
+    let acme = tenant_with_user(&platform, "acme", "owner@acme.example").await;
+    let globex = tenant_with_user(&platform, "globex", "owner@globex.example").await;
+    let a = login(&platform, "acme", "owner@acme.example").await;
+    let addr = platform.gateway_addr.clone();
+    tokio::task::spawn_blocking(move || {
+        // A gRPC method path with a non-gRPC content type: refused before routing, with no token needed to see it.
+        for content_type in ["application/octet-stream", "Application/grpc", "text/plain"] {
+            let frame = grpc_web_frame(&audit::ListEventsRequest::default().encode_to_vec());
+            let mut request = format!(
+                "POST /switchboard.audit.v1.AuditService/ListEvents HTTP/1.1\r\nhost: x\r\ncontent-type: {content_type}\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n",
+                frame.len()
+            )
+            .into_bytes();
+            request.extend_from_slice(&frame);
+            let (code, _, _) = exchange(&addr, &request);
+            assert_eq!(code, 415, "{content_type}");
+        }
+        // Oversized login fields are refused before any work.
+        let body = serde_json::json!({"tenant": "a".repeat(5000), "email": "x@y.z", "password": "p"}).to_string();
+        let request = format!(
+            "POST /v1/auth:login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let (code, _, _) = exchange(&addr, request.as_bytes());
+        assert_eq!(code, 401);
+        // x-tenant-id twice: the token's tenant first does not hide another one after it.
+        let request = format!(
+            "GET /v1/audit/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\nx-tenant-id: {acme}\r\nx-tenant-id: {globex}\r\nconnection: close\r\n\r\n",
+            a.access_token
+        );
+        let (code, _, _) = exchange(&addr, request.as_bytes());
+        assert_eq!(code, 403);
+        // The token's own tenant, spelled in upper case, is the same tenant.
+        let request = format!(
+            "GET /v1/audit/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\nx-tenant-id: {}\r\nconnection: close\r\n\r\n",
+            a.access_token,
+            acme.to_uppercase()
+        );
+        let (code, _, _) = exchange(&addr, request.as_bytes());
+        assert_eq!(code, 200);
+    })
+    .await
+    .unwrap();
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_requests_with_too_many_headers_are_refused() {
+    let platform = TestPlatform::start(TestDb::Sqlite).await;
+    let mut request = tonic::Request::new(pb::WhoAmIRequest {});
+    for i in 0..120 {
+        request.metadata_mut().insert(
+            format!("x-h{i}").as_str().parse::<tonic::metadata::MetadataKey<_>>().unwrap(),
+            "v".parse().unwrap(),
+        );
+    }
+    let err = crate::suite::auth(&platform).who_am_i(request).await.unwrap_err();
+    assert!(format!("{err:?}").contains("431"), "{err:?}");
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_sends_nothing_is_closed() {
+    let platform = TestPlatform::start(TestDb::Sqlite).await;
+    let addr = platform.gateway_addr.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        // Silent: no bytes at all, so hyper never even learns the protocol. The edge closes it anyway.
+        let read = stream.read(&mut buf).unwrap_or(0);
+        assert_eq!(read, 0, "closed without a response");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(14), "{waited:?}");
+    })
+    .await
+    .unwrap();
+    platform.stop().await;
+}
