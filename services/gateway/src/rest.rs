@@ -23,6 +23,14 @@ use crate::edge::ResolveRoute;
 use crate::front::MAX_BODY_BYTES;
 use crate::status::rest_response;
 
+/// REST requests transcoded at once. Parsing JSON into a document tree costs many times the body's size, so the
+/// number in flight is bounded; the rest wait briefly, then get 503.
+const CONCURRENT_TRANSCODES: usize = 64;
+/// How long a REST request waits for a transcoding slot.
+const TRANSCODE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// A unary REST call gets this long end to end (a REST client has no grpc-timeout to send).
+const UNARY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The route table as the edge layer sees it.
 pub(crate) struct RestRoutes(pub(crate) Arc<RouteTable>);
 
@@ -75,6 +83,10 @@ impl RestHandler {
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/event-stream"));
+        static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_TRANSCODES);
+        let Ok(Ok(_slot)) = tokio::time::timeout(TRANSCODE_WAIT, SLOTS.acquire()).await else {
+            return rest_response(&tonic::Status::unavailable("the gateway is busy: retry shortly"));
+        };
         let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(bytes) => bytes,
             Err(_) => {
@@ -114,7 +126,18 @@ impl RestHandler {
             call.extensions_mut().insert(connection.clone());
         }
 
-        let Ok(response) = self.grpc.oneshot(call).await;
+        let is_streaming = route.method.is_server_streaming();
+        let deadline = tokio::time::Instant::now() + UNARY_DEADLINE;
+        let too_long = || rest_response(&tonic::Status::deadline_exceeded("the call took too long"));
+        let response = if is_streaming {
+            let Ok(response) = self.grpc.oneshot(call).await;
+            response
+        } else {
+            match tokio::time::timeout_at(deadline, self.grpc.oneshot(call)).await {
+                Ok(Ok(response)) => response,
+                Err(_) => return too_long(),
+            }
+        };
         let (head, body) = response.into_parts();
         if let Some(status) = status_in(&head.headers).filter(|s| s.code() != tonic::Code::Ok) {
             return rest_response(&status);
@@ -123,13 +146,15 @@ impl RestHandler {
             return stream_response(route, body, sse);
         }
         let limit = switchboard_mesh::server::MAX_MESSAGE_BYTES + 5;
-        let collected = match http_body_util::Limited::new(body, limit).collect().await {
-            Ok(collected) => collected,
-            Err(e) => {
-                tracing::warn!(rpc = %route.rpc_path, error = %e, "backend response failed or was too large");
-                return rest_response(&tonic::Status::unavailable("the call failed; retry shortly"));
-            }
-        };
+        let collected =
+            match tokio::time::timeout_at(deadline, http_body_util::Limited::new(body, limit).collect()).await {
+                Err(_) => return too_long(),
+                Ok(Ok(collected)) => collected,
+                Ok(Err(e)) => {
+                    tracing::warn!(rpc = %route.rpc_path, error = %e, "backend response failed or was too large");
+                    return rest_response(&tonic::Status::unavailable("the call failed; retry shortly"));
+                }
+            };
         if let Some(status) = collected.trailers().and_then(status_in).filter(|s| s.code() != tonic::Code::Ok) {
             return rest_response(&status);
         }
