@@ -41,6 +41,11 @@ macro_rules! uuid_id {
                 Self(id)
             }
 
+            /// From the 16 bytes of a UUID.
+            pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+                Self(Uuid::from_bytes(bytes))
+            }
+
             /// The underlying UUID.
             pub const fn as_uuid(&self) -> &Uuid {
                 &self.0

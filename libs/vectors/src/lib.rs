@@ -1,0 +1,110 @@
+//! Vector search for retrieval: the [`VectorStore`] trait, the embedded [`EmbeddedIndex`] (the default), and the
+//! offline [`HashedEmbedder`].
+//!
+//! Tenancy is part of the API, not a convention: every point carries a [`TenantId`], and `search` and `delete`
+//! take one, so one tenant's vectors can never answer another's query (the embedded index even keeps each
+//! tenant's points apart; a Qdrant adapter would filter on an indexed `tenant_id` payload field).
+//!
+//! Not here yet: the Qdrant adapter (qdrant-client 1.20, which shares our tonic 0.14) and its conformance run
+//! when `QDRANT_URL` is set, and the OpenAI embeddings client (with the orchestrator).
+
+mod embedded;
+mod embedder;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::{Map, Value};
+pub use switchboard_types::TenantId;
+
+pub use crate::embedded::EmbeddedIndex;
+pub use crate::embedder::HashedEmbedder;
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum VectorError {
+    /// The request does not fit the collection (unknown collection, wrong dimension, bad value).
+    #[error("{0}")]
+    Invalid(String),
+    /// The index's files could not be read or written.
+    #[error("vector index storage: {0}")]
+    Storage(String),
+}
+
+/// How similarity is measured; higher scores are closer for all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distance {
+    /// Cosine similarity.
+    Cosine,
+    /// Dot product.
+    Dot,
+    /// Negative Euclidean distance.
+    Euclid,
+}
+
+/// A vector with its id, owner and payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Unique within the collection (and tenant).
+    pub id: String,
+    /// The owner.
+    pub tenant: TenantId,
+    /// The vector.
+    pub vector: Vec<f32>,
+    /// Metadata returned with hits and usable in filters.
+    pub payload: Map<String, Value>,
+}
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The point's id.
+    pub id: String,
+    /// Similarity (higher is closer).
+    pub score: f32,
+    /// The point's payload.
+    pub payload: Map<String, Value>,
+}
+
+/// Payload conditions, all of which must hold (`key == value`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// Required payload values.
+    pub equals: Vec<(String, Value)>,
+}
+
+impl Filter {
+    /// Whether `payload` satisfies every condition.
+    pub fn matches(&self, payload: &Map<String, Value>) -> bool {
+        self.equals.iter().all(|(k, v)| payload.get(k) == Some(v))
+    }
+}
+
+/// A boxed future (keeps [`VectorStore`] object-safe).
+pub type VectorFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, VectorError>> + Send + 'a>>;
+
+/// Collections of tenant-owned vectors.
+pub trait VectorStore: Send + Sync + 'static {
+    /// Creates `collection` if missing; an existing one must have the same dimension and distance.
+    fn ensure_collection<'a>(
+        &'a self,
+        collection: &'a str,
+        dimension: usize,
+        distance: Distance,
+    ) -> VectorFuture<'a, ()>;
+    /// Inserts or replaces points.
+    fn upsert<'a>(&'a self, collection: &'a str, points: Vec<Point>) -> VectorFuture<'a, ()>;
+    /// The `k` points of `tenant` closest to `vector` that match `filter`, closest first.
+    fn search<'a>(
+        &'a self,
+        collection: &'a str,
+        tenant: TenantId,
+        vector: &'a [f32],
+        k: usize,
+        filter: &'a Filter,
+    ) -> VectorFuture<'a, Vec<Hit>>;
+    /// Deletes `tenant`'s points matching `filter`; returns how many.
+    fn delete<'a>(&'a self, collection: &'a str, tenant: TenantId, filter: &'a Filter) -> VectorFuture<'a, u64>;
+    /// `embedded` or `qdrant`, for logs.
+    fn name(&self) -> &'static str;
+}
