@@ -40,7 +40,7 @@ fmt:
 bench: setup
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
-	$(CARGO) bench -p switchboard --bench platform --bench edge --locked
+	$(CARGO) bench -p switchboard --bench platform --bench edge --bench data --locked
 
 ## Fuzz the network-facing parsers, FUZZ_SECONDS each (default 60). Installs cargo-fuzz on first use; stable
 ## Rust with RUSTC_BOOTSTRAP for the instrumentation flags, no sanitizer.

@@ -18,7 +18,6 @@ const POOL_SIZE: usize = 4;
 #[derive(Clone)]
 pub struct RedisCache {
     pool: Pool,
-    timeout: Duration,
     endpoint: String,
 }
 
@@ -56,7 +55,7 @@ impl RedisCache {
         let pool = Pool::new(config, Some(performance), Some(connection), Some(reconnect), POOL_SIZE)
             .map_err(|e| CacheError::Invalid(format!("Redis client for {endpoint}: {e}")))?;
         match tokio::time::timeout(timeout, pool.init()).await {
-            Ok(Ok(_)) => Ok(Self { pool, timeout, endpoint }),
+            Ok(Ok(_)) => Ok(Self { pool, endpoint }),
             Ok(Err(e)) => Err(CacheError::Unavailable(format!("Redis at {endpoint}: cannot connect: {e}"))),
             Err(_) => Err(CacheError::Unavailable(format!("Redis at {endpoint}: no connection within {timeout:?}"))),
         }
@@ -66,18 +65,13 @@ impl RedisCache {
         format!("{KEY_PREFIX}{key}")
     }
 
-    /// Runs `command` with the timeout, mapping every failure to [`CacheError::Unavailable`].
+    /// Runs `command`, mapping every failure to [`CacheError::Unavailable`]. The pool's `default_command_timeout`
+    /// bounds each command (a timer here too would only add cost to every call).
     async fn run<T>(
         &self,
         command: impl std::future::Future<Output = Result<T, fred::error::Error>>,
     ) -> Result<T, CacheError> {
-        match tokio::time::timeout(self.timeout, command).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(CacheError::Unavailable(format!("Redis at {}: {e}", self.endpoint))),
-            Err(_) => {
-                Err(CacheError::Unavailable(format!("Redis at {}: no answer within {:?}", self.endpoint, self.timeout)))
-            }
-        }
+        command.await.map_err(|e| CacheError::Unavailable(format!("Redis at {}: {e}", self.endpoint)))
     }
 }
 
@@ -105,16 +99,12 @@ impl Cache for RedisCache {
                 self.run(self.pool.set::<Option<String>, _, _>(&key, 0i64, Some(expire), Some(SetOptions::NX), false))
                     .await?;
             }
-            match tokio::time::timeout(self.timeout, self.pool.incr_by::<i64, _>(&key, by)).await {
-                Ok(Ok(n)) => Ok(n),
-                Ok(Err(e)) if e.details().contains("not an integer") || e.details().contains("overflow") => {
+            match self.pool.incr_by::<i64, _>(&key, by).await {
+                Ok(n) => Ok(n),
+                Err(e) if e.details().contains("not an integer") || e.details().contains("overflow") => {
                     Err(CacheError::Invalid(format!("{key}: {}", e.details())))
                 }
-                Ok(Err(e)) => Err(CacheError::Unavailable(format!("Redis at {}: {e}", self.endpoint))),
-                Err(_) => Err(CacheError::Unavailable(format!(
-                    "Redis at {}: no answer within {:?}",
-                    self.endpoint, self.timeout
-                ))),
+                Err(e) => Err(CacheError::Unavailable(format!("Redis at {}: {e}", self.endpoint))),
             }
         })
     }
