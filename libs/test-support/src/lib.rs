@@ -199,6 +199,12 @@ impl TestPlatform {
                 default_per_minute: options.rate_limit_per_minute,
                 on_store_error: options.on_store_error,
             },
+            cache: match &options.redis_url {
+                Some(url) => std::sync::Arc::new(
+                    switchboard_cache::RedisCache::connect(url, Duration::from_millis(300)).await.expect("redis cache"),
+                ),
+                None => std::sync::Arc::new(switchboard_cache::MemoryCache::new()),
+            },
         };
         let listeners = switchboard_gateway::Listeners { public: gateway_listener, admin: admin_listener };
         let token = shutdown.clone();

@@ -19,6 +19,7 @@ const MAX_PAGE: i32 = 1000;
 
 pub(crate) struct AdminService {
     pub(crate) store: Store,
+    pub(crate) revocations: crate::revocation::Revocations,
 }
 
 fn invalid(message: impl Into<String>) -> GatewayError {
@@ -207,6 +208,12 @@ impl AdminService {
             scope.refresh_tokens().revoke_user(&user.id, now_us()).await?;
         }
         scope.commit().await?;
+        if disabled {
+            // ...and so do the access tokens already issued.
+            if let (Ok(tenant_id), Ok(user_id)) = (tenant.id.parse(), user.id.parse()) {
+                self.revocations.revoke_user(tenant_id, user_id).await;
+            }
+        }
         Ok(convert::user(&self.find_user(name).await?.1))
     }
 }

@@ -43,6 +43,7 @@ pub(crate) struct AuthService {
     pub(crate) audit: AuditSink,
     pub(crate) lifetimes: TokenLifetimes,
     pub(crate) throttle: LoginThrottle,
+    pub(crate) revocations: crate::revocation::Revocations,
 }
 
 fn duration_us(d: Duration) -> i64 {
@@ -77,9 +78,15 @@ impl AuthService {
         Ok(RequestContext::of(request)?.clone())
     }
 
-    fn access_token(&self, tenant: TenantId, user: UserId, role: &str) -> Result<(String, i32), GatewayError> {
+    fn access_token(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        role: &str,
+        session: &str,
+    ) -> Result<(String, i32), GatewayError> {
         let ttl = self.lifetimes.access.as_secs();
-        let token = self.keys.issue(tenant, user, role, ttl)?;
+        let token = self.keys.issue(tenant, user, role, session, ttl)?;
         Ok((token, i32::try_from(ttl).unwrap_or(i32::MAX)))
     }
 
@@ -161,7 +168,7 @@ impl AuthService {
         let family = uuid::Uuid::now_v7().to_string();
         let refresh_token = self.new_refresh_token(&scope, &user.id, &family).await?;
         scope.commit().await?;
-        let (access_token, expires_in) = self.access_token(tenant_id, user_id, &user.role)?;
+        let (access_token, expires_in) = self.access_token(tenant_id, user_id, &user.role, &family)?;
         self.audit.record(context, tenant_id, actor, "auth.login", Outcome::Success, &[("family", family)]).await;
         Ok(pb::LoginResponse { access_token, refresh_token, expires_in, token_type: "Bearer".into() })
     }
@@ -189,6 +196,7 @@ impl AuthService {
         if stored.used_at_us.is_some() || !scope.refresh_tokens().spend(&stored.id, now).await? {
             let revoked = scope.refresh_tokens().revoke_family(&stored.family_id, now).await?;
             scope.commit().await?;
+            self.revocations.revoke_session(&stored.family_id).await;
             tracing::warn!(tenant = %presented.tenant, family = %stored.family_id, revoked, "refresh token reuse");
             self.audit
                 .record(
@@ -212,7 +220,7 @@ impl AuthService {
         let refresh_token = self.new_refresh_token(&scope, &user.id, &stored.family_id).await?;
         scope.commit().await?;
         let user_id: UserId = user.id.parse().map_err(|_| GatewayError::Internal("stored user id".into()))?;
-        let (access_token, expires_in) = self.access_token(presented.tenant, user_id, &user.role)?;
+        let (access_token, expires_in) = self.access_token(presented.tenant, user_id, &user.role, &stored.family_id)?;
         Ok(pb::RefreshResponse { access_token, refresh_token, expires_in, token_type: "Bearer".into() })
     }
 
@@ -232,6 +240,7 @@ impl AuthService {
         }
         let revoked = scope.refresh_tokens().revoke_family(&stored.family_id, now_us()).await?;
         scope.commit().await?;
+        self.revocations.revoke_session(&stored.family_id).await;
         self.audit
             .record(
                 context,

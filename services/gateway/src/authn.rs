@@ -18,6 +18,10 @@ pub(crate) struct Caller {
     pub(crate) role: String,
     /// When the access token expires (Unix seconds).
     pub(crate) expires_at: u64,
+    /// When it was issued (Unix seconds).
+    pub(crate) issued_at: u64,
+    /// Its session (refresh-token family).
+    pub(crate) session: String,
 }
 
 /// Methods callable without an access token: getting one, giving one back, and probes.
@@ -71,6 +75,8 @@ impl JwtAuthenticator {
             user: principal.user,
             role: principal.role,
             expires_at: principal.expires_at,
+            issued_at: principal.issued_at,
+            session: principal.session,
         }))
     }
 }

@@ -53,6 +53,7 @@ pub(crate) struct EdgeLayer {
     pub(crate) authenticator: Arc<JwtAuthenticator>,
     pub(crate) routes: Arc<dyn ResolveRoute>,
     pub(crate) limiter: Arc<Limiter>,
+    pub(crate) revocations: crate::revocation::Revocations,
 }
 
 impl<S> tower_layer::Layer<S> for EdgeLayer {
@@ -158,6 +159,7 @@ where
         }
         let client = request.extensions().get::<ConnectionInfo>().and_then(|c| c.remote_addr).map(|a| a.ip());
         let limiter = self.layer.limiter.clone();
+        let revocations = self.layer.revocations.clone();
         let span = tracing::info_span!(
             "request",
             request_id = %context.request_id(),
@@ -168,6 +170,15 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(
             async move {
+                if let Some(caller) = &caller
+                    && revocations.is_revoked(caller).await
+                {
+                    // The same answer as any other refused token.
+                    let status = tonic::Status::unauthenticated("a valid access token is required");
+                    let response = with_request_id(refuse(protocol, &status), &context);
+                    access_log(&context, &method, &path, rpc.as_deref(), &response, started);
+                    return Ok(response);
+                }
                 let limited_path = rpc.as_deref().unwrap_or(&path);
                 let allowance = match limiter.check(protocol, caller.as_ref(), client, limited_path).await {
                     Verdict::Pass(allowance) => allowance,

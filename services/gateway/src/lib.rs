@@ -18,6 +18,7 @@
 //! - `/openapi.json`: the OpenAPI 3.1 document of the REST routes (checked in as `services/gateway/openapi.json`).
 //!
 //! - `ratelimit`: GCRA limits per tenant, user and anonymous client, in-process or in Redis.
+//! - `revocation`: logout, refresh-token reuse and disabling a user end access tokens at once (via the cache).
 
 mod admin_service;
 mod audit_sink;
@@ -31,6 +32,7 @@ pub mod passwords;
 mod ratelimit;
 pub mod refresh;
 mod rest;
+mod revocation;
 mod route;
 mod status;
 mod throttle;
@@ -86,7 +88,6 @@ pub struct Backends {
 }
 
 /// Everything the gateway needs to run.
-#[derive(Debug)]
 pub struct GatewayConfig {
     /// TLS for the public listener (as behind an ingress); plaintext when `None`.
     pub public_tls: Option<Arc<rustls::ServerConfig>>,
@@ -104,6 +105,21 @@ pub struct GatewayConfig {
     pub cors_origins: Vec<http::HeaderValue>,
     /// Rate limiting.
     pub rate_limits: RateLimits,
+    /// Where revoked sessions are recorded (in process, or Redis shared by replicas).
+    pub cache: Arc<dyn switchboard_cache::Cache>,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("public_tls", &self.public_tls.is_some())
+            .field("backends", &self.backends)
+            .field("lifetimes", &self.lifetimes)
+            .field("cors_origins", &self.cors_origins)
+            .field("rate_limits", &self.rate_limits)
+            .field("cache", &self.cache.name())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The gateway's two sockets.
@@ -130,12 +146,18 @@ pub async fn serve_with(
     );
     let audit_channel = channel(&config.backends.audit, Identity::audit())?;
 
+    // Revocation records outlive every token they could refuse: one access lifetime plus the verifier's leeway.
+    let revocations = revocation::Revocations {
+        cache: config.cache.clone(),
+        ttl: config.lifetimes.access + std::time::Duration::from_secs(60),
+    };
     let auth = auth_service::AuthService {
         store: config.store.clone(),
         keys: keys.clone(),
         audit: audit_sink::AuditSink::new(audit_channel.clone()),
         lifetimes: config.lifetimes,
         throttle: throttle::LoginThrottle::default(),
+        revocations: revocations.clone(),
     };
     let public_routes = tonic::service::Routes::new(
         AuthServiceServer::new(auth_service::AuthGrpc(Arc::new(auth)))
@@ -189,11 +211,12 @@ pub async fn serve_with(
         authenticator: Arc::new(authn::JwtAuthenticator { keys }),
         routes: Arc::new(rest::RestRoutes(table)),
         limiter: Arc::new(ratelimit::Limiter::new(config.rate_limits.clone(), config.store.clone())),
+        revocations: revocations.clone(),
     };
     let app = front::app(router, edge, &config.cors_origins);
     let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);
 
-    let admin = admin_service::AdminService { store: config.store };
+    let admin = admin_service::AdminService { store: config.store, revocations };
     let admin_routes =
         tonic::service::Routes::new(TenantAdminServiceServer::new(admin_service::AdminGrpc(Arc::new(admin))));
     let admin_options =

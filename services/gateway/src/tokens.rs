@@ -71,6 +71,9 @@ pub struct AccessClaims {
     pub exp: u64,
     /// Unique token id.
     pub jti: String,
+    /// The session (refresh-token family) the token belongs to; revoking the session revokes the token.
+    #[serde(default)]
+    pub sid: String,
 }
 
 /// A verified token's subject.
@@ -84,6 +87,10 @@ pub struct Principal {
     pub role: String,
     /// Expiry (Unix seconds).
     pub expires_at: u64,
+    /// Issued at (Unix seconds).
+    pub issued_at: u64,
+    /// The session id (empty for tokens issued outside a session).
+    pub session: String,
 }
 
 struct VerifyingKey {
@@ -160,8 +167,15 @@ impl TokenKeys {
         Ok(Self { active: EncodingKey::from_ed_der(&pkcs8), active_kid, verifying })
     }
 
-    /// Signs an access token for `tenant`/`user`, valid for `ttl_seconds`.
-    pub fn issue(&self, tenant: TenantId, user: UserId, role: &str, ttl_seconds: u64) -> Result<String, TokenError> {
+    /// Signs an access token for `tenant`/`user` in session `session`, valid for `ttl_seconds`.
+    pub fn issue(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        role: &str,
+        session: &str,
+        ttl_seconds: u64,
+    ) -> Result<String, TokenError> {
         let now = unix_now();
         let claims = AccessClaims {
             iss: ISSUER.into(),
@@ -173,6 +187,7 @@ impl TokenKeys {
             nbf: now,
             exp: now + ttl_seconds,
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: session.to_owned(),
         };
         self.sign(&claims)
     }
@@ -217,7 +232,14 @@ impl TokenKeys {
         let claims = data.claims;
         let tenant = claims.tenant_id.parse().map_err(|_| TokenError::Invalid("tenant_id is not a UUID"))?;
         let user = claims.sub.parse().map_err(|_| TokenError::Invalid("sub is not a UUID"))?;
-        Ok(Principal { tenant, user, role: claims.role, expires_at: claims.exp })
+        Ok(Principal {
+            tenant,
+            user,
+            role: claims.role,
+            expires_at: claims.exp,
+            issued_at: claims.iat,
+            session: claims.sid,
+        })
     }
 
     /// The public keys as a JWKS document (RFC 7517, OKP keys per RFC 8037).

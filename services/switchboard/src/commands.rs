@@ -153,6 +153,7 @@ async fn run_service(
                     refresh: Duration::from_secs(platform.refresh_token_ttl),
                 },
                 rate_limits: rate_limits(platform).await?,
+                cache: cache(platform).await?,
                 cors_origins: platform
                     .cors_origins
                     .iter()
@@ -195,6 +196,18 @@ async fn run_service(
                 .map(move |r| r.map_err(|e| service_error(&e)))
                 .boxed()
         }
+    })
+}
+
+/// The cache (revoked sessions): Redis when `REDIS_URL` is set, else in-process.
+async fn cache(platform: &Platform) -> Result<std::sync::Arc<dyn switchboard_cache::Cache>, CliError> {
+    Ok(match &platform.redis_url {
+        Some(url) if !url.is_empty() => std::sync::Arc::new(
+            switchboard_cache::RedisCache::connect(url, Duration::from_millis(500))
+                .await
+                .map_err(|e| CliError::Usage(format!("REDIS_URL: {e}")))?,
+        ),
+        _ => std::sync::Arc::new(switchboard_cache::MemoryCache::new()),
     })
 }
 

@@ -72,6 +72,11 @@ async fn rest_login_whoami_and_audit_through_the_gateway() {
         let (code, err, _) =
             call(&addr, "POST", "/v1/auth:refresh", None, "", Some(&json!({"refreshToken": session["refreshToken"]})));
         assert_eq!((code, err["code"].as_i64()), (401, Some(16)));
+        // Reuse revoked that session, its access token included: log in again.
+        let (code, _, _) = call(&addr, "GET", "/v1/auth/me", Some(&token), "", None);
+        assert_eq!(code, 401, "the revoked session's access token ends at once");
+        let (_, session, _) = login("acme", "owner@acme.example");
+        let token = session["accessToken"].as_str().unwrap().to_owned();
 
         // whoami: complete objects in lowerCamelCase.
         let (code, me, _) = call(&addr, "GET", "/v1/auth/me", Some(&token), "", None);

@@ -97,7 +97,12 @@ pub async fn login_refresh_rotation_and_reuse_detection(db: TestDb) {
     let after = refresh(&platform, &third.refresh_token).await.unwrap_err();
     assert_eq!(after.code(), Code::Unauthenticated, "the family is revoked");
 
-    let actions: Vec<String> = events_of(&platform, &third.access_token).await.into_iter().map(|e| e.action).collect();
+    // The revoked session's access tokens end now too, not in 15 minutes.
+    let err = auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, &third.access_token)).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+
+    let fresh = login(&platform, "acme", "owner@acme.example").await;
+    let actions: Vec<String> = events_of(&platform, &fresh.access_token).await.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"auth.login".to_string()), "{actions:?}");
     assert!(actions.contains(&"auth.refresh_token_reuse".to_string()), "{actions:?}");
     platform.stop().await;
@@ -107,11 +112,18 @@ pub async fn logout_revokes_the_family(db: TestDb) {
     let platform = TestPlatform::start(db).await;
     tenant_with_user(&platform, "acme", "owner@acme.example").await;
     let session = login(&platform, "acme", "owner@acme.example").await;
+    let other_session = login(&platform, "acme", "owner@acme.example").await;
     let rotated = refresh(&platform, &session.refresh_token).await.unwrap();
     auth(&platform).logout(pb::LogoutRequest { refresh_token: rotated.refresh_token.clone() }).await.unwrap();
     assert_eq!(refresh(&platform, &rotated.refresh_token).await.unwrap_err().code(), Code::Unauthenticated);
+    // Logout ends that session's access tokens at once; the user's other session goes on.
+    for token in [&session.access_token, &rotated.access_token] {
+        let err = auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, token)).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+    }
+    auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, &other_session.access_token)).await.unwrap();
     let actions: Vec<String> =
-        events_of(&platform, &rotated.access_token).await.into_iter().map(|e| e.action).collect();
+        events_of(&platform, &other_session.access_token).await.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"auth.logout".to_string()), "{actions:?}");
     let garbage = auth(&platform).logout(pb::LogoutRequest { refresh_token: "nope".into() }).await.unwrap_err();
     assert_eq!(garbage.code(), Code::InvalidArgument);
@@ -297,6 +309,8 @@ pub async fn disabling_a_user_ends_their_sessions(db: TestDb) {
     let name = me.user.unwrap().name;
     admin(&platform).disable_user(pb::DisableUserRequest { name: name.clone(), reason: String::new() }).await.unwrap();
     assert_eq!(refresh(&platform, &session.refresh_token).await.unwrap_err().code(), Code::Unauthenticated);
+    let err = auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, &session.access_token)).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "the access token issued before disabling ends now");
     let err = auth(&platform)
         .login(pb::LoginRequest {
             tenant: "acme".into(),
@@ -307,6 +321,9 @@ pub async fn disabling_a_user_ends_their_sessions(db: TestDb) {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     admin(&platform).enable_user(pb::EnableUserRequest { name }).await.unwrap();
-    login(&platform, "acme", "owner@acme.example").await;
+    // Tokens carry whole seconds: wait for the next one so the new token is later than the revocation.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = login(&platform, "acme", "owner@acme.example").await;
+    auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, &again.access_token)).await.unwrap();
     platform.stop().await;
 }
