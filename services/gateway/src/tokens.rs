@@ -275,3 +275,33 @@ fn generate() -> Result<(String, Vec<u8>), TokenError> {
     let kid = format!("k{}-{}", unix_now(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
     Ok((kid, pkcs8.as_ref().to_vec()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid_and_signs_with_the_newest_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = TokenKeys::load_or_create(dir.path()).unwrap();
+        let (tenant, user) = (TenantId::generate(), UserId::generate());
+        let old_token = old.issue(tenant, user, "owner", "s1", 900).unwrap();
+
+        // Rotate: add a newer key file beside the old one (kids sort by creation time).
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let (kid, pkcs8) = generate().unwrap();
+        std::fs::write(dir.path().join(format!("{kid}.p8")), pkcs8).unwrap();
+        let rotated = TokenKeys::load_or_create(dir.path()).unwrap();
+        assert_eq!(rotated.active_kid, kid, "the newest key signs");
+        assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2, "both keys are published");
+        assert_eq!(rotated.verify(&old_token).unwrap().user, user, "tokens of the old key stay valid");
+        let new_token = rotated.issue(tenant, user, "owner", "s1", 900).unwrap();
+        assert!(old.verify(&new_token).is_err(), "a verifier without the new key refuses it (unknown kid)");
+
+        // Retire the old key once its tokens have expired: its tokens are then refused.
+        std::fs::remove_file(dir.path().join(format!("{}.p8", old.active_kid))).unwrap();
+        let retired = TokenKeys::load_or_create(dir.path()).unwrap();
+        assert!(retired.verify(&old_token).is_err());
+        assert!(retired.verify(&new_token).is_ok());
+    }
+}
