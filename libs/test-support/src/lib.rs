@@ -205,6 +205,7 @@ impl TestPlatform {
                 ),
                 None => std::sync::Arc::new(switchboard_cache::MemoryCache::new()),
             },
+            trusted_proxies: Vec::new(),
         };
         let listeners = switchboard_gateway::Listeners { public: gateway_listener, admin: admin_listener };
         let token = shutdown.clone();

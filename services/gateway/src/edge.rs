@@ -54,6 +54,7 @@ pub(crate) struct EdgeLayer {
     pub(crate) routes: Arc<dyn ResolveRoute>,
     pub(crate) limiter: Arc<Limiter>,
     pub(crate) revocations: crate::revocation::Revocations,
+    pub(crate) trusted_proxies: Arc<Vec<crate::client_ip::Cidr>>,
 }
 
 impl<S> tower_layer::Layer<S> for EdgeLayer {
@@ -157,7 +158,11 @@ where
         if let Some(caller) = &caller {
             request.extensions_mut().insert(caller.clone());
         }
-        let client = request.extensions().get::<ConnectionInfo>().and_then(|c| c.remote_addr).map(|a| a.ip());
+        let client = request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .and_then(|c| c.remote_addr)
+            .map(|a| crate::client_ip::client_ip(a.ip(), request.headers(), &self.layer.trusted_proxies));
         let limiter = self.layer.limiter.clone();
         let revocations = self.layer.revocations.clone();
         let span = tracing::info_span!(

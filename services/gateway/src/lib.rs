@@ -24,6 +24,7 @@ mod admin_service;
 mod audit_sink;
 mod auth_service;
 mod authn;
+pub mod client_ip;
 mod convert;
 mod edge;
 mod error;
@@ -107,6 +108,8 @@ pub struct GatewayConfig {
     pub rate_limits: RateLimits,
     /// Where revoked sessions are recorded (in process, or Redis shared by replicas).
     pub cache: Arc<dyn switchboard_cache::Cache>,
+    /// Proxies (ingress, load balancers) whose `X-Forwarded-For` is believed for per-client limits; none by default.
+    pub trusted_proxies: Vec<client_ip::Cidr>,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -118,6 +121,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("cors_origins", &self.cors_origins)
             .field("rate_limits", &self.rate_limits)
             .field("cache", &self.cache.name())
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }
@@ -212,6 +216,7 @@ pub async fn serve_with(
         routes: Arc::new(rest::RestRoutes(table)),
         limiter: Arc::new(ratelimit::Limiter::new(config.rate_limits.clone(), config.store.clone())),
         revocations: revocations.clone(),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
     };
     let app = front::app(router, edge, &config.cors_origins);
     let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);

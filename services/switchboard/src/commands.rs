@@ -154,6 +154,12 @@ async fn run_service(
                 },
                 rate_limits: rate_limits(platform).await?,
                 cache: cache(platform).await?,
+                trusted_proxies: platform
+                    .trusted_proxies
+                    .iter()
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|p| p.parse().map_err(|e| CliError::Usage(format!("SWITCHBOARD_TRUSTED_PROXIES: {e}"))))
+                    .collect::<Result<_, _>>()?,
                 cors_origins: platform
                     .cors_origins
                     .iter()

@@ -179,6 +179,10 @@ pub(crate) struct Platform {
     /// When the rate-limit store (Redis) is unreachable: `allow` requests (default) or `deny` them with 503.
     #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_ON_STORE_ERROR", default_value = "allow", value_parser = ["allow", "deny"])]
     pub(crate) rate_limit_on_store_error: String,
+    /// Proxies whose X-Forwarded-For is believed for per-client rate limits, comma-separated addresses or CIDR
+    /// blocks (e.g. the ingress's 10.0.0.0/8); none when unset.
+    #[arg(long, env = "SWITCHBOARD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub(crate) trusted_proxies: Vec<String>,
     /// Browser origins allowed to call the public port (CORS), comma-separated; none when unset.
     #[arg(long, env = "SWITCHBOARD_CORS_ORIGINS", value_delimiter = ',')]
     pub(crate) cors_origins: Vec<String>,
