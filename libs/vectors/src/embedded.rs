@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value};
 use switchboard_types::TenantId;
@@ -29,10 +29,11 @@ struct Collection {
     log: Option<BufWriter<File>>,
 }
 
-/// The embedded default vector store.
+/// The embedded default vector store. Searches run on the blocking pool (an exact scan of 100k vectors takes tens
+/// of milliseconds, too long for an async worker thread).
 pub struct EmbeddedIndex {
     dir: Option<PathBuf>,
-    collections: RwLock<HashMap<String, Collection>>,
+    collections: Arc<RwLock<HashMap<String, Collection>>>,
 }
 
 impl std::fmt::Debug for EmbeddedIndex {
@@ -110,7 +111,7 @@ impl Reader<'_> {
 impl EmbeddedIndex {
     /// An index that lives only in memory (tests).
     pub fn in_memory() -> Self {
-        Self { dir: None, collections: RwLock::new(HashMap::new()) }
+        Self { dir: None, collections: Arc::new(RwLock::new(HashMap::new())) }
     }
 
     /// Opens (creating if needed) the index persisted in `dir`, replaying every collection's log.
@@ -130,7 +131,7 @@ impl EmbeddedIndex {
             collection.log = Some(BufWriter::new(OpenOptions::new().append(true).open(&path).map_err(storage)?));
             collections.insert(name, collection);
         }
-        Ok(Self { dir: Some(dir.to_owned()), collections: RwLock::new(collections) })
+        Ok(Self { dir: Some(dir.to_owned()), collections: Arc::new(RwLock::new(collections)) })
     }
 
     fn write(collection: &mut Collection, record: &[u8]) -> Result<(), VectorError> {
@@ -215,14 +216,14 @@ impl EmbeddedIndex {
     }
 
     fn search_now(
-        &self,
+        collections: &RwLock<HashMap<String, Collection>>,
         name: &str,
         tenant: TenantId,
         query: &[f32],
         k: usize,
         filter: &Filter,
     ) -> Result<Vec<Hit>, VectorError> {
-        let collections = self.collections.read().unwrap_or_else(|p| p.into_inner());
+        let collections = collections.read().unwrap_or_else(|p| p.into_inner());
         let collection = collections.get(name).ok_or_else(|| VectorError::Invalid(format!("no collection {name}")))?;
         if query.len() != collection.dimension {
             return Err(VectorError::Invalid(format!("the query must have {} numbers", collection.dimension)));
@@ -344,7 +345,13 @@ impl VectorStore for EmbeddedIndex {
         k: usize,
         filter: &'a Filter,
     ) -> VectorFuture<'a, Vec<Hit>> {
-        Box::pin(std::future::ready(self.search_now(collection, tenant, vector, k, filter)))
+        let (collections, name, query, filter) =
+            (self.collections.clone(), collection.to_owned(), vector.to_vec(), filter.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || Self::search_now(&collections, &name, tenant, &query, k, &filter))
+                .await
+                .map_err(|e| VectorError::Storage(format!("search task failed: {e}")))?
+        })
     }
 
     fn delete<'a>(&'a self, collection: &'a str, tenant: TenantId, filter: &'a Filter) -> VectorFuture<'a, u64> {
