@@ -11,6 +11,7 @@
 pub mod audit;
 mod entity;
 mod error;
+pub mod events;
 pub mod identity;
 mod migration;
 
@@ -111,6 +112,21 @@ impl Store {
         identity::TenantDirectory::new(&self.db)
     }
 
+    /// The outbox as the relay sees it: every tenant's pending events.
+    pub fn outbox_relay(&self) -> events::OutboxRelayTable<'_> {
+        events::OutboxRelayTable::new(&self.db)
+    }
+
+    /// The embedded event log (the bus when no broker is configured).
+    pub fn event_log(&self) -> events::EventLogTable<'_> {
+        events::EventLogTable::new(&self.db, self.backend)
+    }
+
+    /// Expiring named locks shared by every process on this database.
+    pub fn leases(&self) -> events::LeaseTable<'_> {
+        events::LeaseTable::new(&self.db)
+    }
+
     /// Opens a transaction scoped to `tenant`: the only way to reach tenant data.
     pub async fn tenant(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
         let tx = self.db.begin().await?;
@@ -186,6 +202,11 @@ impl TenantScope {
     /// The tenant's refresh tokens.
     pub fn refresh_tokens(&self) -> identity::RefreshTokenRepository<'_> {
         identity::RefreshTokenRepository::new(self)
+    }
+
+    /// The tenant's outbox: events written here publish only if this transaction commits.
+    pub fn outbox(&self) -> events::OutboxRepository<'_> {
+        events::OutboxRepository::new(self)
     }
 
     /// Counts audit rows with no tenant filter at all: on PostgreSQL row-level security still limits it to this

@@ -3,6 +3,10 @@
 
 pub(crate) mod audit_checkpoint;
 pub(crate) mod audit_event;
+pub(crate) mod event_log;
+pub(crate) mod event_offset;
+pub(crate) mod lease;
+pub(crate) mod outbox;
 pub(crate) mod refresh_token;
 pub(crate) mod tenant;
 pub(crate) mod user;
