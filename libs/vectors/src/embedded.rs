@@ -15,7 +15,9 @@ use std::sync::{Arc, RwLock};
 use serde_json::{Map, Value};
 use switchboard_types::TenantId;
 
-use crate::{Distance, Filter, Hit, Point, VectorError, VectorFuture, VectorStore};
+use crate::{
+    Distance, Filter, Hit, Point, VectorError, VectorFuture, VectorStore, check_collection_name, check_dimension,
+};
 
 struct Stored {
     vector: Vec<f32>,
@@ -44,17 +46,6 @@ impl std::fmt::Debug for EmbeddedIndex {
 
 fn storage(e: impl std::fmt::Display) -> VectorError {
     VectorError::Storage(e.to_string())
-}
-
-fn check_name(name: &str) -> Result<(), VectorError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(VectorError::Invalid(format!("collection name {name:?}: use 1-64 of a-z, 0-9, _ and -")))
-    }
 }
 
 fn normalized(mut v: Vec<f32>) -> Vec<f32> {
@@ -150,10 +141,8 @@ impl EmbeddedIndex {
     }
 
     fn ensure(&self, name: &str, dimension: usize, distance: Distance) -> Result<(), VectorError> {
-        check_name(name)?;
-        if dimension == 0 || dimension > 65_536 {
-            return Err(VectorError::Invalid(format!("dimension {dimension} is out of range (1-65536)")));
-        }
+        check_collection_name(name)?;
+        check_dimension(dimension)?;
         let mut collections = self.collections.write().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = collections.get(name) {
             if existing.dimension != dimension || existing.distance != distance {

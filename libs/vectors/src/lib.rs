@@ -1,15 +1,16 @@
-//! Vector search for retrieval: the [`VectorStore`] trait, the embedded [`EmbeddedIndex`] (the default), and the
-//! offline [`HashedEmbedder`].
+//! Vector search for retrieval: the [`VectorStore`] trait, the embedded [`EmbeddedIndex`] (the default), the
+//! [`QdrantStore`] adapter for a shared Qdrant server, and the offline [`HashedEmbedder`].
 //!
 //! Tenancy is part of the API, not a convention: every point carries a [`TenantId`], and `search` and `delete`
 //! take one, so one tenant's vectors can never answer another's query (the embedded index even keeps each
-//! tenant's points apart; a Qdrant adapter would filter on an indexed `tenant_id` payload field).
+//! tenant's points apart; the Qdrant adapter filters every request on an indexed `tenant_id` payload field).
+//! Both implementations pass one conformance suite (`tests/it`; the Qdrant run needs `QDRANT_URL`).
 //!
-//! Not here yet: the Qdrant adapter (qdrant-client 1.20, which shares our tonic 0.14) and its conformance run
-//! when `QDRANT_URL` is set, and the OpenAI embeddings client (with the orchestrator).
+//! Not here: the OpenAI embeddings client (it comes with the orchestrator).
 
 mod embedded;
 mod embedder;
+mod qdrant;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +20,7 @@ pub use switchboard_types::TenantId;
 
 pub use crate::embedded::EmbeddedIndex;
 pub use crate::embedder::HashedEmbedder;
+pub use crate::qdrant::QdrantStore;
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +28,34 @@ pub enum VectorError {
     /// The request does not fit the collection (unknown collection, wrong dimension, bad value).
     #[error("{0}")]
     Invalid(String),
-    /// The index's files could not be read or written.
+    /// The index's files could not be read or written, or the vector server failed or holds data this crate did
+    /// not write.
     #[error("vector index storage: {0}")]
     Storage(String),
+    /// The vector server did not answer; retry later.
+    #[error("vector server unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Refuses collection names that are not 1-64 of `a-z`, `A-Z`, `0-9`, `_` and `-` (they name files and Qdrant
+/// collections).
+pub(crate) fn check_collection_name(name: &str) -> Result<(), VectorError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(VectorError::Invalid(format!("collection name {name:?}: use 1-64 of a-z, 0-9, _ and -")))
+    }
+}
+
+/// Refuses a dimension outside 1-65536.
+pub(crate) fn check_dimension(dimension: usize) -> Result<(), VectorError> {
+    if dimension == 0 || dimension > 65_536 {
+        return Err(VectorError::Invalid(format!("dimension {dimension} is out of range (1-65536)")));
+    }
+    Ok(())
 }
 
 /// How similarity is measured; higher scores are closer for all three.
