@@ -18,11 +18,12 @@ run: setup
 build: setup
 	$(CARGO) build --workspace --all-targets
 
-## Every test: contracts lint, then the Rust suites (SQLite and PostgreSQL, in-process and Redis).
+## Every test: contracts lint, then the Rust suites (SQLite and PostgreSQL, in-process and Redis, the embedded
+## event log and Kafka on a tansu broker that this target installs, starts and stops).
 test: setup proto-lint
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
-	$(CARGO) test --workspace --locked
+	@scripts/with-kafka.sh $(CARGO) test --workspace --locked
 
 proto-lint: setup
 	$(BUF) lint
@@ -40,7 +41,7 @@ fmt:
 bench: setup
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
-	$(CARGO) bench -p switchboard --bench platform --bench edge --bench data --locked
+	@scripts/with-kafka.sh $(CARGO) bench -p switchboard --bench platform --bench edge --bench data --bench events --locked
 
 ## Fuzz the network-facing parsers, FUZZ_SECONDS each (default 60). Installs cargo-fuzz on first use; stable
 ## Rust with RUSTC_BOOTSTRAP for the instrumentation flags, no sanitizer.

@@ -13,6 +13,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use switchboard_audit::{AuditConfig, CheckpointSigner};
+use switchboard_events::EmbeddedBus;
+use switchboard_events::EventBus;
+use switchboard_events::outbox::{OutboxRelay, RelayOptions};
 use switchboard_mesh::Identity;
 use switchboard_mesh::pki::{DevCa, MeshCredentials};
 use switchboard_proto::audit::v1::audit_service_client::AuditServiceClient;
@@ -44,9 +47,15 @@ pub struct TestStore {
     /// The store.
     pub store: Store,
     schema: Option<String>,
+    config: StoreConfig,
 }
 
 impl TestStore {
+    /// How to open this store again (as a restarted process would).
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
     /// Drops the test's PostgreSQL schema.
     pub async fn cleanup(self) {
         let _ = self.store.close().await;
@@ -61,8 +70,9 @@ pub async fn test_store(db: TestDb, dir: &Path) -> TestStore {
     switchboard_telemetry::init_for_tests();
     match db {
         TestDb::Sqlite => {
-            let store = Store::open(&StoreConfig::sqlite_in(dir)).await.expect("open SQLite store");
-            TestStore { store, schema: None }
+            let config = StoreConfig::sqlite_in(dir);
+            let store = Store::open(&config).await.expect("open SQLite store");
+            TestStore { store, schema: None, config }
         }
         TestDb::Postgres => {
             let url = postgres_url();
@@ -72,8 +82,30 @@ pub async fn test_store(db: TestDb, dir: &Path) -> TestStore {
                 .unwrap_or_else(|e| panic!("PostgreSQL at {url} is required for this test: {e}"));
             let config = StoreConfig { url, schema: Some(schema.clone()) };
             let store = Store::open(&config).await.expect("open PostgreSQL store");
-            TestStore { store, schema: Some(schema) }
+            TestStore { store, schema: Some(schema), config }
         }
+    }
+}
+
+/// Waits until every audit record written to `store` so far is in its audit log: the outbox is empty and the
+/// audit service's consumer has committed the whole `audit.events` topic of the embedded bus.
+pub async fn settle_audit(store: &Store) {
+    let log = store.event_log();
+    let topic = switchboard_events::topics::AUDIT_EVENTS;
+    let group = switchboard_audit::AUDIT_CONSUMER_GROUP;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending = store.outbox_relay().pending_count().await.expect("outbox");
+        let end = log.end_offset(topic).await.expect("log end");
+        let committed = log.committed(group, topic).await.expect("committed offset");
+        if pending == 0 && committed >= end {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "audit records still in flight: {pending} in the outbox, log committed to {committed} of {end}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -145,11 +177,21 @@ impl TestPlatform {
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 
+        // The bus: the embedded log in the test store, with a relay publishing the store's outbox to it.
+        let bus: std::sync::Arc<dyn EventBus> = std::sync::Arc::new(EmbeddedBus::new(store.clone()));
+        let relay = OutboxRelay::new(
+            store.clone(),
+            bus.clone(),
+            RelayOptions { poll_interval: Duration::from_millis(20), ..Default::default() },
+        );
+        tasks.push(tokio::spawn(relay.run(shutdown.clone())));
+
         let (audit_listener, audit_addr) = listener().await;
         let audit = AuditConfig {
             store: store.clone(),
             signer: CheckpointSigner::load_or_create(&data_dir.path().join("keys/audit.p8")).expect("signing key"),
             credentials: creds(Identity::audit()),
+            bus: Some(bus.clone()),
         };
         let token = shutdown.clone();
         tasks.push(tokio::spawn(async move {
@@ -228,6 +270,11 @@ impl TestPlatform {
         }
     }
 
+    /// Waits until every audit record written so far is in the audit log (see [`settle_audit`]).
+    pub async fn settle_audit(&self) {
+        settle_audit(&self.store).await;
+    }
+
     /// Credentials for `identity`, issued by the platform's dev CA.
     pub fn credentials(&self, identity: Identity) -> MeshCredentials {
         MeshCredentials::dev(self.data_dir.path(), identity).expect("issue credentials")
@@ -251,6 +298,7 @@ impl TestPlatform {
             store: self.store.clone(),
             signer: CheckpointSigner::load_or_create(&self.data_dir.path().join("keys/audit.p8")).expect("signing key"),
             credentials: self.credentials(Identity::audit()),
+            bus: None,
         };
         let token = self.shutdown.clone();
         self.tasks.push(tokio::spawn(async move {

@@ -9,12 +9,16 @@
 //! comes from the request context, never from a request field.
 
 pub mod chain;
+mod consumer;
 mod convert;
 mod error;
 mod page_token;
 mod service;
 pub mod signer;
 
+use std::sync::Arc;
+
+use switchboard_events::EventBus;
 use switchboard_mesh::Identity;
 use switchboard_mesh::pki::MeshCredentials;
 use switchboard_mesh::server::{MAX_MESSAGE_BYTES, ServeOptions};
@@ -23,12 +27,12 @@ use switchboard_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::consumer::{AUDIT_CONSUMER_GROUP, consume_audit_events};
 pub use crate::error::AuditError;
-pub use crate::service::AuditService;
+pub use crate::service::{AuditService, Origin};
 pub use crate::signer::CheckpointSigner;
 
 /// Everything the audit service needs to run.
-#[derive(Debug)]
 pub struct AuditConfig {
     /// Where the log lives.
     pub store: Store,
@@ -36,6 +40,14 @@ pub struct AuditConfig {
     pub signer: CheckpointSigner,
     /// This service's mesh certificate.
     pub credentials: MeshCredentials,
+    /// The bus to consume `audit.events` from; direct AppendEvents calls only when `None`.
+    pub bus: Option<Arc<dyn EventBus>>,
+}
+
+impl std::fmt::Debug for AuditConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditConfig").field("bus", &self.bus.as_ref().map(|b| b.name())).finish_non_exhaustive()
+    }
 }
 
 /// Who may call the audit service: the platform's services, and operators (to list and verify).
@@ -50,10 +62,20 @@ pub async fn serve_with(
     shutdown: CancellationToken,
 ) -> Result<(), AuditError> {
     let service = AuditService::new(config.store, config.signer);
+    let consumer_stop = shutdown.child_token();
+    let consumer =
+        config.bus.map(|bus| tokio::spawn(consume_audit_events(service.clone(), bus, consumer_stop.clone())));
     let server = AuditServiceServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let options = ServeOptions::mesh(config.credentials, allowed_callers()).reporting([SERVICE_NAME]);
-    switchboard_mesh::server::serve(tonic::service::Routes::new(server), listener, options, shutdown).await?;
+    let served =
+        switchboard_mesh::server::serve(tonic::service::Routes::new(server), listener, options, shutdown).await;
+    if let Some(consumer) = consumer {
+        // Stop the consumer with the server, and wait so no append is cut short.
+        consumer_stop.cancel();
+        let _ = consumer.await;
+    }
+    served?;
     Ok(())
 }

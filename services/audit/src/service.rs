@@ -67,6 +67,23 @@ struct Validated {
     resource: String,
     outcome: i32,
     details: String,
+    origin: Origin,
+}
+
+/// The request an event came from: stored with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// `x-request-id` of the request.
+    pub request_id: String,
+    /// The trace id (32 hex digits) of its `traceparent`.
+    pub trace_id: String,
+}
+
+impl Origin {
+    /// The origin of events appended within `context`.
+    pub fn of(context: &RequestContext) -> Self {
+        Self { request_id: context.request_id().to_string(), trace_id: context.trace().trace_id_hex() }
+    }
 }
 
 impl AuditService {
@@ -89,12 +106,32 @@ impl AuditService {
         events: Vec<pb::NewEvent>,
     ) -> Result<pb::AppendEventsResponse, AuditError> {
         let tenant = context.require_tenant()?;
+        let origin = Origin::of(context);
+        let validated = validate(events.into_iter().map(|e| (e, origin.clone())).collect())?;
+        self.append_validated(tenant, validated).await
+    }
+
+    /// Appends events that each carry their own origin to `tenant`'s chain, as the audit-events consumer does
+    /// with events from many requests. Idempotent by event id like [`AuditService::append`].
+    pub async fn append_from(
+        &self,
+        tenant: TenantId,
+        events: Vec<(pb::NewEvent, Origin)>,
+    ) -> Result<pb::AppendEventsResponse, AuditError> {
         let validated = validate(events)?;
+        self.append_validated(tenant, validated).await
+    }
+
+    async fn append_validated(
+        &self,
+        tenant: TenantId,
+        validated: Vec<Validated>,
+    ) -> Result<pb::AppendEventsResponse, AuditError> {
         let _serialized = self.chain_lock(tenant).lock().await;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.append_once(tenant, context, &validated).await {
+            match self.append_once(tenant, &validated).await {
                 Err(AuditError::Store(StoreError::Conflict(what))) if attempt < APPEND_ATTEMPTS => {
                     // Another process appended to this chain between our read and write; read the new head.
                     tracing::debug!(%tenant, %what, attempt, "append raced another writer; retrying");
@@ -108,7 +145,6 @@ impl AuditService {
     async fn append_once(
         &self,
         tenant: TenantId,
-        context: &RequestContext,
         events: &[Validated],
     ) -> Result<pb::AppendEventsResponse, AuditError> {
         let scope = self.inner.store.tenant(tenant).await?;
@@ -125,7 +161,6 @@ impl AuditService {
         };
 
         let tenant_text = tenant.to_string();
-        let trace_id = context.trace().trace_id_hex();
         let mut fresh = Vec::new();
         let mut out = Vec::with_capacity(events.len());
         for event in events {
@@ -146,8 +181,8 @@ impl AuditService {
                 resource: event.resource.clone(),
                 outcome: event.outcome,
                 details: event.details.clone(),
-                request_id: context.request_id().to_string(),
-                trace_id: trace_id.clone(),
+                request_id: event.origin.request_id.clone(),
+                trace_id: event.origin.trace_id.clone(),
                 prev_hash: prev_hash.clone(),
                 hash: Vec::new(),
             };
@@ -334,7 +369,7 @@ impl AuditService {
     }
 }
 
-fn validate(events: Vec<pb::NewEvent>) -> Result<Vec<Validated>, AuditError> {
+fn validate(events: Vec<(pb::NewEvent, Origin)>) -> Result<Vec<Validated>, AuditError> {
     let invalid = |m: String| AuditError::InvalidArgument(m);
     if events.is_empty() || events.len() > MAX_BATCH {
         return Err(invalid(format!("events must hold 1 to {MAX_BATCH} events, got {}", events.len())));
@@ -343,7 +378,7 @@ fn validate(events: Vec<pb::NewEvent>) -> Result<Vec<Validated>, AuditError> {
     let mut seen = HashSet::new();
     let mut batch_bytes = 0;
     let mut out = Vec::with_capacity(events.len());
-    for (i, e) in events.into_iter().enumerate() {
+    for (i, (e, origin)) in events.into_iter().enumerate() {
         let event_id = if e.event_id.is_empty() {
             EventId::generate().to_string()
         } else {
@@ -391,6 +426,7 @@ fn validate(events: Vec<pb::NewEvent>) -> Result<Vec<Validated>, AuditError> {
             resource: e.resource,
             outcome: e.outcome,
             details,
+            origin,
         });
     }
     Ok(out)

@@ -2,7 +2,32 @@
 
 #![allow(clippy::unwrap_used)] // tests and benchmarks fail loudly by design
 
+mod bus;
 mod suite;
+
+mod bus_faults {
+    use switchboard_test_support::TestDb;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn frozen_broker_sqlite() {
+        crate::bus::a_frozen_broker_loses_and_duplicates_nothing(TestDb::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn frozen_broker_postgres() {
+        crate::bus::a_frozen_broker_loses_and_duplicates_nothing(TestDb::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn relay_killed_mid_batch_sqlite() {
+        crate::bus::a_relay_killed_mid_batch_duplicates_nothing(TestDb::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn relay_killed_mid_batch_postgres() {
+        crate::bus::a_relay_killed_mid_batch_duplicates_nothing(TestDb::Postgres).await;
+    }
+}
 
 switchboard_test_support::on_both_databases!(
     append_list_verify_and_checkpoint,
