@@ -20,6 +20,8 @@ const MAX_PAGE: i32 = 1000;
 pub(crate) struct AdminService {
     pub(crate) store: Store,
     pub(crate) revocations: crate::revocation::Revocations,
+    /// Holds cached tenant settings, dropped here when they change.
+    pub(crate) cache: std::sync::Arc<dyn switchboard_cache::Cache>,
 }
 
 fn invalid(message: impl Into<String>) -> GatewayError {
@@ -146,6 +148,11 @@ impl AdminService {
         }
         let id = stored_tenant_id(&current)?;
         self.store.tenants().update(id, &display_name, limit).await?;
+        // Every replica reads the new limit on its next request (with Redis; in process, this replica at once and
+        // others within the cache TTL).
+        if let Err(e) = self.cache.delete(&crate::ratelimit::tenant_limit_key(id)).await {
+            tracing::warn!(tenant = %id, error = %e, "cannot drop the cached rate limit; it applies when it expires");
+        }
         let updated = self.find_tenant(&current.id).await?;
         Ok(pb::UpdateTenantResponse { tenant: Some(convert::tenant(&updated)) })
     }

@@ -1,37 +1,40 @@
-//! Security events (logins, failed logins, refresh-token reuse, logouts) appended to the audit service over the
-//! mesh. A failed append is logged and does not fail the user's request: the gateway must not lock people out
-//! because the audit service is down. (The transactional outbox of the data-layer work will make these durable.)
-
-use std::time::Duration;
+//! Security events (logins, failed logins, refresh-token reuse, logouts) for the tenant's audit log, written to the
+//! transactional outbox in the same transaction as the change they report. The outbox relay publishes them to
+//! `audit.events` and the audit service appends them, so an audit service or broker that is down delays the
+//! record but neither loses it nor fails the user's request.
 
 use prost_types::{Struct, Value, value::Kind};
+use switchboard_events::{EnvelopeBuilder, outbox, topics};
 use switchboard_mesh::context::RequestContext;
 use switchboard_proto::audit::v1 as pb;
-use switchboard_proto::audit::v1::audit_service_client::AuditServiceClient;
-use switchboard_types::TenantId;
-use tonic::transport::Channel;
+use switchboard_store::TenantScope;
 
-/// Appends security events for the gateway.
+use crate::GatewayError;
+
+/// Records security events for the gateway.
 #[derive(Clone, Debug)]
 pub(crate) struct AuditSink {
-    client: AuditServiceClient<Channel>,
+    envelopes: EnvelopeBuilder,
+}
+
+impl Default for AuditSink {
+    fn default() -> Self {
+        Self { envelopes: EnvelopeBuilder::new("gateway") }
+    }
 }
 
 impl AuditSink {
-    pub(crate) fn new(channel: Channel) -> Self {
-        Self { client: AuditServiceClient::new(channel) }
-    }
-
-    /// Records `action` by `actor` in `tenant`'s log. `details` must hold no secrets.
+    /// Records `action` by `actor` in the log of `scope`'s tenant; it commits with `scope`. `details` must hold no
+    /// secrets.
     pub(crate) async fn record(
         &self,
+        scope: &TenantScope,
         context: &RequestContext,
-        tenant: TenantId,
         actor: String,
         action: &str,
         outcome: pb::Outcome,
         details: &[(&str, String)],
-    ) {
+    ) -> Result<(), GatewayError> {
         let details = Struct {
             fields: details
                 .iter()
@@ -43,12 +46,17 @@ impl AuditSink {
             action: action.to_owned(),
             outcome: outcome as i32,
             details: Some(details),
+            occur_time: Some(now_timestamp()),
             ..Default::default()
         };
-        let mut request = context.clone().with_tenant(tenant).request(pb::AppendEventsRequest { events: vec![event] });
-        request.set_timeout(Duration::from_secs(3));
-        if let Err(status) = self.client.clone().append_events(request).await {
-            tracing::error!(%tenant, action, code = ?status.code(), message = status.message(), "audit append failed");
-        }
+        let envelope = self.envelopes.audit(context, scope.tenant(), event);
+        outbox::enqueue(scope, topics::AUDIT_EVENTS, &[envelope])
+            .await
+            .map_err(|e| GatewayError::Internal(format!("audit outbox: {e}")))
     }
+}
+
+fn now_timestamp() -> prost_types::Timestamp {
+    let us = switchboard_types::now_unix_micros();
+    prost_types::Timestamp { seconds: us.div_euclid(1_000_000), nanos: (us.rem_euclid(1_000_000) * 1000) as i32 }
 }

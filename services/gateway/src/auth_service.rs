@@ -157,9 +157,11 @@ impl AuthService {
         if !password_ok || user.disabled {
             self.throttle.fail(&throttle_key);
             let reason = if user.disabled { "user disabled" } else { "wrong password" };
+            let scope = self.store.tenant(tenant_id).await?;
             self.audit
-                .record(context, tenant_id, actor, "auth.login", Outcome::Failure, &[("reason", reason.into())])
-                .await;
+                .record(&scope, context, actor, "auth.login", Outcome::Failure, &[("reason", reason.into())])
+                .await?;
+            scope.commit().await?;
             return Err(GatewayError::Unauthenticated(BAD_LOGIN));
         }
         self.throttle.succeed(&throttle_key);
@@ -167,9 +169,11 @@ impl AuthService {
         let scope = self.store.tenant(tenant_id).await?;
         let family = uuid::Uuid::now_v7().to_string();
         let refresh_token = self.new_refresh_token(&scope, &user.id, &family).await?;
+        self.audit
+            .record(&scope, context, actor, "auth.login", Outcome::Success, &[("family", family.clone())])
+            .await?;
         scope.commit().await?;
         let (access_token, expires_in) = self.access_token(tenant_id, user_id, &user.role, &family)?;
-        self.audit.record(context, tenant_id, actor, "auth.login", Outcome::Success, &[("family", family)]).await;
         Ok(pb::LoginResponse { access_token, refresh_token, expires_in, token_type: "Bearer".into() })
     }
 
@@ -195,19 +199,19 @@ impl AuthService {
         // Spent already, or spent by a concurrent request just now: either way a copy is in someone else's hands.
         if stored.used_at_us.is_some() || !scope.refresh_tokens().spend(&stored.id, now).await? {
             let revoked = scope.refresh_tokens().revoke_family(&stored.family_id, now).await?;
-            scope.commit().await?;
-            self.revocations.revoke_session(&stored.family_id).await;
-            tracing::warn!(tenant = %presented.tenant, family = %stored.family_id, revoked, "refresh token reuse");
             self.audit
                 .record(
+                    &scope,
                     context,
-                    presented.tenant,
                     actor,
                     "auth.refresh_token_reuse",
                     Outcome::Denied,
                     &[("family", stored.family_id.clone()), ("revoked_tokens", revoked.to_string())],
                 )
-                .await;
+                .await?;
+            scope.commit().await?;
+            self.revocations.revoke_session(&stored.family_id).await;
+            tracing::warn!(tenant = %presented.tenant, family = %stored.family_id, revoked, "refresh token reuse");
             return Err(GatewayError::Unauthenticated(BAD_REFRESH));
         }
         if stored.expires_at_us <= now {
@@ -239,18 +243,18 @@ impl AuthService {
             return Err(GatewayError::Unauthenticated(BAD_REFRESH));
         }
         let revoked = scope.refresh_tokens().revoke_family(&stored.family_id, now_us()).await?;
-        scope.commit().await?;
-        self.revocations.revoke_session(&stored.family_id).await;
         self.audit
             .record(
+                &scope,
                 context,
-                presented.tenant,
                 format!("user:{}", stored.user_id),
                 "auth.logout",
                 Outcome::Success,
-                &[("family", stored.family_id), ("revoked_tokens", revoked.to_string())],
+                &[("family", stored.family_id.clone()), ("revoked_tokens", revoked.to_string())],
             )
-            .await;
+            .await?;
+        scope.commit().await?;
+        self.revocations.revoke_session(&stored.family_id).await;
         Ok(pb::LogoutResponse {})
     }
 

@@ -158,7 +158,7 @@ pub async fn serve_with(
     let auth = auth_service::AuthService {
         store: config.store.clone(),
         keys: keys.clone(),
-        audit: audit_sink::AuditSink::new(audit_channel.clone()),
+        audit: audit_sink::AuditSink::default(),
         lifetimes: config.lifetimes,
         throttle: throttle::LoginThrottle::default(),
         revocations: revocations.clone(),
@@ -214,14 +214,18 @@ pub async fn serve_with(
     let edge = edge::EdgeLayer {
         authenticator: Arc::new(authn::JwtAuthenticator { keys }),
         routes: Arc::new(rest::RestRoutes(table)),
-        limiter: Arc::new(ratelimit::Limiter::new(config.rate_limits.clone(), config.store.clone())),
+        limiter: Arc::new(ratelimit::Limiter::new(
+            config.rate_limits.clone(),
+            config.store.clone(),
+            config.cache.clone(),
+        )),
         revocations: revocations.clone(),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
     };
     let app = front::app(router, edge, &config.cors_origins);
     let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);
 
-    let admin = admin_service::AdminService { store: config.store, revocations };
+    let admin = admin_service::AdminService { store: config.store, revocations, cache: config.cache };
     let admin_routes =
         tonic::service::Routes::new(TenantAdminServiceServer::new(admin_service::AdminGrpc(Arc::new(admin))));
     let admin_options =

@@ -7,12 +7,12 @@
 //! `grpc-status-details-bin` — never a bare HTTP 429, which gRPC clients read as UNAVAILABLE and retry at once.
 //! When the store fails (Redis down), the configured [`OnStoreError`] policy decides, with a warning in the log.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use prost::Message;
+use switchboard_cache::Cache;
 use switchboard_proto::google::rpc::{RetryInfo, Status as RpcStatus};
 use switchboard_ratelimit::{Decision, Quota, RateLimitStore};
 use switchboard_store::{Store, TenantId};
@@ -53,14 +53,19 @@ impl std::fmt::Debug for RateLimits {
 
 /// How long a tenant's override is cached before it is read again.
 const OVERRIDE_TTL: Duration = Duration::from_secs(30);
-/// Most tenants whose overrides are cached.
-const OVERRIDE_CACHE_MAX: usize = 100_000;
 
 /// The limiter the edge layer consults.
 pub(crate) struct Limiter {
     config: RateLimits,
     store: Store,
-    overrides: Mutex<HashMap<TenantId, (u32, Instant)>>,
+    /// Caches each tenant's stored limit (in process, or Redis shared by the replicas).
+    cache: Arc<dyn Cache>,
+}
+
+/// The cache key of `tenant`'s stored rate limit: the tenant is in the key, so one tenant's entry can never
+/// answer for another.
+pub(crate) fn tenant_limit_key(tenant: TenantId) -> String {
+    format!("tenant:{tenant}:rate-limit-per-minute")
 }
 
 /// The outcome for one request.
@@ -92,32 +97,37 @@ fn ceil_secs(d: Duration) -> u64 {
 }
 
 impl Limiter {
-    pub(crate) fn new(config: RateLimits, store: Store) -> Self {
-        Self { config, store, overrides: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(config: RateLimits, store: Store, cache: Arc<dyn Cache>) -> Self {
+        Self { config, store, cache }
     }
 
+    /// The tenant's requests per minute: its stored override (cached for [`OVERRIDE_TTL`]; the admin service
+    /// drops the entry when it changes the limit), else the platform default.
     async fn tenant_quota(&self, tenant: TenantId) -> u32 {
-        let cached = {
-            let overrides = self.overrides.lock().unwrap_or_else(|p| p.into_inner());
-            overrides.get(&tenant).filter(|(_, at)| at.elapsed() < OVERRIDE_TTL).map(|(n, _)| *n)
-        };
-        if let Some(n) = cached {
-            return n;
+        let key = tenant_limit_key(tenant);
+        match self.cache.get(&key).await {
+            Ok(Some(value)) => {
+                if let Some(stored) = std::str::from_utf8(&value).ok().and_then(|v| v.parse::<u32>().ok()) {
+                    return if stored > 0 { stored } else { self.config.default_per_minute };
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(%tenant, error = %e, "cache unavailable; reading the tenant's limit from the store")
+            }
         }
-        let limit = match self.store.tenants().by_id(tenant).await {
-            Ok(Some(t)) if t.rate_limit_per_minute > 0 => u32::try_from(t.rate_limit_per_minute).unwrap_or(u32::MAX),
-            Ok(_) => self.config.default_per_minute,
+        let stored = match self.store.tenants().by_id(tenant).await {
+            Ok(Some(t)) => u32::try_from(t.rate_limit_per_minute.max(0)).unwrap_or(u32::MAX),
+            Ok(None) => 0,
             Err(e) => {
                 tracing::warn!(%tenant, error = %e, "cannot read the tenant's rate limit; using the default");
-                self.config.default_per_minute
+                return self.config.default_per_minute;
             }
         };
-        let mut overrides = self.overrides.lock().unwrap_or_else(|p| p.into_inner());
-        if overrides.len() >= OVERRIDE_CACHE_MAX {
-            overrides.clear();
+        if let Err(e) = self.cache.set(&key, stored.to_string().as_bytes(), Some(OVERRIDE_TTL)).await {
+            tracing::debug!(%tenant, error = %e, "cannot cache the tenant's rate limit");
         }
-        overrides.insert(tenant, (limit, Instant::now()));
-        limit
+        if stored > 0 { stored } else { self.config.default_per_minute }
     }
 
     /// Takes one request from every allowance that applies; the first refusal wins.

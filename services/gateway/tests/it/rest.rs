@@ -38,6 +38,7 @@ async fn rest_login_whoami_and_audit_through_the_gateway() {
     tenant_with_user(&platform, "acme", "owner@acme.example").await;
     tenant_with_user(&platform, "globex", "owner@globex.example").await;
     let addr = platform.gateway_addr.clone();
+    let store = platform.store.clone();
     tokio::task::spawn_blocking(move || {
         let login = |tenant: &str, email: &str| {
             call(
@@ -87,6 +88,7 @@ async fn rest_login_whoami_and_audit_through_the_gateway() {
         assert_eq!(me["platformOperator"], false);
 
         // The audit log, forwarded over mTLS to the audit service; int64 as strings; query parameters bound.
+        tokio::runtime::Handle::current().block_on(switchboard_test_support::settle_audit(&store));
         let (code, page, _) =
             call(&addr, "GET", "/v1/audit/events?pageSize=1&orderAscending=true", Some(&token), "", None);
         assert_eq!(code, 200, "{page}");

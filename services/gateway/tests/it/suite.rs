@@ -68,6 +68,7 @@ async fn refresh(platform: &TestPlatform, token: &str) -> Result<pb::RefreshResp
 }
 
 async fn events_of(platform: &TestPlatform, access: &str) -> Vec<audit::AuditEvent> {
+    platform.settle_audit().await;
     AuditServiceClient::new(platform.public_channel())
         .list_events(bearer(audit::ListEventsRequest { page_size: 100, ..Default::default() }, access))
         .await
