@@ -61,6 +61,16 @@ impl RedisCache {
         }
     }
 
+    /// The connection pool, for other Redis users in the process (the rate limiter) to share.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The server, with any password hidden.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     fn key(key: &str) -> String {
         format!("{KEY_PREFIX}{key}")
     }

@@ -79,16 +79,24 @@ impl RedisStore {
             Ok(Err(e)) => return Err(unavailable(format!("cannot connect: {e}"))),
             Err(_) => return Err(unavailable(format!("no connection within {timeout:?}"))),
         }
+        match Self::from_pool(pool.clone(), endpoint, timeout).await {
+            Ok(store) => Ok(store),
+            Err(e) => {
+                quit(&pool, timeout).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// A store on an already connected pool (the platform shares the cache's pool: one set of connections to
+    /// Redis per process). Loads the script; `timeout` bounds that and every check. `endpoint` names the server in
+    /// errors and must hold no password.
+    pub async fn from_pool(pool: Pool, endpoint: String, timeout: Duration) -> Result<Self, RateLimitError> {
+        let unavailable = |what: String| RateLimitError::Unavailable(format!("Redis at {endpoint}: {what}"));
         let script_sha = match tokio::time::timeout(timeout, pool.script_load::<String, _>(SCRIPT)).await {
             Ok(Ok(sha)) => sha,
-            Ok(Err(e)) => {
-                quit(&pool, timeout).await;
-                return Err(unavailable(format!("SCRIPT LOAD failed: {e}")));
-            }
-            Err(_) => {
-                quit(&pool, timeout).await;
-                return Err(unavailable(format!("SCRIPT LOAD got no answer within {timeout:?}")));
-            }
+            Ok(Err(e)) => return Err(unavailable(format!("SCRIPT LOAD failed: {e}"))),
+            Err(_) => return Err(unavailable(format!("SCRIPT LOAD got no answer within {timeout:?}"))),
         };
         Ok(Self { pool, script_sha, timeout, endpoint })
     }

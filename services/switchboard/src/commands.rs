@@ -120,6 +120,43 @@ async fn open_store(platform: &Platform) -> Result<Store, CliError> {
     Ok(store.clone())
 }
 
+/// The event bus, created once per process: Kafka when `KAFKA_BROKERS` is set, else the log in the store.
+async fn event_bus(
+    platform: &Platform,
+    shutdown: &CancellationToken,
+) -> Result<std::sync::Arc<dyn switchboard_events::EventBus>, CliError> {
+    static BUS: tokio::sync::OnceCell<std::sync::Arc<dyn switchboard_events::EventBus>> =
+        tokio::sync::OnceCell::const_new();
+    let bus = BUS
+        .get_or_try_init(|| async {
+            let bus: std::sync::Arc<dyn switchboard_events::EventBus> = match &platform.kafka_brokers {
+                Some(brokers) if !brokers.trim().is_empty() => {
+                    let mut config = switchboard_events::KafkaConfig::new(brokers.trim());
+                    config.batch_messages = platform.kafka_batch_messages.max(1);
+                    let bus = switchboard_events::KafkaBus::new(config)
+                        .map_err(|e| CliError::Usage(format!("KAFKA_BROKERS: {e}")))?;
+                    // A broker that is down now is not fatal: the relay and consumers retry until it is back.
+                    if let Err(e) =
+                        switchboard_events::EventBus::ensure_topics(&bus, &switchboard_events::topics::ALL).await
+                    {
+                        tracing::warn!(error = %e, "cannot create the event topics yet; will retry on first use");
+                    }
+                    std::sync::Arc::new(bus)
+                }
+                _ => {
+                    let bus = switchboard_events::EmbeddedBus::new(open_store(platform).await?);
+                    let retention = Duration::from_secs(platform.event_retention_hours.max(1) * 3600);
+                    tokio::spawn(bus.clone().run_retention(retention, shutdown.clone()));
+                    std::sync::Arc::new(bus)
+                }
+            };
+            tracing::info!(bus = bus.name(), "event bus");
+            Ok::<_, CliError>(bus)
+        })
+        .await?;
+    Ok(bus.clone())
+}
+
 /// A future that runs `service` on `listener` until `shutdown`.
 async fn run_service(
     service: Service,
@@ -172,9 +209,21 @@ async fn run_service(
             };
             let admin = switchboard_mesh::server::bind(&mesh.gateway_admin_addr).await?;
             let listeners = Listeners { public: listener, admin };
-            switchboard_gateway::serve_with(config, listeners, shutdown)
-                .map(move |r| r.map_err(|e| service_error(&e)))
-                .boxed()
+            // The gateway writes audit records to the outbox; its process relays them to the bus.
+            let relay = switchboard_events::outbox::OutboxRelay::new(
+                open_store(platform).await?,
+                event_bus(platform, &shutdown).await?,
+                switchboard_events::outbox::RelayOptions::default(),
+            );
+            let relay_stop = shutdown.child_token();
+            let relay = tokio::spawn(relay.run(relay_stop.clone()));
+            async move {
+                let served = switchboard_gateway::serve_with(config, listeners, shutdown).await;
+                relay_stop.cancel();
+                let _ = relay.await;
+                served.map_err(|e| service_error(&e))
+            }
+            .boxed()
         }
         Service::Orchestrator => {
             let config = OrchestratorConfig { credentials: credentials(mesh, Identity::orchestrator())? };
@@ -197,6 +246,7 @@ async fn run_service(
                 store: open_store(platform).await?,
                 signer: CheckpointSigner::load_or_create(&key_path)?,
                 credentials: credentials(mesh, Identity::audit())?,
+                bus: Some(event_bus(platform, &shutdown).await?),
             };
             switchboard_audit::serve_with(config, listener, shutdown)
                 .map(move |r| r.map_err(|e| service_error(&e)))
@@ -205,27 +255,44 @@ async fn run_service(
     })
 }
 
+/// The process's Redis connections (cache and rate limiter share them), when `REDIS_URL` is set.
+async fn redis(platform: &Platform) -> Result<Option<switchboard_cache::RedisCache>, CliError> {
+    static REDIS: tokio::sync::OnceCell<Option<switchboard_cache::RedisCache>> = tokio::sync::OnceCell::const_new();
+    let redis = REDIS
+        .get_or_try_init(|| async {
+            match &platform.redis_url {
+                Some(url) if !url.is_empty() => switchboard_cache::RedisCache::connect(url, Duration::from_millis(500))
+                    .await
+                    .map(Some)
+                    .map_err(|e| CliError::Usage(format!("REDIS_URL: {e}"))),
+                _ => Ok(None),
+            }
+        })
+        .await?;
+    Ok(redis.clone())
+}
+
 /// The cache (revoked sessions): Redis when `REDIS_URL` is set, else in-process.
 async fn cache(platform: &Platform) -> Result<std::sync::Arc<dyn switchboard_cache::Cache>, CliError> {
-    Ok(match &platform.redis_url {
-        Some(url) if !url.is_empty() => std::sync::Arc::new(
-            switchboard_cache::RedisCache::connect(url, Duration::from_millis(500))
-                .await
-                .map_err(|e| CliError::Usage(format!("REDIS_URL: {e}")))?,
-        ),
-        _ => std::sync::Arc::new(switchboard_cache::MemoryCache::new()),
+    Ok(match redis(platform).await? {
+        Some(redis) => std::sync::Arc::new(redis),
+        None => std::sync::Arc::new(switchboard_cache::MemoryCache::new()),
     })
 }
 
-/// The gateway's rate limiting: Redis when `REDIS_URL` is set, else in-process.
+/// The gateway's rate limiting: in Redis (on the cache's connections) when `REDIS_URL` is set, else in-process.
 async fn rate_limits(platform: &Platform) -> Result<RateLimits, CliError> {
-    let store: std::sync::Arc<dyn switchboard_ratelimit::RateLimitStore> = match &platform.redis_url {
-        Some(url) if !url.is_empty() => std::sync::Arc::new(
-            switchboard_ratelimit::RedisStore::connect(url, Duration::from_millis(500))
-                .await
-                .map_err(|e| CliError::Usage(format!("REDIS_URL: {e}")))?,
+    let store: std::sync::Arc<dyn switchboard_ratelimit::RateLimitStore> = match redis(platform).await? {
+        Some(redis) => std::sync::Arc::new(
+            switchboard_ratelimit::RedisStore::from_pool(
+                redis.pool().clone(),
+                redis.endpoint().to_owned(),
+                Duration::from_millis(500),
+            )
+            .await
+            .map_err(|e| CliError::Usage(format!("REDIS_URL: {e}")))?,
         ),
-        _ => std::sync::Arc::new(switchboard_ratelimit::MemoryStore::new()),
+        None => std::sync::Arc::new(switchboard_ratelimit::MemoryStore::new()),
     };
     Ok(RateLimits {
         store,

@@ -176,6 +176,16 @@ pub(crate) struct Platform {
     /// Redis for rate-limit counters shared by gateway replicas (redis://host:port); in-process when unset.
     #[arg(long, env = "REDIS_URL")]
     pub(crate) redis_url: Option<String>,
+    /// Kafka brokers for the event bus (host:port[,host:port...]); an event log in the database when unset.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub(crate) kafka_brokers: Option<String>,
+    /// Most messages per Kafka record batch. 1 (the default) is safe on every broker; tansu 0.6 loses the rest of a
+    /// batch when a consumer resumes inside it. On Apache Kafka raise it (e.g. 10000) for throughput.
+    #[arg(long, env = "KAFKA_BATCH_MESSAGES", default_value_t = 1)]
+    pub(crate) kafka_batch_messages: u32,
+    /// How long the embedded event log keeps messages, in hours (Kafka brokers keep to their own retention).
+    #[arg(long, env = "SWITCHBOARD_EVENT_RETENTION_HOURS", default_value_t = 7 * 24)]
+    pub(crate) event_retention_hours: u64,
     /// When the rate-limit store (Redis) is unreachable: `allow` requests (default) or `deny` them with 503.
     #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_ON_STORE_ERROR", default_value = "allow", value_parser = ["allow", "deny"])]
     pub(crate) rate_limit_on_store_error: String,
