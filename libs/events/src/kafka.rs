@@ -38,10 +38,11 @@ pub struct KafkaConfig {
     pub message_timeout: Duration,
     /// How long the group waits for a silent consumer before reassigning its partitions (`session.timeout.ms`).
     pub session_timeout: Duration,
-    /// A consumer with no partitions for this long reports an error so its owner subscribes again as a new member:
-    /// after a broker outage longer than the session timeout, tansu 0.6 can leave a group cycling through failed
-    /// rebalances, which a fresh member gets it out of.
-    pub rejoin_after: Duration,
+    /// When set, a consumer with no partitions for this long reports an error so its owner subscribes again as a
+    /// new member: after a broker outage longer than the session timeout, tansu 0.6 can leave a group cycling
+    /// through failed rebalances, which a fresh member gets it out of. Off by default: with more members than
+    /// partitions an idle member is normal, and its leaving and rejoining would make the whole group rebalance.
+    pub rejoin_after: Option<Duration>,
     /// Most messages per record batch (librdkafka `batch.num.messages`). The default, 1, is for brokers that
     /// return nothing for an offset inside a batch: tansu 0.6 skips the rest of a batch when a consumer resumes
     /// from the middle of it, which would lose messages after a commit. Apache Kafka has no such problem; raise
@@ -60,7 +61,7 @@ impl KafkaConfig {
             message_timeout: Duration::from_secs(30),
             // Kafka's default: a broker pause shorter than this keeps the member and its partitions.
             session_timeout: Duration::from_secs(45),
-            rejoin_after: Duration::from_secs(30),
+            rejoin_after: None,
             batch_messages: 1,
         }
     }
@@ -157,21 +158,73 @@ impl KafkaBus {
             .iter()
             .map(|t| NewTopic::new(t, config.partitions, TopicReplication::Fixed(config.replication)))
             .collect();
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        let results =
-            self.inner.admin.create_topics(new.iter(), &options).await.map_err(|e| kafka_error("create topics", &e))?;
-        let mut created = self.inner.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for result in results {
-            match result {
-                Ok(topic) | Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                    created.insert(topic);
-                }
-                Err((topic, code)) => {
-                    return Err(EventsError::Unavailable(format!("kafka: cannot create topic {topic}: {code}")));
+        let options = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(10)))
+            .request_timeout(Some(Duration::from_secs(10)));
+        let results = match self.inner.admin.create_topics(new.iter(), &options).await {
+            Ok(results) => results,
+            Err(e) => return self.topics_exist(&missing, kafka_error("create topics", &e)).await,
+        };
+        let mut refused = Vec::new();
+        {
+            let mut created = self.inner.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for result in results {
+                match result {
+                    Ok(topic) | Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                        created.insert(topic);
+                    }
+                    Err((topic, code)) => refused.push((topic, code)),
                 }
             }
         }
+        match refused.first() {
+            None => Ok(()),
+            Some((topic, code)) => {
+                let error = EventsError::Unavailable(format!("kafka: cannot create topic {topic}: {code}"));
+                let names: Vec<&str> = refused.iter().map(|(t, _)| t.as_str()).collect();
+                self.topics_exist(&names, error).await
+            }
+        }
+    }
+
+    /// After creating `topics` failed with `error` (say, the client may not create topics on a managed cluster):
+    /// fine if the broker's metadata lists them all, else `error`.
+    async fn topics_exist(&self, topics: &[&str], error: EventsError) -> Result<(), EventsError> {
+        let producer = self.producer();
+        let wanted: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
+        let found = tokio::task::spawn_blocking(move || {
+            let metadata = producer.client().fetch_metadata(None, Duration::from_secs(10)).ok()?;
+            let listed: HashSet<&str> =
+                metadata.topics().iter().filter(|t| t.error().is_none()).map(|t| t.name()).collect();
+            Some(wanted.iter().all(|t| listed.contains(t.as_str())))
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        if !found {
+            return Err(error);
+        }
+        let mut created = self.inner.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        created.extend(topics.iter().map(|t| (*t).to_owned()));
         Ok(())
+    }
+}
+
+/// The error of one acknowledgement, if it failed; notes in `fenced` an answer that needs a new producer.
+fn delivery_error<Canceled>(
+    outcome: Result<rdkafka::producer::future_producer::OwnedDeliveryResult, Canceled>,
+    fenced: &mut Option<RDKafkaErrorCode>,
+) -> Option<EventsError> {
+    match outcome {
+        Ok(Ok(_)) => None,
+        Ok(Err((e, _))) => {
+            if let Some(code) = e.rdkafka_error_code().filter(|c| PRODUCER_ID_REFUSED.contains(c)) {
+                *fenced = Some(code);
+            }
+            Some(kafka_error("publish", &e))
+        }
+        Err(_) => Some(EventsError::Unavailable("kafka publish: the producer was dropped".into())),
     }
 }
 
@@ -224,12 +277,13 @@ impl EventBus for KafkaBus {
                         Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                             // The local queue is full: wait for the oldest outstanding acknowledgement, then retry.
                             record = returned;
-                            match pending.first_mut() {
-                                Some(oldest) => {
-                                    let _ = oldest.await;
-                                    pending.remove(0);
+                            if pending.is_empty() {
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                            } else {
+                                let outcome = pending.remove(0).await;
+                                if let Some(e) = delivery_error(outcome, &mut fenced) {
+                                    first_error.get_or_insert(e);
                                 }
-                                None => tokio::time::sleep(Duration::from_millis(10)).await,
                             }
                         }
                         Err((e, _)) => {
@@ -243,17 +297,9 @@ impl EventBus for KafkaBus {
                 }
             }
             for delivery in pending {
-                let outcome = match delivery.await {
-                    Ok(Ok(_)) => continue,
-                    Ok(Err((e, _))) => {
-                        if let Some(code) = e.rdkafka_error_code().filter(|c| PRODUCER_ID_REFUSED.contains(c)) {
-                            fenced = Some(code);
-                        }
-                        kafka_error("publish", &e)
-                    }
-                    Err(_) => EventsError::Unavailable("kafka publish: the producer was dropped".into()),
-                };
-                first_error.get_or_insert(outcome);
+                if let Some(e) = delivery_error(delivery.await, &mut fenced) {
+                    first_error.get_or_insert(e);
+                }
             }
             match first_error {
                 None => Ok(()),
@@ -282,7 +328,7 @@ impl EventBus for KafkaBus {
                 .map_err(|e| EventsError::Invalid(format!("kafka consumer: {e}")))?;
             consumer.subscribe(&[topic]).map_err(|e| kafka_error("subscribe", &e))?;
             let subscription: Box<dyn Subscription> = Box::new(KafkaSubscription {
-                consumer: Arc::new(consumer),
+                consumer: Some(Arc::new(consumer)),
                 last_assigned: std::time::Instant::now(),
                 rejoin_after: self.inner.config.rejoin_after,
             });
@@ -298,18 +344,18 @@ impl EventBus for KafkaBus {
 /// A group member, polled on the blocking pool. (rdkafka's `StreamConsumer` stopped waking up after its group
 /// session timed out during a broker outage and the group was rejoined; a plain poll loop has no such state.)
 struct KafkaSubscription {
-    consumer: Arc<BaseConsumer>,
+    /// Taken on drop, to be closed off the async threads.
+    consumer: Option<Arc<BaseConsumer>>,
     /// When the consumer last had partitions assigned (or was created).
     last_assigned: std::time::Instant,
     /// See [`KafkaConfig::rejoin_after`].
-    rejoin_after: Duration,
+    rejoin_after: Option<Duration>,
 }
 
 impl Drop for KafkaSubscription {
     fn drop(&mut self) {
         // Closing a consumer leaves its group, waiting for the broker: not on an async worker thread.
-        let consumer = self.consumer.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        if let (Some(consumer), Ok(runtime)) = (self.consumer.take(), tokio::runtime::Handle::try_current()) {
             runtime.spawn_blocking(move || drop(consumer));
         }
     }
@@ -317,6 +363,34 @@ impl Drop for KafkaSubscription {
 
 /// How long one blocking poll waits; also how late a dropped `next_batch` releases its thread.
 const POLL_WAIT: Duration = Duration::from_millis(200);
+
+/// One blocking poll round: up to `max` messages (none if nothing came within [`POLL_WAIT`]), and whether the
+/// consumer has partitions. Transient errors (a broker going away) are librdkafka's to recover from; only a fatal
+/// one ends the subscription.
+fn poll_batch(consumer: &BaseConsumer, max: usize) -> Result<(Vec<Delivery>, bool), EventsError> {
+    let mut batch = Vec::new();
+    loop {
+        let wait = if batch.is_empty() { POLL_WAIT } else { Duration::ZERO };
+        match consumer.poll(wait) {
+            Some(Ok(message)) => {
+                batch.push(to_delivery(&message));
+                if batch.len() >= max {
+                    break;
+                }
+            }
+            Some(Err(e)) => {
+                if let Some((code, reason)) = consumer.client().fatal_error() {
+                    return Err(EventsError::Unavailable(format!("kafka consumer failed: {code:?}: {reason}")));
+                }
+                tracing::debug!(error = %e, "kafka consumer error; librdkafka retries");
+                break;
+            }
+            None => break,
+        }
+    }
+    let assigned = consumer.assignment().map(|list| list.count() > 0).unwrap_or(false);
+    Ok((batch, assigned))
+}
 
 fn to_delivery(message: &BorrowedMessage<'_>) -> Delivery {
     let mut headers = BTreeMap::new();
@@ -342,43 +416,23 @@ impl Subscription for KafkaSubscription {
         Box::pin(async move {
             let max = max.max(1);
             loop {
-                let consumer = self.consumer.clone();
+                let Some(consumer) = self.consumer.clone() else {
+                    return Err(EventsError::Unavailable("kafka consumer closed".into()));
+                };
                 // Each round is short, so dropping this future (shutdown) frees the thread soon after.
-                let batch = tokio::task::spawn_blocking(move || -> Result<Vec<Delivery>, KafkaError> {
-                    let mut batch = Vec::new();
-                    match consumer.poll(POLL_WAIT) {
-                        None => return Ok(batch),
-                        Some(Err(e)) => return Err(e),
-                        Some(Ok(message)) => batch.push(to_delivery(&message)),
-                    }
-                    // Take whatever else is already fetched, without waiting for more.
-                    while batch.len() < max {
-                        match consumer.poll(Duration::ZERO) {
-                            Some(Ok(message)) => batch.push(to_delivery(&message)),
-                            Some(Err(e)) => {
-                                tracing::debug!(error = %e, "kafka receive error after a message; returning the batch");
-                                break;
-                            }
-                            None => break,
-                        }
-                    }
-                    Ok(batch)
-                })
-                .await
-                .map_err(|e| EventsError::Unavailable(format!("kafka receive task: {e}")))?
-                .map_err(|e| kafka_error("receive", &e))?;
-                if !batch.is_empty() {
+                let (batch, assigned) = tokio::task::spawn_blocking(move || poll_batch(&consumer, max))
+                    .await
+                    .map_err(|e| EventsError::Unavailable(format!("kafka receive task: {e}")))??;
+                if !batch.is_empty() || assigned {
                     self.last_assigned = std::time::Instant::now();
+                }
+                if !batch.is_empty() {
                     return Ok(batch);
                 }
-                let assigned = self.consumer.assignment().map(|list| list.count() > 0).unwrap_or(false);
-                if assigned {
-                    self.last_assigned = std::time::Instant::now();
-                } else if self.last_assigned.elapsed() > self.rejoin_after {
+                if let Some(limit) = self.rejoin_after.filter(|limit| self.last_assigned.elapsed() > *limit) {
                     self.last_assigned = std::time::Instant::now();
                     return Err(EventsError::Unavailable(format!(
-                        "kafka: no partitions assigned to this consumer for {:?}; subscribe again",
-                        self.rejoin_after
+                        "kafka: no partitions assigned to this consumer for {limit:?}; subscribe again"
                     )));
                 }
             }
@@ -396,7 +450,9 @@ impl Subscription for KafkaSubscription {
             if list.count() == 0 {
                 return Ok(());
             }
-            let consumer = self.consumer.clone();
+            let Some(consumer) = self.consumer.clone() else {
+                return Err(EventsError::Unavailable("kafka consumer closed".into()));
+            };
             // A synchronous commit blocks its thread until the broker answers.
             tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
                 .await

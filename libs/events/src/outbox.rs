@@ -127,6 +127,15 @@ impl OutboxRelay {
         for row in &rows {
             let payload = Bytes::from(row.envelope.clone());
             let message = match EventEnvelope::decode(payload.clone()) {
+                // The row's tenant is what row-level security checked; an envelope naming another tenant would
+                // reach that tenant's consumers. Never publish it (it is marked sent with the batch).
+                Ok(envelope) if envelope.tenant_id != row.tenant_id => {
+                    tracing::error!(
+                        id = row.id, event_id = %row.event_id, row_tenant = %row.tenant_id,
+                        envelope_tenant = %envelope.tenant_id, "dropping an outbox row whose envelope names another tenant"
+                    );
+                    continue;
+                }
                 Ok(envelope) => Outgoing::from_encoded(&envelope, payload),
                 // Written by this crate, so this means a corrupted row: publish it as is rather than block the
                 // outbox; consumers reject what they cannot decode.
@@ -155,7 +164,12 @@ impl OutboxRelay {
         let mut failing = false;
         let mut last_prune = tokio::time::Instant::now();
         loop {
-            let wait = match self.run_once().await {
+            let round = tokio::select! {
+                // Dropping a round mid-publish is safe: its rows stay pending and are published again.
+                () = shutdown.cancelled() => break,
+                round = self.run_once() => round,
+            };
+            let wait = match round {
                 Ok(Round::Published(n)) => {
                     if failing {
                         tracing::info!(bus = self.bus.name(), "outbox relay recovered");
@@ -163,9 +177,11 @@ impl OutboxRelay {
                     }
                     backoff = first_backoff;
                     if n as u64 == self.options.batch {
-                        continue;
+                        // A backlog: go on at once.
+                        Duration::ZERO
+                    } else {
+                        self.options.poll_interval
                     }
-                    self.options.poll_interval
                 }
                 Ok(Round::NotLeader) => self.options.lease / 3,
                 Err(e) => {

@@ -148,10 +148,12 @@ impl AdminService {
         }
         let id = stored_tenant_id(&current)?;
         self.store.tenants().update(id, &display_name, limit).await?;
-        // Every replica reads the new limit on its next request (with Redis; in process, this replica at once and
-        // others within the cache TTL).
-        if let Err(e) = self.cache.delete(&crate::ratelimit::tenant_limit_key(id)).await {
-            tracing::warn!(tenant = %id, error = %e, "cannot drop the cached rate limit; it applies when it expires");
+        // Written, not deleted: a request that read the old limit can then not put it back. With Redis every replica
+        // uses the new limit from its next request; in process, this replica does, others within the cache TTL.
+        let key = crate::ratelimit::tenant_limit_key(id);
+        let value = limit.max(0).to_string();
+        if let Err(e) = self.cache.set(&key, value.as_bytes(), Some(crate::ratelimit::OVERRIDE_TTL)).await {
+            tracing::warn!(tenant = %id, error = %e, "cannot update the cached rate limit; it applies when it expires");
         }
         let updated = self.find_tenant(&current.id).await?;
         Ok(pb::UpdateTenantResponse { tenant: Some(convert::tenant(&updated)) })

@@ -52,7 +52,7 @@ impl std::fmt::Debug for RateLimits {
 }
 
 /// How long a tenant's override is cached before it is read again.
-const OVERRIDE_TTL: Duration = Duration::from_secs(30);
+pub(crate) const OVERRIDE_TTL: Duration = Duration::from_secs(30);
 
 /// The limiter the edge layer consults.
 pub(crate) struct Limiter {
@@ -102,20 +102,22 @@ impl Limiter {
     }
 
     /// The tenant's requests per minute: its stored override (cached for [`OVERRIDE_TTL`]; the admin service
-    /// drops the entry when it changes the limit), else the platform default.
+    /// writes the new value there when it changes the limit), else the platform default.
     async fn tenant_quota(&self, tenant: TenantId) -> u32 {
         let key = tenant_limit_key(tenant);
-        match self.cache.get(&key).await {
+        let cache_up = match self.cache.get(&key).await {
             Ok(Some(value)) => {
                 if let Some(stored) = std::str::from_utf8(&value).ok().and_then(|v| v.parse::<u32>().ok()) {
                     return if stored > 0 { stored } else { self.config.default_per_minute };
                 }
+                true
             }
-            Ok(None) => {}
+            Ok(None) => true,
             Err(e) => {
-                tracing::debug!(%tenant, error = %e, "cache unavailable; reading the tenant's limit from the store")
+                tracing::debug!(%tenant, error = %e, "cache unavailable; reading the tenant's limit from the store");
+                false
             }
-        }
+        };
         let stored = match self.store.tenants().by_id(tenant).await {
             Ok(Some(t)) => u32::try_from(t.rate_limit_per_minute.max(0)).unwrap_or(u32::MAX),
             Ok(None) => 0,
@@ -124,7 +126,10 @@ impl Limiter {
                 return self.config.default_per_minute;
             }
         };
-        if let Err(e) = self.cache.set(&key, stored.to_string().as_bytes(), Some(OVERRIDE_TTL)).await {
+        // If-absent: a value the admin service wrote meanwhile (a newer limit) is not overwritten with this read.
+        if cache_up
+            && let Err(e) = self.cache.set_if_absent(&key, stored.to_string().as_bytes(), Some(OVERRIDE_TTL)).await
+        {
             tracing::debug!(%tenant, error = %e, "cannot cache the tenant's rate limit");
         }
         if stored > 0 { stored } else { self.config.default_per_minute }

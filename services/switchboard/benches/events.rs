@@ -5,8 +5,8 @@
 //!   clock runs from the first write until the last record is in the log. Once on the embedded log, once on
 //!   Kafka (`KAFKA_BROKERS`, default 127.0.0.1:9092), both with the store on SQLite (the embedded default) and
 //!   again on PostgreSQL.
-//! - Raw rdkafka on the same broker: a producer with the same settings as the bus (idempotent, `acks=all`) sends
-//!   20,000 messages of the same size while a consumer reads them back; messages/s from first send to last
+//! - Raw rdkafka on the same broker: a producer with the same settings as the bus (idempotent, `acks=all`, one
+//!   message per batch) enqueues 20,000 messages of the same size while a consumer reads them back; messages/s from first send to last
 //!   receive. The ratio is the end-to-end Kafka rate over this one.
 
 use std::sync::Arc;
@@ -104,6 +104,7 @@ async fn raw_rdkafka(payload_len: usize) -> f64 {
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
+        .set("batch.num.messages", KafkaConfig::new(brokers()).batch_messages.to_string())
         .create()
         .expect("producer");
     let consumer: StreamConsumer = ClientConfig::new()
@@ -127,16 +128,25 @@ async fn raw_rdkafka(payload_len: usize) -> f64 {
     let keys: Vec<String> = (0..TENANTS).map(|k| format!("k{k}")).collect();
     let mut pending = Vec::with_capacity(RECORDS);
     for n in 0..RECORDS {
-        let record = FutureRecord::to(&topic).key(&keys[n % TENANTS]).payload(&payload);
-        pending.push(producer.send(record, Duration::from_secs(30)));
-        if pending.len() >= 1000 {
-            for delivery in pending.drain(..) {
-                delivery.await.expect("delivery");
+        let mut record = FutureRecord::to(&topic).key(&keys[n % TENANTS]).payload(&payload);
+        // Enqueue now (as the bus does); `send` would only enqueue when awaited.
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    pending.push(delivery);
+                    break;
+                }
+                Err((_, returned)) => {
+                    record = returned;
+                    for delivery in pending.drain(..) {
+                        delivery.await.expect("delivery").expect("delivered");
+                    }
+                }
             }
         }
     }
     for delivery in pending {
-        delivery.await.expect("delivery");
+        delivery.await.expect("delivery").expect("delivered");
     }
     reader.await.expect("reader");
     RECORDS as f64 / start.elapsed().as_secs_f64()

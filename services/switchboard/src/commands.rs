@@ -135,12 +135,15 @@ async fn event_bus(
                     config.batch_messages = platform.kafka_batch_messages.max(1);
                     let bus = switchboard_events::KafkaBus::new(config)
                         .map_err(|e| CliError::Usage(format!("KAFKA_BROKERS: {e}")))?;
-                    // A broker that is down now is not fatal: the relay and consumers retry until it is back.
-                    if let Err(e) =
-                        switchboard_events::EventBus::ensure_topics(&bus, &switchboard_events::topics::ALL).await
-                    {
-                        tracing::warn!(error = %e, "cannot create the event topics yet; will retry on first use");
-                    }
+                    // In the background: a broker that is down now is not fatal (the relay and consumers retry until
+                    // it is back) and must not hold up the start.
+                    let creating = bus.clone();
+                    tokio::spawn(async move {
+                        let topics = switchboard_events::topics::ALL;
+                        if let Err(e) = switchboard_events::EventBus::ensure_topics(&creating, &topics).await {
+                            tracing::warn!(error = %e, "cannot create the event topics yet; will retry on first use");
+                        }
+                    });
                     std::sync::Arc::new(bus)
                 }
                 _ => {

@@ -127,7 +127,43 @@ pub async fn refuses_another_tenants_envelope(db: TestDb) {
     test.cleanup().await;
 }
 
+/// A row whose envelope names another tenant than the row (so row-level security checked the wrong tenant) is
+/// never published; the rows around it are.
+pub async fn never_publishes_an_envelope_of_another_tenant(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let test = test_store(db, dir.path()).await;
+    let store = test.store.clone();
+    let (tenant, victim) = (TenantId::generate(), TenantId::generate());
+    let bus: Arc<dyn EventBus> = Arc::new(EmbeddedBus::new(store.clone()));
+    let before = envelope(&tenant.to_string(), "k", 0);
+    let forged = envelope(&victim.to_string(), "k", 1);
+    let after = envelope(&tenant.to_string(), "k", 2);
+    let scope = store.tenant(tenant).await.unwrap();
+    outbox::enqueue(&scope, "orders", std::slice::from_ref(&before)).await.unwrap();
+    // Past the helper's check, straight into the table, as a buggy or hostile writer could.
+    let row = switchboard_store::events::NewOutboxEvent {
+        event_id: forged.event_id.clone(),
+        topic: "orders".into(),
+        key: "k".into(),
+        envelope: prost::Message::encode_to_vec(&forged),
+        created_at_us: 0,
+    };
+    scope.outbox().enqueue(vec![row]).await.unwrap();
+    outbox::enqueue(&scope, "orders", std::slice::from_ref(&after)).await.unwrap();
+    scope.commit().await.unwrap();
+
+    let relay = OutboxRelay::new(store.clone(), bus.clone(), RelayOptions::default());
+    relay.run_once().await.unwrap();
+    assert_eq!(store.outbox_relay().pending_count().await.unwrap(), 0);
+    let mut subscription = bus.subscribe("orders", "g").await.unwrap();
+    let got = receive_exactly(&mut subscription, 2, Duration::from_secs(10), Duration::from_millis(300)).await;
+    let ids: Vec<String> = got.iter().map(|d| d.envelope().unwrap().event_id).collect();
+    assert_eq!(ids, vec![before.event_id, after.event_id]);
+    test.cleanup().await;
+}
+
 on_both_databases!(
+    never_publishes_an_envelope_of_another_tenant,
     publishes_committed_rows_in_order,
     retries_while_the_bus_is_down,
     one_relay_at_a_time,
