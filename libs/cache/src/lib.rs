@@ -7,8 +7,8 @@
 //! timeout on every command. Keys are the caller's: tenant-scoped data must carry the tenant in its key. A store
 //! that cannot answer returns [`CacheError::Unavailable`]; what to do then is the caller's policy.
 //!
-//! Not here yet: the platform's uses (revoked-token and session lookups, query-result caching) and sharing the
-//! Redis client with `switchboard-ratelimit`.
+//! Used by the gateway for revoked sessions and users, and for each tenant's stored rate limit (a cached query
+//! result keyed by tenant). With Redis, `switchboard-ratelimit` runs on the same pool ([`RedisCache::pool`]).
 
 mod memory;
 mod redis;
