@@ -125,7 +125,8 @@ impl Outgoing {
     }
 }
 
-fn now_timestamp() -> prost_types::Timestamp {
+/// Now, as a protobuf timestamp (microsecond precision, like everything the platform stores).
+pub fn now_timestamp() -> prost_types::Timestamp {
     let us = switchboard_types::now_unix_micros();
     prost_types::Timestamp { seconds: us.div_euclid(1_000_000), nanos: (us.rem_euclid(1_000_000) * 1000) as i32 }
 }

@@ -23,7 +23,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 
 pub use crate::embedded::EmbeddedBus;
-pub use crate::envelope::{EnvelopeBuilder, audit_recorded, topics, types};
+pub use crate::envelope::{EnvelopeBuilder, audit_recorded, now_timestamp, topics, types};
 pub use crate::kafka::{KafkaBus, KafkaConfig};
 
 /// Header names every published message carries (copied from its envelope, so consumers and broker tools can

@@ -4,7 +4,7 @@
 //! record but neither loses it nor fails the user's request.
 
 use prost_types::{Struct, Value, value::Kind};
-use switchboard_events::{EnvelopeBuilder, outbox, topics};
+use switchboard_events::{EnvelopeBuilder, now_timestamp, outbox, topics};
 use switchboard_mesh::context::RequestContext;
 use switchboard_proto::audit::v1 as pb;
 use switchboard_store::TenantScope;
@@ -54,9 +54,4 @@ impl AuditSink {
             .await
             .map_err(|e| GatewayError::Internal(format!("audit outbox: {e}")))
     }
-}
-
-fn now_timestamp() -> prost_types::Timestamp {
-    let us = switchboard_types::now_unix_micros();
-    prost_types::Timestamp { seconds: us.div_euclid(1_000_000), nanos: (us.rem_euclid(1_000_000) * 1000) as i32 }
 }
