@@ -67,6 +67,9 @@ pub struct Limits {
     pub keepalive_interval: Duration,
     /// A PING must be answered within this.
     pub keepalive_timeout: Duration,
+    /// The public port closes (gracefully: HTTP/2 GOAWAY, or after the current HTTP/1 response) a connection that
+    /// has had no request in flight for this long, so idle connections cannot pile up.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -80,6 +83,7 @@ impl Default for Limits {
             drain_deadline: Duration::from_secs(20),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(120),
         }
     }
 }
