@@ -131,7 +131,7 @@ impl AuthService {
             return Err(GatewayError::Unauthenticated(BAD_LOGIN));
         }
         let throttle_key = format!("{slug}/{email}");
-        if let Some(wait) = self.throttle.retry_after(&throttle_key) {
+        if let Some(wait) = self.throttle.retry_after(&throttle_key).await {
             return Err(GatewayError::Throttled(format!("too many failed logins: retry in {wait} s")));
         }
 
@@ -148,14 +148,14 @@ impl AuthService {
         let hash = user.as_ref().map_or_else(|| passwords::decoy_hash().to_owned(), |u| u.password_hash.clone());
         let password_ok = verify_password(request.password, hash).await?;
         let (Some(tenant), Some(user)) = (tenant, user) else {
-            self.throttle.fail(&throttle_key);
+            self.throttle.fail(&throttle_key).await;
             return Err(GatewayError::Unauthenticated(BAD_LOGIN));
         };
         let tenant_id: TenantId = tenant.id.parse().map_err(|_| GatewayError::Internal("stored tenant id".into()))?;
         let user_id: UserId = user.id.parse().map_err(|_| GatewayError::Internal("stored user id".into()))?;
         let actor = format!("user:{user_id}");
         if !password_ok || user.disabled {
-            self.throttle.fail(&throttle_key);
+            self.throttle.fail(&throttle_key).await;
             let reason = if user.disabled { "user disabled" } else { "wrong password" };
             let scope = self.store.tenant(tenant_id).await?;
             self.audit
@@ -164,7 +164,7 @@ impl AuthService {
             scope.commit().await?;
             return Err(GatewayError::Unauthenticated(BAD_LOGIN));
         }
-        self.throttle.succeed(&throttle_key);
+        self.throttle.succeed(&throttle_key).await;
 
         let scope = self.store.tenant(tenant_id).await?;
         let family = uuid::Uuid::now_v7().to_string();

@@ -160,7 +160,12 @@ pub async fn serve_with(
         keys: keys.clone(),
         audit: audit_sink::AuditSink::default(),
         lifetimes: config.lifetimes,
-        throttle: throttle::LoginThrottle::default(),
+        // An in-process cache is this replica's own: the throttle's memory does that job already.
+        throttle: if config.cache.name() == "memory" {
+            throttle::LoginThrottle::default()
+        } else {
+            throttle::LoginThrottle::shared(config.cache.clone())
+        },
         revocations: revocations.clone(),
     };
     let public_routes = tonic::service::Routes::new(
