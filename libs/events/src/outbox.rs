@@ -82,6 +82,8 @@ pub struct OutboxRelay {
     options: RelayOptions,
     holder: String,
     wake: std::sync::Arc<Notify>,
+    /// When this relay last took or renewed the lease.
+    renewed: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -103,7 +105,7 @@ impl OutboxRelay {
     /// A relay from `store`'s outbox to `bus`.
     pub fn new(store: Store, bus: std::sync::Arc<dyn EventBus>, options: RelayOptions) -> Self {
         let holder = uuid::Uuid::now_v7().to_string();
-        Self { store, bus, options, holder, wake: std::sync::Arc::new(Notify::new()) }
+        Self { store, bus, options, holder, wake: std::sync::Arc::new(Notify::new()), renewed: Default::default() }
     }
 
     /// A handle that wakes the relay at once (call after committing outbox rows) instead of at its next poll.
@@ -113,9 +115,7 @@ impl OutboxRelay {
 
     /// One round: take the lease, publish up to a batch of pending rows, mark them sent.
     pub async fn run_once(&self) -> Result<Round, EventsError> {
-        let now = switchboard_types::now_unix_micros();
-        let expires = now.saturating_add(i64::try_from(self.options.lease.as_micros()).unwrap_or(i64::MAX));
-        if !self.store.leases().try_acquire(LEASE, &self.holder, now, expires).await? {
+        if !self.hold_lease().await? {
             return Ok(Round::NotLeader);
         }
         let rows = self.store.outbox_relay().pending(self.options.batch).await?;
@@ -155,6 +155,22 @@ impl OutboxRelay {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         self.store.outbox_relay().mark_sent(&ids, switchboard_types::now_unix_micros()).await?;
         Ok(Round::Published(rows.len()))
+    }
+
+    /// Takes or renews the lease; true while this relay holds it. An idle relay polls often, so the lease is
+    /// written only once a third of its term has passed, not on every round.
+    async fn hold_lease(&self) -> Result<bool, EventsError> {
+        let fresh =
+            |renewed: &Option<std::time::Instant>| renewed.is_some_and(|at| at.elapsed() < self.options.lease / 3);
+        if fresh(&self.renewed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)) {
+            return Ok(true);
+        }
+        let now = switchboard_types::now_unix_micros();
+        let expires = now.saturating_add(i64::try_from(self.options.lease.as_micros()).unwrap_or(i64::MAX));
+        let started = std::time::Instant::now();
+        let held = self.store.leases().try_acquire(LEASE, &self.holder, now, expires).await?;
+        *self.renewed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = held.then_some(started);
+        Ok(held)
     }
 
     /// Relays until `shutdown`, then gives up the lease.
