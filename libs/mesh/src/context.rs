@@ -4,27 +4,30 @@
 //! |----------------|------------------------------------------------------|---------------------------------|
 //! | `x-tenant-id`  | the tenant the call acts for (UUID)                  | the gateway, from the JWT       |
 //! | `x-user-id`    | the user the call acts for (UUID)                    | the gateway, from the JWT       |
+//! | `x-user-role`  | that user's role (`owner`, `admin`, ...)             | the gateway, from the JWT       |
 //! | `x-request-id` | correlation id, echoed in logs and audit entries     | the client, else the first hop  |
 //! | `traceparent`  | W3C trace context, so spans share one trace id        | the client, else the first hop  |
 //!
-//! Tenant and user are believed only from mesh peers on the service's allowlist (see [`crate::inbound`]); the
-//! public edge strips them from clients.
+//! Tenant, user and role are believed only from mesh peers the method's access rule allows (see
+//! [`crate::inbound`]); the public edge strips them from clients.
 
 use std::fmt;
 
-use switchboard_types::{RequestId, TenantId, UserId};
+use switchboard_types::{RequestId, Role, TenantId, UserId};
 use tonic::metadata::{MetadataMap, MetadataValue};
 
 /// Metadata key of the tenant id.
 pub const TENANT_ID: &str = "x-tenant-id";
 /// Metadata key of the user id.
 pub const USER_ID: &str = "x-user-id";
+/// Metadata key of the user's role.
+pub const ROLE: &str = "x-user-role";
 /// Metadata key of the request id.
 pub const REQUEST_ID: &str = "x-request-id";
 /// Metadata key of the W3C trace context.
 pub const TRACEPARENT: &str = "traceparent";
 /// The metadata only mesh peers may set; the public edge strips it from clients.
-pub const INTERNAL_KEYS: [&str; 2] = [TENANT_ID, USER_ID];
+pub const INTERNAL_KEYS: [&str; 3] = [TENANT_ID, USER_ID, ROLE];
 
 /// A W3C `traceparent` (version 00): trace id, parent span id and flags.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -119,6 +122,7 @@ impl fmt::Debug for TraceParent {
 pub struct RequestContext {
     tenant: Option<TenantId>,
     user: Option<UserId>,
+    role: Option<Role>,
     request_id: RequestId,
     trace: TraceParent,
 }
@@ -151,7 +155,7 @@ impl From<ContextError> for tonic::Status {
 impl RequestContext {
     /// A fresh context for work that starts here (a CLI command, a background job).
     pub fn new_root() -> Self {
-        Self { tenant: None, user: None, request_id: RequestId::generate(), trace: TraceParent::new_root() }
+        Self { tenant: None, user: None, role: None, request_id: RequestId::generate(), trace: TraceParent::new_root() }
     }
 
     /// Sets the tenant.
@@ -163,6 +167,12 @@ impl RequestContext {
     /// Sets the user.
     pub fn with_user(mut self, user: UserId) -> Self {
         self.user = Some(user);
+        self
+    }
+
+    /// Sets the user's role.
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = Some(role);
         self
     }
 
@@ -198,7 +208,11 @@ impl RequestContext {
             .map(|s| s.parse::<UserId>())
             .transpose()
             .map_err(|e| ContextError::Malformed { key: USER_ID, reason: e.to_string() })?;
-        Ok(Self { tenant, user, ..Self::from_untrusted_headers(metadata) })
+        let role = text(ROLE)?
+            .map(|s| s.parse::<Role>())
+            .transpose()
+            .map_err(|e| ContextError::Malformed { key: ROLE, reason: e.to_string() })?;
+        Ok(Self { tenant, user, role, ..Self::from_untrusted_headers(metadata) })
     }
 
     /// Reads only what any client may set (request id, traceparent), ignoring tenant and user.
@@ -207,6 +221,7 @@ impl RequestContext {
         Self {
             tenant: None,
             user: None,
+            role: None,
             request_id: get(REQUEST_ID).and_then(RequestId::parse).unwrap_or_else(RequestId::generate),
             trace: get(TRACEPARENT).and_then(TraceParent::parse).unwrap_or_else(TraceParent::new_root),
         }
@@ -227,6 +242,11 @@ impl RequestContext {
         self.user
     }
 
+    /// The role of the user the call acts for, if any.
+    pub fn role(&self) -> Option<Role> {
+        self.role
+    }
+
     /// The request id.
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
@@ -241,13 +261,17 @@ impl RequestContext {
     /// OpenTelemetry span is at hand, else a fresh child of the inbound one; either way the trace id is kept.
     pub fn inject(&self, metadata: &mut MetadataMap) {
         let outbound = current_span_trace(&self.trace).unwrap_or_else(|| self.trace.child());
-        metadata.remove(TENANT_ID);
-        metadata.remove(USER_ID);
+        for key in INTERNAL_KEYS {
+            metadata.remove(key);
+        }
         if let Some(tenant) = self.tenant {
             insert(metadata, TENANT_ID, &tenant.to_string());
         }
         if let Some(user) = self.user {
             insert(metadata, USER_ID, &user.to_string());
+        }
+        if let Some(role) = self.role {
+            insert(metadata, ROLE, role.as_str());
         }
         insert(metadata, REQUEST_ID, self.request_id.as_str());
         insert(metadata, TRACEPARENT, &outbound.to_string());
@@ -267,6 +291,22 @@ impl RequestContext {
         self.inject(request.metadata_mut());
         request
     }
+}
+
+/// Makes `span` a child of the inbound W3C trace context, so every service's spans share its trace id.
+pub fn continue_trace(span: &tracing::Span, context: &RequestContext) {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let trace = context.trace();
+    let remote = SpanContext::new(
+        TraceId::from_bytes(trace.trace_id()),
+        SpanId::from_bytes(trace.parent_id()),
+        TraceFlags::new(trace.flags()),
+        true,
+        TraceState::default(),
+    );
+    // Fails only when the span is disabled (no subscriber); the context is still carried in metadata.
+    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
 }
 
 fn insert(metadata: &mut MetadataMap, key: &'static str, value: &str) {
@@ -344,9 +384,13 @@ mod tests {
 
     #[test]
     fn inject_round_trips_through_metadata() {
-        let ctx = RequestContext::new_root().with_tenant(TenantId::generate()).with_user(UserId::generate());
+        let ctx = RequestContext::new_root()
+            .with_tenant(TenantId::generate())
+            .with_user(UserId::generate())
+            .with_role(Role::Admin);
         let request = ctx.request(());
         let back = RequestContext::from_trusted_headers(&request.metadata().clone().into_headers()).unwrap();
+        assert_eq!(back.role(), Some(Role::Admin));
         assert_eq!(back.tenant(), ctx.tenant());
         assert_eq!(back.user(), ctx.user());
         assert_eq!(back.request_id(), ctx.request_id());

@@ -40,6 +40,9 @@ pub enum MeshError {
         /// What went wrong.
         message: String,
     },
+    /// The contracts' access rules are malformed (a build-time mistake, caught at start).
+    #[error("access rules in the contracts: {0}")]
+    Contract(String),
     /// An endpoint address is not valid.
     #[error("invalid endpoint {0:?}: expected host:port")]
     Endpoint(String),

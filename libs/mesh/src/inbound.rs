@@ -1,12 +1,14 @@
-//! The inbound layer in front of every service: decides whether the caller may call at all, and turns inbound
-//! metadata into the [`RequestContext`] handlers read (see [`RequestContext::of`]).
+//! The inbound layer in front of every service: decides whether the caller may call this method at all, and turns
+//! inbound metadata into the [`RequestContext`] handlers read (see [`RequestContext::of`]).
 //!
 //! On an internal (mTLS) listener the caller is the identity in its client certificate. Health checks and
-//! reflection are open to any peer with a certificate from the mesh CA; every other method requires the peer to
-//! be on the service's allowlist, else PERMISSION_DENIED. On the public listener there is no peer identity:
-//! internal metadata (`x-tenant-id`, `x-user-id`) from clients is stripped before anything reads it.
+//! reflection are open to any peer with a certificate from the mesh CA. Every other method follows its access rule
+//! from the contracts ([`crate::access`]): the peer must be one of the method's `mesh_callers`, and when the method
+//! has a `min_role`, a call acting for a user must carry that role or a greater one in `x-user-role` (operators,
+//! who act for no user, are not asked for one). Anything else is PERMISSION_DENIED before a handler runs. On the
+//! public listener there is no peer identity: internal metadata (`x-tenant-id`, `x-user-id`, `x-user-role`) from
+//! clients is stripped before anything reads it.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,6 +19,7 @@ use tower_service::Service;
 use tracing::Instrument;
 
 use crate::Identity;
+use crate::access::AccessTable;
 use crate::context::{INTERNAL_KEYS, RequestContext};
 
 /// What the accept loop learned about a connection; tonic puts it in every request's extensions.
@@ -31,17 +34,28 @@ pub struct ConnectionInfo {
 /// Who may call a listener.
 #[derive(Clone, Debug)]
 pub enum CallerPolicy {
-    /// Internal listener: mesh peers, application methods only for those on the allowlist.
-    Mesh(Arc<HashSet<Identity>>),
+    /// Internal listener: mesh peers, each method as its access rule says.
+    Mesh(Arc<AccessTable>),
     /// A public listener: anyone; internal metadata is stripped. (The gateway's HTTP front authenticates callers
     /// itself, per protocol.)
     Public,
 }
 
-impl CallerPolicy {
-    /// A mesh policy allowing `callers`.
-    pub fn mesh(callers: impl IntoIterator<Item = Identity>) -> Self {
-        Self::Mesh(Arc::new(callers.into_iter().collect()))
+/// Why a mesh peer may not call `path`, if it may not.
+fn refusal(table: &AccessTable, peer: &Identity, path: &str, context: &RequestContext) -> Option<String> {
+    let Some(access) = table.get(path) else {
+        return Some(format!("{path} has no access rule: no workload may call it"));
+    };
+    if !access.mesh_callers.contains(peer) {
+        return Some(format!("{peer} may not call {path}: not among its allowed callers"));
+    }
+    match access.min_role {
+        Some(required) if *peer != Identity::operator() => match context.role() {
+            Some(role) if role.includes(required) => None,
+            Some(role) => Some(format!("{path} needs the {required} role or more; the user is a {role}")),
+            None => Some(format!("{path} acts for a user and needs x-user-role ({required} or more)")),
+        },
+        _ => None,
     }
 }
 
@@ -103,21 +117,22 @@ where
         let peer = connection.as_ref().and_then(|c| c.peer.clone());
 
         let context = match &self.policy {
-            CallerPolicy::Mesh(allowed) => {
+            CallerPolicy::Mesh(table) => {
                 let Some(peer) = &peer else {
                     // Cannot happen behind the mTLS acceptor; refuse rather than trust a misconfiguration.
                     return deny(tonic::Status::unauthenticated("a mesh client certificate is required"));
                 };
-                if !is_open_to_any_peer(&path) && !allowed.contains(peer) {
-                    tracing::warn!(%peer, rpc = %path, "caller not on this service's allowlist");
-                    return deny(tonic::Status::permission_denied(format!(
-                        "{peer} may not call {path}: not on this service's allowlist"
-                    )));
-                }
-                match RequestContext::from_trusted_headers(request.headers()) {
+                let context = match RequestContext::from_trusted_headers(request.headers()) {
                     Ok(context) => context,
                     Err(e) => return deny(e.into()),
+                };
+                if !is_open_to_any_peer(&path)
+                    && let Some(reason) = refusal(table, peer, &path, &context)
+                {
+                    tracing::warn!(%peer, rpc = %path, %reason, "call refused by the method's access rule");
+                    return deny(tonic::Status::permission_denied(reason));
                 }
+                context
             }
             CallerPolicy::Public => {
                 for key in INTERNAL_KEYS {
@@ -135,7 +150,7 @@ where
             trace_id = %context.trace().trace_id_hex(),
             tenant = context.tenant().map(|t| t.to_string()).unwrap_or_default(),
         );
-        continue_trace(&span, &context);
+        crate::context::continue_trace(&span, &context);
         request.extensions_mut().insert(context);
 
         // The clone is ready-checked by the caller's poll_ready on `self.inner`: take that one, leave the clone.
@@ -147,20 +162,4 @@ where
 
 fn deny<E: Send + 'static>(status: tonic::Status) -> BoxFuture<'static, Result<Response, E>> {
     Box::pin(std::future::ready(Ok(status.into_http())))
-}
-
-/// Makes `span` a child of the inbound W3C trace context, so every service's spans share its trace id.
-fn continue_trace(span: &tracing::Span, context: &RequestContext) {
-    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let trace = context.trace();
-    let remote = SpanContext::new(
-        TraceId::from_bytes(trace.trace_id()),
-        SpanId::from_bytes(trace.parent_id()),
-        TraceFlags::new(trace.flags()),
-        true,
-        TraceState::default(),
-    );
-    // Fails only when the span is disabled (no subscriber); the context is still carried in metadata.
-    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
 }

@@ -72,17 +72,11 @@ impl MeshCredentials {
         Ok(Self { identity, ca, chain, key })
     }
 
-    /// The dev credentials of `identity` under `data_dir`, generating the CA and the leaf if missing.
+    /// The dev credentials of `identity` under `data_dir`, generating the CA and the leaf if missing. This reads the
+    /// CA's private key: it is for tooling that owns the dev CA (`certs init`) and tests. Services load their own
+    /// files with [`MeshCredentials::from_files`] (see [`dev_files`]) and never touch the CA key.
     pub fn dev(data_dir: &Path, identity: Identity) -> Result<Self, MeshError> {
         let ca = DevCa::open_or_create(&data_dir.join("certs"))?;
-        let files = ca.ensure_leaf(&identity)?;
-        Self::from_files(identity, &files)
-    }
-
-    /// Like [`MeshCredentials::dev`], but never creates a CA: client commands pointed at the wrong data dir must
-    /// fail, not mint a CA that no server trusts. The leaf is issued from the existing CA when missing.
-    pub fn dev_existing(data_dir: &Path, identity: Identity) -> Result<Self, MeshError> {
-        let ca = DevCa::open(&data_dir.join("certs"))?;
         let files = ca.ensure_leaf(&identity)?;
         Self::from_files(identity, &files)
     }
@@ -215,11 +209,17 @@ impl DevCa {
 
     /// Where `identity`'s files are (or would be) in this CA's directory.
     pub fn files(&self, identity: &Identity) -> CertFiles {
-        CertFiles {
-            ca: self.dir.join("ca.pem"),
-            cert: self.dir.join(format!("{}.pem", identity.name())),
-            key: self.dir.join(format!("{}.key", identity.name())),
-        }
+        dev_files(&self.dir, identity)
+    }
+}
+
+/// Where a development CA in `dir` keeps `identity`'s files (`ca.pem`, `<name>.pem`, `<name>.key`). Reading them
+/// needs no access to the CA's key.
+pub fn dev_files(dir: &Path, identity: &Identity) -> CertFiles {
+    CertFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join(format!("{}.pem", identity.name())),
+        key: dir.join(format!("{}.key", identity.name())),
     }
 }
 
@@ -280,13 +280,15 @@ mod tests {
     }
 
     #[test]
-    fn clients_never_create_a_ca() {
+    fn a_leaf_loads_from_its_files_without_the_ca_key() {
         let dir = tempfile::tempdir().unwrap();
-        let err = MeshCredentials::dev_existing(dir.path(), Identity::operator()).unwrap_err();
-        assert!(err.to_string().contains("no development CA"), "{err}");
-        assert!(!dir.path().join("certs/ca.pem").exists());
-        MeshCredentials::dev(dir.path(), Identity::audit()).unwrap();
-        MeshCredentials::dev_existing(dir.path(), Identity::operator()).unwrap();
+        let ca = DevCa::open_or_create(&dir.path().join("certs")).unwrap();
+        ca.ensure_leaf(&Identity::audit()).unwrap();
+        // A service's process may lose read access to the CA key; its own files are all it needs.
+        std::fs::remove_file(dir.path().join("certs/ca.key")).unwrap();
+        let files = dev_files(&dir.path().join("certs"), &Identity::audit());
+        let creds = MeshCredentials::from_files(Identity::audit(), &files).unwrap();
+        assert_eq!(creds.identity(), &Identity::audit());
     }
 
     #[test]

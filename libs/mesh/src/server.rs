@@ -19,6 +19,7 @@ use tonic::service::Routes;
 use tonic::transport::server::Connected;
 use tonic_health::ServingStatus;
 
+use crate::access::AccessTable;
 use crate::inbound::{CallerPolicy, ConnectionInfo, InboundLayer};
 use crate::pki::MeshCredentials;
 use crate::{Identity, MeshError};
@@ -70,6 +71,13 @@ pub struct Limits {
     /// The public port closes (gracefully: HTTP/2 GOAWAY, or after the current HTTP/1 response) a connection that
     /// has had no request in flight for this long, so idle connections cannot pile up.
     pub idle_timeout: Duration,
+    /// Most connections open at once on the listener; past it a new connection is closed as soon as it is accepted,
+    /// before any TLS work.
+    pub max_connections: usize,
+    /// Most connections open at once from one client ([`crate::net::client_key`]: an IPv4 address or an IPv6 /64).
+    pub max_connections_per_client: usize,
+    /// Clients the per-client cap does not apply to: trusted proxies, behind which every client shares one address.
+    pub unlimited_clients: Vec<crate::net::Cidr>,
 }
 
 impl Default for Limits {
@@ -84,6 +92,9 @@ impl Default for Limits {
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(120),
+            max_connections: 10_000,
+            max_connections_per_client: 256,
+            unlimited_clients: Vec::new(),
         }
     }
 }
@@ -102,11 +113,16 @@ pub struct ServeOptions {
 }
 
 impl ServeOptions {
-    /// An internal listener: mTLS with `credentials`, application methods for `callers` only.
-    pub fn mesh(credentials: MeshCredentials, callers: impl IntoIterator<Item = Identity>) -> Self {
+    /// An internal listener: mTLS with `credentials`, each method callable as the contracts' access rules say.
+    pub fn mesh(credentials: MeshCredentials) -> Result<Self, MeshError> {
+        Ok(Self::mesh_with_access(credentials, Arc::new(AccessTable::contracts()?.clone())))
+    }
+
+    /// An internal listener following `access` instead of the contracts' rules (tests of the mesh itself).
+    pub fn mesh_with_access(credentials: MeshCredentials, access: Arc<AccessTable>) -> Self {
         Self {
             transport: Transport::Mesh(credentials),
-            policy: CallerPolicy::mesh(callers),
+            policy: CallerPolicy::Mesh(access),
             services: Vec::new(),
             limits: Limits::default(),
         }
@@ -169,23 +185,37 @@ pub async fn serve(
 }
 
 /// Adds `grpc.health.v1` (reporting `services` and the server as SERVING) and reflection v1 and v1alpha over
-/// every Switchboard contract to `routes`. Servers that run their own loop (the gateway) use this directly.
+/// every Switchboard contract to `routes`.
 pub async fn with_health_and_reflection(
     routes: Routes,
     services: &[&'static str],
 ) -> Result<(Routes, tonic_health::server::HealthReporter), String> {
+    let (routes, health) = with_health(routes, services).await;
+    Ok((with_reflection(routes, switchboard_proto::FILE_DESCRIPTOR_SET)?, health))
+}
+
+/// Adds `grpc.health.v1` to `routes`, reporting `services` and the server as SERVING.
+pub async fn with_health(routes: Routes, services: &[&'static str]) -> (Routes, tonic_health::server::HealthReporter) {
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in services {
         health.set_service_status(*name, ServingStatus::Serving).await;
     }
+    (routes.add_service(health_service), health)
+}
+
+/// Adds reflection v1 and v1alpha (what grpcurl speaks) describing `descriptor_set` (an encoded
+/// `FileDescriptorSet`) and the health service. The gateway passes only what its public port serves.
+pub fn with_reflection(routes: Routes, descriptor_set: &[u8]) -> Result<Routes, String> {
+    use prost::Message;
+    let contracts = prost_types::FileDescriptorSet::decode(descriptor_set).map_err(|e| e.to_string())?;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+            .register_file_descriptor_set(contracts.clone())
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     let reflection_v1 = reflection().build_v1().map_err(|e| e.to_string())?;
     let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| e.to_string())?;
-    Ok((routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha), health))
+    Ok(routes.add_service(reflection_v1).add_service(reflection_v1alpha))
 }
 
 /// Accepts connections on `listener` secured by `transport`, until `shutdown`. TLS handshakes finish off the
@@ -205,6 +235,77 @@ pub fn incoming(
     Ok(accept_loop(listener, acceptor, limits, shutdown))
 }
 
+/// Open connections, in all and per client, so that the caps can refuse new ones.
+#[derive(Debug)]
+pub struct ConnectionCounter {
+    total: std::sync::atomic::AtomicUsize,
+    per_client: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    max_total: usize,
+    max_per_client: usize,
+    unlimited: Vec<crate::net::Cidr>,
+}
+
+impl ConnectionCounter {
+    /// A counter enforcing `limits`' connection caps.
+    pub fn new(limits: &Limits) -> Arc<Self> {
+        Arc::new(Self {
+            total: std::sync::atomic::AtomicUsize::new(0),
+            per_client: std::sync::Mutex::new(std::collections::HashMap::new()),
+            max_total: limits.max_connections,
+            max_per_client: limits.max_connections_per_client,
+            unlimited: limits.unlimited_clients.clone(),
+        })
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.total.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts a new connection from `remote`, or says which cap refuses it.
+    pub fn admit(self: &Arc<Self>, remote: std::net::IpAddr) -> Result<ConnectionPermit, &'static str> {
+        use std::sync::atomic::Ordering;
+        if self.total.fetch_add(1, Ordering::AcqRel) >= self.max_total {
+            self.total.fetch_sub(1, Ordering::AcqRel);
+            return Err("the listener's connection cap");
+        }
+        let key = (!self.unlimited.iter().any(|c| c.contains(remote))).then(|| crate::net::client_key(remote));
+        if let Some(key) = key {
+            let mut per_client = self.per_client.lock().unwrap_or_else(|p| p.into_inner());
+            let count = per_client.entry(key).or_insert(0);
+            if *count >= self.max_per_client {
+                drop(per_client);
+                self.total.fetch_sub(1, Ordering::AcqRel);
+                return Err("the per-client connection cap");
+            }
+            *count += 1;
+        }
+        Ok(ConnectionPermit { counter: self.clone(), key })
+    }
+}
+
+/// One counted connection; uncounted when dropped (with the connection).
+#[derive(Debug)]
+pub struct ConnectionPermit {
+    counter: Arc<ConnectionCounter>,
+    key: Option<std::net::IpAddr>,
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        self.counter.total.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        if let Some(key) = self.key {
+            let mut per_client = self.counter.per_client.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(count) = per_client.get_mut(&key) {
+                *count -= 1;
+                if *count == 0 {
+                    per_client.remove(&key);
+                }
+            }
+        }
+    }
+}
+
 fn accept_loop(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
@@ -214,6 +315,7 @@ fn accept_loop(
     let (tx, rx) = tokio::sync::mpsc::channel(128);
     let handshake_timeout = limits.handshake_timeout;
     let handshakes = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_handshakes));
+    let counter = ConnectionCounter::new(limits);
     tokio::spawn(async move {
         loop {
             let (tcp, remote) = tokio::select! {
@@ -228,27 +330,35 @@ fn accept_loop(
                     }
                 },
             };
+            let permit = match counter.admit(remote.ip()) {
+                Ok(permit) => permit,
+                Err(cap) => {
+                    // Closed at once, before TLS or HTTP work: refusing must cost less than serving.
+                    tracing::debug!(%remote, cap, "connection refused");
+                    continue;
+                }
+            };
             let _ = tcp.set_nodelay(true);
             let Some(acceptor) = acceptor.clone() else {
                 let info = ConnectionInfo { remote_addr: Some(remote), peer: None };
-                if tx.send(Ok(ServerStream { io: Io::Plain(tcp), info })).await.is_err() {
+                if tx.send(Ok(ServerStream { io: Io::Plain(tcp), info, _permit: permit })).await.is_err() {
                     break;
                 }
                 continue;
             };
             let tx = tx.clone();
             // Never block the accept loop on slow handshakes: past the cap, new connections are dropped at once.
-            let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            let Ok(handshake) = handshakes.clone().try_acquire_owned() else {
                 tracing::warn!(%remote, "too many TLS handshakes in progress; dropping the connection");
                 continue;
             };
             tokio::spawn(async move {
-                let _permit = permit;
+                let _handshake = handshake;
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(tls)) => {
                         let peer = peer_identity(tls.get_ref().1.peer_certificates());
                         let info = ConnectionInfo { remote_addr: Some(remote), peer };
-                        let _ = tx.send(Ok(ServerStream { io: Io::Tls(Box::new(tls)), info })).await;
+                        let _ = tx.send(Ok(ServerStream { io: Io::Tls(Box::new(tls)), info, _permit: permit })).await;
                     }
                     Ok(Err(e)) => tracing::debug!(%remote, error = %e, "TLS handshake refused"),
                     Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
@@ -282,10 +392,12 @@ enum Io {
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
-/// An accepted connection, with what is known about its peer.
+/// An accepted connection, with what is known about its peer. It counts against the listener's connection caps
+/// until dropped.
 pub struct ServerStream {
     io: Io,
     info: ConnectionInfo,
+    _permit: ConnectionPermit,
 }
 
 impl ServerStream {

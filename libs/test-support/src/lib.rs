@@ -3,8 +3,8 @@
 //! - [`TestDb`] / [`test_store`]: a fresh store on SQLite (a temp file) or PostgreSQL (a schema of its own in
 //!   `SWITCHBOARD_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`), so one conformance
 //!   suite runs on both.
-//! - [`TestPlatform`]: the four services booted in-process on `127.0.0.1:0` listeners with a fresh dev CA, and
-//!   mTLS clients for any identity.
+//! - [`TestPlatform`]: the four services booted in-process on `127.0.0.1:0` listeners with a fresh dev CA, wired
+//!   by `switchboard::Platform` (the wiring `switchboard up` uses), and mTLS clients for any identity.
 //! - [`assert_eventually!`]: poll a condition instead of sleeping.
 //!
 //! Logs are off unless `TEST_LOG=1`.
@@ -12,10 +12,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use switchboard::{Listeners, Platform, PlatformConfig};
 use switchboard_audit::{AuditConfig, CheckpointSigner};
-use switchboard_events::EmbeddedBus;
-use switchboard_events::EventBus;
-use switchboard_events::outbox::{OutboxRelay, RelayOptions};
 use switchboard_mesh::Identity;
 use switchboard_mesh::pki::{DevCa, MeshCredentials};
 use switchboard_proto::audit::v1::audit_service_client::AuditServiceClient;
@@ -109,7 +109,8 @@ pub async fn settle_audit(store: &Store) {
     }
 }
 
-/// The four services running in this process on random loopback ports.
+/// The four services running in this process on random loopback ports, wired by [`switchboard::Platform`] exactly as
+/// `switchboard up` wires them.
 pub struct TestPlatform {
     /// Data dir: the dev CA, SQLite file, keys.
     pub data_dir: TempDir,
@@ -125,8 +126,10 @@ pub struct TestPlatform {
     pub gateway_addr: String,
     /// The gateway's admin address (mTLS, operators).
     pub gateway_admin_addr: String,
-    /// The audit service's store, for tests that inspect or tamper with rows.
+    /// The platform's store, for tests that inspect or tamper with rows.
     pub store: Store,
+    /// The platform (its configuration and shared resources).
+    pub platform: Arc<Platform>,
     test_store: Option<TestStore>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -149,15 +152,17 @@ async fn listener() -> (TcpListener, String) {
 pub struct TestOptions {
     /// The gateway's default rate limit (high by default so tests are not throttled).
     pub rate_limit_per_minute: u32,
-    /// Keep rate-limit counters in this Redis instead of in process.
+    /// Keep rate-limit counters and the cache in this Redis instead of in process.
     pub redis_url: Option<String>,
     /// Policy when the rate-limit store fails.
     pub on_store_error: switchboard_gateway::OnStoreError,
+    /// More flags, as `switchboard up` takes them (`["--access-token-ttl", "60"]`).
+    pub args: Vec<String>,
 }
 
 impl Default for TestOptions {
     fn default() -> Self {
-        Self { rate_limit_per_minute: 1_000_000, redis_url: None, on_store_error: Default::default() }
+        Self { rate_limit_per_minute: 1_000_000, redis_url: None, on_store_error: Default::default(), args: Vec::new() }
     }
 }
 
@@ -172,88 +177,62 @@ impl TestPlatform {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let test_store = test_store(db, data_dir.path()).await;
         let store = test_store.store.clone();
-        let ca = DevCa::open_or_create(&data_dir.path().join("certs")).expect("dev CA");
-        let creds = |id: Identity| MeshCredentials::dev(data_dir.path(), id).expect("dev credentials");
-        let shutdown = CancellationToken::new();
-        let mut tasks = Vec::new();
-
-        // The bus: the embedded log in the test store, with a relay publishing the store's outbox to it.
-        let bus: std::sync::Arc<dyn EventBus> = std::sync::Arc::new(EmbeddedBus::new(store.clone()));
-        let relay = OutboxRelay::new(
-            store.clone(),
-            bus.clone(),
-            RelayOptions { poll_interval: Duration::from_millis(20), ..Default::default() },
-        );
-        tasks.push(tokio::spawn(relay.run(shutdown.clone())));
+        switchboard::init_dev_certs(data_dir.path()).expect("dev certificates");
+        let ca = DevCa::open(&data_dir.path().join("certs")).expect("dev CA");
 
         let (audit_listener, audit_addr) = listener().await;
-        let audit = AuditConfig {
-            store: store.clone(),
-            signer: CheckpointSigner::load_or_create(&data_dir.path().join("keys/audit.p8")).expect("signing key"),
-            credentials: creds(Identity::audit()),
-            bus: Some(bus.clone()),
-        };
-        let token = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            switchboard_audit::serve_with(audit, audit_listener, token).await.expect("audit service");
-        }));
-
         let (connectors_listener, connectors_addr) = listener().await;
-        let connectors = switchboard_connectors::ConnectorsConfig { credentials: creds(Identity::connectors()) };
-        let token = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            switchboard_connectors::serve_with(connectors, connectors_listener, token).await.expect("connectors");
-        }));
-
         let (orchestrator_listener, orchestrator_addr) = listener().await;
-        let orchestrator =
-            switchboard_orchestrator::OrchestratorConfig { credentials: creds(Identity::orchestrator()) };
-        let token = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            switchboard_orchestrator::serve_with(orchestrator, orchestrator_listener, token)
-                .await
-                .expect("orchestrator");
-        }));
-
         let (gateway_listener, gateway_addr) = listener().await;
         let (admin_listener, gateway_admin_addr) = listener().await;
-        let gateway = switchboard_gateway::GatewayConfig {
-            public_tls: None,
-            store: store.clone(),
-            keys: switchboard_gateway::TokenKeys::load_or_create(&data_dir.path().join("keys/jwt")).expect("jwt keys"),
-            credentials: creds(Identity::gateway()),
-            backends: switchboard_gateway::Backends {
-                audit: audit_addr.clone(),
-                connectors: connectors_addr.clone(),
-                orchestrator: orchestrator_addr.clone(),
-            },
-            lifetimes: switchboard_gateway::TokenLifetimes::default(),
-            cors_origins: vec!["http://app.example".parse().expect("origin")],
-            rate_limits: switchboard_gateway::RateLimits {
-                store: match &options.redis_url {
-                    Some(url) => std::sync::Arc::new(
-                        switchboard_ratelimit::RedisStore::connect(url, Duration::from_millis(300))
-                            .await
-                            .expect("redis"),
-                    ),
-                    None => std::sync::Arc::new(switchboard_ratelimit::MemoryStore::new()),
-                },
-                default_per_minute: options.rate_limit_per_minute,
-                on_store_error: options.on_store_error,
-            },
-            cache: match &options.redis_url {
-                Some(url) => std::sync::Arc::new(
-                    switchboard_cache::RedisCache::connect(url, Duration::from_millis(300)).await.expect("redis cache"),
-                ),
-                None => std::sync::Arc::new(switchboard_cache::MemoryCache::new()),
-            },
-            trusted_proxies: Vec::new(),
+        let on_store_error = match options.on_store_error {
+            switchboard_gateway::OnStoreError::Allow => "allow",
+            switchboard_gateway::OnStoreError::Deny => "deny",
         };
-        let listeners = switchboard_gateway::Listeners { public: gateway_listener, admin: admin_listener };
-        let token = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            switchboard_gateway::serve_with(gateway, listeners, token).await.expect("gateway");
-        }));
+        let mut args: Vec<String> = [
+            "--data-dir",
+            &data_dir.path().display().to_string(),
+            "--gateway-addr",
+            &gateway_addr,
+            "--gateway-admin-addr",
+            &gateway_admin_addr,
+            "--audit-addr",
+            &audit_addr,
+            "--connectors-addr",
+            &connectors_addr,
+            "--orchestrator-addr",
+            &orchestrator_addr,
+            "--rate-limit-per-minute",
+            &options.rate_limit_per_minute.to_string(),
+            "--rate-limit-on-store-error",
+            on_store_error,
+            "--redis-url",
+            options.redis_url.as_deref().unwrap_or(""),
+            // The embedded log in the test store, whatever the environment says.
+            "--kafka-brokers",
+            "",
+            "--cors-origins",
+            "http://app.example",
+            "--outbox-poll-ms",
+            "20",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        args.extend(options.args.iter().cloned());
+        let config = PlatformConfig::from_args(args).expect("test platform flags");
+        let platform = Arc::new(Platform::new(config).with_store(store.clone()));
+        let listeners = Listeners {
+            gateway: Some((gateway_listener, admin_listener)),
+            audit: Some(audit_listener),
+            connectors: Some(connectors_listener),
+            orchestrator: Some(orchestrator_listener),
+        };
+        let shutdown = CancellationToken::new();
+        let running = platform.start(listeners, shutdown.clone()).await.expect("start the platform");
+        let tasks = vec![tokio::spawn(async move {
+            running.wait().await.expect("the platform stopped with an error");
+        })];
 
         Self {
             data_dir,
@@ -264,6 +243,7 @@ impl TestPlatform {
             gateway_addr,
             gateway_admin_addr,
             store,
+            platform,
             test_store: Some(test_store),
             shutdown,
             tasks,
@@ -277,7 +257,8 @@ impl TestPlatform {
 
     /// Credentials for `identity`, issued by the platform's dev CA.
     pub fn credentials(&self, identity: Identity) -> MeshCredentials {
-        MeshCredentials::dev(self.data_dir.path(), identity).expect("issue credentials")
+        let files = self.ca.ensure_leaf(&identity).expect("issue a certificate");
+        MeshCredentials::from_files(identity, &files).expect("load credentials")
     }
 
     /// An mTLS channel to `service` at `addr`, presenting `identity`'s certificate.
@@ -296,7 +277,8 @@ impl TestPlatform {
         let (listener, addr) = listener().await;
         let config = AuditConfig {
             store: self.store.clone(),
-            signer: CheckpointSigner::load_or_create(&self.data_dir.path().join("keys/audit.p8")).expect("signing key"),
+            signer: CheckpointSigner::load_or_create(&self.data_dir.path().join("keys/audit-checkpoint.p8"))
+                .expect("signing key"),
             credentials: self.credentials(Identity::audit()),
             bus: None,
         };
@@ -316,7 +298,7 @@ impl TestPlatform {
 
     /// The gateway's access-token keys (tests forge tokens with them).
     pub fn token_keys(&self) -> switchboard_gateway::TokenKeys {
-        switchboard_gateway::TokenKeys::load_or_create(&self.data_dir.path().join("keys/jwt")).expect("jwt keys")
+        switchboard_gateway::TokenKeys::load_or_create(&self.data_dir.path().join("keys/jwt"), None).expect("jwt keys")
     }
 
     /// Stops every service, waits for them, and drops the test's database schema.

@@ -1,9 +1,13 @@
 //! From a REST request to the RPC's request message, and from the response message back to JSON.
 //!
-//! The request is assembled as one proto3-JSON object (path variables, query parameters, body), then parsed once
-//! by prost-reflect with unknown fields denied, so every JSON rule (names, 64-bit integers as strings,
-//! well-known types, enums by name) is prost-reflect's, not ours. Query parameters follow HTML form encoding
-//! (`+` is a space); nested fields are `a.b=1`, repeated fields repeat the key, enums go by name.
+//! The body is decoded straight into the request message by prost-reflect (a streaming parse: no JSON document tree
+//! is built, so a body costs little more than its own size), with unknown fields denied, so every JSON rule
+//! (names, 64-bit integers as strings, well-known types, enums by name) is prost-reflect's, not ours. Before that,
+//! [`check_shape`] refuses bodies nested deeper than [`MAX_DEPTH`] or holding more than [`MAX_ELEMENTS`] values,
+//! in one pass over the bytes with no allocation: the decoded message of a body of tiny values (`[0,0,0,…]`) is
+//! many times the body's size. Path variables and query parameters are parsed the same way and merged over the
+//! body, so the URL wins. Query parameters follow HTML form encoding (`+` is a space); nested fields are `a.b=1`,
+//! repeated fields repeat the key, enums go by name.
 
 use prost::Message;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions};
@@ -125,6 +129,70 @@ fn form_decode(component: &str) -> Option<String> {
     percent_decode(&component.replace('+', " "), false)
 }
 
+/// Deepest nesting of arrays and objects a JSON body may have.
+pub const MAX_DEPTH: usize = 32;
+/// Most values (array elements and object members, at any depth) a JSON body may hold.
+pub const MAX_ELEMENTS: usize = 20_000;
+
+/// Refuses a JSON body nested deeper than `max_depth` or holding more than `max_elements` values, in one pass over
+/// its bytes (strings and escapes skipped) and before anything is allocated for it. Malformed JSON passes here and
+/// is refused by the parser with a better message.
+pub fn check_shape(body: &[u8], max_depth: usize, max_elements: usize) -> Result<(), TranscodeError> {
+    let (mut depth, mut elements) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in body {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max_depth {
+                    return Err(invalid(format!("the body nests deeper than {max_depth} levels")));
+                }
+                // The container's first value; each comma adds one more.
+                elements += 1;
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' => elements += 1,
+            _ => continue,
+        }
+        if elements > max_elements {
+            return Err(invalid(format!("the body holds more than {max_elements} values")));
+        }
+    }
+    Ok(())
+}
+
+/// Deserializes JSON `text` into a `descriptor` message, naming the field where it fails.
+fn parse_message(descriptor: &MessageDescriptor, text: &[u8], what: &str) -> Result<DynamicMessage, TranscodeError> {
+    let mut json = serde_json::Deserializer::from_slice(text);
+    let mut track = serde_path_to_error::Track::new();
+    let parsed =
+        DynamicMessage::deserialize(descriptor.clone(), serde_path_to_error::Deserializer::new(&mut json, &mut track));
+    let syntax = |e: &serde_json::Error| {
+        matches!(e.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof)
+    };
+    let message = match parsed {
+        Ok(message) => message,
+        Err(e) if syntax(&e) => return Err(invalid(format!("{what} is not valid JSON: {e}"))),
+        Err(e) => {
+            let path = track.path().to_string();
+            let at = if path.is_empty() || path == "." { String::new() } else { format!(" at {path}") };
+            return Err(invalid(format!("{what} does not fit {}{at}: {}", descriptor.full_name(), e)));
+        }
+    };
+    json.end().map_err(|e| invalid(format!("{what} is not valid JSON: {e}")))?;
+    Ok(message)
+}
+
 /// The RPC request message, encoded, for a REST request on `route`.
 pub fn request(
     route: &Route,
@@ -133,30 +201,39 @@ pub fn request(
     body: &[u8],
 ) -> Result<Vec<u8>, TranscodeError> {
     let input = route.method.input();
-    let body_text = std::str::from_utf8(body).map_err(|_| invalid("the body is not UTF-8 JSON"))?.trim();
-    let mut object = match &route.body {
-        BodyRule::Whole if !body_text.is_empty() => match serde_json::from_str::<Value>(body_text) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return Err(invalid("the body must be a JSON object")),
-            Err(e) => return Err(invalid(format!("the body is not valid JSON: {e}"))),
-        },
-        BodyRule::Field(name) if !body_text.is_empty() => {
-            let value: Value =
-                serde_json::from_str(body_text).map_err(|e| invalid(format!("the body is not valid JSON: {e}")))?;
-            let field = input.get_field_by_name(name).ok_or_else(|| invalid(format!("no body field {name}")))?;
-            let mut map = Map::new();
-            map.insert(field.json_name().to_owned(), value);
-            map
+    if std::str::from_utf8(body).is_err() {
+        return Err(invalid("the body is not UTF-8 JSON"));
+    }
+    let body = body.trim_ascii();
+    let mut message = match &route.body {
+        BodyRule::Whole if !body.is_empty() => {
+            if body.first() != Some(&b'{') {
+                return Err(invalid("the body must be a JSON object"));
+            }
+            check_shape(body, MAX_DEPTH, MAX_ELEMENTS)?;
+            parse_message(&input, body, "the body")?
         }
-        BodyRule::None if !body_text.is_empty() => {
+        BodyRule::Field(name) if !body.is_empty() => {
+            check_shape(body, MAX_DEPTH - 1, MAX_ELEMENTS)?;
+            let field = input.get_field_by_name(name).ok_or_else(|| invalid(format!("no body field {name}")))?;
+            // The body is the field's value: parse it as `{"<field>": <body>}`, still without a document tree.
+            let mut wrapped = Vec::with_capacity(body.len() + field.json_name().len() + 6);
+            wrapped.extend_from_slice(b"{\"");
+            wrapped.extend_from_slice(field.json_name().as_bytes());
+            wrapped.extend_from_slice(b"\":");
+            wrapped.extend_from_slice(body);
+            wrapped.push(b'}');
+            parse_message(&input, &wrapped, "the body")?
+        }
+        BodyRule::None if !body.is_empty() => {
             return Err(invalid(format!("{} {} takes no body", route.http_method, route.template)));
         }
-        _ => Map::new(),
+        _ => DynamicMessage::new(input.clone()),
     };
 
-    // Path variables win over the body: the URL names the resource.
+    // Path variables and query parameters, merged over the body: the URL names the resource.
+    let mut object = Map::new();
     for (path, value) in bindings {
-        remove_path(&mut object, &input, path);
         set(&mut object, &input, path, value, "path", false)?;
     }
 
@@ -193,25 +270,13 @@ pub fn request(
         }
     }
 
-    // Track where parsing fails, so the error names the field, not just the problem.
-    let mut track = serde_path_to_error::Track::new();
-    let value = Value::Object(object);
-    let deserializer = serde_path_to_error::Deserializer::new(&value, &mut track);
-    let message = DynamicMessage::deserialize(input, deserializer).map_err(|e| {
-        let path = track.path().to_string();
-        let at = if path.is_empty() || path == "." { String::new() } else { format!(" at {path}") };
-        invalid(format!("the request does not fit {}{at}: {e}", route.method.input().full_name()))
-    })?;
-    Ok(message.encode_to_vec())
-}
-
-/// Removes a body value the path also sets (the path wins).
-fn remove_path(object: &mut Map<String, Value>, message: &MessageDescriptor, path: &str) {
-    let Ok(field) = field_path(message, path) else { return };
-    if !path.contains('.') {
-        object.remove(field.json_name());
-        object.remove(field.name());
+    if !object.is_empty() {
+        let url = serde_json::to_vec(&Value::Object(object)).map_err(|e| invalid(e.to_string()))?;
+        let from_url = parse_message(&input, &url, "the request")?;
+        // Protobuf merge: the URL's scalars replace the body's, its messages merge field by field.
+        message.merge(from_url.encode_to_vec().as_slice()).map_err(|e| invalid(e.to_string()))?;
     }
+    Ok(message.encode_to_vec())
 }
 
 /// How responses are rendered: complete objects (fields with default values included), lowerCamelCase names,
@@ -317,6 +382,25 @@ mod tests {
         assert_eq!(route.body, BodyRule::Field("tenant".into()));
         let bytes = request(&route, &b, None, br#"{"slug":"acme","displayName":"Acme"}"#).unwrap();
         assert_eq!(decode(&route, &bytes)["tenant"]["slug"], "acme");
+    }
+
+    #[test]
+    fn deep_or_huge_bodies_are_refused_before_parsing() {
+        assert!(check_shape(br#"{"a":[1,2,{"b":"[[[[,,,,"}]}"#, 3, 10).is_ok(), "strings do not count");
+        let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+        assert!(check_shape(deep.as_bytes(), MAX_DEPTH, MAX_ELEMENTS).unwrap_err().to_string().contains("deeper"));
+        let many = format!("{{\"x\":[{}0]}}", "0,".repeat(MAX_ELEMENTS));
+        assert!(check_shape(many.as_bytes(), MAX_DEPTH, MAX_ELEMENTS).unwrap_err().to_string().contains("more than"));
+        assert!(check_shape(br#"{"a":"\\\"[,,"}"#, 1, 2).is_ok(), "escaped quotes stay inside the string");
+
+        let t = table();
+        let (route, bindings) = t.resolve(&http::Method::POST, "/v1/auth:refresh").unwrap();
+        let err = request(&route, &bindings, None, many.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("more than"), "{err}");
+        let err = request(&route, &bindings, None, b"[0,0,0]").unwrap_err();
+        assert!(err.to_string().contains("JSON object"), "{err}");
+        let err = request(&route, &bindings, None, br#"{"refreshToken":"t"} trailing"#).unwrap_err();
+        assert!(err.to_string().contains("trailing"), "{err}");
     }
 
     #[test]

@@ -88,6 +88,11 @@ impl RouteTable {
         Self { routes: routes.into_iter().map(Arc::new).collect(), pool }
     }
 
+    /// Keeps only the routes `keep` accepts (the gateway keeps the RPCs its public port offers).
+    pub fn retain(&mut self, keep: impl Fn(&Route) -> bool) {
+        self.routes.retain(|route| keep(route));
+    }
+
     /// Every route.
     pub fn routes(&self) -> &[Arc<Route>] {
         &self.routes

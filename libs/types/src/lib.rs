@@ -94,6 +94,71 @@ uuid_id!(
     "event id"
 );
 
+/// What a user may do in their tenant. Each role includes everything the roles below it may do:
+/// `Owner > Admin > Member > Viewer` (the order of this enum's comparison, greatest first).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Role {
+    /// Reads only: connections, records, runs and the audit log.
+    Viewer,
+    /// Asks questions, runs syncs, invokes actions and approves steps of their own runs.
+    Member,
+    /// Manages users, connections and tenant settings; approves any run step.
+    Admin,
+    /// Everything an admin may do, plus granting the owner role and managing other owners.
+    Owner,
+}
+
+impl Role {
+    /// Every role, least first.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
+
+    /// The lowercase name stored and carried in `x-user-role` (`owner`, `admin`, `member`, `viewer`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// Whether this role includes `required` (an owner may do what a viewer may).
+    pub fn includes(self, required: Role) -> bool {
+        self >= required
+    }
+}
+
+impl PartialOrd for Role {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Role {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (*self as u8).cmp(&(*other as u8))
+    }
+}
+
+/// Why a string is not a role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("role must be owner, admin, member or viewer, got {0:?}")]
+pub struct InvalidRole(String);
+
+impl FromStr for Role {
+    type Err = InvalidRole;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| InvalidRole(s.chars().take(32).collect()))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Now, in microseconds since the Unix epoch: the unit every stored timestamp uses.
 pub fn now_unix_micros() -> i64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -144,6 +209,17 @@ impl fmt::Debug for RequestId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_are_ordered_and_round_trip() {
+        assert!(Role::Owner.includes(Role::Viewer) && Role::Owner.includes(Role::Owner));
+        assert!(Role::Admin.includes(Role::Member) && !Role::Admin.includes(Role::Owner));
+        assert!(!Role::Viewer.includes(Role::Member));
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("Owner".parse::<Role>().is_err() && "root".parse::<Role>().is_err());
+    }
 
     #[test]
     fn tenant_id_round_trips_and_rejects_other_spellings() {

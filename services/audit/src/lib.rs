@@ -19,7 +19,6 @@ pub mod signer;
 use std::sync::Arc;
 
 use switchboard_events::EventBus;
-use switchboard_mesh::Identity;
 use switchboard_mesh::pki::MeshCredentials;
 use switchboard_mesh::server::{MAX_MESSAGE_BYTES, ServeOptions};
 use switchboard_proto::audit::v1::audit_service_server::{AuditServiceServer, SERVICE_NAME};
@@ -50,11 +49,6 @@ impl std::fmt::Debug for AuditConfig {
     }
 }
 
-/// Who may call the audit service: the platform's services, and operators (to list and verify).
-pub fn allowed_callers() -> [Identity; 4] {
-    [Identity::gateway(), Identity::orchestrator(), Identity::connectors(), Identity::operator()]
-}
-
 /// Serves the audit service on an already-bound listener until `shutdown` is cancelled.
 pub async fn serve_with(
     config: AuditConfig,
@@ -68,7 +62,7 @@ pub async fn serve_with(
     let server = AuditServiceServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let options = ServeOptions::mesh(config.credentials, allowed_callers()).reporting([SERVICE_NAME]);
+    let options = ServeOptions::mesh(config.credentials)?.reporting([SERVICE_NAME]);
     let served =
         switchboard_mesh::server::serve(tonic::service::Routes::new(server), listener, options, shutdown).await;
     if let Some(consumer) = consumer {

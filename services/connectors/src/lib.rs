@@ -5,10 +5,10 @@
 //! Today it runs on the mesh with health and reflection, and its contract is routed but answers UNIMPLEMENTED
 //! until the connectors work lands; callers get a message saying so rather than "unknown service".
 
+use switchboard_mesh::MeshError;
 use switchboard_mesh::pending::{Pending, PendingContract};
 use switchboard_mesh::pki::MeshCredentials;
 use switchboard_mesh::server::ServeOptions;
-use switchboard_mesh::{Identity, MeshError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -30,11 +30,6 @@ pub struct ConnectorsConfig {
     pub credentials: MeshCredentials,
 }
 
-/// Who may call: the edge, the orchestrator (tool calls) and operators.
-pub fn allowed_callers() -> [Identity; 3] {
-    [Identity::gateway(), Identity::orchestrator(), Identity::operator()]
-}
-
 /// Serves on an already-bound listener until `shutdown` is cancelled.
 pub async fn serve_with(
     config: ConnectorsConfig,
@@ -42,6 +37,6 @@ pub async fn serve_with(
     shutdown: CancellationToken,
 ) -> Result<(), MeshError> {
     let routes = tonic::service::Routes::new(Pending::<ConnectorContract>::new());
-    let options = ServeOptions::mesh(config.credentials, allowed_callers()).reporting([SERVICE_NAME]);
+    let options = ServeOptions::mesh(config.credentials)?.reporting([SERVICE_NAME]);
     switchboard_mesh::server::serve(routes, listener, options, shutdown).await
 }

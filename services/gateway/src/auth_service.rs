@@ -86,6 +86,7 @@ impl AuthService {
         session: &str,
     ) -> Result<(String, i32), GatewayError> {
         let ttl = self.lifetimes.access.as_secs();
+        let role = role.parse().map_err(|_| GatewayError::Internal(format!("stored role {role:?}")))?;
         let token = self.keys.issue(tenant, user, role, session, ttl)?;
         Ok((token, i32::try_from(ttl).unwrap_or(i32::MAX)))
     }

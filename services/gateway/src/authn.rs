@@ -1,10 +1,11 @@
-//! Who a public caller is: the bearer token in `authorization`, verified by [`TokenKeys`]. Runs in the mesh's
-//! public inbound layer, before any handler, for every method except the few that must work without a token.
+//! Who a public caller is: the bearer token in `authorization`, verified by [`TokenKeys`]. The edge runs it for
+//! every method whose access rule is not anonymous, before any handler.
 
 use std::sync::Arc;
 
-use switchboard_types::{TenantId, UserId};
+use switchboard_types::{Role, TenantId, UserId};
 
+use crate::respond::EdgeError;
 use crate::tokens::TokenKeys;
 
 /// An authenticated end user.
@@ -14,8 +15,8 @@ pub(crate) struct Caller {
     pub(crate) tenant: TenantId,
     /// The user.
     pub(crate) user: UserId,
-    /// The user's role.
-    pub(crate) role: String,
+    /// The user's role when the token was issued (a role change revokes older tokens).
+    pub(crate) role: Role,
     /// When the access token expires (Unix seconds).
     pub(crate) expires_at: u64,
     /// When it was issued (Unix seconds).
@@ -24,17 +25,8 @@ pub(crate) struct Caller {
     pub(crate) session: String,
 }
 
-/// Methods callable without an access token: getting one, giving one back, and probes.
-pub(crate) fn is_anonymous(path: &str) -> bool {
-    matches!(
-        path,
-        "/switchboard.auth.v1.AuthService/Login"
-            | "/switchboard.auth.v1.AuthService/Refresh"
-            | "/switchboard.auth.v1.AuthService/Logout"
-    ) || path.starts_with("/grpc.health.v1.Health/")
-        || path.starts_with("/grpc.reflection.v1.ServerReflection/")
-        || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
-}
+/// The same words for every refused token: no hint which part was wrong.
+pub(crate) const INVALID_TOKEN: &str = "a valid access token is required";
 
 /// The JWT authenticator.
 pub(crate) struct JwtAuthenticator {
@@ -42,25 +34,21 @@ pub(crate) struct JwtAuthenticator {
 }
 
 impl JwtAuthenticator {
-    /// `Ok(None)`: the method may be called anonymously; `Ok(Some(_))`: authenticated; `Err`: refuse. Runs before
-    /// internal metadata is stripped, so it can refuse a request that names another tenant than its token.
-    pub(crate) fn authenticate(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Caller>, tonic::Status> {
-        if is_anonymous(path) {
-            return Ok(None);
-        }
-        let unauthenticated = || tonic::Status::unauthenticated("a valid access token is required");
+    /// The caller named by the bearer token in `headers`. Runs before internal metadata is stripped, so it can
+    /// refuse a request whose `x-tenant-id` names another tenant than its token.
+    pub(crate) fn authenticate(&self, rpc: &str, headers: &http::HeaderMap) -> Result<Caller, EdgeError> {
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
-            return Err(tonic::Status::unauthenticated("missing access token: send authorization: Bearer <token>"));
+            return Err(EdgeError::Unauthenticated("missing access token: send authorization: Bearer <token>"));
         };
         let token = value
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .ok_or_else(unauthenticated)?;
+            .ok_or(EdgeError::Unauthenticated(INVALID_TOKEN))?;
         let principal = self.keys.verify(token.trim()).map_err(|e| {
             // The reason is for operators; the caller learns only that the token was refused.
-            tracing::info!(reason = %e, rpc = path, "access token refused");
-            unauthenticated()
+            tracing::info!(reason = %e, rpc, "access token refused");
+            EdgeError::Unauthenticated(INVALID_TOKEN)
         })?;
         // Every x-tenant-id value must name the token's tenant (compared as parsed ids, not text).
         let foreign = headers
@@ -68,15 +56,15 @@ impl JwtAuthenticator {
             .iter()
             .any(|v| v.to_str().ok().and_then(|s| s.trim().parse::<TenantId>().ok()) != Some(principal.tenant));
         if foreign {
-            return Err(tonic::Status::permission_denied("x-tenant-id names another tenant than the access token"));
+            return Err(EdgeError::Forbidden("x-tenant-id names another tenant than the access token".into()));
         }
-        Ok(Some(Caller {
+        Ok(Caller {
             tenant: principal.tenant,
             user: principal.user,
             role: principal.role,
             expires_at: principal.expires_at,
             issued_at: principal.issued_at,
             session: principal.session,
-        }))
+        })
     }
 }

@@ -1,13 +1,15 @@
 //! The public port: one listener speaking HTTP/1.1 and HTTP/2 (plaintext on loopback by default, TLS when a
 //! certificate is configured), serving gRPC, gRPC-Web and REST/JSON side by side.
 //!
-//! Limits hold without tuning: bodies over 4 MiB get 413 and header blocks over 60 KiB or 100 fields get 431,
-//! both before authentication; a connection has 10 s to send its first request (whatever the stage: protocol
-//! detection, TLS already done, HTTP/2 preface) and an HTTP/1 client 10 s for each request's headers; HTTP/2 caps concurrent streams, pending
-//! and locally-errored resets (rapid-reset floods) and header lists; idle HTTP/2 peers are pinged; a connection with
-//! no request in flight for the idle timeout (2 min) is closed gracefully (GOAWAY on HTTP/2). Shutdown stops
-//! accepting, closes every connection gracefully, lets in-flight requests finish within the drain deadline, then
-//! returns.
+//! Limits hold without tuning: connections are capped in all and per client (an IPv4 address or an IPv6 /64;
+//! trusted proxies exempt) and refused before any TLS work; bodies over 4 MiB get 413 and header blocks over 60 KiB
+//! or 100 fields get 431, both before authentication (each RPC's own, smaller body limit and the body's time rule
+//! are [`crate::edge`]'s); a connection has 10 s to send its first request (whatever the stage: protocol
+//! detection, TLS already done, HTTP/2 preface) and an HTTP/1 client 10 s for each request's headers; HTTP/2 caps
+//! concurrent streams, pending and locally-errored resets (rapid-reset floods) and header lists; idle HTTP/2 peers
+//! are pinged; a connection with no request in flight for the idle timeout (2 min) is closed gracefully (GOAWAY on
+//! HTTP/2). Shutdown stops accepting, closes every connection gracefully, lets in-flight requests finish within the
+//! drain deadline, then returns.
 //!
 //! Request path, outermost first: CORS → gRPC-Web translation (for `application/grpc-web*` only; tonic-web
 //! would answer 400 to a REST call over HTTP/1.1) → body limit → [`crate::edge`] → the router (gRPC services,
@@ -32,7 +34,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_layer::Layer;
 
 use crate::GatewayError;
-use crate::edge::EdgeLayer;
+use crate::edge::{EdgeLayer, Protocol};
+use crate::respond::{EdgeError, respond};
 
 /// Largest request body accepted on the public port.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -183,24 +186,12 @@ fn is_grpc_web_json(request: &http::Request<Body>) -> bool {
         .is_some_and(|ct| ct.starts_with("application/grpc-web+json"))
 }
 
-/// tonic-web speaks protobuf gRPC-Web only; say so instead of a bare 400.
-fn unsupported_grpc_web_json() -> http::Response<Body> {
-    let mut response = http::Response::new(Body::empty());
-    *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-    let headers = response.headers_mut();
-    headers.insert("grpc-status", http::HeaderValue::from_static("12"));
-    headers.insert(
-        "grpc-message",
-        http::HeaderValue::from_static(
-            "grpc-web+json is not supported: use application/grpc-web+proto or application/grpc-web-text",
-        ),
-    );
-    response
-}
-
 /// The whole HTTP pipeline around `router`.
 pub(crate) fn app(router: axum::Router, edge: EdgeLayer, cors_origins: &[http::HeaderValue]) -> HttpService {
-    let limited = RequestBodyLimitLayer::new(MAX_BODY_BYTES).layer(edge.layer(router));
+    let edged =
+        ServiceExt::<http::Request<Body>>::map_request(edge.layer(router), |r: http::Request<_>| r.map(Body::new));
+    // The backstop for every path: a gRPC message at its 4 MiB limit plus its frame header, no more.
+    let limited = RequestBodyLimitLayer::new(MAX_BODY_BYTES + crate::grpc_frame::HEADER_BYTES).layer(edged);
     let inner = ServiceExt::<http::Request<Body>>::map_response(
         limited,
         |r: http::Response<tower_http::limit::ResponseBody<Body>>| r.map(Body::new),
@@ -215,7 +206,10 @@ pub(crate) fn app(router: axum::Router, edge: EdgeLayer, cors_origins: &[http::H
     let web = BoxCloneSyncService::new(web);
     let split = tower::service_fn(move |request: http::Request<Body>| {
         let service = if is_grpc_web_json(&request) {
-            BoxCloneSyncService::new(tower::service_fn(|_| std::future::ready(Ok(unsupported_grpc_web_json()))))
+            // tonic-web speaks protobuf gRPC-Web only.
+            BoxCloneSyncService::new(tower::service_fn(|_| {
+                std::future::ready(Ok(respond(Protocol::Grpc, &EdgeError::GrpcWebJson)))
+            }))
         } else if is_grpc_web(&request) {
             web.clone()
         } else {
@@ -276,12 +270,11 @@ pub(crate) async fn serve(
             request.extensions_mut().insert(info.clone());
             // HTTP/2 caps the header block in bytes; the field count is capped here (HTTP/1 caps it in hyper).
             let too_many = request.headers().len() > MAX_HEADERS;
+            let protocol = Protocol::of(request.headers());
             let app = app.clone();
             async move {
                 if too_many {
-                    let mut response = http::Response::new(Body::from("too many header fields"));
-                    *response.status_mut() = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-                    return Ok(response);
+                    return Ok(respond(protocol, &EdgeError::TooManyHeaders { limit: MAX_HEADERS }));
                 }
                 let response = app.oneshot(request.map(Body::new)).await?;
                 Ok::<_, Infallible>(response.map(|body| Body::new(Tracked { body, _in_flight: in_flight })))

@@ -2,15 +2,18 @@
 //!
 //! - [`tokens`]: access tokens (EdDSA JWTs with a `kid`, JWKS), [`passwords`] (Argon2id), [`refresh`] (opaque,
 //!   single-use, rotated refresh tokens with reuse detection), `throttle` (failed-login lockout).
-//! - `authn`: the bearer-token check every public call passes (except login, refresh, logout and probes),
-//!   which also refuses an `x-tenant-id` naming another tenant than the token.
+//! - `authn`: the bearer-token check every public call passes unless its access rule says anonymous (login,
+//!   refresh, logout, probes), which also refuses an `x-tenant-id` naming another tenant than the token.
 //! - `auth_service`: `AuthService` (login, refresh, logout, whoami), served on the public port.
 //! - `admin_service`: `TenantAdminService`, served to operators on the admin listener (mTLS).
 //! - `route`: every other public RPC is forwarded over mTLS to its service, with the tenant context set from
-//!   the token; RPCs without a `google.api.http` rule are internal and refused.
+//!   the token.
 //!
 //! - `front` + `edge`: the public port itself: HTTP/1.1 and HTTP/2, gRPC, gRPC-Web and REST on one listener,
-//!   with its limits, CORS, per-protocol errors, request ids and access log; `status` maps gRPC codes to HTTP.
+//!   with its limits, CORS, request ids and access log. What each RPC demands (token, role, request size) is its
+//!   access rule in the contracts (`switchboard_mesh::access`); `body` reads request bodies within those limits;
+//!   `respond` is the one place any refusal becomes a gRPC status or an HTTP response; `grpc_frame` is gRPC's
+//!   message framing; `reflection` describes exactly what the port serves.
 //!
 //! - `rest`: REST/JSON, transcoded from the contracts' `google.api.http` rules (`switchboard-transcode`) and
 //!   called in-process through the gRPC routes.
@@ -24,24 +27,30 @@ mod admin_service;
 mod audit_sink;
 mod auth_service;
 mod authn;
+mod body;
 pub mod client_ip;
 mod convert;
 mod edge;
 mod error;
 mod front;
+mod grpc_frame;
 pub mod passwords;
 mod ratelimit;
+mod reflection;
 pub mod refresh;
+mod respond;
 mod rest;
 mod revocation;
 mod route;
-mod status;
 mod throttle;
 pub mod tokens;
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use switchboard_mesh::Identity;
+use switchboard_mesh::access::AccessTable;
 use switchboard_mesh::pending::{Pending, PendingContract};
 use switchboard_mesh::pki::MeshCredentials;
 use switchboard_mesh::server::{Limits, MAX_MESSAGE_BYTES, ServeOptions, Transport};
@@ -52,6 +61,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::auth_service::TokenLifetimes;
+pub use crate::client_ip::Cidr;
 pub use crate::error::GatewayError;
 pub use crate::ratelimit::{OnStoreError, RateLimits};
 use crate::route::{AuditContract, ConnectorsContract, Forward, OrchestratorContract};
@@ -70,11 +80,19 @@ impl PendingContract for PublicTenantAdmin {
         (switchboard tenant/user commands); self-service for tenant owners on the public port is not built yet";
 }
 
+/// The REST routes of the RPCs the public port offers.
+fn public_rest_routes(access: &AccessTable) -> Result<switchboard_transcode::RouteTable, GatewayError> {
+    let mut table = switchboard_transcode::RouteTable::from_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| GatewayError::Internal(format!("REST routes: {e}")))?;
+    table.retain(|route| access.is_public(&route.rpc_path));
+    Ok(table)
+}
+
 /// The OpenAPI 3.1 document of the public REST API, exactly as `/openapi.json` serves it.
 pub fn openapi_document() -> Result<serde_json::Value, GatewayError> {
-    let table = switchboard_transcode::RouteTable::from_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
-        .map_err(|e| GatewayError::Internal(format!("REST routes: {e}")))?;
-    Ok(switchboard_transcode::openapi::document(&table, &authn::is_anonymous))
+    let access = AccessTable::contracts()?;
+    let table = public_rest_routes(access)?;
+    Ok(switchboard_transcode::openapi::document(&table, &|rpc| access.is_anonymous(rpc)))
 }
 
 /// Where the services behind the gateway are.
@@ -110,6 +128,30 @@ pub struct GatewayConfig {
     pub cache: Arc<dyn switchboard_cache::Cache>,
     /// Proxies (ingress, load balancers) whose `X-Forwarded-For` is believed for per-client limits; none by default.
     pub trusted_proxies: Vec<client_ip::Cidr>,
+    /// The public port's connection and stream limits.
+    pub public_limits: PublicLimits,
+}
+
+/// What the public port allows each client, beyond what every RPC's access rule says.
+#[derive(Debug, Clone)]
+pub struct PublicLimits {
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Most connections open at once from one client (IPv4 address or IPv6 /64; trusted proxies are exempt).
+    pub max_connections_per_client: usize,
+    /// How long a stream answered to a caller without a token (a health Watch) may last.
+    pub anonymous_stream_lifetime: Duration,
+}
+
+impl Default for PublicLimits {
+    fn default() -> Self {
+        let mesh = Limits::default();
+        Self {
+            max_connections: mesh.max_connections,
+            max_connections_per_client: mesh.max_connections_per_client,
+            anonymous_stream_lifetime: Duration::from_secs(300),
+        }
+    }
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -122,6 +164,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("rate_limits", &self.rate_limits)
             .field("cache", &self.cache.name())
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("public_limits", &self.public_limits)
             .finish_non_exhaustive()
     }
 }
@@ -142,12 +185,9 @@ pub async fn serve_with(
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
     let keys = Arc::new(config.keys);
+    let access = Arc::new(AccessTable::contracts()?.clone());
     let creds = &config.credentials;
     let channel = |addr: &str, service: Identity| switchboard_mesh::client::channel(addr, &service, creds);
-    let public = Arc::new(
-        route::public_methods(switchboard_proto::FILE_DESCRIPTOR_SET)
-            .map_err(|e| GatewayError::Internal(format!("route table: {e}")))?,
-    );
     let audit_channel = channel(&config.backends.audit, Identity::audit())?;
 
     // Revocation records outlive every token they could refuse: one access lifetime plus the verifier's leeway.
@@ -173,19 +213,21 @@ pub async fn serve_with(
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
     )
-    .add_service(Forward::<AuditContract>::new(audit_channel, public.clone()))
+    .add_service(Forward::<AuditContract>::new(audit_channel, access.clone()))
     .add_service(Forward::<ConnectorsContract>::new(
         channel(&config.backends.connectors, Identity::connectors())?,
-        public.clone(),
+        access.clone(),
     ))
     .add_service(Forward::<OrchestratorContract>::new(
         channel(&config.backends.orchestrator, Identity::orchestrator())?,
-        public,
+        access.clone(),
     ))
     .add_service(Pending::<PublicTenantAdmin>::new());
-    let (public_routes, health) = switchboard_mesh::server::with_health_and_reflection(public_routes, &[AUTH_SERVICE])
-        .await
-        .map_err(|e| GatewayError::Internal(format!("health and reflection: {e}")))?;
+    let (public_routes, health) = switchboard_mesh::server::with_health(public_routes, &[AUTH_SERVICE]).await;
+    let described = reflection::public_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET, &access)
+        .map_err(GatewayError::Internal)?;
+    let public_routes = switchboard_mesh::server::with_reflection(public_routes, &described)
+        .map_err(|e| GatewayError::Internal(format!("reflection: {e}")))?;
     let drained = shutdown.clone();
     tokio::spawn(async move {
         drained.cancelled().await;
@@ -193,13 +235,10 @@ pub async fn serve_with(
         health.set_service_status(AUTH_SERVICE, tonic_health::ServingStatus::NotServing).await;
     });
     let jwks = keys.jwks();
-    let table = Arc::new(
-        switchboard_transcode::RouteTable::from_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
-            .map_err(|e| GatewayError::Internal(format!("REST routes: {e}")))?,
-    );
-    let openapi = switchboard_transcode::openapi::document(&table, &authn::is_anonymous);
+    let table = Arc::new(public_rest_routes(&access)?);
+    let openapi = switchboard_transcode::openapi::document(&table, &|rpc| access.is_anonymous(rpc));
     let grpc = public_routes.into_axum_router();
-    let rest = rest::RestHandler { table: table.clone(), grpc: grpc.clone() };
+    let rest = rest::RestHandler { grpc: grpc.clone() };
     let router = grpc
         .route(
             "/openapi.json",
@@ -218,7 +257,8 @@ pub async fn serve_with(
         .fallback(move |request: http::Request<axum::body::Body>| rest.clone().handle(request));
     let edge = edge::EdgeLayer {
         authenticator: Arc::new(authn::JwtAuthenticator { keys }),
-        routes: Arc::new(rest::RestRoutes(table)),
+        routes: table,
+        access: access.clone(),
         limiter: Arc::new(ratelimit::Limiter::new(
             config.rate_limits.clone(),
             config.store.clone(),
@@ -226,21 +266,28 @@ pub async fn serve_with(
         )),
         revocations: revocations.clone(),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        budget: body::Budget::default(),
+        anonymous_stream_lifetime: config.public_limits.anonymous_stream_lifetime,
     };
     let app = front::app(router, edge, &config.cors_origins);
     let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);
+    let public_limits = Limits {
+        max_connections: config.public_limits.max_connections,
+        max_connections_per_client: config.public_limits.max_connections_per_client,
+        unlimited_clients: config.trusted_proxies.clone(),
+        ..Limits::default()
+    };
 
     let admin = admin_service::AdminService { store: config.store, revocations, cache: config.cache };
     let admin_routes =
         tonic::service::Routes::new(TenantAdminServiceServer::new(admin_service::AdminGrpc(Arc::new(admin))));
-    let admin_options =
-        ServeOptions::mesh(config.credentials.clone(), [Identity::operator()]).reporting([TENANT_ADMIN_SERVICE]);
+    let admin_options = ServeOptions::mesh(config.credentials.clone())?.reporting([TENANT_ADMIN_SERVICE]);
 
     let admin = async {
         switchboard_mesh::server::serve(admin_routes, listeners.admin, admin_options, shutdown.clone())
             .await
             .map_err(GatewayError::from)
     };
-    tokio::try_join!(front::serve(app, listeners.public, transport, Limits::default(), shutdown.clone()), admin)?;
+    tokio::try_join!(front::serve(app, listeners.public, transport, public_limits, shutdown.clone()), admin)?;
     Ok(())
 }

@@ -2,23 +2,22 @@
 //! default), per user, and per client address for anonymous calls, kept in a [`RateLimitStore`] (in-process by
 //! default, Redis when configured so that replicas share one limit).
 //!
-//! Refusals speak the caller's protocol: REST gets 429 with `Retry-After` and `RateLimit-*` headers; gRPC and
-//! gRPC-Web get a real `grpc-status: 8` (RESOURCE_EXHAUSTED) with `google.rpc.RetryInfo` in
-//! `grpc-status-details-bin` — never a bare HTTP 429, which gRPC clients read as UNAVAILABLE and retry at once.
-//! When the store fails (Redis down), the configured [`OnStoreError`] policy decides, with a warning in the log.
+//! Refusals are [`EdgeError::RateLimited`], rendered in the caller's protocol by [`crate::respond`]: REST gets 429
+//! with `Retry-After` and `RateLimit-*` headers; gRPC and gRPC-Web get a real `grpc-status: 8`
+//! (RESOURCE_EXHAUSTED) with `google.rpc.RetryInfo` — never a bare HTTP 429, which gRPC clients read as UNAVAILABLE
+//! and retry at once. Anonymous clients are counted per address, IPv6 by /64. When the store fails (Redis down),
+//! the configured [`OnStoreError`] policy decides, with a warning in the log.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prost::Message;
 use switchboard_cache::Cache;
-use switchboard_proto::google::rpc::{RetryInfo, Status as RpcStatus};
 use switchboard_ratelimit::{Decision, Quota, RateLimitStore};
 use switchboard_store::{Store, TenantId};
 
 use crate::authn::Caller;
-use crate::edge::Protocol;
+use crate::respond::EdgeError;
 
 /// What to do when the rate-limit store cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,8 +71,8 @@ pub(crate) fn tenant_limit_key(tenant: TenantId) -> String {
 pub(crate) enum Verdict {
     /// Go on; the REST response may carry these `RateLimit-*` values.
     Pass(Option<Headers>),
-    /// Refused: the response to send.
-    Refuse(http::Response<axum::body::Body>),
+    /// Refused, with the `RateLimit-*` values to send when a limit (not the store) refused.
+    Refuse { error: EdgeError, headers: Option<Headers> },
 }
 
 /// `RateLimit-*` header values for the tightest allowance that applied.
@@ -136,15 +135,9 @@ impl Limiter {
     }
 
     /// Takes one request from every allowance that applies; the first refusal wins.
-    pub(crate) async fn check(
-        &self,
-        protocol: Protocol,
-        caller: Option<&Caller>,
-        client: Option<IpAddr>,
-        path: &str,
-    ) -> Verdict {
+    pub(crate) async fn check(&self, caller: Option<&Caller>, client: Option<IpAddr>, path: &str) -> Verdict {
         // Probes are free; long-lived Watch streams and anything else are not.
-        if protocol == Protocol::Grpc && path == "/grpc.health.v1.Health/Check" {
+        if path == "/grpc.health.v1.Health/Check" {
             return Verdict::Pass(None);
         }
         let default = self.config.default_per_minute;
@@ -153,7 +146,8 @@ impl Limiter {
                 (format!("tenant:{}", caller.tenant), self.tenant_quota(caller.tenant).await, "this tenant"),
                 (format!("user:{}", caller.user), default, "this user"),
             ],
-            None => match client {
+            // IPv6 clients by their /64: one host or home network holds a whole /64.
+            None => match client.map(switchboard_mesh::net::client_key) {
                 Some(ip) => vec![(format!("ip:{ip}"), default, "this client address")],
                 None => return Verdict::Pass(None),
             },
@@ -169,56 +163,22 @@ impl Limiter {
                 }
                 Ok(Decision::Limited { retry_after, reset_after }) => {
                     let headers = Headers { limit: per_minute, remaining: 0, reset: reset_after };
-                    return Verdict::Refuse(limited(protocol, whose, per_minute, retry_after, headers));
+                    let wait = ceil_secs(retry_after).max(1);
+                    let message =
+                        format!("rate limit exceeded: {per_minute} requests per minute for {whose}; retry in {wait} s");
+                    let error = EdgeError::RateLimited { message, retry_after };
+                    return Verdict::Refuse { error, headers: Some(headers) };
                 }
                 Err(e) => {
                     tracing::warn!(store = self.config.store.name(), error = %e, policy = ?self.config.on_store_error,
                         "rate limit store unavailable");
                     if self.config.on_store_error == OnStoreError::Deny {
-                        let status = tonic::Status::unavailable("rate limiting is unavailable; retry shortly");
-                        return Verdict::Refuse(match protocol {
-                            Protocol::Grpc => status.into_http(),
-                            Protocol::Rest => crate::status::rest_response(&status),
-                        });
+                        let error = EdgeError::Busy("rate limiting is unavailable; retry shortly");
+                        return Verdict::Refuse { error, headers: None };
                     }
                 }
             }
         }
         Verdict::Pass(tightest)
     }
-}
-
-fn limited(
-    protocol: Protocol,
-    whose: &str,
-    per_minute: u32,
-    retry_after: Duration,
-    headers: Headers,
-) -> http::Response<axum::body::Body> {
-    let wait = ceil_secs(retry_after).max(1);
-    let message = format!("rate limit exceeded: {per_minute} requests per minute for {whose}; retry in {wait} s");
-    let mut response = match protocol {
-        Protocol::Grpc => {
-            let retry = RetryInfo {
-                retry_delay: Some(prost_types::Duration {
-                    seconds: i64::try_from(retry_after.as_secs()).unwrap_or(i64::MAX),
-                    nanos: i32::try_from(retry_after.subsec_nanos()).unwrap_or(0),
-                }),
-            };
-            let details = RpcStatus {
-                code: tonic::Code::ResourceExhausted as i32,
-                message: message.clone(),
-                details: vec![prost_types::Any {
-                    type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
-                    value: retry.encode_to_vec(),
-                }],
-            };
-            tonic::Status::with_details(tonic::Code::ResourceExhausted, message, details.encode_to_vec().into())
-                .into_http()
-        }
-        Protocol::Rest => crate::status::rest_response(&tonic::Status::resource_exhausted(message)),
-    };
-    response.headers_mut().insert(http::header::RETRY_AFTER, wait.into());
-    headers.apply(response.headers_mut());
-    response
 }

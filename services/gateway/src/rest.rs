@@ -15,35 +15,26 @@ use axum::body::Body;
 use http_body_util::BodyExt;
 use switchboard_mesh::context::RequestContext;
 use switchboard_mesh::inbound::ConnectionInfo;
-use switchboard_transcode::RouteTable;
+use switchboard_mesh::server::MAX_MESSAGE_BYTES;
 use tower::ServiceExt;
 
 use crate::authn::Caller;
-use crate::edge::ResolveRoute;
-use crate::front::MAX_BODY_BYTES;
-use crate::status::rest_response;
+use crate::edge::{Protocol, ResolvedRoute};
+use crate::grpc_frame::{self, Decoder};
+use crate::respond::{EdgeError, respond};
 
-/// REST requests transcoded at once. Parsing JSON into a document tree costs many times the body's size, so the
-/// number in flight is bounded; the rest wait briefly, then get 503.
+/// REST requests transcoded at once. Decoding JSON into a message costs a multiple of the body's size, so the
+/// number in flight is bounded; the rest wait briefly, then get 503. Bodies are read (by the edge) before a slot is
+/// taken, so a slow sender never holds one.
 const CONCURRENT_TRANSCODES: usize = 64;
 /// How long a REST request waits for a transcoding slot.
 const TRANSCODE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// A unary REST call gets this long end to end (a REST client has no grpc-timeout to send).
 const UNARY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The route table as the edge layer sees it.
-pub(crate) struct RestRoutes(pub(crate) Arc<RouteTable>);
-
-impl ResolveRoute for RestRoutes {
-    fn rpc_for(&self, method: &http::Method, path: &str) -> Option<String> {
-        self.0.resolve(method, path).map(|(route, _)| route.rpc_path.clone())
-    }
-}
-
 /// Serves REST requests by calling `grpc` (the gateway's gRPC routes) in-process.
 #[derive(Clone)]
 pub(crate) struct RestHandler {
-    pub(crate) table: Arc<RouteTable>,
     pub(crate) grpc: axum::Router,
 }
 
@@ -54,63 +45,57 @@ fn json_response(status: http::StatusCode, body: &serde_json::Value) -> http::Re
     response
 }
 
-/// A gRPC status in `headers` (trailers-only responses, or the trailers themselves).
-fn status_in(headers: &http::HeaderMap) -> Option<tonic::Status> {
-    tonic::Status::from_header_map(headers)
+/// A gRPC status in `headers` (trailers-only responses, or the trailers themselves), if not OK.
+fn failure_in(headers: &http::HeaderMap) -> Option<tonic::Status> {
+    tonic::Status::from_header_map(headers).filter(|s| s.code() != tonic::Code::Ok)
+}
+
+fn refuse(error: EdgeError) -> http::Response<Body> {
+    respond(Protocol::Rest, &error)
 }
 
 impl RestHandler {
     pub(crate) async fn handle(self, request: http::Request<Body>) -> http::Response<Body> {
         let (parts, body) = request.into_parts();
-        let Some((route, bindings)) = self.table.resolve(&parts.method, parts.uri.path()) else {
-            if crate::edge::Protocol::of(&parts.headers) == crate::edge::Protocol::Grpc {
-                return tonic::Status::unimplemented(format!("no service at {}", parts.uri.path())).into_http();
+        let Some(ResolvedRoute { route, bindings }) = parts.extensions.get::<ResolvedRoute>().cloned() else {
+            // The edge resolves every REST request it lets through; anything else has no route.
+            if Protocol::of(&parts.headers) == Protocol::Grpc {
+                return respond(Protocol::Grpc, &EdgeError::NotPublic { path: parts.uri.path().to_owned() });
             }
-            return rest_response(&tonic::Status::not_found(format!(
-                "no route for {} {}: see /openapi.json for the API",
-                parts.method,
-                parts.uri.path()
-            )));
+            return refuse(EdgeError::NoRoute { method: parts.method, path: parts.uri.path().to_owned() });
         };
         if route.method.is_client_streaming() {
-            return rest_response(&tonic::Status::unimplemented(format!(
+            return refuse(EdgeError::Status(tonic::Status::unimplemented(format!(
                 "{} takes a client stream, which REST cannot express: use gRPC or gRPC-Web",
                 route.rpc_path
-            )));
+            ))));
         }
         let sse = parts
             .headers
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/event-stream"));
-        static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_TRANSCODES);
-        let Ok(Ok(_slot)) = tokio::time::timeout(TRANSCODE_WAIT, SLOTS.acquire()).await else {
-            return rest_response(&tonic::Status::unavailable("the gateway is busy: retry shortly"));
+        // The edge has read the body whole already (within the route's limit); this only takes it.
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return refuse(EdgeError::BadRequest("the request body broke off".into())),
         };
-        let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                let mut response = rest_response(&tonic::Status::invalid_argument(format!(
-                    "the body is larger than {MAX_BODY_BYTES} bytes"
-                )));
-                *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
-                return response;
+        static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_TRANSCODES);
+        let message = {
+            let Ok(Ok(_slot)) = tokio::time::timeout(TRANSCODE_WAIT, SLOTS.acquire()).await else {
+                return refuse(EdgeError::Busy("the gateway is busy: retry shortly"));
+            };
+            match switchboard_transcode::json::request(&route, &bindings, parts.uri.query(), &body) {
+                Ok(message) => message,
+                Err(e) => return refuse(EdgeError::BadRequest(e.to_string())),
             }
         };
-        let message = match switchboard_transcode::json::request(&route, &bindings, parts.uri.query(), &body) {
-            Ok(message) => message,
-            Err(e) => return rest_response(&tonic::Status::invalid_argument(e.to_string())),
-        };
 
-        let mut frame = Vec::with_capacity(message.len() + 5);
-        frame.push(0);
-        frame.extend_from_slice(&u32::try_from(message.len()).unwrap_or(u32::MAX).to_be_bytes());
-        frame.extend_from_slice(&message);
-        let mut call = http::Request::new(Body::from(frame));
+        let mut call = http::Request::new(Body::from(grpc_frame::encode(&message)));
         *call.method_mut() = http::Method::POST;
         *call.uri_mut() = match route.rpc_path.parse() {
             Ok(uri) => uri,
-            Err(_) => return rest_response(&tonic::Status::internal("bad route")),
+            Err(_) => return refuse(EdgeError::Internal("bad route")),
         };
         let headers = call.headers_mut();
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
@@ -128,49 +113,50 @@ impl RestHandler {
 
         let is_streaming = route.method.is_server_streaming();
         let deadline = tokio::time::Instant::now() + UNARY_DEADLINE;
-        let too_long = || rest_response(&tonic::Status::deadline_exceeded("the call took too long"));
         let response = if is_streaming {
             let Ok(response) = self.grpc.oneshot(call).await;
             response
         } else {
             match tokio::time::timeout_at(deadline, self.grpc.oneshot(call)).await {
                 Ok(Ok(response)) => response,
-                Err(_) => return too_long(),
+                Err(_) => return refuse(EdgeError::Timeout),
             }
         };
         let (head, body) = response.into_parts();
-        if let Some(status) = status_in(&head.headers).filter(|s| s.code() != tonic::Code::Ok) {
-            return rest_response(&status);
+        if let Some(status) = failure_in(&head.headers) {
+            return refuse(EdgeError::Status(status));
         }
-        if route.method.is_server_streaming() {
+        if is_streaming {
             return stream_response(route, body, sse);
         }
-        let limit = switchboard_mesh::server::MAX_MESSAGE_BYTES + 5;
+        let limit = MAX_MESSAGE_BYTES + grpc_frame::HEADER_BYTES;
         let collected =
             match tokio::time::timeout_at(deadline, http_body_util::Limited::new(body, limit).collect()).await {
-                Err(_) => return too_long(),
+                Err(_) => return refuse(EdgeError::Timeout),
                 Ok(Ok(collected)) => collected,
                 Ok(Err(e)) => {
                     tracing::warn!(rpc = %route.rpc_path, error = %e, "backend response failed or was too large");
-                    return rest_response(&tonic::Status::unavailable("the call failed; retry shortly"));
+                    return refuse(EdgeError::Status(tonic::Status::unavailable("the call failed; retry shortly")));
                 }
             };
-        if let Some(status) = collected.trailers().and_then(status_in).filter(|s| s.code() != tonic::Code::Ok) {
-            return rest_response(&status);
+        if let Some(status) = collected.trailers().and_then(failure_in) {
+            return refuse(EdgeError::Status(status));
         }
-        let bytes = collected.to_bytes();
-        if bytes.len() < 5 || bytes[0] != 0 {
-            return rest_response(&tonic::Status::internal("the service returned no message"));
-        }
-        let len = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
-        let Some(message) = bytes.get(5..5usize.saturating_add(len)) else {
-            return rest_response(&tonic::Status::internal("the service returned a truncated message"));
+        let mut decoder = Decoder::new(MAX_MESSAGE_BYTES);
+        decoder.push(&collected.to_bytes());
+        let message = match decoder.next() {
+            Ok(Some(message)) => message,
+            Ok(None) => return refuse(EdgeError::Internal("the service returned no message")),
+            Err(e) => {
+                tracing::error!(rpc = %route.rpc_path, error = %e, "malformed response");
+                return refuse(EdgeError::Internal("the service returned a malformed message"));
+            }
         };
-        match switchboard_transcode::json::response(&route, message) {
+        match switchboard_transcode::json::response(&route, &message) {
             Ok(json) => json_response(http::StatusCode::OK, &json),
             Err(e) => {
                 tracing::error!(rpc = %route.rpc_path, error = %e, "cannot render a response");
-                rest_response(&tonic::Status::internal("internal error rendering the response"))
+                refuse(EdgeError::Internal("internal error rendering the response"))
             }
         }
     }
@@ -180,7 +166,7 @@ impl RestHandler {
 struct StreamState {
     route: Arc<switchboard_transcode::Route>,
     body: Body,
-    buffer: bytes::BytesMut,
+    decoder: Decoder,
     sse: bool,
     done: bool,
 }
@@ -200,22 +186,21 @@ fn render_status(sse: bool, status: &tonic::Status) -> bytes::Bytes {
 
 /// Translates a gRPC response stream into NDJSON or SSE, one message at a time.
 fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bool) -> http::Response<Body> {
-    let state = StreamState { route, body, buffer: bytes::BytesMut::new(), sse, done: false };
+    let state = StreamState { route, body, decoder: Decoder::new(MAX_MESSAGE_BYTES), sse, done: false };
     let stream = futures::stream::unfold(state, |mut st| async move {
         loop {
             if st.done {
                 return None;
             }
-            if st.buffer.len() >= 5 {
-                let len = u32::from_be_bytes([st.buffer[1], st.buffer[2], st.buffer[3], st.buffer[4]]) as usize;
-                if st.buffer[0] != 0 || len > switchboard_mesh::server::MAX_MESSAGE_BYTES {
+            match st.decoder.next() {
+                Err(e) => {
                     st.done = true;
+                    tracing::error!(rpc = %st.route.rpc_path, error = %e, "malformed stream");
                     let status = tonic::Status::internal("the service sent a compressed or oversized message");
                     return Some((Ok(render_status(st.sse, &status)), st));
                 }
-                if st.buffer.len() >= 5 + len {
-                    let frame = st.buffer.split_to(5 + len);
-                    let chunk = match switchboard_transcode::json::response(&st.route, &frame[5..]) {
+                Ok(Some(message)) => {
+                    let chunk = match switchboard_transcode::json::response(&st.route, &message) {
                         Ok(json) => render(st.sse, "result", &json),
                         Err(e) => {
                             tracing::error!(rpc = %st.route.rpc_path, error = %e, "cannot render a streamed message");
@@ -225,14 +210,14 @@ fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bo
                     };
                     return Some((Ok::<_, std::convert::Infallible>(chunk), st));
                 }
+                Ok(None) => {}
             }
             match st.body.frame().await {
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => st.buffer.extend_from_slice(&data),
+                    Ok(data) => st.decoder.push(&data),
                     Err(frame) => {
                         st.done = true;
-                        let failed = frame.trailers_ref().and_then(status_in).filter(|s| s.code() != tonic::Code::Ok);
-                        if let Some(status) = failed {
+                        if let Some(status) = frame.trailers_ref().and_then(failure_in) {
                             return Some((Ok(render_status(st.sse, &status)), st));
                         }
                     }
@@ -241,6 +226,11 @@ fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bo
                     st.done = true;
                     tracing::warn!(rpc = %st.route.rpc_path, error = %e, "stream broke");
                     let status = tonic::Status::unavailable("the stream broke; retry");
+                    return Some((Ok(render_status(st.sse, &status)), st));
+                }
+                None if st.decoder.has_partial() => {
+                    st.done = true;
+                    let status = tonic::Status::unavailable("the stream ended inside a message; retry");
                     return Some((Ok(render_status(st.sse, &status)), st));
                 }
                 None => return None,
@@ -257,10 +247,25 @@ fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_transcode::{BodyRule, Route};
+    use switchboard_transcode::{BodyRule, Route, RouteTable};
 
-    /// A REST route to `grpc.health.v1.Health/Watch` on `grpc`: the one server-streaming RPC every server has.
-    fn handler_for(grpc: axum::Router) -> RestHandler {
+    /// The handler with a REST route to `grpc.health.v1.Health/Watch` on `grpc` (the one server-streaming RPC
+    /// every server has), resolving each request's route as the edge would.
+    struct Handler {
+        rest: RestHandler,
+        table: RouteTable,
+    }
+
+    impl Handler {
+        async fn handle(&self, mut request: http::Request<Body>) -> http::Response<Body> {
+            if let Some((route, bindings)) = self.table.resolve(request.method(), request.uri().path()) {
+                request.extensions_mut().insert(ResolvedRoute { route, bindings });
+            }
+            self.rest.clone().handle(request).await
+        }
+    }
+
+    fn handler_for(grpc: axum::Router) -> Handler {
         let pool = prost_reflect::DescriptorPool::decode(tonic_health::pb::FILE_DESCRIPTOR_SET).unwrap();
         let method =
             pool.get_service_by_name("grpc.health.v1.Health").unwrap().methods().find(|m| m.name() == "Watch").unwrap();
@@ -272,10 +277,10 @@ mod tests {
             method,
             rpc_path: "/grpc.health.v1.Health/Watch".into(),
         };
-        RestHandler { table: Arc::new(RouteTable::with_routes(pool, vec![route])), grpc }
+        Handler { rest: RestHandler { grpc }, table: RouteTable::with_routes(pool, vec![route]) }
     }
 
-    async fn handler() -> (RestHandler, tonic_health::server::HealthReporter) {
+    async fn handler() -> (Handler, tonic_health::server::HealthReporter) {
         let (reporter, service) = tonic_health::server::health_reporter();
         (handler_for(tonic::service::Routes::new(service).into_axum_router()), reporter)
     }
@@ -321,7 +326,7 @@ mod tests {
         {
             let request =
                 http::Request::get("/v1/health:watch?service=").header("accept", accept).body(Body::empty()).unwrap();
-            let response = rest.clone().handle(request).await;
+            let response = rest.handle(request).await;
             assert_eq!(response.status(), 200);
             assert_eq!(response.headers()["content-type"], content_type);
             let mut body = response.into_body();
@@ -356,7 +361,7 @@ mod tests {
             ),
         ] {
             let request = http::Request::get("/v1/health:watch").header("accept", accept).body(Body::empty()).unwrap();
-            let response = rest.clone().handle(request).await;
+            let response = rest.handle(request).await;
             assert_eq!(response.status(), 200, "the stream had started");
             let body = response.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(String::from_utf8_lossy(&body), expected);

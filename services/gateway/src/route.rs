@@ -1,40 +1,22 @@
 //! Forwarding public calls to the services behind the gateway, over mTLS, by service name.
 //!
-//! Which methods are public comes from the contracts: an RPC with a `google.api.http` rule is meant for browsers
-//! and API clients; one without (such as `AuditService/AppendEvents`) is internal and is refused here. Requests
-//! and responses stream through unbuffered; on the way in, the client's `authorization` header and any internal
-//! metadata are replaced by the context the gateway established (tenant and user from the verified token, request
-//! id, trace context).
+//! Which methods are public, and who may call them, is the edge's decision (from the contracts' access rules);
+//! by the time a call gets here it is allowed. Requests and responses stream through unbuffered; on the way in,
+//! the client's `authorization` header and any internal metadata are replaced by the context the gateway
+//! established (tenant, user and role from the verified token, request id, trace context), which the service's
+//! own inbound layer checks again against the same rules.
 
-use std::collections::HashSet;
 use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use prost_reflect::DescriptorPool;
+use switchboard_mesh::access::AccessTable;
 use switchboard_mesh::context::RequestContext;
 use tonic::server::NamedService;
 use tonic::transport::Channel;
 use tower::ServiceExt;
-
-/// Full paths (`/pkg.Service/Method`) of every RPC that carries a `google.api.http` rule.
-pub(crate) fn public_methods(descriptor_set: &[u8]) -> Result<HashSet<String>, String> {
-    let pool = DescriptorPool::decode(descriptor_set).map_err(|e| format!("descriptor set: {e}"))?;
-    let http = pool
-        .get_extension_by_name("google.api.http")
-        .ok_or("descriptor set lacks google.api.http (google/api/annotations.proto)")?;
-    let mut public = HashSet::new();
-    for service in pool.services() {
-        for method in service.methods() {
-            if method.options().has_extension(&http) {
-                public.insert(format!("/{}/{}", service.full_name(), method.name()));
-            }
-        }
-    }
-    Ok(public)
-}
 
 /// A service behind the gateway.
 pub(crate) trait BackendContract: Send + Sync + 'static {
@@ -60,19 +42,19 @@ impl BackendContract for OrchestratorContract {
 /// Forwards calls to one backend contract.
 pub(crate) struct Forward<C> {
     channel: Channel,
-    public: Arc<HashSet<String>>,
+    access: Arc<AccessTable>,
     _contract: PhantomData<fn() -> C>,
 }
 
 impl<C> Forward<C> {
-    pub(crate) fn new(channel: Channel, public: Arc<HashSet<String>>) -> Self {
-        Self { channel, public, _contract: PhantomData }
+    pub(crate) fn new(channel: Channel, access: Arc<AccessTable>) -> Self {
+        Self { channel, access, _contract: PhantomData }
     }
 }
 
 impl<C> Clone for Forward<C> {
     fn clone(&self) -> Self {
-        Self::new(self.channel.clone(), self.public.clone())
+        Self::new(self.channel.clone(), self.access.clone())
     }
 }
 
@@ -102,17 +84,12 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let path = request.uri().path().to_owned();
-        if !self.public.contains(&path) {
-            let status =
-                tonic::Status::unimplemented(format!("{path} is internal: it is not offered on the public API"));
-            return Box::pin(std::future::ready(Ok(status.into_http())));
-        }
         let Some(context) = request.extensions().get::<RequestContext>().cloned() else {
             let status = tonic::Status::internal("internal error: request context missing");
             return Box::pin(std::future::ready(Ok(status.into_http())));
         };
-        if context.tenant().is_none() {
-            // Every public backend RPC acts for a tenant; a request without one did not pass authentication.
+        if context.tenant().is_none() && !self.access.is_anonymous(&path) {
+            // Every other backend RPC acts for a tenant; a request without one did not pass authentication.
             let status = tonic::Status::unauthenticated("a valid access token is required");
             return Box::pin(std::future::ready(Ok(status.into_http())));
         }
@@ -140,18 +117,5 @@ where
                 }
             }
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_route_table_comes_from_the_http_annotations() {
-        let public = public_methods(switchboard_proto::FILE_DESCRIPTOR_SET).unwrap();
-        assert!(public.contains("/switchboard.audit.v1.AuditService/ListEvents"));
-        assert!(public.contains("/switchboard.auth.v1.AuthService/Login"));
-        assert!(!public.contains("/switchboard.audit.v1.AuditService/AppendEvents"), "internal-only RPC");
     }
 }

@@ -1,13 +1,15 @@
-//! Access tokens: short-lived JWTs signed with Ed25519 (`alg: EdDSA`) under a `kid`.
+//! Access tokens: short-lived JWTs (RFC 9068 `typ: at+jwt`) signed with Ed25519 (`alg: EdDSA`) under a `kid`.
 //!
-//! Keys live in `<data dir>/keys/jwt/<kid>.p8` (PKCS#8, mode 0600), generated on first run. The newest key signs;
-//! every key in the directory verifies, so a rotated-out key keeps its tokens valid until they expire (drop its
-//! file after the access-token lifetime). The public keys are published as a JWKS document.
+//! Keys live in `<data dir>/keys/jwt/<kid>.p8` (PKCS#8, mode 0600, in a 0700 directory), generated on first run.
+//! Every key in the directory verifies; the one that signs is chosen explicitly: the kid named by
+//! `SWITCHBOARD_JWT_ACTIVE_KID`, else the kid written in the directory's `active` file (written with the first
+//! key). To rotate: add a key file (its public key is published at once), then, once every replica has it, name it
+//! active; drop the old file after the access-token lifetime. The public keys are published as a JWKS document.
 //!
-//! Verification is strict and uniform: anything wrong (algorithm other than EdDSA, `none`, HS256 with the public
-//! key as secret, unknown `kid`, bad signature, expired, not yet valid, wrong `iss` or `aud`, missing `sub` or
-//! `tenant_id`, a token over 8 KiB) is the same [`TokenError::Invalid`], which becomes a bare 401 /
-//! UNAUTHENTICATED: the reason goes to the log, never to the caller.
+//! Verification is strict and uniform: anything wrong (a `typ` other than `at+jwt`, algorithm other than EdDSA,
+//! `none`, HS256 with the public key as secret, unknown `kid`, bad signature, expired, not yet valid, wrong `iss` or
+//! `aud`, missing `sub` or `tenant_id`, an unknown role, a token over 8 KiB) is the same [`TokenError::Invalid`],
+//! which becomes a bare 401 / UNAUTHENTICATED: the reason goes to the log, never to the caller.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,7 +22,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
-use switchboard_types::{TenantId, UserId};
+use switchboard_types::{Role, TenantId, UserId};
 
 /// `iss` of every access token.
 pub const ISSUER: &str = "switchboard";
@@ -30,6 +32,10 @@ pub const AUDIENCE: &str = "switchboard-api";
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
+/// The JOSE `typ` of access tokens (RFC 9068), so that no other JWT signed with the same key passes as one.
+pub const TOKEN_TYPE: &str = "at+jwt";
+/// The file in the keys directory naming the signing key.
+const ACTIVE_FILE: &str = "active";
 
 /// What can go wrong with tokens.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +90,7 @@ pub struct Principal {
     /// The user.
     pub user: UserId,
     /// The role claim.
-    pub role: String,
+    pub role: Role,
     /// Expiry (Unix seconds).
     pub expires_at: u64,
     /// Issued at (Unix seconds).
@@ -116,14 +122,16 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 impl TokenKeys {
-    /// Loads every `*.p8` in `dir`, generating a first key when there is none. The newest kid signs.
-    pub fn load_or_create(dir: &Path) -> Result<Self, TokenError> {
+    /// Loads every `*.p8` in `dir`, generating a first key (and naming it active) when there is none. The signing
+    /// key is `active_kid` when given, else the one the `active` file names.
+    pub fn load_or_create(dir: &Path, active_kid: Option<&str>) -> Result<Self, TokenError> {
         let keys_error = |message: String| TokenError::Keys { path: dir.display().to_string(), message };
-        std::fs::create_dir_all(dir).map_err(|e| keys_error(e.to_string()))?;
+        create_private_dir(dir).map_err(|e| keys_error(e.to_string()))?;
         let mut pkcs8s = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|e| keys_error(e.to_string()))? {
             let path = entry.map_err(|e| keys_error(e.to_string()))?.path();
             if path.extension().is_some_and(|e| e == "p8") {
+                warn_if_readable_by_others(&path);
                 let kid = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
                 let bytes = std::fs::read(&path).map_err(|e| keys_error(format!("{}: {e}", path.display())))?;
                 pkcs8s.push((kid, bytes));
@@ -140,20 +148,36 @@ impl TokenKeys {
                 .open(&path)
                 .map_err(|e| keys_error(format!("{}: {e}", path.display())))?;
             file.write_all(&pkcs8).map_err(|e| keys_error(e.to_string()))?;
+            write_active(dir, &kid).map_err(|e| keys_error(e.to_string()))?;
             pkcs8s.push((kid, pkcs8));
         }
-        Self::from_pkcs8s(pkcs8s)
+        let named = match active_kid.map(str::trim).filter(|k| !k.is_empty()) {
+            Some(kid) => kid.to_owned(),
+            None => match std::fs::read_to_string(dir.join(ACTIVE_FILE)) {
+                Ok(kid) => kid.trim().to_owned(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && pkcs8s.len() == 1 => pkcs8s[0].0.clone(),
+                Err(_) => {
+                    return Err(keys_error(format!(
+                        "{} keys and none chosen to sign: write the signing kid to {} or set \
+                         SWITCHBOARD_JWT_ACTIVE_KID",
+                        pkcs8s.len(),
+                        dir.join(ACTIVE_FILE).display()
+                    )));
+                }
+            },
+        };
+        Self::from_pkcs8s(pkcs8s, &named)
     }
 
     /// One fresh in-memory key (tests, benchmarks).
     pub fn ephemeral() -> Result<Self, TokenError> {
-        Self::from_pkcs8s(vec![generate()?])
+        let (kid, pkcs8) = generate()?;
+        Self::from_pkcs8s(vec![(kid.clone(), pkcs8)], &kid)
     }
 
-    fn from_pkcs8s(mut keys: Vec<(String, Vec<u8>)>) -> Result<Self, TokenError> {
-        // Kids start with the creation time, so the greatest is the newest.
-        keys.sort_by(|a, b| a.0.cmp(&b.0));
+    fn from_pkcs8s(keys: Vec<(String, Vec<u8>)>, active_kid: &str) -> Result<Self, TokenError> {
         let mut verifying = HashMap::new();
+        let mut active = None;
         for (kid, pkcs8) in &keys {
             let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
                 .map_err(|e| TokenError::Keys { path: kid.clone(), message: format!("not an Ed25519 key: {e}") })?;
@@ -162,9 +186,15 @@ impl TokenKeys {
             let decoding = DecodingKey::from_ed_components(&x)
                 .map_err(|e| TokenError::Keys { path: kid.clone(), message: e.to_string() })?;
             verifying.insert(kid.clone(), VerifyingKey { decoding, public });
+            if kid == active_kid {
+                active = Some(EncodingKey::from_ed_der(pkcs8));
+            }
         }
-        let (active_kid, pkcs8) = keys.pop().ok_or(TokenError::Invalid("no keys"))?;
-        Ok(Self { active: EncodingKey::from_ed_der(&pkcs8), active_kid, verifying })
+        let active = active.ok_or_else(|| TokenError::Keys {
+            path: active_kid.to_owned(),
+            message: "the key chosen to sign is not among the keys".into(),
+        })?;
+        Ok(Self { active, active_kid: active_kid.to_owned(), verifying })
     }
 
     /// Signs an access token for `tenant`/`user` in session `session`, valid for `ttl_seconds`.
@@ -172,7 +202,7 @@ impl TokenKeys {
         &self,
         tenant: TenantId,
         user: UserId,
-        role: &str,
+        role: Role,
         session: &str,
         ttl_seconds: u64,
     ) -> Result<String, TokenError> {
@@ -182,7 +212,7 @@ impl TokenKeys {
             aud: AUDIENCE.into(),
             sub: user.to_string(),
             tenant_id: tenant.to_string(),
-            role: role.into(),
+            role: role.as_str().into(),
             iat: now,
             nbf: now,
             exp: now + ttl_seconds,
@@ -195,6 +225,7 @@ impl TokenKeys {
     /// Signs arbitrary claims with the active key (tests use it to forge near-valid tokens).
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, TokenError> {
         let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(TOKEN_TYPE.into());
         header.kid = Some(self.active_kid.clone());
         jsonwebtoken::encode(&header, claims, &self.active).map_err(|e| TokenError::Sign(e.to_string()))
     }
@@ -207,6 +238,11 @@ impl TokenKeys {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("malformed header"))?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Invalid("algorithm not allowed"));
+        }
+        // RFC 9068: "at+jwt", also written with its "application/" prefix; compared case-insensitively.
+        let typ = header.typ.as_deref().map(|t| t.trim_start_matches("application/").to_ascii_lowercase());
+        if typ.as_deref() != Some(TOKEN_TYPE) {
+            return Err(TokenError::Invalid("not an access token (typ)"));
         }
         let kid = header.kid.ok_or(TokenError::Invalid("no kid"))?;
         let key = self.verifying.get(&kid).ok_or(TokenError::Invalid("unknown kid"))?;
@@ -232,14 +268,8 @@ impl TokenKeys {
         let claims = data.claims;
         let tenant = claims.tenant_id.parse().map_err(|_| TokenError::Invalid("tenant_id is not a UUID"))?;
         let user = claims.sub.parse().map_err(|_| TokenError::Invalid("sub is not a UUID"))?;
-        Ok(Principal {
-            tenant,
-            user,
-            role: claims.role,
-            expires_at: claims.exp,
-            issued_at: claims.iat,
-            session: claims.sid,
-        })
+        let role = claims.role.parse().map_err(|_| TokenError::Invalid("unknown role"))?;
+        Ok(Principal { tenant, user, role, expires_at: claims.exp, issued_at: claims.iat, session: claims.sid })
     }
 
     /// The public keys as a JWKS document (RFC 7517, OKP keys per RFC 8037).
@@ -268,6 +298,35 @@ impl TokenKeys {
     }
 }
 
+/// Creates `dir` (and its parents) so that only the owner can enter it, and warns if it exists with looser rights.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "key directory is open to other users: chmod 700 it");
+    }
+    Ok(())
+}
+
+/// Warns when a private key file can be read by other users than its owner.
+pub(crate) fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(file = %path.display(), mode = format!("{mode:o}"), "private key is readable by others: chmod 600 it");
+        }
+    }
+}
+
+/// Names `kid` the signing key (atomically: readers never see a half-written file).
+fn write_active(dir: &Path, kid: &str) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{ACTIVE_FILE}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, format!("{kid}\n"))?;
+    std::fs::rename(tmp, dir.join(ACTIVE_FILE))
+}
+
 /// A new key: (kid, PKCS#8). The kid is the creation time and a random suffix, so kids sort by age.
 fn generate() -> Result<(String, Vec<u8>), TokenError> {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
@@ -281,27 +340,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rotation_keeps_old_tokens_valid_and_signs_with_the_newest_key() {
+    fn rotation_keeps_old_tokens_valid_and_signs_with_the_chosen_key() {
         let dir = tempfile::tempdir().unwrap();
-        let old = TokenKeys::load_or_create(dir.path()).unwrap();
+        let keys_dir = dir.path().join("jwt");
+        let old = TokenKeys::load_or_create(&keys_dir, None).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&keys_dir).unwrap().permissions().mode() & 0o777, 0o700);
         let (tenant, user) = (TenantId::generate(), UserId::generate());
-        let old_token = old.issue(tenant, user, "owner", "s1", 900).unwrap();
+        let old_token = old.issue(tenant, user, Role::Owner, "s1", 900).unwrap();
 
-        // Rotate: add a newer key file beside the old one (kids sort by creation time).
-        std::thread::sleep(std::time::Duration::from_millis(1100));
+        // Add a key: it verifies (and is published) at once, but signs only once it is chosen.
         let (kid, pkcs8) = generate().unwrap();
-        std::fs::write(dir.path().join(format!("{kid}.p8")), pkcs8).unwrap();
-        let rotated = TokenKeys::load_or_create(dir.path()).unwrap();
-        assert_eq!(rotated.active_kid, kid, "the newest key signs");
-        assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2, "both keys are published");
+        std::fs::write(keys_dir.join(format!("{kid}.p8")), pkcs8).unwrap();
+        let added = TokenKeys::load_or_create(&keys_dir, None).unwrap();
+        assert_eq!(added.active_kid, old.active_kid, "a new key file alone does not take over signing");
+        assert_eq!(added.jwks()["keys"].as_array().unwrap().len(), 2, "both keys are published");
+        let rotated = TokenKeys::load_or_create(&keys_dir, Some(&kid)).unwrap();
+        assert_eq!(rotated.active_kid, kid, "the chosen key signs");
         assert_eq!(rotated.verify(&old_token).unwrap().user, user, "tokens of the old key stay valid");
-        let new_token = rotated.issue(tenant, user, "owner", "s1", 900).unwrap();
+        let new_token = rotated.issue(tenant, user, Role::Owner, "s1", 900).unwrap();
         assert!(old.verify(&new_token).is_err(), "a verifier without the new key refuses it (unknown kid)");
 
+        // Without the active file, two keys are ambiguous: refused with what to do.
+        std::fs::remove_file(keys_dir.join(ACTIVE_FILE)).unwrap();
+        let err = TokenKeys::load_or_create(&keys_dir, None).err().unwrap();
+        assert!(err.to_string().contains("SWITCHBOARD_JWT_ACTIVE_KID"), "{err}");
+        assert!(TokenKeys::load_or_create(&keys_dir, Some("k-missing")).is_err());
+
         // Retire the old key once its tokens have expired: its tokens are then refused.
-        std::fs::remove_file(dir.path().join(format!("{}.p8", old.active_kid))).unwrap();
-        let retired = TokenKeys::load_or_create(dir.path()).unwrap();
+        std::fs::remove_file(keys_dir.join(format!("{}.p8", old.active_kid))).unwrap();
+        let retired = TokenKeys::load_or_create(&keys_dir, None).unwrap();
         assert!(retired.verify(&old_token).is_err());
         assert!(retired.verify(&new_token).is_ok());
+    }
+
+    #[test]
+    fn only_access_tokens_pass() {
+        let keys = TokenKeys::ephemeral().unwrap();
+        let token = keys.issue(TenantId::generate(), UserId::generate(), Role::Viewer, "s", 60).unwrap();
+        assert_eq!(keys.verify(&token).unwrap().role, Role::Viewer);
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        // The same claims signed with the same key as a plain JWT are refused.
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: AccessClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let mut plain = Header::new(Algorithm::EdDSA);
+        plain.kid = Some(keys.active_kid.clone());
+        let jwt = jsonwebtoken::encode(&plain, &claims, &keys.active).unwrap();
+        assert!(matches!(keys.verify(&jwt), Err(TokenError::Invalid(_))));
+        let mut other_role = claims.clone();
+        other_role.role = "root".into();
+        assert!(keys.verify(&keys.sign(&other_role).unwrap()).is_err(), "an unknown role is refused");
     }
 }

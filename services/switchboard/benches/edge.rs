@@ -262,7 +262,7 @@ async fn run() {
         let channel = switchboard_mesh::client::channel(&format!("127.0.0.1:{audit}"), &Identity::audit(), &creds)
             .expect("channel");
         let client = AuditServiceClient::new(channel);
-        let context = RequestContext::new_root().with_tenant(tenant);
+        let context = RequestContext::new_root().with_tenant(tenant).with_role(switchboard_types::Role::Viewer);
         move || {
             let mut client = client.clone();
             let request = context.request(pb::GetCheckpointRequest {});

@@ -57,7 +57,8 @@ async fn append_throughput(platform: &TestPlatform, callers: usize, calls: usize
 
 async fn verify_100k(platform: &TestPlatform) -> (u64, Duration, Duration) {
     let mut client = platform.audit_as(Identity::gateway());
-    let ctx = RequestContext::new_root().with_tenant(TenantId::generate());
+    // Verifying the whole chain is an admin's call.
+    let ctx = RequestContext::new_root().with_tenant(TenantId::generate()).with_role(switchboard_types::Role::Admin);
     let fill = Instant::now();
     for c in 0..100 {
         let events = (0..1000).map(|i| event(c * 1000 + i)).collect();

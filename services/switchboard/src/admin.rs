@@ -10,7 +10,7 @@ use switchboard_proto::auth::v1::tenant_admin_service_client::TenantAdminService
 use tonic::transport::Channel;
 
 use crate::commands::{CliError, operator_credentials};
-use crate::config::{Client, TenantCommand, UserCommand};
+use switchboard::config::{Client, TenantCommand, UserCommand};
 
 fn client(client: &Client) -> Result<TenantAdminServiceClient<Channel>, CliError> {
     let operator = operator_credentials(&client.mesh)?;
@@ -99,4 +99,24 @@ pub(crate) async fn user(command: UserCommand) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A `--tenant` value, slug or id, as the tenant's id: an id is taken as it is, a slug is looked up on the gateway's
+/// admin listener (which answers NOT_FOUND, named, for an unknown one).
+pub(crate) async fn resolve_tenant(tenant: &str, c: &Client) -> Result<switchboard_store::TenantId, CliError> {
+    let tenant = tenant.trim();
+    if let Ok(id) = tenant.parse() {
+        return Ok(id);
+    }
+    if tenant.is_empty() || tenant.contains('/') {
+        return Err(CliError::Usage(format!("--tenant {tenant:?}: give the tenant's slug or id")));
+    }
+    let found = client(c)?
+        .get_tenant(timed(pb::GetTenantRequest { name: format!("tenants/{tenant}") }))
+        .await
+        .map_err(rpc_error)?
+        .into_inner()
+        .tenant
+        .unwrap_or_default();
+    found.id.parse().map_err(|_| CliError::Usage(format!("the gateway answered a malformed id for {tenant:?}")))
 }

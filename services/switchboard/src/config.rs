@@ -1,5 +1,6 @@
 //! Command line and environment. Every setting is a flag with an `env` twin and a default that works on a fresh
-//! machine; the README's configuration table lists the same names.
+//! machine; the README's configuration table lists the same names. [`PlatformConfig`] is what
+//! [`crate::Platform`] is built from, in `switchboard up`/`serve` and in the tests alike.
 
 use std::path::PathBuf;
 
@@ -8,21 +9,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Switchboard: an AI command platform for small businesses.
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, about)]
-pub(crate) struct Cli {
+pub struct Cli {
     #[command(subcommand)]
-    pub(crate) command: Command,
+    pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub(crate) enum Command {
+pub enum Command {
     /// Run the whole platform in one process: gateway, orchestrator, connectors and audit.
-    Up(Platform),
+    Up(PlatformConfig),
     /// Run one service.
     Serve {
         /// Which service.
         service: Service,
         #[command(flatten)]
-        platform: Platform,
+        platform: PlatformConfig,
         /// Address to listen on, instead of the service's address from the mesh settings
         /// (e.g. 0.0.0.0:7101 in a container while others dial audit:7101).
         #[arg(long, env = "SWITCHBOARD_LISTEN")]
@@ -55,7 +56,7 @@ pub(crate) enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub(crate) enum TenantCommand {
+pub enum TenantCommand {
     /// Create a tenant; prints its id.
     Create {
         /// Short unique name used at login (2-63 of a-z, 0-9, '-').
@@ -74,7 +75,7 @@ pub(crate) enum TenantCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub(crate) enum UserCommand {
+pub enum UserCommand {
     /// Create a user; the password is read from standard input (first line).
     Create {
         /// The tenant's slug or id.
@@ -95,7 +96,7 @@ pub(crate) enum UserCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub(crate) enum CertsCommand {
+pub enum CertsCommand {
     /// Create the development CA and a certificate for each service and the operator (existing files are kept).
     Init {
         #[command(flatten)]
@@ -104,10 +105,10 @@ pub(crate) enum CertsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub(crate) enum AuditCommand {
+pub enum AuditCommand {
     /// Recompute a tenant's hash chain and check it against its signed checkpoint. Exit 0 when valid, 1 when not.
     Verify {
-        /// The tenant id (UUID).
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
         #[command(flatten)]
@@ -116,7 +117,7 @@ pub(crate) enum AuditCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Service {
+pub enum Service {
     Gateway,
     Orchestrator,
     Connectors,
@@ -125,95 +126,133 @@ pub(crate) enum Service {
 
 /// Where each service listens and is dialled, and where local state lives.
 #[derive(Debug, Clone, Args)]
-pub(crate) struct Mesh {
+pub struct Mesh {
     /// Directory for local state: SQLite database, dev CA and certificates, signing keys.
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = ".switchboard")]
-    pub(crate) data_dir: PathBuf,
+    pub data_dir: PathBuf,
     /// The gateway's public address (gRPC now; gRPC-Web and REST with the edge work).
     #[arg(long, env = "SWITCHBOARD_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
-    pub(crate) gateway_addr: String,
+    pub gateway_addr: String,
     /// The gateway's admin address (mTLS, operators only): tenant and user administration.
     #[arg(long, env = "SWITCHBOARD_GATEWAY_ADMIN_ADDR", default_value = "127.0.0.1:7100")]
-    pub(crate) gateway_admin_addr: String,
+    pub gateway_admin_addr: String,
     /// The audit service's mesh address.
     #[arg(long, env = "SWITCHBOARD_AUDIT_ADDR", default_value = "127.0.0.1:7101")]
-    pub(crate) audit_addr: String,
+    pub audit_addr: String,
     /// The connectors service's mesh address.
     #[arg(long, env = "SWITCHBOARD_CONNECTORS_ADDR", default_value = "127.0.0.1:7102")]
-    pub(crate) connectors_addr: String,
+    pub connectors_addr: String,
     /// The orchestrator's mesh address.
     #[arg(long, env = "SWITCHBOARD_ORCHESTRATOR_ADDR", default_value = "127.0.0.1:7103")]
-    pub(crate) orchestrator_addr: String,
+    pub orchestrator_addr: String,
     /// PEM CA bundle to trust for mesh peers, instead of the dev CA in the data dir.
     #[arg(long, env = "SWITCHBOARD_TLS_CA", requires_all = ["tls_cert", "tls_key"])]
-    pub(crate) tls_ca: Option<PathBuf>,
+    pub tls_ca: Option<PathBuf>,
     /// PEM certificate chain of this workload (its URI SAN names it: spiffe://switchboard.local/<name>).
     #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires_all = ["tls_ca", "tls_key"])]
-    pub(crate) tls_cert: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
     /// PEM private key of this workload.
     #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires_all = ["tls_ca", "tls_cert"])]
-    pub(crate) tls_key: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Settings for running services.
 #[derive(Debug, Clone, Args)]
-pub(crate) struct Platform {
+pub struct PlatformConfig {
     #[command(flatten)]
-    pub(crate) mesh: Mesh,
+    pub mesh: Mesh,
     /// PostgreSQL URL (postgres://user@host/db); SQLite in the data dir when unset.
     #[arg(long, env = "DATABASE_URL")]
-    pub(crate) database_url: Option<String>,
+    pub database_url: Option<String>,
+    /// PostgreSQL schema holding Switchboard's tables, instead of the connecting user's default (`public`).
+    #[arg(long, env = "SWITCHBOARD_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
     /// PEM certificate for TLS on the gateway's public port (as behind an ingress); plaintext when unset.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_TLS_CERT", requires = "public_tls_key")]
-    pub(crate) public_tls_cert: Option<PathBuf>,
+    pub public_tls_cert: Option<PathBuf>,
     /// PEM private key for the public port.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_TLS_KEY", requires = "public_tls_cert")]
-    pub(crate) public_tls_key: Option<PathBuf>,
+    pub public_tls_key: Option<PathBuf>,
     /// Requests per minute allowed per tenant (unless the tenant has its own limit), per user and per anonymous
     /// client address.
     #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
-    pub(crate) rate_limit_per_minute: u32,
+    pub rate_limit_per_minute: u32,
     /// Redis for rate-limit counters shared by gateway replicas (redis://host:port); in-process when unset.
     #[arg(long, env = "REDIS_URL")]
-    pub(crate) redis_url: Option<String>,
+    pub redis_url: Option<String>,
     /// Kafka brokers for the event bus (host:port[,host:port...]); an event log in the database when unset.
     #[arg(long, env = "KAFKA_BROKERS")]
-    pub(crate) kafka_brokers: Option<String>,
+    pub kafka_brokers: Option<String>,
     /// Most messages per Kafka record batch. 1 (the default) is safe on every broker; tansu 0.6 loses the rest of a
     /// batch when a consumer resumes inside it. On Apache Kafka raise it (e.g. 10000) for throughput.
     #[arg(long, env = "KAFKA_BATCH_MESSAGES", default_value_t = 1)]
-    pub(crate) kafka_batch_messages: u32,
+    pub kafka_batch_messages: u32,
+    /// How often the outbox relay looks for events written by other processes, in milliseconds (events written in
+    /// this process wake it at once).
+    #[arg(long, env = "SWITCHBOARD_OUTBOX_POLL_MS", default_value_t = 200)]
+    pub outbox_poll_ms: u64,
     /// How long the embedded event log keeps messages, in hours (Kafka brokers keep to their own retention).
     #[arg(long, env = "SWITCHBOARD_EVENT_RETENTION_HOURS", default_value_t = 7 * 24)]
-    pub(crate) event_retention_hours: u64,
+    pub event_retention_hours: u64,
     /// When the rate-limit store (Redis) is unreachable: `allow` requests (default) or `deny` them with 503.
     #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_ON_STORE_ERROR", default_value = "allow", value_parser = ["allow", "deny"])]
-    pub(crate) rate_limit_on_store_error: String,
+    pub rate_limit_on_store_error: String,
     /// Proxies whose X-Forwarded-For is believed for per-client rate limits, comma-separated addresses or CIDR
     /// blocks (e.g. the ingress's 10.0.0.0/8); none when unset.
     #[arg(long, env = "SWITCHBOARD_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub(crate) trusted_proxies: Vec<String>,
+    pub trusted_proxies: Vec<String>,
     /// Browser origins allowed to call the public port (CORS), comma-separated; none when unset.
     #[arg(long, env = "SWITCHBOARD_CORS_ORIGINS", value_delimiter = ',')]
-    pub(crate) cors_origins: Vec<String>,
+    pub cors_origins: Vec<String>,
     /// Directory of Ed25519 PKCS#8 keys that sign access tokens (newest signs, all verify); <data dir>/keys/jwt
     /// when unset, with a key generated on first run.
     #[arg(long, env = "SWITCHBOARD_JWT_KEYS_DIR")]
-    pub(crate) jwt_keys_dir: Option<PathBuf>,
+    pub jwt_keys_dir: Option<PathBuf>,
+    /// The kid (file name without `.p8`) of the JWT key that signs; the one named in <keys dir>/active when unset.
+    #[arg(long, env = "SWITCHBOARD_JWT_ACTIVE_KID")]
+    pub jwt_active_kid: Option<String>,
+    /// Most connections open at once on the public port.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Most connections open at once on the public port from one client (an IPv4 address or an IPv6 /64; trusted
+    /// proxies are exempt).
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256)]
+    pub max_connections_per_client: usize,
+    /// How long a stream to a caller without an access token (a health Watch) may last on the public port, seconds.
+    #[arg(long, env = "SWITCHBOARD_ANONYMOUS_STREAM_LIFETIME", default_value_t = 300)]
+    pub anonymous_stream_lifetime: u64,
     /// Access token lifetime, seconds.
     #[arg(long, env = "SWITCHBOARD_ACCESS_TOKEN_TTL", default_value_t = 900)]
-    pub(crate) access_token_ttl: u64,
+    pub access_token_ttl: u64,
     /// Refresh token lifetime, seconds.
     #[arg(long, env = "SWITCHBOARD_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
-    pub(crate) refresh_token_ttl: u64,
+    pub refresh_token_ttl: u64,
     /// Ed25519 PKCS#8 key that signs audit checkpoints; generated at <data dir>/keys/audit-checkpoint.p8 when unset.
     #[arg(long, env = "SWITCHBOARD_AUDIT_SIGNING_KEY")]
-    pub(crate) audit_signing_key: Option<PathBuf>,
+    pub audit_signing_key: Option<PathBuf>,
+}
+
+impl PlatformConfig {
+    /// Parses `args` (flags, without the program name) and the environment, exactly as `switchboard up` does:
+    /// the tests build their platform this way so that it has production's defaults.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(Parser)]
+        struct Args {
+            #[command(flatten)]
+            config: PlatformConfig,
+        }
+        let program = std::iter::once(std::ffi::OsString::from("switchboard"));
+        Ok(Args::try_parse_from(program.chain(args.into_iter().map(Into::into)))?.config)
+    }
 }
 
 /// Settings for client commands.
 #[derive(Debug, Clone, Args)]
-pub(crate) struct Client {
+pub struct Client {
     #[command(flatten)]
-    pub(crate) mesh: Mesh,
+    pub mesh: Mesh,
 }

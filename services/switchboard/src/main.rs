@@ -4,18 +4,16 @@
 //! commands that reach the mesh with the operator certificate; `tenant` and `user` administer tenants through the
 //! gateway's admin listener.
 //!
-//! This crate only wires: configuration (flags and `SWITCHBOARD_*` env vars, see `config`), then the services'
-//! own `serve_with` functions.
+//! The binary only parses the command line and runs the command; the platform is built by the library's
+//! [`switchboard::Platform`], the same wiring the tests use.
 
 mod admin;
 mod commands;
-mod config;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-
-use crate::config::Cli;
+use switchboard::config::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -9,7 +9,7 @@ use switchboard_proto::audit::v1 as pb;
 use switchboard_types::{RequestId, TenantId, UserId};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Pki, Recorder, client, recorder_routes, spawn};
+use crate::{Pki, Recorder, allowing, client, recorder_routes, spawn};
 
 #[tokio::test]
 async fn tenant_request_and_trace_ids_reach_the_second_hop() {
@@ -21,7 +21,7 @@ async fn tenant_request_and_trace_ids_reach_the_second_hop() {
     let second = Recorder::default();
     let second_addr = spawn(
         recorder_routes(second.clone()),
-        ServeOptions::mesh(pki.creds(Identity::audit()), [Identity::orchestrator()]),
+        allowing(pki.creds(Identity::audit()), [Identity::orchestrator()]),
         &shutdown,
     )
     .await;
@@ -32,7 +32,7 @@ async fn tenant_request_and_trace_ids_reach_the_second_hop() {
     let first = Recorder { next_hop: Some(to_second), ..Default::default() };
     let first_addr = spawn(
         recorder_routes(first.clone()),
-        ServeOptions::mesh(pki.creds(Identity::orchestrator()), [Identity::gateway()]),
+        allowing(pki.creds(Identity::orchestrator()), [Identity::gateway()]),
         &shutdown,
     )
     .await;
@@ -71,7 +71,7 @@ async fn missing_or_malformed_correlation_headers_are_replaced_not_fatal() {
     let recorder = Recorder::default();
     let addr = spawn(
         recorder_routes(recorder.clone()),
-        ServeOptions::mesh(pki.creds(Identity::audit()), [Identity::gateway()]),
+        allowing(pki.creds(Identity::audit()), [Identity::gateway()]),
         &shutdown,
     )
     .await;

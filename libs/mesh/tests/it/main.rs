@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests and benchmarks fail loudly by design
 
+mod access;
 mod context;
 mod mtls;
 
@@ -91,6 +92,23 @@ impl AuditService for Recorder {
 /// Routes serving `recorder` as the audit contract.
 pub fn recorder_routes(recorder: Recorder) -> Routes {
     Routes::new(AuditServiceServer::new(recorder))
+}
+
+/// An mTLS listener where the recorder's ListEvents may be called by `callers` (no role needed): the tests of the
+/// handshake and of the context use it; `access.rs` tests the contracts' own rules.
+pub fn allowing(creds: MeshCredentials, callers: impl IntoIterator<Item = Identity>) -> ServeOptions {
+    let mut table = switchboard_mesh::access::AccessTable::default();
+    table.insert(
+        "/switchboard.audit.v1.AuditService/ListEvents",
+        switchboard_mesh::access::MethodAccess {
+            min_role: None,
+            anonymous: false,
+            mesh_callers: callers.into_iter().collect(),
+            max_request_bytes: 1024,
+            client_streaming: false,
+        },
+    );
+    ServeOptions::mesh_with_access(creds, Arc::new(table))
 }
 
 /// A client of the recorder at `addr`, presenting `creds`.

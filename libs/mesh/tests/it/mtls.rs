@@ -6,19 +6,18 @@ use std::sync::Arc;
 use rustls_pki_types::pem::PemObject;
 use switchboard_mesh::Identity;
 use switchboard_mesh::pki::{CertFiles, MeshCredentials};
-use switchboard_mesh::server::ServeOptions;
 use switchboard_proto::audit::v1 as pb;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::{Pki, Recorder, client, recorder_routes, spawn};
+use crate::{Pki, Recorder, allowing, client, recorder_routes, spawn};
 
 /// An "audit" server that allows only the gateway.
 async fn audit_allowing_gateway(pki: &Pki, shutdown: &CancellationToken) -> (String, Recorder) {
     let recorder = Recorder::default();
-    let options = ServeOptions::mesh(pki.creds(Identity::audit()), [Identity::gateway()]);
+    let options = allowing(pki.creds(Identity::audit()), [Identity::gateway()]);
     let addr = spawn(recorder_routes(recorder.clone()), options, shutdown).await;
     (addr, recorder)
 }
@@ -115,7 +114,7 @@ async fn a_server_with_the_wrong_identity_is_refused_by_the_client() {
     let pki = Pki::new();
     let shutdown = CancellationToken::new();
     // The server presents the "connectors" certificate; the client dials expecting "audit".
-    let options = ServeOptions::mesh(pki.creds(Identity::connectors()), [Identity::gateway()]);
+    let options = allowing(pki.creds(Identity::connectors()), [Identity::gateway()]);
     let addr = spawn(recorder_routes(Recorder::default()), options, &shutdown).await;
     let err = client(&addr, Identity::audit(), &pki.creds(Identity::gateway()))
         .list_events(pb::ListEventsRequest::default())
@@ -149,8 +148,7 @@ async fn a_server_whose_dns_name_matches_but_spiffe_identity_does_not_is_refused
         &CertFiles { ca: ca_dir.join("ca.pem"), cert: ca_dir.join("impostor.pem"), key: ca_dir.join("impostor.key") },
     )
     .unwrap();
-    let addr =
-        spawn(recorder_routes(Recorder::default()), ServeOptions::mesh(creds, [Identity::gateway()]), &shutdown).await;
+    let addr = spawn(recorder_routes(Recorder::default()), allowing(creds, [Identity::gateway()]), &shutdown).await;
     let err = client(&addr, Identity::audit(), &pki.creds(Identity::gateway()))
         .list_events(pb::ListEventsRequest::default())
         .await

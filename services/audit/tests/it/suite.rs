@@ -9,7 +9,7 @@ use switchboard_proto::audit::v1 as pb;
 use switchboard_proto::audit::v1::audit_service_client::AuditServiceClient;
 use switchboard_store::TenantId;
 use switchboard_test_support::{TestDb, TestPlatform};
-use switchboard_types::RequestId;
+use switchboard_types::{RequestId, Role};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -47,9 +47,10 @@ async fn list(
     client.list_events(ctx.request(r)).await.expect("list").into_inner()
 }
 
+/// A tenant, and the context of calls the gateway makes for one of its admins (who may list and verify).
 fn tenant_ctx() -> (TenantId, RequestContext) {
     let tenant = TenantId::generate();
-    (tenant, RequestContext::new_root().with_tenant(tenant))
+    (tenant, RequestContext::new_root().with_tenant(tenant).with_role(Role::Admin))
 }
 
 /// Runs SQL on the raw connection, as an attacker with database access would.
@@ -310,7 +311,7 @@ pub async fn malformed_page_token_is_invalid_argument(db: TestDb) {
 pub async fn missing_tenant_is_unauthenticated(db: TestDb) {
     let platform = TestPlatform::start(db).await;
     let mut gateway = platform.audit_as(Identity::gateway());
-    let no_tenant = RequestContext::new_root();
+    let no_tenant = RequestContext::new_root().with_role(Role::Admin);
     let err = gateway.list_events(no_tenant.request(pb::ListEventsRequest::default())).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     let err = gateway
@@ -343,7 +344,10 @@ pub async fn appends_are_idempotent_by_event_id(db: TestDb) {
     assert_eq!(again.events[0].seq, 1, "redelivery returns the stored entry");
     assert_eq!(again.events[0].hash, first.events[0].hash);
     assert_eq!(again.events[1].seq, 2);
-    let report = verify(&mut connectors, &ctx).await;
+    // Connectors may append to a tenant's log but not read or verify it (per-method rights on the mesh).
+    let refused = connectors.verify_chain(ctx.request(pb::VerifyChainRequest {})).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let report = verify(&mut platform.audit_as(Identity::gateway()), &ctx).await;
     assert!(report.valid);
     assert_eq!(report.checked_events, 2);
     platform.stop().await;

@@ -141,10 +141,19 @@ fn up_serves_all_four_health_checks_and_exits_0_on_sigterm() {
     let weak = platform.run_with_input(&["user", "create", "--tenant", "acme", "--email", "b@acme.example"], "short\n");
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 12"), "{}", String::from_utf8_lossy(&weak.stderr));
 
+    // --tenant takes the slug as well as the id.
+    let by_slug = platform.run(&["audit", "verify", "--tenant", "acme"]);
+    let stdout = String::from_utf8_lossy(&by_slug.stdout);
+    assert!(by_slug.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&by_slug.stderr));
+    assert!(stdout.contains(&format!("tenant {tenant_id}: audit chain valid")), "{stdout}");
+
     // Bad input gets a clear error and a failing exit code, not a panic.
-    let bad = platform.run(&["audit", "verify", "--tenant", "acme"]);
+    let bad = platform.run(&["audit", "verify", "--tenant", "no-such-tenant"]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("tenant id must be a UUID"));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("NotFound") && stderr.contains("no-such-tenant"), "{stderr}");
+    let bad = platform.run(&["audit", "verify", "--tenant", "a/b"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("slug or id"));
 
     let (status, log) = platform.terminate();
     assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0; log:\n{log}");

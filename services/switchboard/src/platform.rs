@@ -1,0 +1,455 @@
+//! The one wiring of the platform: which store, event bus, cache and certificate each service gets, and how the
+//! services start and stop. `switchboard up` (every service), `switchboard serve <service>` (one) and the tests'
+//! `TestPlatform` all go through [`Platform`], so what the tests run is what production runs.
+//!
+//! Shared resources are created once per [`Platform`] and only when a service needs them: one store (on SQLite one
+//! connection for every service in the process), one event bus, one Redis pool shared by the cache and the rate
+//! limiter. Each service loads only its own certificate and key; the development CA's private key is read by
+//! [`init_dev_certs`] alone (`switchboard certs init`, and `switchboard up` before anything starts).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_audit::{AuditConfig, CheckpointSigner};
+use switchboard_cache::{Cache, MemoryCache, RedisCache};
+use switchboard_connectors::ConnectorsConfig;
+use switchboard_events::outbox::{OutboxRelay, RelayOptions};
+use switchboard_events::{EmbeddedBus, EventBus, KafkaBus, KafkaConfig};
+use switchboard_gateway::{Backends, GatewayConfig, OnStoreError, PublicLimits, RateLimits, TokenKeys, TokenLifetimes};
+use switchboard_mesh::pki::{CertFiles, DevCa, MeshCredentials};
+use switchboard_mesh::{Identity, MeshError};
+use switchboard_orchestrator::OrchestratorConfig;
+use switchboard_store::{Store, StoreConfig, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::OnceCell;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Mesh, PlatformConfig, Service};
+
+/// Why the platform could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// Certificates, listeners or serving.
+    #[error(transparent)]
+    Mesh(#[from] MeshError),
+    /// The database.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A setting is unusable; the message names it.
+    #[error("{0}")]
+    Config(String),
+    /// A service failed while starting or running.
+    #[error("{service} failed: {message}")]
+    Service {
+        /// Which service.
+        service: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Every service, in start order (backends before the edge that dials them).
+pub const ALL_SERVICES: [Service; 4] = [Service::Audit, Service::Connectors, Service::Orchestrator, Service::Gateway];
+
+impl Service {
+    /// The service's name, as in `switchboard serve <name>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Gateway => "gateway",
+            Service::Orchestrator => "orchestrator",
+            Service::Connectors => "connectors",
+            Service::Audit => "audit",
+        }
+    }
+
+    /// The service's mesh identity.
+    pub fn identity(self) -> Identity {
+        match self {
+            Service::Gateway => Identity::gateway(),
+            Service::Orchestrator => Identity::orchestrator(),
+            Service::Connectors => Identity::connectors(),
+            Service::Audit => Identity::audit(),
+        }
+    }
+
+    /// Where the service is dialled (and, for `up`, listens).
+    pub fn address(self, mesh: &Mesh) -> &str {
+        match self {
+            Service::Gateway => &mesh.gateway_addr,
+            Service::Orchestrator => &mesh.orchestrator_addr,
+            Service::Connectors => &mesh.connectors_addr,
+            Service::Audit => &mesh.audit_addr,
+        }
+    }
+}
+
+/// Sockets bound before anything starts: a taken port fails the whole start with its address, and tests bind
+/// `127.0.0.1:0` with no port race.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// The gateway's public port and its operators' admin port.
+    pub gateway: Option<(TcpListener, TcpListener)>,
+    /// The audit service.
+    pub audit: Option<TcpListener>,
+    /// The connectors service.
+    pub connectors: Option<TcpListener>,
+    /// The orchestrator.
+    pub orchestrator: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds `service` at `listen`, or at its mesh address.
+    pub async fn bind(mut self, mesh: &Mesh, service: Service, listen: Option<&str>) -> Result<Self, PlatformError> {
+        let bind = switchboard_mesh::server::bind;
+        let listener = bind(listen.unwrap_or(service.address(mesh))).await?;
+        match service {
+            Service::Gateway => self.gateway = Some((listener, bind(&mesh.gateway_admin_addr).await?)),
+            Service::Audit => self.audit = Some(listener),
+            Service::Connectors => self.connectors = Some(listener),
+            Service::Orchestrator => self.orchestrator = Some(listener),
+        }
+        Ok(self)
+    }
+
+    /// Binds every service at its configured address (`switchboard up`).
+    pub async fn bind_all(mesh: &Mesh) -> Result<Self, PlatformError> {
+        let mut listeners = Self::default();
+        for service in ALL_SERVICES {
+            listeners = listeners.bind(mesh, service, None).await?;
+        }
+        Ok(listeners)
+    }
+}
+
+/// Creates the development CA (if missing) and a certificate for every workload and the operator under
+/// `<data dir>/certs`, keeping what exists. The only code that reads the CA's private key.
+pub fn init_dev_certs(data_dir: &Path) -> Result<Vec<(Identity, CertFiles)>, PlatformError> {
+    let ca = DevCa::open_or_create(&data_dir.join("certs"))?;
+    let mut issued = Vec::new();
+    for identity in
+        [Identity::gateway(), Identity::orchestrator(), Identity::connectors(), Identity::audit(), Identity::operator()]
+    {
+        let files = ca.ensure_leaf(&identity)?;
+        issued.push((identity, files));
+    }
+    Ok(issued)
+}
+
+/// `identity`'s certificate and key: the configured files, else its files from the development CA in the data dir
+/// (never the CA's key).
+pub fn credentials(mesh: &Mesh, identity: Identity) -> Result<MeshCredentials, PlatformError> {
+    let files = match (&mesh.tls_ca, &mesh.tls_cert, &mesh.tls_key) {
+        (Some(ca), Some(cert), Some(key)) => CertFiles { ca: ca.clone(), cert: cert.clone(), key: key.clone() },
+        _ => {
+            let files = switchboard_mesh::pki::dev_files(&mesh.data_dir.join("certs"), &identity);
+            if !files.cert.exists() || !files.key.exists() {
+                return Err(PlatformError::Config(format!(
+                    "no certificate for {} in {}: run `switchboard certs init` (or `switchboard up`, which does), \
+                     or pass --tls-ca/--tls-cert/--tls-key",
+                    identity.name(),
+                    mesh.data_dir.join("certs").display()
+                )));
+            }
+            files
+        }
+    };
+    Ok(MeshCredentials::from_files(identity, &files)?)
+}
+
+/// The platform: its configuration and the resources its services share.
+pub struct Platform {
+    config: PlatformConfig,
+    store: OnceCell<Store>,
+    bus: OnceCell<Arc<dyn EventBus>>,
+    redis: OnceCell<Option<RedisCache>>,
+    cache: OnceCell<Arc<dyn Cache>>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform").field("data_dir", &self.config.mesh.data_dir).finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// A platform built from `config`; nothing is opened until a service needs it.
+    pub fn new(config: PlatformConfig) -> Self {
+        Self { config, store: OnceCell::new(), bus: OnceCell::new(), redis: OnceCell::new(), cache: OnceCell::new() }
+    }
+
+    /// Uses `store` instead of opening one from the configuration (an embedding process, or a test that inspects
+    /// the rows, shares its store with the services).
+    pub fn with_store(self, store: Store) -> Self {
+        let _ = self.store.set(store);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PlatformConfig {
+        &self.config
+    }
+
+    /// How to open the store: `DATABASE_URL` (and schema), else SQLite in the data dir.
+    pub fn store_config(&self) -> StoreConfig {
+        match &self.config.database_url {
+            Some(url) if !url.is_empty() => {
+                StoreConfig { url: url.clone(), schema: self.config.database_schema.clone().filter(|s| !s.is_empty()) }
+            }
+            _ => StoreConfig::sqlite_in(&self.config.mesh.data_dir),
+        }
+    }
+
+    /// The store, opened (and migrated) once and shared by every service of this platform.
+    pub async fn store(&self) -> Result<Store, PlatformError> {
+        let store = self.store.get_or_try_init(|| async { Store::open(&self.store_config()).await }).await?;
+        Ok(store.clone())
+    }
+
+    /// The event bus: Kafka when `KAFKA_BROKERS` is set, else the log in the store.
+    pub async fn event_bus(&self, shutdown: &CancellationToken) -> Result<Arc<dyn EventBus>, PlatformError> {
+        let bus = self
+            .bus
+            .get_or_try_init(|| async {
+                let bus: Arc<dyn EventBus> = match &self.config.kafka_brokers {
+                    Some(brokers) if !brokers.trim().is_empty() => {
+                        let mut config = KafkaConfig::new(brokers.trim());
+                        config.batch_messages = self.config.kafka_batch_messages.max(1);
+                        let bus =
+                            KafkaBus::new(config).map_err(|e| PlatformError::Config(format!("KAFKA_BROKERS: {e}")))?;
+                        // In the background: a broker that is down now is not fatal (the relay and consumers retry
+                        // until it is back) and must not hold up the start.
+                        let creating = bus.clone();
+                        tokio::spawn(async move {
+                            let topics = switchboard_events::topics::ALL;
+                            if let Err(e) = EventBus::ensure_topics(&creating, &topics).await {
+                                tracing::warn!(error = %e, "cannot create the event topics yet; will retry on first use");
+                            }
+                        });
+                        Arc::new(bus)
+                    }
+                    _ => {
+                        let bus = EmbeddedBus::new(self.store().await?);
+                        let retention = Duration::from_secs(self.config.event_retention_hours.max(1) * 3600);
+                        tokio::spawn(bus.clone().run_retention(retention, shutdown.clone()));
+                        Arc::new(bus)
+                    }
+                };
+                tracing::info!(bus = bus.name(), "event bus");
+                Ok::<_, PlatformError>(bus)
+            })
+            .await?;
+        Ok(bus.clone())
+    }
+
+    /// The process's Redis connections (cache and rate limiter share them), when `REDIS_URL` is set.
+    async fn redis(&self) -> Result<Option<RedisCache>, PlatformError> {
+        let redis = self
+            .redis
+            .get_or_try_init(|| async {
+                match &self.config.redis_url {
+                    Some(url) if !url.is_empty() => RedisCache::connect(url, Duration::from_millis(500))
+                        .await
+                        .map(Some)
+                        .map_err(|e| PlatformError::Config(format!("REDIS_URL: {e}"))),
+                    _ => Ok(None),
+                }
+            })
+            .await?;
+        Ok(redis.clone())
+    }
+
+    /// The cache (revoked sessions, cached settings): Redis when `REDIS_URL` is set, else in-process.
+    pub async fn cache(&self) -> Result<Arc<dyn Cache>, PlatformError> {
+        let cache = self
+            .cache
+            .get_or_try_init(|| async {
+                Ok::<_, PlatformError>(match self.redis().await? {
+                    Some(redis) => Arc::new(redis) as Arc<dyn Cache>,
+                    None => Arc::new(MemoryCache::new()),
+                })
+            })
+            .await?;
+        Ok(cache.clone())
+    }
+
+    /// The gateway's rate limiting: in Redis (on the cache's connections) when `REDIS_URL` is set, else in-process.
+    async fn rate_limits(&self) -> Result<RateLimits, PlatformError> {
+        let store: Arc<dyn switchboard_ratelimit::RateLimitStore> = match self.redis().await? {
+            Some(redis) => Arc::new(
+                switchboard_ratelimit::RedisStore::from_pool(
+                    redis.pool().clone(),
+                    redis.endpoint().to_owned(),
+                    Duration::from_millis(500),
+                )
+                .await
+                .map_err(|e| PlatformError::Config(format!("REDIS_URL: {e}")))?,
+            ),
+            None => Arc::new(switchboard_ratelimit::MemoryStore::new()),
+        };
+        Ok(RateLimits {
+            store,
+            default_per_minute: self.config.rate_limit_per_minute.max(1),
+            on_store_error: if self.config.rate_limit_on_store_error == "deny" {
+                OnStoreError::Deny
+            } else {
+                OnStoreError::Allow
+            },
+        })
+    }
+
+    async fn gateway_config(&self) -> Result<GatewayConfig, PlatformError> {
+        let config = &self.config;
+        let mesh = &config.mesh;
+        let public_tls = match (&config.public_tls_cert, &config.public_tls_key) {
+            (Some(cert), Some(key)) => Some(switchboard_mesh::tls::public_server_config(cert, key)?),
+            _ => None,
+        };
+        let keys_dir = config.jwt_keys_dir.clone().unwrap_or_else(|| mesh.data_dir.join("keys").join("jwt"));
+        // Comma-separated settings: "" (an empty env var) and stray spaces name nothing.
+        let items = |values: &[String]| -> Vec<String> {
+            values.iter().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect()
+        };
+        Ok(GatewayConfig {
+            public_tls,
+            store: self.store().await?,
+            keys: TokenKeys::load_or_create(&keys_dir, config.jwt_active_kid.as_deref())
+                .map_err(|e| PlatformError::Config(e.to_string()))?,
+            credentials: credentials(mesh, Identity::gateway())?,
+            backends: Backends {
+                audit: mesh.audit_addr.clone(),
+                connectors: mesh.connectors_addr.clone(),
+                orchestrator: mesh.orchestrator_addr.clone(),
+            },
+            lifetimes: TokenLifetimes {
+                access: Duration::from_secs(config.access_token_ttl),
+                refresh: Duration::from_secs(config.refresh_token_ttl),
+            },
+            rate_limits: self.rate_limits().await?,
+            cache: self.cache().await?,
+            trusted_proxies: items(&config.trusted_proxies)
+                .iter()
+                .map(|p| p.parse().map_err(|e| PlatformError::Config(format!("SWITCHBOARD_TRUSTED_PROXIES: {e}"))))
+                .collect::<Result<_, _>>()?,
+            cors_origins: items(&config.cors_origins)
+                .iter()
+                .map(|o| {
+                    o.parse().map_err(|_| {
+                        PlatformError::Config(format!("SWITCHBOARD_CORS_ORIGINS: {o:?} is not a valid origin"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            public_limits: PublicLimits {
+                max_connections: config.max_connections.max(1),
+                max_connections_per_client: config.max_connections_per_client.max(1),
+                anonymous_stream_lifetime: Duration::from_secs(config.anonymous_stream_lifetime.max(1)),
+            },
+        })
+    }
+
+    /// Starts the services whose listeners are given, each until `shutdown`. Everything a service needs is opened
+    /// before any service starts, so a bad setting fails the start rather than one service later.
+    pub async fn start(&self, listeners: Listeners, shutdown: CancellationToken) -> Result<Running, PlatformError> {
+        use futures::FutureExt;
+        type Task = futures::future::BoxFuture<'static, Result<(), PlatformError>>;
+        let failed = |service: Service| {
+            move |e: &dyn std::fmt::Display| PlatformError::Service { service: service.name(), message: e.to_string() }
+        };
+        let mut ready: Vec<(Service, String, Task)> = Vec::new();
+        let addr = |l: &TcpListener| l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+
+        if let Some(listener) = listeners.audit {
+            let key_path = self
+                .config
+                .audit_signing_key
+                .clone()
+                .unwrap_or_else(|| self.config.mesh.data_dir.join("keys").join("audit-checkpoint.p8"));
+            let config = AuditConfig {
+                store: self.store().await?,
+                signer: CheckpointSigner::load_or_create(&key_path).map_err(|e| failed(Service::Audit)(&e))?,
+                credentials: credentials(&self.config.mesh, Identity::audit())?,
+                bus: Some(self.event_bus(&shutdown).await?),
+            };
+            let at = addr(&listener);
+            let task = switchboard_audit::serve_with(config, listener, shutdown.clone())
+                .map(move |r| r.map_err(|e| failed(Service::Audit)(&e)))
+                .boxed();
+            ready.push((Service::Audit, at, task));
+        }
+        if let Some(listener) = listeners.connectors {
+            let config = ConnectorsConfig { credentials: credentials(&self.config.mesh, Identity::connectors())? };
+            let at = addr(&listener);
+            let task = switchboard_connectors::serve_with(config, listener, shutdown.clone())
+                .map(move |r| r.map_err(|e| failed(Service::Connectors)(&e)))
+                .boxed();
+            ready.push((Service::Connectors, at, task));
+        }
+        if let Some(listener) = listeners.orchestrator {
+            let config = OrchestratorConfig { credentials: credentials(&self.config.mesh, Identity::orchestrator())? };
+            let at = addr(&listener);
+            let task = switchboard_orchestrator::serve_with(config, listener, shutdown.clone())
+                .map(move |r| r.map_err(|e| failed(Service::Orchestrator)(&e)))
+                .boxed();
+            ready.push((Service::Orchestrator, at, task));
+        }
+        if let Some((public, admin)) = listeners.gateway {
+            let config = self.gateway_config().await?;
+            // The gateway writes audit records to the outbox; its process relays them to the bus.
+            let relay = OutboxRelay::new(
+                self.store().await?,
+                self.event_bus(&shutdown).await?,
+                RelayOptions {
+                    poll_interval: Duration::from_millis(self.config.outbox_poll_ms.max(1)),
+                    ..RelayOptions::default()
+                },
+            );
+            let at = addr(&public);
+            let shutdown = shutdown.clone();
+            let task = async move {
+                let relay_stop = shutdown.child_token();
+                let relay = tokio::spawn(relay.run(relay_stop.clone()));
+                let listeners = switchboard_gateway::Listeners { public, admin };
+                let served = switchboard_gateway::serve_with(config, listeners, shutdown).await;
+                relay_stop.cancel();
+                let _ = relay.await;
+                served.map_err(|e| failed(Service::Gateway)(&e))
+            }
+            .boxed();
+            ready.push((Service::Gateway, at, task));
+        }
+
+        let mut tasks = JoinSet::new();
+        for (service, at, task) in ready {
+            tracing::info!(service = service.name(), addr = %at, "starting");
+            tasks.spawn(task);
+        }
+        Ok(Running { tasks, shutdown })
+    }
+}
+
+/// The services of a started platform.
+#[derive(Debug)]
+pub struct Running {
+    tasks: JoinSet<Result<(), PlatformError>>,
+    shutdown: CancellationToken,
+}
+
+impl Running {
+    /// Waits until every service has stopped. The first failure stops the others; it is returned once all have
+    /// stopped.
+    pub async fn wait(mut self) -> Result<(), PlatformError> {
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let outcome = joined.unwrap_or_else(|e| {
+                Err(PlatformError::Service { service: "platform", message: format!("a service task panicked: {e}") })
+            });
+            if let Err(e) = outcome {
+                tracing::error!(error = %e, "service stopped; shutting down the rest");
+                self.shutdown.cancel();
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
