@@ -63,8 +63,9 @@ impl std::fmt::Debug for MeshCredentials {
 }
 
 impl MeshCredentials {
-    /// Reads certificate, key and CA from files.
+    /// Reads certificate, key and CA from files (warning if the key is readable by others).
     pub fn from_files(identity: Identity, files: &CertFiles) -> Result<Self, MeshError> {
+        warn_if_readable_by_others(&files.key);
         let ca = read_certs(&files.ca)?;
         let chain = read_certs(&files.cert)?;
         let key = PrivateKeyDer::from_pem_file(&files.key)
@@ -143,7 +144,7 @@ impl DevCa {
     /// Opens the CA in `dir`, creating a new one (and the directory) when there is none. Safe against other
     /// processes doing the same at once: creation happens under a lock file.
     pub fn open_or_create(dir: &Path) -> Result<Self, MeshError> {
-        std::fs::create_dir_all(dir).map_err(|e| MeshError::file("creating", dir, e))?;
+        create_private_dir(dir).map_err(|e| MeshError::file("creating", dir, e))?;
         let _lock = DirLock::acquire(dir)?;
         let cert_path = dir.join("ca.pem");
         let key_path = dir.join("ca.key");
@@ -220,6 +221,30 @@ pub fn dev_files(dir: &Path, identity: &Identity) -> CertFiles {
         ca: dir.join("ca.pem"),
         cert: dir.join(format!("{}.pem", identity.name())),
         key: dir.join(format!("{}.key", identity.name())),
+    }
+}
+
+/// Creates `dir` (and missing parents) so that only its owner may enter it (0700). An existing directory that
+/// others may enter, or a private key file in it that others may read, is reported with a warning naming the fix:
+/// every directory holding keys (the data dir, `certs`, `keys`) is created through here.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "directory holding secrets is open to other users: chmod 700 it");
+    }
+    Ok(())
+}
+
+/// Warns when a private key file can be read by other users than its owner.
+pub fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(file = %path.display(), mode = format!("{mode:o}"), "private key is readable by other users: chmod 600 it");
+        }
     }
 }
 

@@ -1,27 +1,35 @@
-//! Switchboard's persistence: sea-orm entities, migrations and tenant-scoped repositories, on SQLite (the
-//! embedded default, one file in the data dir) or PostgreSQL (`DATABASE_URL=postgres://...`).
+//! Switchboard's persistence, on SQLite (the embedded default, one file in the data dir) or PostgreSQL
+//! (`DATABASE_URL=postgres://...`): the connection, the tenant scope, and the platform's own tables (the outbox,
+//! the embedded event log, leases; see [`events`]).
 //!
 //! Tenant data is reachable only through [`Store::tenant`], which takes a [`TenantId`] and opens a transaction
-//! scoped to it; every repository query filters on that tenant. On PostgreSQL the same transaction also switches
-//! to the `switchboard_tenant` role and sets `switchboard.tenant_id`, so row-level-security policies are a second
-//! wall: a query that forgot its filter still sees only its own tenant's rows.
+//! scoped to it; [`TenantScope::select`] and its siblings filter every query on that tenant and stamp it on every
+//! row written. On PostgreSQL the same transaction also switches to the `switchboard_tenant` role and sets
+//! `switchboard.tenant_id`, so row-level-security policies are a second wall: a query that forgot its filter still
+//! sees only its own tenant's rows.
 //!
-//! This crate does not hash, sign or interpret what it stores; that is the services' job.
+//! Services own their tables: each declares its entities, migrations and repositories in its own crate on top of
+//! [`schema`] and the scope, and the binary applies its migrations with [`Store::migrate`]. This crate does not
+//! know them, and does not hash, sign or interpret what it stores; that is the services' job.
 
-pub mod audit;
 mod entity;
 mod error;
 pub mod events;
-pub mod identity;
 mod migration;
+pub mod schema;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::sea_query::IntoValueTuple;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    QueryFilter, Statement, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 pub use switchboard_types::TenantId;
 
 pub use crate::error::StoreError;
+pub use crate::schema::TenantOwned;
 
 /// Where the store lives.
 #[derive(Clone)]
@@ -107,9 +115,16 @@ impl Store {
         self.backend
     }
 
-    /// The tenant registry (global: logins find their tenant here by slug).
-    pub fn tenants(&self) -> identity::TenantDirectory<'_> {
-        identity::TenantDirectory::new(&self.db)
+    /// Applies a service's migrations (its own `MigratorTrait`, recorded in its own migrations table); idempotent.
+    pub async fn migrate<M: MigratorTrait>(&self) -> Result<(), StoreError> {
+        M::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// The connection itself, outside any tenant scope: for the few global tables that are not tenant data (the
+    /// registry a login finds its tenant in by slug). Tenant rows are reached through [`Store::tenant`].
+    pub fn global(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     /// The outbox as the relay sees it: every tenant's pending events.
@@ -134,7 +149,7 @@ impl Store {
             // The tenant id is a parsed UUID, so formatting it into SQL cannot inject; one round trip for both.
             let sql = format!(
                 "SET LOCAL ROLE {role}; SELECT set_config('switchboard.tenant_id', '{tenant}', true)",
-                role = migration::TENANT_ROLE
+                role = schema::TENANT_ROLE
             );
             tx.execute_unprepared(&sql).await?;
         }
@@ -189,36 +204,23 @@ impl TenantScope {
         self.tenant
     }
 
-    /// The audit log of this tenant.
-    pub fn audit(&self) -> audit::AuditRepository<'_> {
-        audit::AuditRepository::new(self)
-    }
-
-    /// The tenant's users.
-    pub fn users(&self) -> identity::UserRepository<'_> {
-        identity::UserRepository::new(self)
-    }
-
-    /// The tenant's refresh tokens.
-    pub fn refresh_tokens(&self) -> identity::RefreshTokenRepository<'_> {
-        identity::RefreshTokenRepository::new(self)
-    }
-
     /// The tenant's outbox: events written here publish only if this transaction commits.
     pub fn outbox(&self) -> events::OutboxRepository<'_> {
         events::OutboxRepository::new(self)
     }
 
-    /// Counts audit rows with no tenant filter at all: on PostgreSQL row-level security still limits it to this
-    /// tenant. Tests use it to show the second wall holds.
+    /// Counts the rows of `table` with no tenant filter at all: on PostgreSQL row-level security still limits it
+    /// to this tenant. Tests use it to show the second wall holds.
     #[cfg(feature = "testing")]
-    pub async fn unfiltered_audit_row_count(&self) -> Result<i64, StoreError> {
-        use sea_orm::{ConnectionTrait, Statement};
+    pub async fn unfiltered_row_count(&self, table: &str) -> Result<i64, StoreError> {
+        if !table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(StoreError::Config(format!("invalid table name {table:?}")));
+        }
         let row = self
             .tx
             .query_one_raw(Statement::from_string(
                 self.tx.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM audit_events",
+                format!("SELECT COUNT(*) AS n FROM {table}"),
             ))
             .await?
             .ok_or_else(|| StoreError::Config("COUNT returned no row".into()))?;
@@ -230,8 +232,73 @@ impl TenantScope {
         self.tx.commit().await.map_err(StoreError::from)
     }
 
-    fn tenant_key(&self) -> String {
+    /// The tenant id as stored in tenant columns.
+    pub fn tenant_key(&self) -> String {
         self.tenant.to_string()
+    }
+
+    /// Which backend the scope runs on (for the rare statement that differs).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The scope's transaction, for a service repository's own statements. Prefer [`TenantScope::select`] and its
+    /// siblings, which cannot forget the tenant; a raw statement must filter on it itself (on PostgreSQL RLS still
+    /// holds it to this tenant).
+    pub fn connection(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    /// `E`'s rows of this tenant.
+    pub fn select<E: TenantOwned>(&self) -> sea_orm::Select<E> {
+        E::find().filter(E::tenant_column().eq(self.tenant_key()))
+    }
+
+    /// An update of `E`'s rows of this tenant (add filters and values, then `exec(scope.connection())`).
+    pub fn update_many<E: TenantOwned>(&self) -> sea_orm::UpdateMany<E> {
+        E::update_many().filter(E::tenant_column().eq(self.tenant_key()))
+    }
+
+    /// A delete of `E`'s rows of this tenant.
+    pub fn delete_many<E: TenantOwned>(&self) -> sea_orm::DeleteMany<E> {
+        E::delete_many().filter(E::tenant_column().eq(self.tenant_key()))
+    }
+
+    /// Inserts rows into `E`, each stamped with this scope's tenant whatever it held: a repository cannot write
+    /// another tenant's row by mistake. A taken key is a [`StoreError::Conflict`].
+    pub async fn insert<E, A>(&self, rows: impl IntoIterator<Item = A>) -> Result<(), StoreError>
+    where
+        E: TenantOwned,
+        A: ActiveModelTrait<Entity = E> + Send,
+    {
+        let tenant = self.tenant_key();
+        let rows: Vec<A> = rows
+            .into_iter()
+            .map(|mut row| {
+                row.set(E::tenant_column(), tenant.clone().into());
+                row
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        E::insert_many(rows).exec_without_returning(&self.tx).await?;
+        Ok(())
+    }
+
+    /// Serializes work on `name` within this tenant across every process sharing the database, until the
+    /// transaction ends (a PostgreSQL advisory lock; on SQLite the single writer connection already serializes).
+    pub async fn lock(&self, name: &str) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            let key = format!("{name}:{}", self.tenant_key());
+            let stmt = Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                key.into_value_tuple(),
+            );
+            self.tx.execute_raw(stmt).await?;
+        }
+        Ok(())
     }
 }
 

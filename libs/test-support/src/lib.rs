@@ -65,10 +65,10 @@ impl TestStore {
     }
 }
 
-/// A fresh, migrated store on `db`; SQLite files go in `dir`.
+/// A fresh store on `db`, with every service's tables; SQLite files go in `dir`.
 pub async fn test_store(db: TestDb, dir: &Path) -> TestStore {
     switchboard_telemetry::init_for_tests();
-    match db {
+    let test = match db {
         TestDb::Sqlite => {
             let config = StoreConfig::sqlite_in(dir);
             let store = Store::open(&config).await.expect("open SQLite store");
@@ -84,7 +84,9 @@ pub async fn test_store(db: TestDb, dir: &Path) -> TestStore {
             let store = Store::open(&config).await.expect("open PostgreSQL store");
             TestStore { store, schema: Some(schema), config }
         }
-    }
+    };
+    switchboard::migrate_all(&test.store).await.expect("every service's tables");
+    test
 }
 
 /// Waits until every audit record written to `store` so far is in its audit log: the outbox is empty and the

@@ -10,8 +10,8 @@
 //! A checkpoint signs `checkpoint_message(tenant, seq, head_hash)`: the tag `switchboard.audit.checkpoint.v1`,
 //! then the tenant id (length-prefixed), seq (8 bytes BE) and the 32-byte head hash.
 
+use crate::storage::AuditRecord;
 use ring::digest;
-use switchboard_store::audit::AuditRecord;
 
 /// `prev_hash` of the first entry.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];

@@ -5,8 +5,9 @@
 //! new head is signed with Ed25519 ([`signer`]) and stored as the tenant's checkpoint, so `VerifyChain` catches
 //! an edited entry, an entry deleted from the middle and a truncated tail alike.
 //!
-//! The service reads and writes through `switchboard-store` and is reached only over the mesh; the tenant always
-//! comes from the request context, never from a request field.
+//! The service owns its tables ([`storage`]: entities, migrations and the repository, on `switchboard-store`'s
+//! tenant scope) and is reached only over the mesh; the tenant always comes from the request context, never from a
+//! request field.
 
 pub mod chain;
 mod consumer;
@@ -15,6 +16,7 @@ mod error;
 mod page_token;
 mod service;
 pub mod signer;
+pub mod storage;
 
 use std::sync::Arc;
 

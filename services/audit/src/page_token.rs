@@ -3,9 +3,9 @@
 //! A token is base64url(`v1:<last seq>:<filter fingerprint>`). The fingerprint stops a token from one query
 //! being replayed against another, which would silently skip or repeat entries.
 
+use crate::storage::AuditFilter;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use switchboard_store::audit::AuditFilter;
 
 use crate::AuditError;
 

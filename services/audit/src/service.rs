@@ -3,11 +3,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::storage::{AuditFilter, AuditRecord, AuditScope, CheckpointRecord, Page};
 use switchboard_mesh::Identity;
 use switchboard_mesh::context::RequestContext;
 use switchboard_mesh::inbound::ConnectionInfo;
 use switchboard_proto::audit::v1 as pb;
-use switchboard_store::audit::{AuditFilter, AuditRecord, CheckpointRecord, Page};
 use switchboard_store::{Store, StoreError, TenantId};
 use switchboard_types::EventId;
 use tonic::{Request, Response, Status};

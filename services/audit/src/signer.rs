@@ -26,12 +26,15 @@ impl CheckpointSigner {
     pub fn load_or_create(path: &Path) -> Result<Self, AuditError> {
         let key_error = |what: String| AuditError::SigningKey(format!("{}: {what}", path.display()));
         match std::fs::read(path) {
-            Ok(bytes) => Self::from_pkcs8(&bytes).map_err(|_| key_error("not an Ed25519 PKCS#8 key".into())),
+            Ok(bytes) => {
+                switchboard_mesh::pki::warn_if_readable_by_others(path);
+                Self::from_pkcs8(&bytes).map_err(|_| key_error("not an Ed25519 PKCS#8 key".into()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
                     .map_err(|_| key_error("cannot generate a key".into()))?;
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| key_error(e.to_string()))?;
+                    switchboard_mesh::pki::create_private_dir(dir).map_err(|e| key_error(e.to_string()))?;
                 }
                 use std::os::unix::fs::OpenOptionsExt;
                 let mut file = std::fs::OpenOptions::new()

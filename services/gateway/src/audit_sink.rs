@@ -1,4 +1,5 @@
-//! Security events (logins, failed logins, refresh-token reuse, logouts) for the tenant's audit log, written to the
+//! Security and administration events (logins, failed logins, refresh-token reuse, logouts; tenant and user
+//! changes) for the tenant's audit log, written to the
 //! transactional outbox in the same transaction as the change they report. The outbox relay publishes them to
 //! `audit.events` and the audit service appends them, so an audit service or broker that is down delays the
 //! record but neither loses it nor fails the user's request.
@@ -35,6 +36,21 @@ impl AuditSink {
         outcome: pb::Outcome,
         details: &[(&str, String)],
     ) -> Result<(), GatewayError> {
+        self.record_on(scope, context, actor, action, String::new(), outcome, details).await
+    }
+
+    /// Like [`AuditSink::record`], naming the `resource` acted on (`tenants/{id}/users/{id}`).
+    #[allow(clippy::too_many_arguments)] // each is one field of the record
+    pub(crate) async fn record_on(
+        &self,
+        scope: &TenantScope,
+        context: &RequestContext,
+        actor: String,
+        action: &str,
+        resource: String,
+        outcome: pb::Outcome,
+        details: &[(&str, String)],
+    ) -> Result<(), GatewayError> {
         let details = Struct {
             fields: details
                 .iter()
@@ -44,6 +60,7 @@ impl AuditSink {
         let event = pb::NewEvent {
             actor,
             action: action.to_owned(),
+            resource,
             outcome: outcome as i32,
             details: Some(details),
             occur_time: Some(now_timestamp()),

@@ -1,4 +1,9 @@
 //! `switchboard.auth.v1.AuthService`: login, refresh with rotation and reuse detection, logout, whoami.
+//!
+//! Every failed login costs the same whether the tenant, the user or only the password was wrong: the same lookups
+//! run (an unknown tenant is looked up in a scope of its own, finding no one), the same decoy password check, and
+//! the audit record of a failure is written after the answer, off the response path. The answer itself never says
+//! which part was wrong.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,30 +11,36 @@ use std::time::Duration;
 use switchboard_mesh::context::RequestContext;
 use switchboard_proto::audit::v1::Outcome;
 use switchboard_proto::auth::v1 as pb;
-use switchboard_store::identity::RefreshTokenRecord;
 use switchboard_store::{Store, TenantId};
 use switchboard_types::UserId;
 use switchboard_types::now_unix_micros as now_us;
 use tonic::{Request, Response, Status};
 
+use crate::accounts::{AccountsScope, RefreshToken, TenantDirectory, User};
 use crate::audit_sink::AuditSink;
 use crate::authn::Caller;
 use crate::throttle::LoginThrottle;
 use crate::tokens::TokenKeys;
 use crate::{GatewayError, convert, passwords, refresh};
 
-/// Token lifetimes.
+/// Token and session lifetimes.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenLifetimes {
     /// Access tokens (JWT).
     pub access: Duration,
-    /// Refresh tokens.
+    /// Refresh tokens: a session unused this long ends.
     pub refresh: Duration,
+    /// Sessions, counted from the login: however often it is refreshed, a session ends after this.
+    pub session: Duration,
 }
 
 impl Default for TokenLifetimes {
     fn default() -> Self {
-        Self { access: Duration::from_secs(15 * 60), refresh: Duration::from_secs(30 * 24 * 3600) }
+        Self {
+            access: Duration::from_secs(15 * 60),
+            refresh: Duration::from_secs(30 * 24 * 3600),
+            session: Duration::from_secs(90 * 24 * 3600),
+        }
     }
 }
 
@@ -78,40 +89,36 @@ impl AuthService {
         Ok(RequestContext::of(request)?.clone())
     }
 
-    fn access_token(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        role: &str,
-        session: &str,
-    ) -> Result<(String, i32), GatewayError> {
+    fn access_token(&self, user: &User, session: &str) -> Result<(String, i32), GatewayError> {
         let ttl = self.lifetimes.access.as_secs();
-        let role = role.parse().map_err(|_| GatewayError::Internal(format!("stored role {role:?}")))?;
-        let token = self.keys.issue(tenant, user, role, session, ttl)?;
+        let token = self.keys.issue(user.tenant, user.id, user.role, session, ttl)?;
         Ok((token, i32::try_from(ttl).unwrap_or(i32::MAX)))
     }
 
-    /// A new refresh token row in `family`, returning the wire form.
+    /// A new refresh token row in `family` (a session begun at `session_started_us`), returning the wire form. It
+    /// expires after the refresh lifetime, and never after the session's end.
     async fn new_refresh_token(
         &self,
         scope: &switchboard_store::TenantScope,
-        user_id: &str,
-        family_id: &str,
+        user: UserId,
+        family: &str,
+        session_started_us: i64,
     ) -> Result<String, GatewayError> {
         let issued = refresh::issue(scope.tenant()).map_err(GatewayError::Internal)?;
         let now = now_us();
+        let session_end = session_started_us.saturating_add(duration_us(self.lifetimes.session));
         scope
             .refresh_tokens()
-            .insert(RefreshTokenRecord {
-                tenant_id: scope.tenant().to_string(),
+            .insert(RefreshToken {
                 id: issued.id.to_string(),
-                family_id: family_id.to_owned(),
-                user_id: user_id.to_owned(),
+                family: family.to_owned(),
+                user,
                 secret_hash: issued.secret_hash.clone(),
                 created_at_us: now,
-                expires_at_us: now.saturating_add(duration_us(self.lifetimes.refresh)),
+                expires_at_us: now.saturating_add(duration_us(self.lifetimes.refresh)).min(session_end),
                 used_at_us: None,
                 revoked_at_us: None,
+                session_started_at_us: session_started_us,
             })
             .await?;
         Ok(issued.wire)
@@ -131,51 +138,65 @@ impl AuthService {
         if slug.len() > 63 || email.len() > 254 || request.password.len() > passwords::MAX_PASSWORD_BYTES {
             return Err(GatewayError::Unauthenticated(BAD_LOGIN));
         }
+        // Counted before the password is checked: parallel guesses cannot all slip in before a failure is counted.
         let throttle_key = format!("{slug}/{email}");
-        if let Some(wait) = self.throttle.retry_after(&throttle_key).await {
+        if let Err(wait) = self.throttle.begin(&throttle_key).await {
             return Err(GatewayError::Throttled(format!("too many failed logins: retry in {wait} s")));
         }
 
-        let tenant = self.store.tenants().by_slug(&slug).await?;
-        let user = match &tenant {
-            Some(t) => {
-                let tenant_id: TenantId =
-                    t.id.parse().map_err(|_| GatewayError::Internal("stored tenant id".into()))?;
-                let scope = self.store.tenant(tenant_id).await?;
-                scope.users().by_email(&email).await?
-            }
-            None => None,
-        };
+        // The same lookups whatever exists: an unknown tenant is searched in a scope of its own, finding no one.
+        let tenant = TenantDirectory::new(&self.store).by_slug(&slug).await?;
+        let scope = self.store.tenant(tenant.as_ref().map_or_else(TenantId::generate, |t| t.id)).await?;
+        let user = scope.users().by_email(&email).await?.filter(|_| tenant.is_some());
         let hash = user.as_ref().map_or_else(|| passwords::decoy_hash().to_owned(), |u| u.password_hash.clone());
         let password_ok = verify_password(request.password, hash).await?;
-        let (Some(tenant), Some(user)) = (tenant, user) else {
-            self.throttle.fail(&throttle_key).await;
-            return Err(GatewayError::Unauthenticated(BAD_LOGIN));
+        let user = match user {
+            Some(user) if password_ok && !user.disabled => user,
+            failed => {
+                drop(scope);
+                if let Some(user) = failed {
+                    // After the answer, so that this write does not tell which failures had an account behind them.
+                    let reason = if user.disabled { "user disabled" } else { "wrong password" };
+                    self.record_later(user.tenant, context.clone(), format!("user:{}", user.id), reason);
+                }
+                return Err(GatewayError::Unauthenticated(BAD_LOGIN));
+            }
         };
-        let tenant_id: TenantId = tenant.id.parse().map_err(|_| GatewayError::Internal("stored tenant id".into()))?;
-        let user_id: UserId = user.id.parse().map_err(|_| GatewayError::Internal("stored user id".into()))?;
-        let actor = format!("user:{user_id}");
-        if !password_ok || user.disabled {
-            self.throttle.fail(&throttle_key).await;
-            let reason = if user.disabled { "user disabled" } else { "wrong password" };
-            let scope = self.store.tenant(tenant_id).await?;
-            self.audit
-                .record(&scope, context, actor, "auth.login", Outcome::Failure, &[("reason", reason.into())])
-                .await?;
-            scope.commit().await?;
-            return Err(GatewayError::Unauthenticated(BAD_LOGIN));
-        }
         self.throttle.succeed(&throttle_key).await;
 
-        let scope = self.store.tenant(tenant_id).await?;
         let family = uuid::Uuid::now_v7().to_string();
-        let refresh_token = self.new_refresh_token(&scope, &user.id, &family).await?;
+        let refresh_token = self.new_refresh_token(&scope, user.id, &family, now_us()).await?;
         self.audit
-            .record(&scope, context, actor, "auth.login", Outcome::Success, &[("family", family.clone())])
+            .record(
+                &scope,
+                context,
+                format!("user:{}", user.id),
+                "auth.login",
+                Outcome::Success,
+                &[("family", family.clone())],
+            )
             .await?;
         scope.commit().await?;
-        let (access_token, expires_in) = self.access_token(tenant_id, user_id, &user.role, &family)?;
+        let (access_token, expires_in) = self.access_token(&user, &family)?;
         Ok(pb::LoginResponse { access_token, refresh_token, expires_in, token_type: "Bearer".into() })
+    }
+
+    /// Writes the audit record of a failed login in the background.
+    fn record_later(&self, tenant: TenantId, context: RequestContext, actor: String, reason: &'static str) {
+        let (store, audit) = (self.store.clone(), self.audit.clone());
+        tokio::spawn(async move {
+            let recorded = async {
+                let scope = store.tenant(tenant).await?;
+                audit
+                    .record(&scope, &context, actor, "auth.login", Outcome::Failure, &[("reason", reason.into())])
+                    .await?;
+                scope.commit().await?;
+                Ok::<_, GatewayError>(())
+            };
+            if let Err(e) = recorded.await {
+                tracing::error!(%tenant, error = %e, "cannot record a failed login in the audit log");
+            }
+        });
     }
 
     async fn refresh(
@@ -193,13 +214,13 @@ impl AuthService {
             return Err(GatewayError::Unauthenticated(BAD_REFRESH));
         }
         let now = now_us();
-        let actor = format!("user:{}", stored.user_id);
+        let actor = format!("user:{}", stored.user);
         if stored.revoked_at_us.is_some() {
             return Err(GatewayError::Unauthenticated(BAD_REFRESH));
         }
         // Spent already, or spent by a concurrent request just now: either way a copy is in someone else's hands.
         if stored.used_at_us.is_some() || !scope.refresh_tokens().spend(&stored.id, now).await? {
-            let revoked = scope.refresh_tokens().revoke_family(&stored.family_id, now).await?;
+            let revoked = scope.refresh_tokens().revoke_family(&stored.family, now).await?;
             self.audit
                 .record(
                     &scope,
@@ -207,25 +228,26 @@ impl AuthService {
                     actor,
                     "auth.refresh_token_reuse",
                     Outcome::Denied,
-                    &[("family", stored.family_id.clone()), ("revoked_tokens", revoked.to_string())],
+                    &[("family", stored.family.clone()), ("revoked_tokens", revoked.to_string())],
                 )
                 .await?;
             scope.commit().await?;
-            self.revocations.revoke_session(&stored.family_id).await;
-            tracing::warn!(tenant = %presented.tenant, family = %stored.family_id, revoked, "refresh token reuse");
+            self.revocations.revoke_session(&stored.family).await;
+            tracing::warn!(tenant = %presented.tenant, family = %stored.family, revoked, "refresh token reuse");
             return Err(GatewayError::Unauthenticated(BAD_REFRESH));
         }
-        if stored.expires_at_us <= now {
+        let session_end = stored.session_started_at_us.saturating_add(duration_us(self.lifetimes.session));
+        if stored.expires_at_us <= now || session_end <= now {
             return Err(GatewayError::Unauthenticated(BAD_REFRESH));
         }
-        let user = scope.users().by_id(&stored.user_id).await?;
+        let user = scope.users().by_id(stored.user).await?;
         let Some(user) = user.filter(|u| !u.disabled) else {
             return Err(GatewayError::Unauthenticated(BAD_REFRESH));
         };
-        let refresh_token = self.new_refresh_token(&scope, &user.id, &stored.family_id).await?;
+        let refresh_token =
+            self.new_refresh_token(&scope, user.id, &stored.family, stored.session_started_at_us).await?;
         scope.commit().await?;
-        let user_id: UserId = user.id.parse().map_err(|_| GatewayError::Internal("stored user id".into()))?;
-        let (access_token, expires_in) = self.access_token(presented.tenant, user_id, &user.role, &stored.family_id)?;
+        let (access_token, expires_in) = self.access_token(&user, &stored.family)?;
         Ok(pb::RefreshResponse { access_token, refresh_token, expires_in, token_type: "Bearer".into() })
     }
 
@@ -243,41 +265,38 @@ impl AuthService {
         if !presented.matches(&stored.secret_hash) {
             return Err(GatewayError::Unauthenticated(BAD_REFRESH));
         }
-        let revoked = scope.refresh_tokens().revoke_family(&stored.family_id, now_us()).await?;
+        let revoked = scope.refresh_tokens().revoke_family(&stored.family, now_us()).await?;
         self.audit
             .record(
                 &scope,
                 context,
-                format!("user:{}", stored.user_id),
+                format!("user:{}", stored.user),
                 "auth.logout",
                 Outcome::Success,
-                &[("family", stored.family_id.clone()), ("revoked_tokens", revoked.to_string())],
+                &[("family", stored.family.clone()), ("revoked_tokens", revoked.to_string())],
             )
             .await?;
         scope.commit().await?;
-        self.revocations.revoke_session(&stored.family_id).await;
+        self.revocations.revoke_session(&stored.family).await;
         Ok(pb::LogoutResponse {})
     }
 
     async fn who_am_i(&self, caller: &Caller) -> Result<pb::WhoAmIResponse, GatewayError> {
-        let tenant = self
-            .store
-            .tenants()
+        let tenant = TenantDirectory::new(&self.store)
             .by_id(caller.tenant)
             .await?
             .ok_or(GatewayError::Unauthenticated("the token's tenant no longer exists"))?;
         let scope = self.store.tenant(caller.tenant).await?;
         let user = scope
             .users()
-            .by_id(&caller.user.to_string())
+            .by_id(caller.user)
             .await?
             .filter(|u| !u.disabled)
             .ok_or(GatewayError::Unauthenticated("the token's user no longer exists or is disabled"))?;
-        let role = convert::role_from_str(&user.role);
         Ok(pb::WhoAmIResponse {
             user: Some(convert::user(&user)),
             tenant: Some(convert::tenant(&tenant)),
-            roles: vec![role as i32],
+            roles: vec![convert::role_to_pb(user.role) as i32],
             platform_operator: false,
             expire_time: Some(prost_types::Timestamp {
                 seconds: i64::try_from(caller.expires_at).unwrap_or(i64::MAX),

@@ -2,36 +2,39 @@
 
 use prost_types::Timestamp;
 use switchboard_proto::auth::v1 as pb;
-use switchboard_store::identity::{TenantRecord, UserRecord};
+use switchboard_types::Role;
+
+use crate::accounts::{Tenant, User};
 
 pub(crate) fn timestamp(us: i64) -> Timestamp {
     Timestamp { seconds: us.div_euclid(1_000_000), nanos: (us.rem_euclid(1_000_000) * 1000) as i32 }
 }
 
-pub(crate) fn role_to_str(role: pb::Role) -> Option<&'static str> {
+/// The contract's role for a role.
+pub(crate) fn role_to_pb(role: Role) -> pb::Role {
     match role {
-        pb::Role::Owner => Some("owner"),
-        pb::Role::Admin => Some("admin"),
-        pb::Role::Member => Some("member"),
-        pb::Role::Viewer => Some("viewer"),
+        Role::Owner => pb::Role::Owner,
+        Role::Admin => pb::Role::Admin,
+        Role::Member => pb::Role::Member,
+        Role::Viewer => pb::Role::Viewer,
+    }
+}
+
+/// A role from the contract's number; `None` for ROLE_UNSPECIFIED or an unknown number.
+pub(crate) fn role_from_pb(role: i32) -> Option<Role> {
+    match pb::Role::try_from(role).ok()? {
+        pb::Role::Owner => Some(Role::Owner),
+        pb::Role::Admin => Some(Role::Admin),
+        pb::Role::Member => Some(Role::Member),
+        pb::Role::Viewer => Some(Role::Viewer),
         pb::Role::Unspecified => None,
     }
 }
 
-pub(crate) fn role_from_str(role: &str) -> pb::Role {
-    match role {
-        "owner" => pb::Role::Owner,
-        "admin" => pb::Role::Admin,
-        "member" => pb::Role::Member,
-        "viewer" => pb::Role::Viewer,
-        _ => pb::Role::Unspecified,
-    }
-}
-
-pub(crate) fn tenant(t: &TenantRecord) -> pb::Tenant {
+pub(crate) fn tenant(t: &Tenant) -> pb::Tenant {
     pb::Tenant {
         name: format!("tenants/{}", t.id),
-        id: t.id.clone(),
+        id: t.id.to_string(),
         slug: t.slug.clone(),
         display_name: t.display_name.clone(),
         state: pb::TenantState::Active as i32,
@@ -41,14 +44,14 @@ pub(crate) fn tenant(t: &TenantRecord) -> pb::Tenant {
     }
 }
 
-pub(crate) fn user(u: &UserRecord) -> pb::User {
+pub(crate) fn user(u: &User) -> pb::User {
     pb::User {
-        name: format!("tenants/{}/users/{}", u.tenant_id, u.id),
-        id: u.id.clone(),
-        tenant_id: u.tenant_id.clone(),
+        name: format!("tenants/{}/users/{}", u.tenant, u.id),
+        id: u.id.to_string(),
+        tenant_id: u.tenant.to_string(),
         email: u.email.clone(),
         display_name: u.display_name.clone(),
-        role: role_from_str(&u.role) as i32,
+        role: role_to_pb(u.role) as i32,
         state: if u.disabled { pb::UserState::Disabled } else { pb::UserState::Active } as i32,
         create_time: Some(timestamp(u.created_at_us)),
         update_time: None,

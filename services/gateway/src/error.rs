@@ -23,6 +23,9 @@ pub enum GatewayError {
     /// The resource exists already.
     #[error("{0}")]
     AlreadyExists(String),
+    /// The change would break a rule about the current state (the last owner); the message says what to do.
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// Too many attempts; retry later.
     #[error("{0}")]
     Throttled(String),
@@ -48,6 +51,7 @@ impl From<GatewayError> for tonic::Status {
             GatewayError::PermissionDenied(m) => tonic::Status::permission_denied(m),
             GatewayError::NotFound(m) => tonic::Status::not_found(m),
             GatewayError::AlreadyExists(m) => tonic::Status::already_exists(m),
+            GatewayError::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
             GatewayError::Throttled(m) => tonic::Status::resource_exhausted(m),
             GatewayError::Store(_) | GatewayError::Token(_) | GatewayError::Mesh(_) | GatewayError::Internal(_) => {
                 // Details stay in the log; the caller gets something safe to show.

@@ -23,6 +23,7 @@
 //! - `ratelimit`: GCRA limits per tenant, user and anonymous client, in-process or in Redis.
 //! - `revocation`: logout, refresh-token reuse and disabling a user end access tokens at once (via the cache).
 
+mod accounts;
 mod admin_service;
 mod audit_sink;
 mod auth_service;
@@ -51,7 +52,6 @@ use std::time::Duration;
 
 use switchboard_mesh::Identity;
 use switchboard_mesh::access::AccessTable;
-use switchboard_mesh::pending::{Pending, PendingContract};
 use switchboard_mesh::pki::MeshCredentials;
 use switchboard_mesh::server::{Limits, MAX_MESSAGE_BYTES, ServeOptions, Transport};
 use switchboard_proto::auth::v1::auth_service_server::AuthServiceServer;
@@ -60,6 +60,7 @@ use switchboard_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::accounts::migrate;
 pub use crate::auth_service::TokenLifetimes;
 pub use crate::client_ip::Cidr;
 pub use crate::error::GatewayError;
@@ -72,12 +73,10 @@ pub const AUTH_SERVICE: &str = "switchboard.auth.v1.AuthService";
 /// Fully qualified name of the tenant administration contract.
 pub const TENANT_ADMIN_SERVICE: &str = "switchboard.auth.v1.TenantAdminService";
 
-struct PublicTenantAdmin;
-
-impl PendingContract for PublicTenantAdmin {
-    const NAME: &'static str = TENANT_ADMIN_SERVICE;
-    const MISSING: &'static str = "tenant administration is served to operators on the gateway's admin listener \
-        (switchboard tenant/user commands); self-service for tenant owners on the public port is not built yet";
+fn admin_server(admin: admin_service::AdminGrpc) -> TenantAdminServiceServer<admin_service::AdminGrpc> {
+    TenantAdminServiceServer::new(admin)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
 
 /// The REST routes of the RPCs the public port offers.
@@ -186,15 +185,21 @@ pub async fn serve_with(
 ) -> Result<(), GatewayError> {
     let keys = Arc::new(config.keys);
     let access = Arc::new(AccessTable::contracts()?.clone());
-    let creds = &config.credentials;
-    let channel = |addr: &str, service: Identity| switchboard_mesh::client::channel(addr, &service, creds);
-    let audit_channel = channel(&config.backends.audit, Identity::audit())?;
-
     // Revocation records outlive every token they could refuse: one access lifetime plus the verifier's leeway.
     let revocations = revocation::Revocations {
         cache: config.cache.clone(),
         ttl: config.lifetimes.access + std::time::Duration::from_secs(60),
     };
+    // One tenant administration for both listeners: operators on the admin port, owners and admins on the public one.
+    let admin = admin_service::AdminGrpc(Arc::new(admin_service::AdminService {
+        store: config.store.clone(),
+        revocations: revocations.clone(),
+        cache: config.cache.clone(),
+        audit: audit_sink::AuditSink::default(),
+    }));
+    let creds = &config.credentials;
+    let channel = |addr: &str, service: Identity| switchboard_mesh::client::channel(addr, &service, creds);
+    let audit_channel = channel(&config.backends.audit, Identity::audit())?;
     let auth = auth_service::AuthService {
         store: config.store.clone(),
         keys: keys.clone(),
@@ -222,7 +227,7 @@ pub async fn serve_with(
         channel(&config.backends.orchestrator, Identity::orchestrator())?,
         access.clone(),
     ))
-    .add_service(Pending::<PublicTenantAdmin>::new());
+    .add_service(admin_server(admin.clone()));
     let (public_routes, health) = switchboard_mesh::server::with_health(public_routes, &[AUTH_SERVICE]).await;
     let described = reflection::public_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET, &access)
         .map_err(GatewayError::Internal)?;
@@ -278,9 +283,7 @@ pub async fn serve_with(
         ..Limits::default()
     };
 
-    let admin = admin_service::AdminService { store: config.store, revocations, cache: config.cache };
-    let admin_routes =
-        tonic::service::Routes::new(TenantAdminServiceServer::new(admin_service::AdminGrpc(Arc::new(admin))));
+    let admin_routes = tonic::service::Routes::new(admin_server(admin));
     let admin_options = ServeOptions::mesh(config.credentials.clone())?.reporting([TENANT_ADMIN_SERVICE]);
 
     let admin = async {

@@ -117,7 +117,7 @@ impl Limiter {
                 false
             }
         };
-        let stored = match self.store.tenants().by_id(tenant).await {
+        let stored = match crate::accounts::TenantDirectory::new(&self.store).by_id(tenant).await {
             Ok(Some(t)) => u32::try_from(t.rate_limit_per_minute.max(0)).unwrap_or(u32::MAX),
             Ok(None) => 0,
             Err(e) => {

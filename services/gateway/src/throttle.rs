@@ -1,11 +1,15 @@
-//! Login throttling: after [`MAX_FAILURES`] failed logins for one tenant and email within [`WINDOW`], further
-//! attempts are refused until the window passes, whatever the password. Keys are stored as SHA-256 digests (fixed
-//! size whatever the input).
+//! Login throttling: at most [`MAX_FAILURES`] password checks for one tenant and email within [`WINDOW`] that did
+//! not end in a successful login; further attempts are refused until the window passes, whatever the password.
+//! Keys are stored as SHA-256 digests (fixed size whatever the input).
+//!
+//! Every attempt is counted *before* its password is checked ([`LoginThrottle::begin`]), atomically, and a success
+//! clears the count ([`LoginThrottle::succeed`]): thirty guesses sent at once get at most five checks, never thirty
+//! that all passed a check made before any failure was counted.
 //!
 //! Each replica counts in memory, bounded by [`MAX_KEYS`]: stale entries go first, then entries that are not locked
 //! out; a locked-out key is never evicted, so flooding the map cannot lift someone's lockout (past the bound, new
-//! keys are simply not tracked until room frees up). With a shared cache (Redis), failures are also counted there
-//! (`login:failures:<digest>`, expiring with the window) and a lockout is recorded there
+//! keys are simply not tracked until room frees up). With a shared cache (Redis), attempts are also counted there
+//! (`login:failures:<digest>`, an atomic increment expiring with the window) and a lockout is recorded there
 //! (`login:lockout:<digest>` = when it ends), so attempts spread over replicas are counted together. If the shared
 //! cache fails, the replica's own count still applies.
 
@@ -56,25 +60,44 @@ impl LoginThrottle {
         Self { shared: Some(shared), ..Self::default() }
     }
 
-    /// Seconds to wait, if `key` is locked out now (by this replica's count or the shared one).
-    pub(crate) async fn retry_after(&self, key: &str) -> Option<u64> {
+    /// Counts an attempt for `key` before its password is checked. `Err(seconds)` when the key is locked out: the
+    /// password must not be checked at all.
+    pub(crate) async fn begin(&self, key: &str) -> Result<(), u64> {
         let digest = digest(key);
         if let Some(wait) = self.local_retry_after(&digest) {
-            return Some(wait);
+            return Err(wait);
         }
-        let shared = self.shared.as_ref()?;
-        let (_, lockout) = shared_keys(&digest);
-        match shared.get(&lockout).await {
-            Ok(Some(until)) => {
-                let until = std::str::from_utf8(&until).ok()?.parse::<u64>().ok()?;
-                let now = unix_now();
-                (until > now).then(|| until - now)
+        let local = self.local_count(digest);
+        let shared_count = match &self.shared {
+            None => None,
+            Some(shared) => {
+                let (failures, lockout) = shared_keys(&digest);
+                if let Some(wait) = shared_lockout(shared.as_ref(), &lockout).await {
+                    return Err(wait);
+                }
+                match shared.increment(&failures, 1, Some(WINDOW)).await {
+                    Ok(count) => {
+                        if count == i64::from(MAX_FAILURES) {
+                            // The last attempt allowed: whatever its outcome, record when the lockout would end.
+                            let until = (unix_now() + WINDOW.as_secs()).to_string();
+                            if let Err(e) = shared.set(&lockout, until.as_bytes(), Some(WINDOW)).await {
+                                tracing::warn!(error = %e, "cannot record a login lockout in the shared cache");
+                            }
+                        }
+                        Some(count)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot count a login attempt in the shared cache");
+                        None
+                    }
+                }
             }
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "shared login throttle unavailable; this replica's count applies");
-                None
-            }
+        };
+        let count = shared_count.map_or(i64::from(local), |shared| shared.max(i64::from(local)));
+        if count > i64::from(MAX_FAILURES) {
+            Err(self.local_retry_after(&digest).unwrap_or(WINDOW.as_secs()))
+        } else {
+            Ok(())
         }
     }
 
@@ -82,28 +105,11 @@ impl LoginThrottle {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let (count, since) = failures.get(digest)?;
         let elapsed = since.elapsed();
-        (*count >= MAX_FAILURES && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
+        (*count > MAX_FAILURES && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
     }
 
-    /// Counts a failure for `key`.
-    pub(crate) async fn fail(&self, key: &str) {
-        let digest = digest(key);
-        self.local_fail(digest);
-        let Some(shared) = &self.shared else { return };
-        let (failures, lockout) = shared_keys(&digest);
-        match shared.increment(&failures, 1, Some(WINDOW)).await {
-            Ok(count) if count >= i64::from(MAX_FAILURES) => {
-                let until = (unix_now() + WINDOW.as_secs()).to_string();
-                if let Err(e) = shared.set(&lockout, until.as_bytes(), Some(WINDOW)).await {
-                    tracing::warn!(error = %e, "cannot record a login lockout in the shared cache");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot count a failed login in the shared cache"),
-        }
-    }
-
-    fn local_fail(&self, key: [u8; 32]) {
+    /// Adds one attempt to `key`'s count in this replica; returns the new count.
+    fn local_count(&self, key: [u8; 32]) -> u32 {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if failures.len() >= MAX_KEYS && !failures.contains_key(&key) {
             failures.retain(|_, (_, since)| since.elapsed() < WINDOW);
@@ -111,25 +117,45 @@ impl LoginThrottle {
                 failures.retain(|_, (count, _)| *count >= MAX_FAILURES);
             }
             if failures.len() >= MAX_KEYS {
-                return;
+                return 0;
             }
         }
         let entry = failures.entry(key).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= WINDOW {
             *entry = (0, Instant::now());
         }
-        entry.0 += 1;
+        entry.0 = entry.0.saturating_add(1);
+        entry.0
     }
 
-    /// Forgets `key`'s failures after a successful login.
+    /// Forgets `key`'s attempts after a successful login.
     pub(crate) async fn succeed(&self, key: &str) {
         let digest = digest(key);
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest);
         if let Some(shared) = &self.shared {
-            let (failures, _) = shared_keys(&digest);
-            if let Err(e) = shared.delete(&failures).await {
-                tracing::warn!(error = %e, "cannot reset failed logins in the shared cache");
+            let (failures, lockout) = shared_keys(&digest);
+            for key in [failures, lockout] {
+                if let Err(e) = shared.delete(&key).await {
+                    tracing::warn!(error = %e, "cannot reset login attempts in the shared cache");
+                }
             }
+        }
+    }
+}
+
+/// Seconds left of a lockout recorded in the shared cache.
+async fn shared_lockout(shared: &dyn Cache, lockout: &str) -> Option<u64> {
+    match shared.get(lockout).await {
+        Ok(Some(until)) => {
+            let until = std::str::from_utf8(&until).ok()?.parse::<u64>().ok()?;
+            let now = unix_now();
+            // The lockout is recorded when the last allowed attempt begins; it binds once that count is spent.
+            (until > now).then(|| until - now)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "shared login throttle unavailable; this replica's count applies");
+            None
         }
     }
 }
@@ -140,21 +166,20 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn locks_out_after_the_limit_and_success_resets() {
+    async fn the_sixth_attempt_is_refused_and_success_resets() {
         let throttle = LoginThrottle::default();
-        for _ in 0..MAX_FAILURES - 1 {
-            throttle.fail("acme/a@b.c").await;
+        for _ in 0..MAX_FAILURES {
+            assert!(throttle.begin("acme/a@b.c").await.is_ok());
         }
-        assert!(throttle.retry_after("acme/a@b.c").await.is_none());
-        throttle.fail("acme/a@b.c").await;
-        assert!(throttle.retry_after("acme/a@b.c").await.is_some());
-        assert!(throttle.retry_after("acme/other@b.c").await.is_none(), "per key");
+        let wait = throttle.begin("acme/a@b.c").await.unwrap_err();
+        assert!(wait > WINDOW.as_secs() - 5 && wait <= WINDOW.as_secs(), "{wait}");
+        assert!(throttle.begin("acme/other@b.c").await.is_ok(), "per key");
         throttle.succeed("acme/a@b.c").await;
-        assert!(throttle.retry_after("acme/a@b.c").await.is_none());
+        assert!(throttle.begin("acme/a@b.c").await.is_ok());
     }
 
-    /// Two replicas sharing a cache count one email's failures together: three on one and two on the other lock it
-    /// out on both. Run with an in-process cache shared by both, and with Redis (127.0.0.1:6379).
+    /// Two replicas sharing a cache count one email's attempts together: three on one and two on the other use up
+    /// the five, and the next is refused on both. Run with an in-process cache shared by both, and with Redis.
     #[tokio::test]
     async fn replicas_sharing_a_cache_count_together() {
         let redis = switchboard_cache::RedisCache::connect("redis://127.0.0.1:6379", Duration::from_secs(1))
@@ -165,16 +190,16 @@ mod tests {
             let (a, b) = (LoginThrottle::shared(cache.clone()), LoginThrottle::shared(cache.clone()));
             let key = format!("acme/{}@b.c", uuid::Uuid::new_v4().simple());
             for _ in 0..3 {
-                a.fail(&key).await;
+                assert!(a.begin(&key).await.is_ok());
             }
-            b.fail(&key).await;
-            assert!(a.retry_after(&key).await.is_none() && b.retry_after(&key).await.is_none(), "{}", cache.name());
-            b.fail(&key).await;
-            let wait = a.retry_after(&key).await.expect("locked out on the replica that saw 3 of the 5");
+            for _ in 0..2 {
+                assert!(b.begin(&key).await.is_ok(), "{}", cache.name());
+            }
+            let wait = a.begin(&key).await.expect_err("the sixth attempt is refused on the replica that saw 3");
             assert!(wait > WINDOW.as_secs() - 5 && wait <= WINDOW.as_secs(), "{wait}");
-            assert!(b.retry_after(&key).await.is_some());
+            assert!(b.begin(&key).await.is_err());
             let fresh = LoginThrottle::shared(cache.clone());
-            assert!(fresh.retry_after(&key).await.is_some(), "a replica that saw none is locked out too");
+            assert!(fresh.begin(&key).await.is_err(), "a replica that saw none refuses it too");
         }
     }
 }

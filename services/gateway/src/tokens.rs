@@ -126,12 +126,12 @@ impl TokenKeys {
     /// key is `active_kid` when given, else the one the `active` file names.
     pub fn load_or_create(dir: &Path, active_kid: Option<&str>) -> Result<Self, TokenError> {
         let keys_error = |message: String| TokenError::Keys { path: dir.display().to_string(), message };
-        create_private_dir(dir).map_err(|e| keys_error(e.to_string()))?;
+        switchboard_mesh::pki::create_private_dir(dir).map_err(|e| keys_error(e.to_string()))?;
         let mut pkcs8s = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|e| keys_error(e.to_string()))? {
             let path = entry.map_err(|e| keys_error(e.to_string()))?.path();
             if path.extension().is_some_and(|e| e == "p8") {
-                warn_if_readable_by_others(&path);
+                switchboard_mesh::pki::warn_if_readable_by_others(&path);
                 let kid = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
                 let bytes = std::fs::read(&path).map_err(|e| keys_error(format!("{}: {e}", path.display())))?;
                 pkcs8s.push((kid, bytes));
@@ -295,28 +295,6 @@ impl TokenKeys {
     /// The raw public key of the active kid (tests forge HS256 tokens with it).
     pub fn active_public_key(&self) -> &[u8] {
         &self.verifying[&self.active_kid].public
-    }
-}
-
-/// Creates `dir` (and its parents) so that only the owner can enter it, and warns if it exists with looser rights.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "key directory is open to other users: chmod 700 it");
-    }
-    Ok(())
-}
-
-/// Warns when a private key file can be read by other users than its owner.
-pub(crate) fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(file = %path.display(), mode = format!("{mode:o}"), "private key is readable by others: chmod 600 it");
-        }
     }
 }
 

@@ -16,6 +16,7 @@ use futures::StreamExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use switchboard_audit::storage::AuditScope;
 use switchboard_audit::{AuditService, CheckpointSigner, consume_audit_events};
 use switchboard_events::outbox::{self, OutboxRelay, RelayOptions};
 use switchboard_events::{EmbeddedBus, EnvelopeBuilder, EventBus, KafkaBus, KafkaConfig, topics};

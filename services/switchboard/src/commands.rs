@@ -51,8 +51,10 @@ pub(crate) fn operator_credentials(mesh: &Mesh) -> Result<MeshCredentials, CliEr
     Ok(switchboard::credentials(mesh, Identity::operator())?)
 }
 
+/// The data dir holds keys and the database: created 0700, with a warning if it is open to others.
 fn ensure_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir).map_err(|e| CliError::Usage(format!("cannot create data dir {}: {e}", dir.display())))
+    switchboard_mesh::pki::create_private_dir(dir)
+        .map_err(|e| CliError::Usage(format!("cannot create data dir {}: {e}", dir.display())))
 }
 
 fn uses_dev_certs(mesh: &Mesh) -> bool {

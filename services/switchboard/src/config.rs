@@ -224,9 +224,13 @@ pub struct PlatformConfig {
     /// Access token lifetime, seconds.
     #[arg(long, env = "SWITCHBOARD_ACCESS_TOKEN_TTL", default_value_t = 900)]
     pub access_token_ttl: u64,
-    /// Refresh token lifetime, seconds.
+    /// Refresh token lifetime, seconds: a session not refreshed for this long ends.
     #[arg(long, env = "SWITCHBOARD_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
     pub refresh_token_ttl: u64,
+    /// Session lifetime, seconds, counted from the login: however often it is refreshed, a session (and a stolen
+    /// copy of its refresh token) ends after this.
+    #[arg(long, env = "SWITCHBOARD_SESSION_LIFETIME", default_value_t = 90 * 24 * 3600)]
+    pub session_lifetime: u64,
     /// Ed25519 PKCS#8 key that signs audit checkpoints; generated at <data dir>/keys/audit-checkpoint.p8 when unset.
     #[arg(long, env = "SWITCHBOARD_AUDIT_SIGNING_KEY")]
     pub audit_signing_key: Option<PathBuf>,

@@ -10,4 +10,4 @@ pub mod config;
 pub mod platform;
 
 pub use crate::config::{Mesh, PlatformConfig, Service};
-pub use crate::platform::{Listeners, Platform, PlatformError, Running, credentials, init_dev_certs};
+pub use crate::platform::{Listeners, Platform, PlatformError, Running, credentials, init_dev_certs, migrate_all};

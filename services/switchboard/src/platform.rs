@@ -137,6 +137,14 @@ pub fn init_dev_certs(data_dir: &Path) -> Result<Vec<(Identity, CertFiles)>, Pla
     Ok(issued)
 }
 
+/// Creates (or brings up to date) the tables of every service in `store`: each service owns its tables and
+/// declares their migrations; the platform composes them. Idempotent.
+pub async fn migrate_all(store: &Store) -> Result<(), PlatformError> {
+    switchboard_gateway::migrate(store).await?;
+    switchboard_audit::storage::migrate(store).await?;
+    Ok(())
+}
+
 /// `identity`'s certificate and key: the configured files, else its files from the development CA in the data dir
 /// (never the CA's key).
 pub fn credentials(mesh: &Mesh, identity: Identity) -> Result<MeshCredentials, PlatformError> {
@@ -201,9 +209,17 @@ impl Platform {
         }
     }
 
-    /// The store, opened (and migrated) once and shared by every service of this platform.
+    /// The store, opened (and migrated, every service's tables included) once and shared by every service of this
+    /// platform.
     pub async fn store(&self) -> Result<Store, PlatformError> {
-        let store = self.store.get_or_try_init(|| async { Store::open(&self.store_config()).await }).await?;
+        let store = self
+            .store
+            .get_or_try_init(|| async {
+                let store = Store::open(&self.store_config()).await?;
+                migrate_all(&store).await?;
+                Ok::<_, PlatformError>(store)
+            })
+            .await?;
         Ok(store.clone())
     }
 
@@ -325,6 +341,7 @@ impl Platform {
             lifetimes: TokenLifetimes {
                 access: Duration::from_secs(config.access_token_ttl),
                 refresh: Duration::from_secs(config.refresh_token_ttl),
+                session: Duration::from_secs(config.session_lifetime),
             },
             rate_limits: self.rate_limits().await?,
             cache: self.cache().await?,

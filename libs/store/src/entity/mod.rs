@@ -1,12 +1,7 @@
 //! sea-orm entities, one module per table. Timestamps are microseconds since the Unix epoch (`i64`): exact,
 //! portable between SQLite and PostgreSQL, and hashed byte-for-byte by the audit chain.
 
-pub(crate) mod audit_checkpoint;
-pub(crate) mod audit_event;
 pub(crate) mod event_log;
 pub(crate) mod event_offset;
 pub(crate) mod lease;
 pub(crate) mod outbox;
-pub(crate) mod refresh_token;
-pub(crate) mod tenant;
-pub(crate) mod user;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use switchboard_audit::storage::{AuditFilter, AuditScope, Page};
 use switchboard_audit::{AuditService, CheckpointSigner, consume_audit_events};
 use switchboard_events::outbox::{self, OutboxRelay, RelayOptions};
 use switchboard_events::{BusFuture, EnvelopeBuilder, EventBus, KafkaBus, KafkaConfig, Outgoing, Subscription, topics};
 use switchboard_mesh::context::RequestContext;
 use switchboard_proto::audit::v1 as pb;
-use switchboard_store::audit::{AuditFilter, Page};
 use switchboard_store::{Store, TenantId};
 use switchboard_test_support::{TestDb, test_store};
 use tokio_util::sync::CancellationToken;

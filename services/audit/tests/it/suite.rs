@@ -182,7 +182,7 @@ pub async fn tenants_cannot_see_each_other(db: TestDb) {
 
     // The second wall: a query with no tenant filter inside B's scope.
     let scope = platform.store.tenant(tenant_b).await.unwrap();
-    let unfiltered = scope.unfiltered_audit_row_count().await.unwrap();
+    let unfiltered = scope.unfiltered_row_count("audit_events").await.unwrap();
     if db == TestDb::Postgres {
         assert_eq!(unfiltered, 2, "row-level security hides tenant {tenant_a}'s rows even without a filter");
     } else {

@@ -62,8 +62,10 @@ async fn slow_bodies_hold_no_slot() {
             let started = Instant::now();
             let (code, _, _) = crate::http::exchange(
                 &addr,
-                format!("GET /v1/auth/me HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n")
-                    .as_bytes(),
+                format!(
+                    "GET /v1/auth/me HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
+                )
+                .as_bytes(),
             );
             assert_eq!(code, 200, "a genuine call is served while slow bodies arrive");
             assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
@@ -141,8 +143,8 @@ async fn connections_and_anonymous_streams_are_bounded() {
 /// the port serves: no AppendEvents, no CreateTenant, no event payloads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflection_needs_a_token_and_shows_only_the_public_api() {
-    use tonic_reflection::pb::v1 as v1;
-    use tonic_reflection::pb::v1alpha as v1alpha;
+    use tonic_reflection::pb::v1;
+    use tonic_reflection::pb::v1alpha;
     let platform = TestPlatform::start(TestDb::Sqlite).await;
     tenant_with_user(&platform, "acme", "owner@acme.example").await;
     let token = login(&platform, "acme", "owner@acme.example").await.access_token;
@@ -159,11 +161,8 @@ async fn reflection_needs_a_token_and_shows_only_the_public_api() {
     };
     assert_eq!(refused.code(), Code::Unauthenticated);
 
-    let mut responses = client
-        .server_reflection_info(bearer(tokio_stream::iter(vec![list]), &token))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut responses =
+        client.server_reflection_info(bearer(tokio_stream::iter(vec![list]), &token)).await.unwrap().into_inner();
     let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(services)) =
         responses.message().await.unwrap().unwrap().message_response
     else {

@@ -8,6 +8,8 @@ mod http;
 mod jwt;
 mod ratelimit;
 mod rest;
+mod roles;
+mod sessions;
 mod suite;
 mod web_client;
 
@@ -19,4 +21,8 @@ switchboard_test_support::on_both_databases!(
     internal_rpcs_are_not_public,
     tenant_administration,
     disabling_a_user_ends_their_sessions,
+    each_role_reaches_only_its_rpcs,
+    tenant_admins_manage_their_own_tenant,
+    the_last_owner_stays_and_role_changes_end_tokens,
+    operator_actions_are_audited,
 );

@@ -10,6 +10,11 @@ use switchboard_test_support::{TestDb, TestPlatform};
 use tonic::Code;
 use tonic::transport::Channel;
 
+pub use crate::roles::{
+    each_role_reaches_only_its_rpcs, operator_actions_are_audited, tenant_admins_manage_their_own_tenant,
+    the_last_owner_stays_and_role_changes_end_tokens,
+};
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub fn admin(platform: &TestPlatform) -> TenantAdminServiceClient<Channel> {
@@ -305,7 +310,17 @@ pub async fn tenant_administration(db: TestDb) {
 pub async fn disabling_a_user_ends_their_sessions(db: TestDb) {
     let platform = TestPlatform::start(db).await;
     tenant_with_user(&platform, "acme", "owner@acme.example").await;
-    let session = login(&platform, "acme", "owner@acme.example").await;
+    admin(&platform)
+        .create_user(pb::CreateUserRequest {
+            parent: "tenants/acme".into(),
+            email: "member@acme.example".into(),
+            password: PASSWORD.into(),
+            role: pb::Role::Member as i32,
+            display_name: String::new(),
+        })
+        .await
+        .unwrap();
+    let session = login(&platform, "acme", "member@acme.example").await;
     let me = auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, &session.access_token)).await.unwrap().into_inner();
     let name = me.user.unwrap().name;
     admin(&platform).disable_user(pb::DisableUserRequest { name: name.clone(), reason: String::new() }).await.unwrap();
@@ -315,7 +330,7 @@ pub async fn disabling_a_user_ends_their_sessions(db: TestDb) {
     let err = auth(&platform)
         .login(pb::LoginRequest {
             tenant: "acme".into(),
-            email: "owner@acme.example".into(),
+            email: "member@acme.example".into(),
             password: PASSWORD.into(),
         })
         .await
@@ -324,7 +339,7 @@ pub async fn disabling_a_user_ends_their_sessions(db: TestDb) {
     admin(&platform).enable_user(pb::EnableUserRequest { name }).await.unwrap();
     // Tokens carry whole seconds: wait for the next one so the new token is later than the revocation.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let again = login(&platform, "acme", "owner@acme.example").await;
+    let again = login(&platform, "acme", "member@acme.example").await;
     auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, &again.access_token)).await.unwrap();
     platform.stop().await;
 }

@@ -148,6 +148,25 @@ fn up_serves_all_four_health_checks_and_exits_0_on_sigterm() {
         assert!(line.ends_with("SERVING"), "{line}");
     }
 
+    // Secrets on disk are the owner's alone: directories 0700, private keys 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let data = platform.dir.path().join("data");
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for dir in [data.clone(), data.join("certs"), data.join("keys"), data.join("keys/jwt")] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    let mut keys =
+        vec![data.join("certs/ca.key"), data.join("certs/gateway.key"), data.join("keys/audit-checkpoint.p8")];
+    for entry in std::fs::read_dir(data.join("keys/jwt")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "p8") {
+            keys.push(path);
+        }
+    }
+    for key in keys {
+        assert_eq!(mode(&key), 0o600, "{}", key.display());
+    }
+
     // A first client command: an empty chain verifies.
     let verify = platform.run(&["audit", "verify", "--tenant", "0190f6a4-7c1e-7d2a-9a1b-3c4d5e6f7a8b"]);
     let stdout = String::from_utf8_lossy(&verify.stdout);
@@ -210,6 +229,24 @@ fn a_taken_port_fails_the_start_with_its_address() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&addr) && stderr.contains("cannot bind"), "{stderr}");
+}
+
+#[test]
+fn a_data_dir_open_to_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // The start fails at once on the taken port; the warning comes before that.
+    let out = Command::new(BIN)
+        .args(["up", "--gateway-addr", &taken.local_addr().unwrap().to_string()])
+        .env("SWITCHBOARD_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(printed.contains("open to other users") && printed.contains("chmod 700"), "{printed}");
 }
 
 #[test]

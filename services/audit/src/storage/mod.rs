@@ -1,11 +1,32 @@
-//! The audit log's rows, per tenant: chain entries and the latest checkpoint. Reached only through a
-//! [`TenantScope`], so every query here is filtered on that scope's tenant.
+//! The audit service's tables, which it owns: `audit_events` (one row per entry of a tenant's hash chain) and
+//! `audit_checkpoints` (the latest signed checkpoint of each chain), their migrations, and the repository over a
+//! [`TenantScope`], so every query here is filtered on that scope's tenant (and, on PostgreSQL, held to it by
+//! row-level security, append-only for the tenant role).
+
+mod audit_checkpoint;
+mod audit_event;
+mod migration;
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use switchboard_store::{Store, StoreError, TenantScope};
 
-use crate::entity::{audit_checkpoint, audit_event};
-use crate::{Backend, StoreError, TenantScope};
+/// Creates (or brings up to date) the audit service's tables.
+pub async fn migrate(store: &Store) -> Result<(), StoreError> {
+    store.migrate::<migration::Migrator>().await
+}
+
+/// The audit log of a tenant scope: `scope.audit()`.
+pub trait AuditScope {
+    /// The audit log of this scope's tenant.
+    fn audit(&self) -> AuditRepository<'_>;
+}
+
+impl AuditScope for TenantScope {
+    fn audit(&self) -> AuditRepository<'_> {
+        AuditRepository { scope: self }
+    }
+}
 
 /// One stored chain entry. `tenant_id` is always the scope's tenant.
 pub type AuditRecord = audit_event::Model;
@@ -51,36 +72,25 @@ pub struct AuditRepository<'a> {
     scope: &'a TenantScope,
 }
 
-impl<'a> AuditRepository<'a> {
-    pub(crate) fn new(scope: &'a TenantScope) -> Self {
-        Self { scope }
-    }
-
+impl AuditRepository<'_> {
     /// Serializes appends to this tenant's chain across every process sharing the database, until the
     /// transaction ends. On SQLite the single writer connection already serializes them.
     pub async fn lock_chain(&self) -> Result<(), StoreError> {
-        if self.scope.backend == Backend::Postgres {
-            let stmt = Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                [format!("audit:{}", self.scope.tenant_key()).into()],
-            );
-            self.scope.tx.execute_raw(stmt).await?;
-        }
-        Ok(())
+        self.scope.lock("audit").await
     }
 
     /// The newest entry, or `None` for an empty chain.
     pub async fn head(&self) -> Result<Option<ChainHead>, StoreError> {
-        let row = audit_event::Entity::find()
+        let row = self
+            .scope
+            .select::<audit_event::Entity>()
             .select_only()
             .column(audit_event::Column::Seq)
             .column(audit_event::Column::Hash)
-            .filter(audit_event::Column::TenantId.eq(self.scope.tenant_key()))
             .order_by_desc(audit_event::Column::Seq)
             .limit(1)
             .into_tuple::<(i64, Vec<u8>)>()
-            .one(&self.scope.tx)
+            .one(self.scope.connection())
             .await?;
         Ok(row.map(|(seq, hash)| ChainHead { seq, hash }))
     }
@@ -90,10 +100,11 @@ impl<'a> AuditRepository<'a> {
         if event_ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(audit_event::Entity::find()
-            .filter(audit_event::Column::TenantId.eq(self.scope.tenant_key()))
+        Ok(self
+            .scope
+            .select::<audit_event::Entity>()
             .filter(audit_event::Column::EventId.is_in(event_ids.iter().cloned()))
-            .all(&self.scope.tx)
+            .all(self.scope.connection())
             .await?)
     }
 
@@ -110,15 +121,13 @@ impl<'a> AuditRepository<'a> {
         if records.is_empty() {
             return Ok(());
         }
-        let models = records.into_iter().map(sea_orm::IntoActiveModel::into_active_model);
-        audit_event::Entity::insert_many(models).exec_without_returning(&self.scope.tx).await?;
-        Ok(())
+        self.scope.insert(records.into_iter().map(sea_orm::IntoActiveModel::into_active_model)).await
     }
 
     /// A page of entries matching `filter`, in seq order.
     pub async fn list(&self, filter: &AuditFilter, page: Page) -> Result<Vec<AuditRecord>, StoreError> {
         use audit_event::Column as C;
-        let mut query = audit_event::Entity::find().filter(C::TenantId.eq(self.scope.tenant_key()));
+        let mut query = self.scope.select::<audit_event::Entity>();
         if let Some(start) = filter.start_us {
             query = query.filter(C::OccurredAtUs.gte(start));
         }
@@ -137,19 +146,20 @@ impl<'a> AuditRepository<'a> {
             (_, None) => query,
         };
         query = if page.ascending { query.order_by_asc(C::Seq) } else { query.order_by_desc(C::Seq) };
-        Ok(query.limit(page.limit).all(&self.scope.tx).await?)
+        Ok(query.limit(page.limit).all(self.scope.connection()).await?)
     }
 
     /// Up to `limit` entries with `after_seq < seq <= up_to`, oldest first: the chain in verification order.
     pub async fn chain_range(&self, after_seq: i64, up_to: i64, limit: u64) -> Result<Vec<AuditRecord>, StoreError> {
         use audit_event::Column as C;
-        Ok(audit_event::Entity::find()
-            .filter(C::TenantId.eq(self.scope.tenant_key()))
+        Ok(self
+            .scope
+            .select::<audit_event::Entity>()
             .filter(C::Seq.gt(after_seq))
             .filter(C::Seq.lte(up_to))
             .order_by_asc(C::Seq)
             .limit(limit)
-            .all(&self.scope.tx)
+            .all(self.scope.connection())
             .await?)
     }
 
@@ -165,16 +175,13 @@ impl<'a> AuditRepository<'a> {
                     .update_columns([C::Seq, C::HeadHash, C::Signature, C::KeyId, C::CreatedAtUs])
                     .to_owned(),
             )
-            .exec_without_returning(&self.scope.tx)
+            .exec_without_returning(self.scope.connection())
             .await?;
         Ok(())
     }
 
     /// The tenant's latest checkpoint.
     pub async fn checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError> {
-        Ok(audit_checkpoint::Entity::find()
-            .filter(audit_checkpoint::Column::TenantId.eq(self.scope.tenant_key()))
-            .one(&self.scope.tx)
-            .await?)
+        Ok(self.scope.select::<audit_checkpoint::Entity>().one(self.scope.connection()).await?)
     }
 }
