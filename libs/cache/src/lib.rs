@@ -11,14 +11,14 @@
 //! result keyed by tenant). With Redis, `switchboard-ratelimit` runs on the same pool ([`RedisCache::pool`]).
 
 mod memory;
-mod redis;
+pub mod redis;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 pub use crate::memory::MemoryCache;
-pub use crate::redis::RedisCache;
+pub use crate::redis::{RedisCache, RedisSettings};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,8 @@ const KEY_PREFIX: &str = "switchboard:cache:";
 /// Connections in the pool.
 const POOL_SIZE: usize = 4;
 
-/// The cache in Redis (`redis://host:port[/db]`; no TLS, Cluster or Sentinel yet).
+/// The cache in Redis: `redis://` or `rediss://` (TLS), with `[user:]password@` for `AUTH`, one server or a proxy
+/// in front of one (no Cluster or Sentinel yet).
 #[derive(Clone)]
 pub struct RedisCache {
     pool: Pool,
@@ -39,26 +40,102 @@ fn ttl_ms(ttl: Option<Duration>) -> Option<Expiration> {
     ttl.map(|t| Expiration::PX(i64::try_from(t.as_millis().max(1)).unwrap_or(i64::MAX)))
 }
 
+/// How to reach Redis.
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// `redis[s]://[[user:]password@]host[:port][/db]`.
+    pub url: String,
+    /// Bounds the connection and every later command.
+    pub timeout: Duration,
+    /// PEM bundle of the CAs that sign the server's certificate (`rediss://`); the system's roots when unset.
+    pub tls_ca_file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &redact(&self.url))
+            .field("timeout", &self.timeout)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .finish()
+    }
+}
+
+impl RedisSettings {
+    /// `url` with `timeout`, TLS verified against the system's roots.
+    pub fn new(url: impl Into<String>, timeout: Duration) -> Self {
+        Self { url: url.into(), timeout, tls_ca_file: None }
+    }
+}
+
+/// A client for a `rediss://` server whose certificate chains to one of the CAs in `ca_file`: rustls on ring, the
+/// workspace's one TLS stack.
+fn tls_with_ca(ca_file: &std::path::Path, endpoint: &str) -> Result<fred::prelude::TlsConnector, CacheError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let invalid =
+        |what: String| CacheError::Invalid(format!("Redis TLS CA {} for {endpoint}: {what}", ca_file.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| invalid(e.to_string()))? {
+        roots.add(cert.map_err(|e| invalid(e.to_string()))?).map_err(|e| invalid(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid("no CERTIFICATE block found".into()));
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(config.into())
+}
+
+/// A connected pool of Redis clients, and the server's name with its password hidden. The rate limiter builds its
+/// store on this too, so there is one way to connect to Redis.
+pub async fn connect_pool(settings: &RedisSettings) -> Result<(Pool, String), CacheError> {
+    let (url, timeout) = (settings.url.as_str(), settings.timeout);
+    let endpoint = redact(url);
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+    if scheme != "redis" && scheme != "rediss" {
+        return Err(CacheError::Invalid(format!(
+            "unsupported Redis URL {endpoint:?}: use redis://[:password@]host:port, or rediss:// for TLS"
+        )));
+    }
+    let mut config = Config::from_url_centralized(url)
+        .map_err(|e| CacheError::Invalid(format!("invalid Redis URL {endpoint:?}: {}", e.details())))?;
+    if let Some(ca_file) = &settings.tls_ca_file {
+        if scheme != "rediss" {
+            return Err(CacheError::Invalid(format!("a Redis TLS CA is set but {endpoint:?} is not rediss://")));
+        }
+        config.tls = Some(tls_with_ca(ca_file, &endpoint)?.into());
+    }
+    let performance = PerformanceConfig { default_command_timeout: timeout, ..Default::default() };
+    let connection =
+        ConnectionConfig { connection_timeout: timeout, internal_command_timeout: timeout, ..Default::default() };
+    // Retry forever after a lost connection, 100 ms doubling to 2 s. (The first connection does not retry:
+    // `Config::fail_fast` is true by default, so `init` reports the failure.)
+    let reconnect = ReconnectPolicy::new_exponential(0, 100, 2_000, 2);
+    let pool = Pool::new(config, Some(performance), Some(connection), Some(reconnect), POOL_SIZE)
+        .map_err(|e| CacheError::Invalid(format!("Redis client for {endpoint}: {e}")))?;
+    match tokio::time::timeout(timeout, pool.init()).await {
+        // The connection task runs in the background until the pool quits; nothing needs its handle.
+        Ok(Ok(_connection_task)) => Ok((pool, endpoint)),
+        Ok(Err(e)) => Err(CacheError::Unavailable(format!("Redis at {endpoint}: cannot connect: {e}"))),
+        Err(_) => Err(CacheError::Unavailable(format!("Redis at {endpoint}: no connection within {timeout:?}"))),
+    }
+}
+
 impl RedisCache {
     /// Connects to `url`; `timeout` bounds the connection and every later command.
     pub async fn connect(url: &str, timeout: Duration) -> Result<Self, CacheError> {
-        let endpoint = redact(url);
-        if !url.to_ascii_lowercase().starts_with("redis://") {
-            return Err(CacheError::Invalid(format!("unsupported Redis URL {endpoint:?}: use redis://host:port")));
-        }
-        let config = Config::from_url_centralized(url)
-            .map_err(|e| CacheError::Invalid(format!("invalid Redis URL {endpoint:?}: {}", e.details())))?;
-        let performance = PerformanceConfig { default_command_timeout: timeout, ..Default::default() };
-        let connection =
-            ConnectionConfig { connection_timeout: timeout, internal_command_timeout: timeout, ..Default::default() };
-        let reconnect = ReconnectPolicy::new_exponential(0, 100, 2_000, 2);
-        let pool = Pool::new(config, Some(performance), Some(connection), Some(reconnect), POOL_SIZE)
-            .map_err(|e| CacheError::Invalid(format!("Redis client for {endpoint}: {e}")))?;
-        match tokio::time::timeout(timeout, pool.init()).await {
-            Ok(Ok(_)) => Ok(Self { pool, endpoint }),
-            Ok(Err(e)) => Err(CacheError::Unavailable(format!("Redis at {endpoint}: cannot connect: {e}"))),
-            Err(_) => Err(CacheError::Unavailable(format!("Redis at {endpoint}: no connection within {timeout:?}"))),
-        }
+        Self::connect_with(&RedisSettings::new(url, timeout)).await
+    }
+
+    /// Connects as `settings` say.
+    pub async fn connect_with(settings: &RedisSettings) -> Result<Self, CacheError> {
+        let (pool, endpoint) = connect_pool(settings).await?;
+        Ok(Self { pool, endpoint })
     }
 
     /// The connection pool, for other Redis users in the process (the rate limiter) to share.
@@ -136,5 +213,17 @@ impl Cache for RedisCache {
 
     fn name(&self) -> &'static str {
         "redis"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact("redis://:secret@h:6379/0"), "redis://***@h:6379/0");
+        assert_eq!(redact("rediss://user:secret@h"), "rediss://***@h");
+        assert_eq!(redact("redis://h:6379"), "redis://h:6379");
     }
 }

@@ -7,6 +7,10 @@
 //! - Consumers: one group member per subscription, `enable.auto.commit=false` (commits are explicit, after
 //!   processing) and `auto.offset.reset=earliest` (a group never skips messages it has not seen).
 //! - Topics are created through the admin API when missing, with [`KafkaConfig::partitions`] partitions.
+//! - Security ([`KafkaSecurity`]): TLS to the brokers (verified against a given CA bundle or the system's roots,
+//!   optionally with a client certificate) and SASL (SCRAM-SHA-256/512, or PLAIN over TLS only), the same for
+//!   producer, consumers and the admin client. librdkafka does TLS with OpenSSL: the one place outside rustls, and
+//!   only for the connection to the brokers.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -48,6 +52,91 @@ pub struct KafkaConfig {
     /// from the middle of it, which would lose messages after a commit. Apache Kafka has no such problem; raise
     /// it there (e.g. 10000) for throughput.
     pub batch_messages: u32,
+    /// TLS and SASL to the brokers; plaintext without authentication by default.
+    pub security: KafkaSecurity,
+}
+
+/// How clients protect and authenticate their connections to the brokers.
+#[derive(Debug, Clone, Default)]
+pub struct KafkaSecurity {
+    /// TLS to the brokers.
+    pub tls: bool,
+    /// PEM bundle of the CAs that sign the brokers' certificates; the system's roots when unset.
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate and key, for brokers that require mutual TLS.
+    pub tls_client: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// SASL authentication.
+    pub sasl: Option<KafkaSasl>,
+}
+
+/// SASL credentials.
+#[derive(Clone)]
+pub struct KafkaSasl {
+    /// `SCRAM-SHA-256`, `SCRAM-SHA-512` or `PLAIN`.
+    pub mechanism: String,
+    /// The user.
+    pub username: String,
+    /// The password (never printed).
+    pub password: String,
+}
+
+impl std::fmt::Debug for KafkaSasl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSasl").field("mechanism", &self.mechanism).field("username", &self.username).finish()
+    }
+}
+
+impl KafkaSecurity {
+    /// The librdkafka settings, or why the combination is refused.
+    fn settings(&self) -> Result<Vec<(&'static str, String)>, EventsError> {
+        let protocol = match (self.tls, self.sasl.is_some()) {
+            (false, false) => "plaintext",
+            (true, false) => "ssl",
+            (false, true) => "sasl_plaintext",
+            (true, true) => "sasl_ssl",
+        };
+        let mut settings = vec![("security.protocol", protocol.to_owned())];
+        if let Some(ca) = &self.tls_ca_file {
+            settings.push(("ssl.ca.location", ca.display().to_string()));
+        }
+        if let Some((cert, key)) = &self.tls_client {
+            settings.push(("ssl.certificate.location", cert.display().to_string()));
+            settings.push(("ssl.key.location", key.display().to_string()));
+        }
+        if let Some(sasl) = &self.sasl {
+            let mechanism = sasl.mechanism.to_ascii_uppercase();
+            match mechanism.as_str() {
+                "SCRAM-SHA-256" | "SCRAM-SHA-512" => {}
+                "PLAIN" if self.tls => {}
+                "PLAIN" => {
+                    return Err(EventsError::Invalid(
+                        "KAFKA_SASL_MECHANISM=PLAIN sends the password in clear: use it only with KAFKA_TLS=true, \
+                         or use SCRAM-SHA-512"
+                            .into(),
+                    ));
+                }
+                other => {
+                    return Err(EventsError::Invalid(format!(
+                        "KAFKA_SASL_MECHANISM {other:?}: use SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN"
+                    )));
+                }
+            }
+            settings.push(("sasl.mechanism", mechanism));
+            settings.push(("sasl.username", sasl.username.clone()));
+            settings.push(("sasl.password", sasl.password.clone()));
+        }
+        Ok(settings)
+    }
+}
+
+/// A client configuration for `config`'s brokers, with its security settings.
+fn client_config(config: &KafkaConfig) -> Result<ClientConfig, EventsError> {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.brokers);
+    for (name, value) in config.security.settings()? {
+        client.set(name, value);
+    }
+    Ok(client)
 }
 
 impl KafkaConfig {
@@ -63,6 +152,7 @@ impl KafkaConfig {
             session_timeout: Duration::from_secs(45),
             rejoin_after: None,
             batch_messages: 1,
+            security: KafkaSecurity::default(),
         }
     }
 }
@@ -98,8 +188,7 @@ impl KafkaBus {
             return Err(EventsError::Invalid("KAFKA_BROKERS is empty: give host:port[,host:port...]".into()));
         }
         let producer = new_producer(&config)?;
-        let admin = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
+        let admin = client_config(&config)?
             .create::<AdminClient<DefaultClientContext>>()
             .map_err(|e| EventsError::Invalid(format!("kafka admin client: {e}")))?;
         Ok(Self {
@@ -238,8 +327,7 @@ const PRODUCER_ID_REFUSED: [RDKafkaErrorCode; 5] = [
 ];
 
 fn new_producer(config: &KafkaConfig) -> Result<FutureProducer, EventsError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
+    client_config(config)?
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
@@ -317,8 +405,7 @@ impl EventBus for KafkaBus {
                 return Err(EventsError::Invalid("consumer group must not be empty".into()));
             }
             self.create_topics(&[topic]).await?;
-            let consumer: BaseConsumer = ClientConfig::new()
-                .set("bootstrap.servers", &self.inner.config.brokers)
+            let consumer: BaseConsumer = client_config(&self.inner.config)?
                 .set("group.id", group)
                 .set("enable.auto.commit", "false")
                 .set("auto.offset.reset", "earliest")
@@ -459,5 +546,45 @@ impl Subscription for KafkaSubscription {
                 .map_err(|e| EventsError::Unavailable(format!("kafka commit task: {e}")))?
                 .map_err(|e| kafka_error("commit", &e))
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use super::*;
+
+    fn sasl(mechanism: &str) -> Option<KafkaSasl> {
+        Some(KafkaSasl { mechanism: mechanism.into(), username: "svc".into(), password: "pw".into() })
+    }
+
+    #[test]
+    fn security_settings_map_to_librdkafka() {
+        let none = KafkaSecurity::default().settings().unwrap();
+        assert_eq!(none, [("security.protocol", "plaintext".to_owned())]);
+        let full = KafkaSecurity {
+            tls: true,
+            tls_ca_file: Some("/etc/kafka/ca.pem".into()),
+            tls_client: Some(("/c.pem".into(), "/c.key".into())),
+            sasl: sasl("scram-sha-512"),
+        };
+        let settings: BTreeMap<_, _> = full.settings().unwrap().into_iter().collect();
+        assert_eq!(settings["security.protocol"], "sasl_ssl");
+        assert_eq!(settings["sasl.mechanism"], "SCRAM-SHA-512");
+        assert_eq!(settings["ssl.ca.location"], "/etc/kafka/ca.pem");
+        assert_eq!(settings["ssl.key.location"], "/c.key");
+        let plain_over_plaintext = KafkaSecurity { sasl: sasl("PLAIN"), ..Default::default() };
+        assert!(plain_over_plaintext.settings().unwrap_err().to_string().contains("KAFKA_TLS"));
+        assert!(KafkaSecurity { sasl: sasl("GSSAPI"), ..Default::default() }.settings().is_err());
+        assert!(!format!("{:?}", sasl("PLAIN")).contains("pw"), "the password is never printed");
+    }
+
+    /// librdkafka was built with TLS and SCRAM: a client for a TLS broker with SCRAM credentials is created (a
+    /// build without them refuses the settings at once).
+    #[test]
+    fn tls_and_scram_are_built_in() {
+        let mut config = KafkaConfig::new("127.0.0.1:1");
+        config.security = KafkaSecurity { tls: true, sasl: sasl("SCRAM-SHA-256"), ..Default::default() };
+        KafkaBus::new(config).unwrap();
     }
 }

@@ -7,6 +7,8 @@
 //! - Two buses pass the same conformance suite: [`EmbeddedBus`], a durable log in the store (the embedded
 //!   default: events survive a restart of `switchboard up`), and [`KafkaBus`] through rdkafka (idempotent producer,
 //!   `acks=all`, manual commits, `auto.offset.reset=earliest`, topics created when missing).
+//! - [`signing`]: [`SignedBus`] signs every published message (HMAC-SHA256 in `x-envelope-mac`) and delivers only
+//!   messages that verify, so a message published straight to the broker by anyone else is dropped and counted.
 //! - [`outbox`]: services write events in the same database transaction as the change they report
 //!   ([`outbox::enqueue`]); the [`outbox::OutboxRelay`] publishes them in order and marks them sent. Consumers drop
 //!   redeliveries by event id.
@@ -15,6 +17,7 @@ mod embedded;
 mod envelope;
 mod kafka;
 pub mod outbox;
+pub mod signing;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -24,7 +27,8 @@ use bytes::Bytes;
 
 pub use crate::embedded::EmbeddedBus;
 pub use crate::envelope::{EnvelopeBuilder, audit_recorded, now_timestamp, topics, types};
-pub use crate::kafka::{KafkaBus, KafkaConfig};
+pub use crate::kafka::{KafkaBus, KafkaConfig, KafkaSasl, KafkaSecurity};
+pub use crate::signing::{EnvelopeKeys, SignedBus};
 
 /// Header names every published message carries (copied from its envelope, so consumers and broker tools can
 /// route and trace without decoding the payload).

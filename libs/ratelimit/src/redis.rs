@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fred::prelude::{ClientLike, Config, ConnectionConfig, LuaInterface, PerformanceConfig, Pool, ReconnectPolicy};
+use fred::prelude::{ClientLike, LuaInterface, Pool};
 
 use crate::{CheckFuture, Decision, Quota, RateLimitError, RateLimitStore};
 
@@ -11,9 +11,6 @@ const SCRIPT: &str = include_str!("gcra.lua");
 
 /// Prepended to every caller key, so rate limit state has a namespace of its own.
 const KEY_PREFIX: &str = "switchboard:ratelimit:";
-
-/// Connections in the pool. Each one pipelines many commands, so a few suffice for a gateway.
-const POOL_SIZE: usize = 4;
 
 /// Rate limit state in Redis, shared by every gateway replica that uses the same server.
 ///
@@ -27,8 +24,8 @@ const POOL_SIZE: usize = 4;
 /// reconnects in the background (exponential backoff up to 2 s, forever), so checks succeed again once Redis is
 /// back. Failing open or closed meanwhile is the caller's policy.
 ///
-/// Only plain `redis://` to a single server (or a proxy in front of one) is supported: no TLS (`rediss://`),
-/// Cluster or Sentinel. Credentials in the URL are used for `AUTH` and never appear in errors or `Debug`.
+/// A single server (or a proxy in front of one), `redis://` or `rediss://` (TLS); no Cluster or Sentinel.
+/// Credentials in the URL are used for `AUTH` and never appear in errors or `Debug`.
 #[derive(Clone)]
 pub struct RedisStore {
     pool: Pool,
@@ -51,34 +48,11 @@ impl RedisStore {
     /// `timeout` bounds this connection attempt and, later, every check. Fails with [`RateLimitError::Config`] for
     /// a malformed or unsupported URL and with [`RateLimitError::Unavailable`] if Redis cannot be reached in time.
     pub async fn connect(url: &str, timeout: Duration) -> Result<Self, RateLimitError> {
-        let endpoint = redact(url);
-        match url.split_once("://") {
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("redis") => {}
-            _ => {
-                return Err(RateLimitError::Config(format!(
-                    "unsupported Redis URL {endpoint:?}: only redis://host[:port][/db] is supported (no TLS, Cluster \
-                     or Sentinel)"
-                )));
-            }
-        }
-        let config = Config::from_url_centralized(url)
-            .map_err(|e| RateLimitError::Config(format!("invalid Redis URL {endpoint:?}: {}", e.details())))?;
-        let performance = PerformanceConfig { default_command_timeout: timeout, ..Default::default() };
-        let connection =
-            ConnectionConfig { connection_timeout: timeout, internal_command_timeout: timeout, ..Default::default() };
-        // Retry forever after a lost connection, 100 ms doubling to 2 s. (The first connection does not retry:
-        // `Config::fail_fast` is true by default, so `init` reports the failure.)
-        let reconnect = ReconnectPolicy::new_exponential(0, 100, 2_000, 2);
-        let pool = Pool::new(config, Some(performance), Some(connection), Some(reconnect), POOL_SIZE)
-            .map_err(|e| RateLimitError::Config(format!("Redis client for {endpoint}: {e}")))?;
-
-        let unavailable = |what: String| RateLimitError::Unavailable(format!("Redis at {endpoint}: {what}"));
-        match tokio::time::timeout(timeout, pool.init()).await {
-            // The connection task runs in the background until the pool quits; nothing needs its handle.
-            Ok(Ok(_connection_task)) => {}
-            Ok(Err(e)) => return Err(unavailable(format!("cannot connect: {e}"))),
-            Err(_) => return Err(unavailable(format!("no connection within {timeout:?}"))),
-        }
+        let settings = switchboard_cache::RedisSettings::new(url, timeout);
+        let (pool, endpoint) = switchboard_cache::redis::connect_pool(&settings).await.map_err(|e| match e {
+            switchboard_cache::CacheError::Invalid(m) => RateLimitError::Config(m),
+            switchboard_cache::CacheError::Unavailable(m) => RateLimitError::Unavailable(m),
+        })?;
         match Self::from_pool(pool.clone(), endpoint, timeout).await {
             Ok(store) => Ok(store),
             Err(e) => {
@@ -169,24 +143,9 @@ fn decode(
     }
 }
 
-/// Hides the userinfo (user and password) of a URL.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_redacted() {
-        assert_eq!(redact("redis://:secret@h:6379/0"), "redis://***@h:6379/0");
-        assert_eq!(redact("redis://user:secret@h"), "redis://***@h");
-        assert_eq!(redact("redis://h:6379"), "redis://h:6379");
-    }
 
     #[test]
     fn replies_decode() {
@@ -203,7 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn unsupported_urls_are_config_errors() {
-        for url in ["rediss://h:6380", "redis-cluster://h:7000", "http://h", "not a url"] {
+        for url in ["redis-cluster://h:7000", "http://h", "not a url"] {
             let result = RedisStore::connect(url, Duration::from_millis(100)).await;
             assert!(matches!(result, Err(RateLimitError::Config(_))), "{url}: {result:?}");
         }

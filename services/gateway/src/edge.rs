@@ -33,6 +33,7 @@ use crate::authn::{Caller, INVALID_TOKEN, JwtAuthenticator};
 use crate::body::Budget;
 use crate::ratelimit::{Limiter, Verdict};
 use crate::respond::{EdgeError, respond};
+use crate::revocation::Standing;
 
 /// Which wire protocol a request speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,11 +267,15 @@ where
                     response
                 };
                 let refused = |error: EdgeError| finish(respond(protocol, &error));
-                if let Some(caller) = &caller
-                    && layer.revocations.is_revoked(caller).await
-                {
-                    // The same answer as any other refused token.
-                    return Ok(refused(EdgeError::Unauthenticated(INVALID_TOKEN)));
+                if let Some(caller) = &caller {
+                    match layer.revocations.standing(caller).await {
+                        Standing::Valid => {}
+                        // The same answer as any other refused token.
+                        Standing::Revoked => return Ok(refused(EdgeError::Unauthenticated(INVALID_TOKEN))),
+                        Standing::Unknown => {
+                            return Ok(refused(EdgeError::Busy("cannot check the session now: retry shortly")));
+                        }
+                    }
                 }
                 let limited_path = rpc.as_deref().unwrap_or(&path);
                 let allowance = match layer.limiter.check(caller.as_ref(), client, limited_path).await {

@@ -65,6 +65,7 @@ pub use crate::auth_service::TokenLifetimes;
 pub use crate::client_ip::Cidr;
 pub use crate::error::GatewayError;
 pub use crate::ratelimit::{OnStoreError, RateLimits};
+pub use crate::revocation::OnCacheError;
 use crate::route::{AuditContract, ConnectorsContract, Forward, OrchestratorContract};
 pub use crate::tokens::TokenKeys;
 
@@ -129,6 +130,8 @@ pub struct GatewayConfig {
     pub trusted_proxies: Vec<client_ip::Cidr>,
     /// The public port's connection and stream limits.
     pub public_limits: PublicLimits,
+    /// Whether a token is accepted when the cache cannot say if it was revoked.
+    pub revocation_on_cache_error: OnCacheError,
 }
 
 /// What the public port allows each client, beyond what every RPC's access rule says.
@@ -189,6 +192,7 @@ pub async fn serve_with(
     let revocations = revocation::Revocations {
         cache: config.cache.clone(),
         ttl: config.lifetimes.access + std::time::Duration::from_secs(60),
+        on_cache_error: config.revocation_on_cache_error,
     };
     // One tenant administration for both listeners: operators on the admin port, owners and admins on the public one.
     let admin = admin_service::AdminGrpc(Arc::new(admin_service::AdminService {

@@ -177,12 +177,45 @@ pub struct PlatformConfig {
     /// client address.
     #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
     pub rate_limit_per_minute: u32,
-    /// Redis for rate-limit counters shared by gateway replicas (redis://host:port); in-process when unset.
+    /// Redis for rate-limit counters, revoked sessions and cached settings shared by gateway replicas
+    /// (redis://[:password@]host:port, rediss:// for TLS); in-process when unset.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
+    /// PEM bundle of the CAs that sign the Redis server's certificate (rediss://); the system's roots when unset.
+    #[arg(long, env = "REDIS_TLS_CA_FILE")]
+    pub redis_tls_ca_file: Option<PathBuf>,
+    /// When the cache cannot say whether a token was revoked: `allow` it (default) or `deny` the request with 503.
+    #[arg(long, env = "SWITCHBOARD_REVOCATION_ON_CACHE_ERROR", default_value = "allow", value_parser = ["allow", "deny"])]
+    pub revocation_on_cache_error: String,
     /// Kafka brokers for the event bus (host:port[,host:port...]); an event log in the database when unset.
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
+    /// TLS to the Kafka brokers.
+    #[arg(long, env = "KAFKA_TLS", default_value_t = false)]
+    pub kafka_tls: bool,
+    /// PEM bundle of the CAs that sign the brokers' certificates; the system's roots when unset.
+    #[arg(long, env = "KAFKA_TLS_CA_FILE")]
+    pub kafka_tls_ca_file: Option<PathBuf>,
+    /// PEM client certificate for brokers that require mutual TLS.
+    #[arg(long, env = "KAFKA_TLS_CERT_FILE", requires = "kafka_tls_key_file")]
+    pub kafka_tls_cert_file: Option<PathBuf>,
+    /// PEM key of the client certificate.
+    #[arg(long, env = "KAFKA_TLS_KEY_FILE", requires = "kafka_tls_cert_file")]
+    pub kafka_tls_key_file: Option<PathBuf>,
+    /// SASL mechanism: SCRAM-SHA-256, SCRAM-SHA-512, or PLAIN (with KAFKA_TLS only); no SASL when unset.
+    #[arg(long, env = "KAFKA_SASL_MECHANISM", requires_all = ["kafka_sasl_username", "kafka_sasl_password"])]
+    pub kafka_sasl_mechanism: Option<String>,
+    /// SASL user.
+    #[arg(long, env = "KAFKA_SASL_USERNAME")]
+    pub kafka_sasl_username: Option<String>,
+    /// SASL password.
+    #[arg(long, env = "KAFKA_SASL_PASSWORD", hide_env_values = true)]
+    pub kafka_sasl_password: Option<String>,
+    /// The keys that sign and verify every event on the bus: a file of `<kid> <base64url key>` lines, the first
+    /// signing; every process of the platform needs the same file. Generated at <data dir>/keys/events.keys when
+    /// unset.
+    #[arg(long, env = "SWITCHBOARD_EVENT_KEYS_FILE")]
+    pub event_keys_file: Option<PathBuf>,
     /// Most messages per Kafka record batch. 1 (the default) is safe on every broker; tansu 0.6 loses the rest of a
     /// batch when a consumer resumes inside it. On Apache Kafka raise it (e.g. 10000) for throughput.
     #[arg(long, env = "KAFKA_BATCH_MESSAGES", default_value_t = 1)]
@@ -237,14 +270,17 @@ pub struct PlatformConfig {
 }
 
 impl PlatformConfig {
-    /// Parses `args` (flags, without the program name) and the environment, exactly as `switchboard up` does:
-    /// the tests build their platform this way so that it has production's defaults.
+    /// Parses `args` (flags, without the program name) and the environment, exactly as `switchboard up` does (but
+    /// a flag given twice takes its last value): the tests build their platform this way so that it has
+    /// production's defaults.
     pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        // A flag given twice takes its last value, so callers can override defaults they passed first.
         #[derive(Parser)]
+        #[command(args_override_self = true)]
         struct Args {
             #[command(flatten)]
             config: PlatformConfig,

@@ -12,11 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_audit::{AuditConfig, CheckpointSigner};
-use switchboard_cache::{Cache, MemoryCache, RedisCache};
+use switchboard_cache::{Cache, MemoryCache, RedisCache, RedisSettings};
 use switchboard_connectors::ConnectorsConfig;
 use switchboard_events::outbox::{OutboxRelay, RelayOptions};
-use switchboard_events::{EmbeddedBus, EventBus, KafkaBus, KafkaConfig};
-use switchboard_gateway::{Backends, GatewayConfig, OnStoreError, PublicLimits, RateLimits, TokenKeys, TokenLifetimes};
+use switchboard_events::{
+    EmbeddedBus, EnvelopeKeys, EventBus, KafkaBus, KafkaConfig, KafkaSasl, KafkaSecurity, SignedBus,
+};
+use switchboard_gateway::{
+    Backends, GatewayConfig, OnCacheError, OnStoreError, PublicLimits, RateLimits, TokenKeys, TokenLifetimes,
+};
 use switchboard_mesh::pki::{CertFiles, DevCa, MeshCredentials};
 use switchboard_mesh::{Identity, MeshError};
 use switchboard_orchestrator::OrchestratorConfig;
@@ -232,6 +236,7 @@ impl Platform {
                     Some(brokers) if !brokers.trim().is_empty() => {
                         let mut config = KafkaConfig::new(brokers.trim());
                         config.batch_messages = self.config.kafka_batch_messages.max(1);
+                        config.security = self.kafka_security();
                         let bus =
                             KafkaBus::new(config).map_err(|e| PlatformError::Config(format!("KAFKA_BROKERS: {e}")))?;
                         // In the background: a broker that is down now is not fatal (the relay and consumers retry
@@ -252,11 +257,31 @@ impl Platform {
                         Arc::new(bus)
                     }
                 };
+                // Every message is signed on the way out and verified on the way in.
+                let keys_file = self.config.event_keys_file.clone().unwrap_or_else(|| {
+                    self.config.mesh.data_dir.join("keys").join("events.keys")
+                });
+                let keys = EnvelopeKeys::load_or_create(&keys_file).map_err(|e| PlatformError::Config(e.to_string()))?;
+                let bus: Arc<dyn EventBus> = Arc::new(SignedBus::new(bus, keys));
                 tracing::info!(bus = bus.name(), "event bus");
                 Ok::<_, PlatformError>(bus)
             })
             .await?;
         Ok(bus.clone())
+    }
+
+    fn kafka_security(&self) -> KafkaSecurity {
+        let config = &self.config;
+        KafkaSecurity {
+            tls: config.kafka_tls,
+            tls_ca_file: config.kafka_tls_ca_file.clone(),
+            tls_client: config.kafka_tls_cert_file.clone().zip(config.kafka_tls_key_file.clone()),
+            sasl: config.kafka_sasl_mechanism.clone().filter(|m| !m.is_empty()).map(|mechanism| KafkaSasl {
+                mechanism,
+                username: config.kafka_sasl_username.clone().unwrap_or_default(),
+                password: config.kafka_sasl_password.clone().unwrap_or_default(),
+            }),
+        }
     }
 
     /// The process's Redis connections (cache and rate limiter share them), when `REDIS_URL` is set.
@@ -265,10 +290,14 @@ impl Platform {
             .redis
             .get_or_try_init(|| async {
                 match &self.config.redis_url {
-                    Some(url) if !url.is_empty() => RedisCache::connect(url, Duration::from_millis(500))
-                        .await
-                        .map(Some)
-                        .map_err(|e| PlatformError::Config(format!("REDIS_URL: {e}"))),
+                    Some(url) if !url.is_empty() => RedisCache::connect_with(&RedisSettings {
+                        url: url.clone(),
+                        timeout: Duration::from_millis(500),
+                        tls_ca_file: self.config.redis_tls_ca_file.clone(),
+                    })
+                    .await
+                    .map(Some)
+                    .map_err(|e| PlatformError::Config(format!("REDIS_URL: {e}"))),
                     _ => Ok(None),
                 }
             })
@@ -357,6 +386,11 @@ impl Platform {
                     })
                 })
                 .collect::<Result<_, _>>()?,
+            revocation_on_cache_error: if config.revocation_on_cache_error == "deny" {
+                OnCacheError::Deny
+            } else {
+                OnCacheError::Allow
+            },
             public_limits: PublicLimits {
                 max_connections: config.max_connections.max(1),
                 max_connections_per_client: config.max_connections_per_client.max(1),

@@ -125,3 +125,84 @@ async fn unreachable_redis_is_a_clear_error() {
     let err = RedisCache::connect("rediss://u:secret@h:1", Duration::from_millis(300)).await.unwrap_err();
     assert!(!err.to_string().contains("secret"), "credentials stay out of errors: {err}");
 }
+
+/// A Redis server of this test's own that speaks only TLS (its certificate from a CA made here) and requires a
+/// password, as managed Redis services do. Killed on drop.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl TlsRedis {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.subject_alt_names.push(rcgen::SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        std::fs::write(path("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(path("redis.pem"), cert.pem()).unwrap();
+        std::fs::write(path("redis.key"), key.serialize_pem()).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--tls-cert-file", &path("redis.pem"), "--tls-key-file", &path("redis.key")])
+            .args(["--tls-ca-cert-file", &path("ca.pem"), "--tls-auth-clients", "no"])
+            .args(["--requirepass", "s3cret", "--save", "", "--appendonly", "no", "--dir", &path("")])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (make test installs it)");
+        // Owned from here: Drop kills and waits for it on every path, the panic below included.
+        let server = Self { child, port, dir };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not listen on {port}");
+    }
+
+    fn settings(&self, password: &str) -> switchboard_cache::RedisSettings {
+        switchboard_cache::RedisSettings {
+            url: format!("rediss://:{password}@127.0.0.1:{}", self.port),
+            timeout: Duration::from_secs(2),
+            tls_ca_file: Some(self.dir.path().join("ca.pem")),
+        }
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `rediss://` with a password: the whole suite passes over TLS (verified against the given CA); a wrong password,
+/// a client that does not trust the server's CA, and plaintext to the TLS port are clear errors that never show the
+/// password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_password_passes_the_suite() {
+    let server = TlsRedis::start();
+    let cache: Arc<dyn Cache> = Arc::new(RedisCache::connect_with(&server.settings("s3cret")).await.unwrap());
+    get_set_delete(cache.clone()).await;
+    values_expire(cache.clone()).await;
+    increments_are_atomic_and_start_their_ttl(cache.clone()).await;
+    set_if_absent_deduplicates(cache).await;
+
+    let wrong = RedisCache::connect_with(&server.settings("guess")).await.unwrap_err();
+    assert!(matches!(wrong, CacheError::Unavailable(_)) && !wrong.to_string().contains("guess"), "{wrong}");
+    let mut untrusted = server.settings("s3cret");
+    untrusted.tls_ca_file = None; // the system's roots do not know this CA
+    assert!(RedisCache::connect_with(&untrusted).await.is_err());
+    let plain = format!("redis://:s3cret@127.0.0.1:{}", server.port);
+    assert!(RedisCache::connect(&plain, Duration::from_millis(500)).await.is_err(), "plaintext to the TLS port");
+}

@@ -1,6 +1,7 @@
 //! Audit records through the outbox and Kafka under faults: every record reaches the log exactly once and the
 //! chain verifies, whether the broker freezes mid-stream or the relay dies between publishing and marking rows
-//! sent. Each case runs its own tansu broker (in memory, on a free port) so it can pause it.
+//! sent; and a record published straight to the bus without the platform's signature never does. Each Kafka case
+//! runs its own tansu broker (in memory, on a free port) so it can pause it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -12,10 +13,13 @@ use switchboard_audit::storage::{AuditFilter, AuditScope, Page};
 use switchboard_audit::{AuditService, CheckpointSigner, consume_audit_events};
 use switchboard_events::outbox::{self, OutboxRelay, RelayOptions};
 use switchboard_events::{BusFuture, EnvelopeBuilder, EventBus, KafkaBus, KafkaConfig, Outgoing, Subscription, topics};
+use switchboard_mesh::Identity;
 use switchboard_mesh::context::RequestContext;
 use switchboard_proto::audit::v1 as pb;
+use switchboard_proto::auth::v1 as auth;
+use switchboard_proto::auth::v1::tenant_admin_service_client::TenantAdminServiceClient;
 use switchboard_store::{Store, TenantId};
-use switchboard_test_support::{TestDb, test_store};
+use switchboard_test_support::{TestDb, TestOptions, TestPlatform, test_store};
 use tokio_util::sync::CancellationToken;
 
 const ACTIONS: usize = 10_000;
@@ -273,4 +277,89 @@ pub async fn a_relay_killed_mid_batch_duplicates_nothing(db: TestDb) {
     rig.stop.cancel();
     relay.await.unwrap();
     test.cleanup().await;
+}
+
+/// Publishes, straight to the broker (no platform signature), an audit record naming `tenant`: one unsigned, one
+/// carrying a made-up tag.
+async fn forge(raw: &dyn EventBus, tenant: TenantId) {
+    let builder = EnvelopeBuilder::new("attacker");
+    let context = RequestContext::new_root().with_tenant(tenant);
+    let forged = |action: &str| {
+        let event = pb::NewEvent { actor: "user:attacker".into(), action: action.into(), ..Default::default() };
+        Outgoing::from_envelope(&builder.audit(&context, tenant, event))
+    };
+    let mut tagged = forged("forged.tagged");
+    tagged.headers.insert(
+        switchboard_events::signing::MAC_HEADER.into(),
+        "e1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+    );
+    raw.publish(topics::AUDIT_EVENTS, &[forged("forged.unsigned"), tagged]).await.expect("publish forgeries");
+}
+
+/// The actions in `tenant`'s audit log, as its admin would list them.
+async fn actions(platform: &TestPlatform, tenant: TenantId) -> Vec<String> {
+    let context = RequestContext::new_root().with_tenant(tenant).with_role(switchboard_types::Role::Admin);
+    let request =
+        context.request(pb::ListEventsRequest { page_size: 1000, order_ascending: true, ..Default::default() });
+    let events = platform.audit_as(Identity::gateway()).list_events(request).await.expect("list").into_inner().events;
+    events.into_iter().map(|e| e.action).collect()
+}
+
+/// Anyone who can reach the bus could publish an audit record naming any tenant; without the platform's signature
+/// it is dropped, and the records around it still arrive.
+async fn forged_envelopes_append_nothing(platform: TestPlatform, raw: Arc<dyn EventBus>) {
+    let mut operator = TenantAdminServiceClient::new(platform.channel_as(
+        Identity::operator(),
+        Identity::gateway(),
+        &platform.gateway_admin_addr,
+    ));
+    let created = operator
+        .create_tenant(auth::CreateTenantRequest {
+            tenant: Some(auth::Tenant { slug: "acme".into(), ..Default::default() }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tenant
+        .unwrap();
+    let tenant: TenantId = created.id.parse().unwrap();
+    wait_for(&platform, tenant, "tenant.create").await;
+    forge(raw.as_ref(), tenant).await;
+    operator
+        .create_user(auth::CreateUserRequest {
+            parent: "tenants/acme".into(),
+            email: "a@acme.example".into(),
+            password: "correct horse battery staple".into(),
+            role: auth::Role::Owner as i32,
+            display_name: String::new(),
+        })
+        .await
+        .unwrap();
+    // The record published after the forgeries arrives; the forgeries never do.
+    wait_for(&platform, tenant, "user.create").await;
+    assert_eq!(actions(&platform, tenant).await, ["tenant.create", "user.create"]);
+    platform.stop().await;
+}
+
+async fn wait_for(platform: &TestPlatform, tenant: TenantId, action: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !actions(platform, tenant).await.iter().any(|a| a == action) {
+        assert!(tokio::time::Instant::now() < deadline, "{action} never reached the audit log");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_envelopes_on_the_embedded_log_append_nothing() {
+    let platform = TestPlatform::start(TestDb::Sqlite).await;
+    let raw: Arc<dyn EventBus> = Arc::new(switchboard_events::EmbeddedBus::new(platform.store.clone()));
+    forged_envelopes_append_nothing(platform, raw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_envelopes_on_kafka_append_nothing() {
+    let broker = Broker::start().await;
+    let options = TestOptions { args: vec!["--kafka-brokers".into(), broker.addr.clone()], ..Default::default() };
+    let platform = TestPlatform::start_with(TestDb::Sqlite, options).await;
+    forged_envelopes_append_nothing(platform, kafka(&broker)).await;
 }

@@ -147,13 +147,20 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// With Redis gone, the rate limiter's policy decides (allow, or 503), and so does the revocation check's: by
+/// default a token is accepted, with `--revocation-on-cache-error deny` the request fails closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_redis_goes_away_the_policy_decides() {
-    for (policy, expected) in [(OnStoreError::Allow, tonic::Code::Ok), (OnStoreError::Deny, tonic::Code::Unavailable)] {
+    for (policy, revocation, expected) in [
+        (OnStoreError::Allow, "allow", tonic::Code::Ok),
+        (OnStoreError::Deny, "allow", tonic::Code::Unavailable),
+        (OnStoreError::Allow, "deny", tonic::Code::Unavailable),
+    ] {
         let redis = PrivateRedis::start();
         let options = TestOptions {
             redis_url: Some(format!("redis://127.0.0.1:{}", redis.1)),
             on_store_error: policy,
+            args: vec!["--revocation-on-cache-error".into(), revocation.into()],
             ..Default::default()
         };
         let platform = TestPlatform::start_with(TestDb::Sqlite, options).await;
@@ -162,8 +169,11 @@ async fn when_redis_goes_away_the_policy_decides() {
         drop(redis);
         let started = std::time::Instant::now();
         let outcome = auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, &token)).await;
-        let code = outcome.map(|_| tonic::Code::Ok).unwrap_or_else(|e| e.code());
-        assert_eq!(code, expected, "{policy:?}");
+        let code = outcome.as_ref().map(|_| tonic::Code::Ok).unwrap_or_else(|e| e.code());
+        assert_eq!(code, expected, "{policy:?}, revocation {revocation}: {outcome:?}");
+        if revocation == "deny" {
+            assert!(outcome.unwrap_err().message().contains("cannot check the session"));
+        }
         assert!(started.elapsed() < Duration::from_secs(3), "a dead store costs at most its timeout");
         platform.stop().await;
     }
