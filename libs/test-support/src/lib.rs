@@ -341,28 +341,75 @@ macro_rules! assert_eventually {
     }};
 }
 
-/// Generates `mod sqlite` and `mod postgres`, each with one `#[tokio::test]` per named case calling
-/// `crate::suite::<case>(TestDb::…)`: one conformance suite, run on both databases.
-// `crate::suite` deliberately names the calling test crate's module.
+/// One conformance suite, run against every implementation of a trait (a store, cache, rate limiter, bus or
+/// vector index): for each backend a module of that name with one `#[tokio::test]` per case. A backend is a
+/// *runner*, an async fn that sets the implementation up, runs the case on it and cleans up:
+///
+/// ```ignore
+/// async fn redis(case: impl AsyncFnOnce(Arc<dyn Cache>)) {
+///     case(Arc::new(RedisCache::connect(URL, TIMEOUT).await.unwrap())).await;
+/// }
+///
+/// switchboard_test_support::conformance! {
+///     cases: [get_set_delete, values_expire],
+///     backends: {
+///         memory => memory,
+///         redis => redis,
+///         #[ignore = "needs a server"] qdrant => qdrant,
+///     },
+/// }
+/// ```
+///
+/// Cases are async fns taking what the runner hands them, found beside the invocation (`super::case` from the
+/// generated module), or in `crate::<module>` with `module: <module>,` first. Runners are found beside the
+/// invocation; each backend may carry test attributes (such as a conditional `ignore` with its reason).
+// `crate::<module>` deliberately names the calling test crate's module.
 #[allow(clippy::crate_in_macro_def)]
+#[macro_export]
+macro_rules! conformance {
+    (module: $module:ident, cases: $cases:tt, backends: { $($(#[$attr:meta])* $backend:ident => $runner:ident),* $(,)? } $(,)?) => {
+        $( $crate::conformance!(@backend [crate::$module::] $cases [$(#[$attr])*] $backend $runner); )*
+    };
+    (cases: $cases:tt, backends: { $($(#[$attr:meta])* $backend:ident => $runner:ident),* $(,)? } $(,)?) => {
+        $( $crate::conformance!(@backend [super::] $cases [$(#[$attr])*] $backend $runner); )*
+    };
+    (@backend $prefix:tt $cases:tt $attrs:tt $backend:ident $runner:ident) => {
+        mod $backend {
+            $crate::conformance!(@cases $prefix $attrs $runner $cases);
+        }
+    };
+    (@cases $prefix:tt $attrs:tt $runner:ident [$($case:ident),* $(,)?]) => {
+        $( $crate::conformance!(@case $prefix $attrs $runner $case); )*
+    };
+    (@case [$($prefix:tt)*] [$(#[$attr:meta])*] $runner:ident $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $case() {
+            super::$runner($($prefix)* $case).await;
+        }
+    };
+}
+
+/// Runs `case` on SQLite (a runner for [`conformance!`]).
+pub async fn on_sqlite(case: impl AsyncFnOnce(TestDb)) {
+    case(TestDb::Sqlite).await;
+}
+
+/// Runs `case` on PostgreSQL (a runner for [`conformance!`]).
+pub async fn on_postgres(case: impl AsyncFnOnce(TestDb)) {
+    case(TestDb::Postgres).await;
+}
+
+/// Generates `mod sqlite` and `mod postgres`, each with one `#[tokio::test]` per named case calling
+/// `crate::suite::<case>(TestDb::…)`: one suite, run on both databases ([`conformance!`] with the two runners).
 #[macro_export]
 macro_rules! on_both_databases {
     ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    crate::suite::$case($crate::TestDb::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    crate::suite::$case($crate::TestDb::Postgres).await;
-                }
-            )*
+        use $crate::{on_postgres, on_sqlite};
+        $crate::conformance! {
+            module: suite,
+            cases: [$($case),*],
+            backends: { sqlite => on_sqlite, postgres => on_postgres },
         }
     };
 }

@@ -78,33 +78,19 @@ async fn set_if_absent_deduplicates(cache: Arc<dyn Cache>) {
     assert!(cache.set_if_absent(&expiring, b"y", None).await.unwrap(), "absent again once expired");
 }
 
-macro_rules! conformance {
-    ($store:ident, $make:expr) => {
-        mod $store {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn get_set_delete() {
-                super::get_set_delete($make).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn values_expire() {
-                super::values_expire($make).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn increments_are_atomic_and_start_their_ttl() {
-                super::increments_are_atomic_and_start_their_ttl($make).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn set_if_absent_deduplicates() {
-                super::set_if_absent_deduplicates($make).await;
-            }
-        }
-    };
+async fn memory(case: impl AsyncFnOnce(Arc<dyn Cache>)) {
+    case(Arc::new(MemoryCache::new())).await;
 }
 
-conformance!(memory, Arc::new(MemoryCache::new()));
-conformance!(redis, Arc::new(RedisCache::connect("redis://127.0.0.1:6379", Duration::from_secs(2)).await.unwrap()));
+async fn redis(case: impl AsyncFnOnce(Arc<dyn Cache>)) {
+    let cache = RedisCache::connect("redis://127.0.0.1:6379", Duration::from_secs(2)).await;
+    case(Arc::new(cache.expect("Redis at 127.0.0.1:6379 (make test starts it)"))).await;
+}
+
+switchboard_test_support::conformance! {
+    cases: [get_set_delete, values_expire, increments_are_atomic_and_start_their_ttl, set_if_absent_deduplicates],
+    backends: { memory => memory, redis => redis },
+}
 
 #[tokio::test]
 async fn the_memory_cache_stays_bounded() {

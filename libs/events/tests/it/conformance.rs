@@ -119,40 +119,26 @@ async fn refuses_bad_names(factory: BusFactory) {
     assert!(matches!(bus.subscribe(&unique_topic("g"), "").await.err(), Some(EventsError::Invalid(_))));
 }
 
-macro_rules! suite {
-    ($($case:ident),* $(,)?) => {
-        mod embedded_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let (factory, store, _dir) = super::embedded_factory(super::TestDb::Sqlite).await;
-                    super::$case(factory).await;
-                    store.cleanup().await;
-                }
-            )*
-        }
-        mod embedded_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let (factory, store, _dir) = super::embedded_factory(super::TestDb::Postgres).await;
-                    super::$case(factory).await;
-                    store.cleanup().await;
-                }
-            )*
-        }
-        mod kafka {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::kafka_factory()).await;
-                }
-            )*
-        }
-    };
+async fn embedded_sqlite(case: impl AsyncFnOnce(BusFactory)) {
+    let (factory, store, _dir) = embedded_factory(TestDb::Sqlite).await;
+    case(factory).await;
+    store.cleanup().await;
 }
 
-suite!(keeps_key_order_and_headers, redelivers_only_what_was_not_committed, groups_are_independent, refuses_bad_names);
+async fn embedded_postgres(case: impl AsyncFnOnce(BusFactory)) {
+    let (factory, store, _dir) = embedded_factory(TestDb::Postgres).await;
+    case(factory).await;
+    store.cleanup().await;
+}
+
+async fn kafka(case: impl AsyncFnOnce(BusFactory)) {
+    case(kafka_factory()).await;
+}
+
+switchboard_test_support::conformance! {
+    cases: [keeps_key_order_and_headers, redelivers_only_what_was_not_committed, groups_are_independent, refuses_bad_names],
+    backends: { embedded_sqlite => embedded_sqlite, embedded_postgres => embedded_postgres, kafka => kafka },
+}
 
 /// Each call opens the store again (a restart of the process) and puts a new embedded bus on it.
 async fn embedded_factory(db: TestDb) -> (BusFactory, TestStore, tempfile::TempDir) {

@@ -95,71 +95,36 @@ mod conformance {
     }
 }
 
-mod memory {
-    use switchboard_ratelimit::MemoryStore;
-
-    use super::*;
-
-    fn store() -> Arc<dyn RateLimitStore> {
-        Arc::new(MemoryStore::new())
-    }
-
-    #[tokio::test]
-    async fn burst_then_limited() {
-        conformance::burst_then_limited(store()).await;
-    }
-
-    #[tokio::test]
-    async fn keys_are_independent() {
-        conformance::keys_are_independent(store()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_checks_never_overspend() {
-        conformance::concurrent_checks_never_overspend(store()).await;
-    }
-
-    #[tokio::test]
-    async fn recovers_after_one_interval() {
-        conformance::recovers_after_one_interval(store()).await;
-    }
-
-    #[test]
-    fn name() {
-        assert_eq!(MemoryStore::new().name(), "memory");
-    }
+async fn memory(case: impl AsyncFnOnce(Arc<dyn RateLimitStore>)) {
+    case(Arc::new(switchboard_ratelimit::MemoryStore::new())).await;
 }
 
-mod redis {
+async fn redis(case: impl AsyncFnOnce(Arc<dyn RateLimitStore>)) {
+    case(redis_store::store().await).await;
+}
+
+switchboard_test_support::conformance! {
+    module: conformance,
+    cases: [burst_then_limited, keys_are_independent, concurrent_checks_never_overspend, recovers_after_one_interval],
+    backends: { memory => memory, redis => redis },
+}
+
+#[test]
+fn the_memory_store_is_named() {
+    assert_eq!(switchboard_ratelimit::MemoryStore::new().name(), "memory");
+}
+
+/// Redis only: connection errors and shared state between replicas.
+mod redis_store {
     use switchboard_ratelimit::{RateLimitError, RedisStore};
 
     use super::*;
 
     const URL: &str = "redis://127.0.0.1:6379";
 
-    async fn store() -> Arc<dyn RateLimitStore> {
+    pub(crate) async fn store() -> Arc<dyn RateLimitStore> {
         let store = RedisStore::connect(URL, Duration::from_secs(2)).await;
         Arc::new(store.unwrap_or_else(|e| panic!("Redis must be running at {URL} for these tests: {e}")))
-    }
-
-    #[tokio::test]
-    async fn burst_then_limited() {
-        conformance::burst_then_limited(store().await).await;
-    }
-
-    #[tokio::test]
-    async fn keys_are_independent() {
-        conformance::keys_are_independent(store().await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_checks_never_overspend() {
-        conformance::concurrent_checks_never_overspend(store().await).await;
-    }
-
-    #[tokio::test]
-    async fn recovers_after_one_interval() {
-        conformance::recovers_after_one_interval(store().await).await;
     }
 
     #[tokio::test]

@@ -177,44 +177,35 @@ async fn search_over_embedded_text_finds_the_right_document(store: &dyn VectorSt
     assert_eq!(hits[0].id, "ref");
 }
 
-/// One `#[tokio::test]` per case in a module per store, each with the attribute given (the Qdrant run is ignored,
-/// with its reason in the test output, unless `QDRANT_URL` was set when the tests were built); `$subject` is `None`
-/// when the store is not available.
-macro_rules! conformance {
-    ($module:ident, $subject:expr, #[$attr:meta] $(,)?) => {
-        mod $module {
-            use super::*;
-
-            conformance!(@cases $subject; $attr;
-                one_tenants_search_never_returns_anothers_points,
-                the_same_id_in_two_tenants_is_two_points,
-                filters_select_by_payload,
-                scores_mean_the_same_in_every_store,
-                bad_input_is_refused_with_a_reason,
-                search_over_embedded_text_finds_the_right_document,
-            );
-        }
-    };
-    (@cases $subject:expr; $attr:meta; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            #[$attr]
-            async fn $case() {
-                let Some(subject) = $subject else { return };
-                super::$case(&*subject.store, &subject.collection).await;
-                subject.finish().await;
-            }
-        )*
-    };
+async fn embedded(case: impl AsyncFnOnce(&dyn VectorStore, &str)) {
+    let Some(subject) = Subject::embedded() else { return };
+    case(&*subject.store, &subject.collection).await;
+    subject.finish().await;
 }
 
-// `any()` is never true: the embedded run is never ignored.
-conformance!(embedded, Subject::embedded(), #[cfg_attr(any(), ignore)]);
-conformance!(
-    qdrant,
-    Subject::qdrant().await,
-    #[cfg_attr(not(qdrant), ignore = "skipped: QDRANT_URL is not set (the Qdrant run needs a Qdrant server)")]
-);
+/// The Qdrant run: ignored, with its reason in the test output, unless `QDRANT_URL` was set when the tests were
+/// built.
+async fn qdrant(case: impl AsyncFnOnce(&dyn VectorStore, &str)) {
+    let Some(subject) = Subject::qdrant().await else { return };
+    case(&*subject.store, &subject.collection).await;
+    subject.finish().await;
+}
+
+switchboard_test_support::conformance! {
+    cases: [
+        one_tenants_search_never_returns_anothers_points,
+        the_same_id_in_two_tenants_is_two_points,
+        filters_select_by_payload,
+        scores_mean_the_same_in_every_store,
+        bad_input_is_refused_with_a_reason,
+        search_over_embedded_text_finds_the_right_document,
+    ],
+    backends: {
+        embedded => embedded,
+        #[cfg_attr(not(qdrant), ignore = "skipped: QDRANT_URL is not set (the Qdrant run needs a Qdrant server)")]
+        qdrant => qdrant,
+    },
+}
 
 // === embedded only ===
 

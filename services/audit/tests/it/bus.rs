@@ -257,11 +257,7 @@ pub async fn a_relay_killed_mid_batch_duplicates_nothing(db: TestDb) {
         let dying = Arc::new(DiesMidBatch { inner: bus.clone(), published, died: died.clone() });
         let options = RelayOptions { lease: Duration::from_millis(500), ..fast_relay() };
         let relay = tokio::spawn(OutboxRelay::new(test.store.clone(), dying, options).run(CancellationToken::new()));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !died.load(Ordering::SeqCst) {
-            assert!(tokio::time::Instant::now() < deadline, "the relay never published");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        switchboard_test_support::assert_eventually!(died.load(Ordering::SeqCst), Duration::from_secs(60));
         relay.abort();
         let _ = relay.await;
         // The dead relay's lease must expire before another takes over.
@@ -342,11 +338,10 @@ async fn forged_envelopes_append_nothing(platform: TestPlatform, raw: Arc<dyn Ev
 }
 
 async fn wait_for(platform: &TestPlatform, tenant: TenantId, action: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !actions(platform, tenant).await.iter().any(|a| a == action) {
-        assert!(tokio::time::Instant::now() < deadline, "{action} never reached the audit log");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    switchboard_test_support::assert_eventually!(
+        actions(platform, tenant).await.iter().any(|a| a == action),
+        Duration::from_secs(60)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
