@@ -128,6 +128,14 @@ impl EventBus for EmbeddedBus {
     fn name(&self) -> &'static str {
         "embedded"
     }
+
+    fn consumer_lag<'a>(&'a self, topic: &'a str, group: &'a str) -> BusFuture<'a, Option<u64>> {
+        Box::pin(async move {
+            let log = self.inner.store.event_log();
+            let committed = log.committed(group, topic).await?;
+            Ok(Some(log.count_after(topic, committed).await?))
+        })
+    }
 }
 
 struct EmbeddedSubscription {

@@ -64,7 +64,8 @@ impl EnvelopeBuilder {
             source: self.source.to_owned(),
             occur_time: Some(now_timestamp()),
             request_id: context.request_id().to_string(),
-            traceparent: context.trace().to_string(),
+            // The span writing the event is the consumer's parent: edge, service and consumer share one trace.
+            traceparent: context.outbound_trace().to_string(),
             key,
             payload: Some(prost_types::Any {
                 type_url: format!("{TYPE_URL_PREFIX}switchboard.events.v1.{payload_name}"),

@@ -426,6 +426,44 @@ impl EventBus for KafkaBus {
     fn name(&self) -> &'static str {
         "kafka"
     }
+
+    /// The sum over `topic`'s partitions of the high watermark minus `group`'s committed offset (the low watermark
+    /// where the group has committed nothing), read by a client that does not join the group.
+    fn consumer_lag<'a>(&'a self, topic: &'a str, group: &'a str) -> BusFuture<'a, Option<u64>> {
+        let (config, topic, group) = (self.inner.config.clone(), topic.to_owned(), group.to_owned());
+        Box::pin(async move {
+            let measured = tokio::task::spawn_blocking(move || -> Result<u64, EventsError> {
+                let timeout = Duration::from_secs(5);
+                let consumer: BaseConsumer = client_config(&config)?
+                    .set("group.id", &group)
+                    .create()
+                    .map_err(|e| EventsError::Invalid(format!("kafka consumer: {e}")))?;
+                let metadata =
+                    consumer.fetch_metadata(Some(&topic), timeout).map_err(|e| kafka_error("metadata", &e))?;
+                let mut partitions = TopicPartitionList::new();
+                for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+                    partitions.add_partition(&topic, partition.id());
+                }
+                let committed =
+                    consumer.committed_offsets(partitions, timeout).map_err(|e| kafka_error("committed", &e))?;
+                let mut lag = 0u64;
+                for element in committed.elements() {
+                    let (low, high) = consumer
+                        .fetch_watermarks(&topic, element.partition(), timeout)
+                        .map_err(|e| kafka_error("watermarks", &e))?;
+                    let from = match element.offset() {
+                        Offset::Offset(offset) => offset,
+                        _ => low,
+                    };
+                    lag += u64::try_from(high.saturating_sub(from)).unwrap_or(0);
+                }
+                Ok(lag)
+            })
+            .await
+            .map_err(|e| EventsError::Unavailable(format!("kafka lag: {e}")))??;
+            Ok(Some(measured))
+        })
+    }
 }
 
 /// A group member, polled on the blocking pool. (rdkafka's `StreamConsumer` stopped waking up after its group

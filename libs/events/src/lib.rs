@@ -111,6 +111,11 @@ pub trait EventBus: Send + Sync + 'static {
     fn subscribe<'a>(&'a self, topic: &'a str, group: &'a str) -> BusFuture<'a, Box<dyn Subscription>>;
     /// `embedded` or `kafka`, for logs.
     fn name(&self) -> &'static str;
+    /// How many messages on `topic` consumer group `group` has not committed yet, if the bus can tell.
+    fn consumer_lag<'a>(&'a self, topic: &'a str, group: &'a str) -> BusFuture<'a, Option<u64>> {
+        let _ = (topic, group);
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// One consumer's membership of a group on one topic.

@@ -15,7 +15,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -143,7 +142,7 @@ fn signed_bytes(topic: &str, key: &str, headers: &BTreeMap<String, String>, payl
 pub struct SignedBus {
     inner: Arc<dyn EventBus>,
     keys: Arc<EnvelopeKeys>,
-    rejected: Arc<AtomicU64>,
+    metrics: switchboard_telemetry::Metrics,
 }
 
 impl std::fmt::Debug for SignedBus {
@@ -153,14 +152,10 @@ impl std::fmt::Debug for SignedBus {
 }
 
 impl SignedBus {
-    /// `inner`, signing and verifying with `keys`.
-    pub fn new(inner: Arc<dyn EventBus>, keys: EnvelopeKeys) -> Self {
-        Self { inner, keys: Arc::new(keys), rejected: Arc::new(AtomicU64::new(0)) }
-    }
-
-    /// Messages dropped so far because their tag was missing or wrong.
-    pub fn rejected(&self) -> u64 {
-        self.rejected.load(Ordering::Relaxed)
+    /// `inner`, signing and verifying with `keys`; messages dropped for their tag are counted in `metrics`
+    /// (`switchboard_events_rejected_total`).
+    pub fn new(inner: Arc<dyn EventBus>, keys: EnvelopeKeys, metrics: switchboard_telemetry::Metrics) -> Self {
+        Self { inner, keys: Arc::new(keys), metrics }
     }
 }
 
@@ -187,7 +182,7 @@ impl EventBus for SignedBus {
         Box::pin(async move {
             let inner = self.inner.subscribe(topic, group).await?;
             let verified: Box<dyn Subscription> =
-                Box::new(Verified { inner, keys: self.keys.clone(), rejected: self.rejected.clone() });
+                Box::new(Verified { inner, keys: self.keys.clone(), metrics: self.metrics.clone() });
             Ok(verified)
         })
     }
@@ -195,13 +190,17 @@ impl EventBus for SignedBus {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
+
+    fn consumer_lag<'a>(&'a self, topic: &'a str, group: &'a str) -> BusFuture<'a, Option<u64>> {
+        self.inner.consumer_lag(topic, group)
+    }
 }
 
 /// A subscription handing out only deliveries whose tag verifies.
 struct Verified {
     inner: Box<dyn Subscription>,
     keys: Arc<EnvelopeKeys>,
-    rejected: Arc<AtomicU64>,
+    metrics: switchboard_telemetry::Metrics,
 }
 
 impl Subscription for Verified {
@@ -214,7 +213,7 @@ impl Subscription for Verified {
                     match self.keys.verify(delivery) {
                         Ok(()) => good.push(delivery.clone()),
                         Err(why) => {
-                            self.rejected.fetch_add(1, Ordering::Relaxed);
+                            self.metrics.event_rejected(why);
                             tracing::warn!(
                                 topic = %delivery.topic, partition = delivery.partition, offset = delivery.offset,
                                 reason = why, "dropping a message that does not carry the platform's signature"

@@ -257,10 +257,16 @@ impl RequestContext {
         &self.trace
     }
 
-    /// Writes this context into outbound metadata. The traceparent names the current span as parent when a live
-    /// OpenTelemetry span is at hand, else a fresh child of the inbound one; either way the trace id is kept.
+    /// The trace context to hand on (to an outbound call, or in an event): the current span as parent when a live
+    /// OpenTelemetry span of this trace is at hand, else a fresh child of the inbound one; either way the trace id
+    /// is kept.
+    pub fn outbound_trace(&self) -> TraceParent {
+        current_span_trace(&self.trace).unwrap_or_else(|| self.trace.child())
+    }
+
+    /// Writes this context into outbound metadata, with [`RequestContext::outbound_trace`] as its traceparent.
     pub fn inject(&self, metadata: &mut MetadataMap) {
-        let outbound = current_span_trace(&self.trace).unwrap_or_else(|| self.trace.child());
+        let outbound = self.outbound_trace();
         for key in INTERNAL_KEYS {
             metadata.remove(key);
         }

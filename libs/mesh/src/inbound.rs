@@ -21,6 +21,7 @@ use tracing::Instrument;
 use crate::Identity;
 use crate::access::AccessTable;
 use crate::context::{INTERNAL_KEYS, RequestContext};
+use switchboard_telemetry::Metrics;
 
 /// What the accept loop learned about a connection; tonic puts it in every request's extensions.
 #[derive(Clone, Debug)]
@@ -70,12 +71,29 @@ fn is_open_to_any_peer(path: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct InboundLayer {
     policy: CallerPolicy,
+    /// Where every call is counted and timed, and under which listener name.
+    metrics: Option<(Metrics, &'static str)>,
+    /// The service's name in traces (`switchboard-<identity>`).
+    service: Arc<str>,
 }
 
 impl InboundLayer {
     /// A layer enforcing `policy`.
     pub fn new(policy: CallerPolicy) -> Self {
-        Self { policy }
+        Self { policy, metrics: None, service: Arc::from("switchboard") }
+    }
+
+    /// Names the serving workload in every call's span (`service.name = switchboard-<identity>`), so that its spans
+    /// are exported as its own even when several services share a process.
+    pub fn serving_as(mut self, identity: &Identity) -> Self {
+        self.service = Arc::from(format!("switchboard-{}", identity.name()));
+        self
+    }
+
+    /// Counts and times every call in `metrics` as `service`'s.
+    pub fn with_metrics(mut self, metrics: Metrics, service: &'static str) -> Self {
+        self.metrics = Some((metrics, service));
+        self
     }
 }
 
@@ -83,7 +101,7 @@ impl<S> Layer<S> for InboundLayer {
     type Service = Inbound<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Inbound { inner, policy: self.policy.clone() }
+        Inbound { inner, policy: self.policy.clone(), metrics: self.metrics.clone(), service: self.service.clone() }
     }
 }
 
@@ -92,6 +110,27 @@ impl<S> Layer<S> for InboundLayer {
 pub struct Inbound<S> {
     inner: S,
     policy: CallerPolicy,
+    metrics: Option<(Metrics, &'static str)>,
+    service: Arc<str>,
+}
+
+/// The RPC label of `path`: the path itself for methods the contracts (or health and reflection) define, so that
+/// what a caller sends cannot create label values without bound.
+fn rpc_label<'a>(policy: &CallerPolicy, path: &'a str) -> &'a str {
+    let known = match policy {
+        CallerPolicy::Mesh(table) => table.get(path).is_some(),
+        CallerPolicy::Public => false,
+    };
+    if known || is_open_to_any_peer(path) { path } else { "unknown" }
+}
+
+/// Records a call answered with `response` (its trailers-only `grpc-status`, or OK: a stream's final status is in
+/// its trailers, which are not waited for).
+fn record(metrics: &Option<(Metrics, &'static str)>, rpc: &str, response: &Response, started: std::time::Instant) {
+    if let Some((metrics, service)) = metrics {
+        let status = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("0");
+        metrics.record_rpc(service, rpc, "grpc", status, started.elapsed());
+    }
 }
 
 type Response = http::Response<tonic::body::Body>;
@@ -112,9 +151,17 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let started = std::time::Instant::now();
         let path = request.uri().path().to_owned();
         let connection = request.extensions().get::<ConnectionInfo>().cloned();
         let peer = connection.as_ref().and_then(|c| c.peer.clone());
+        let rpc = rpc_label(&self.policy, &path).to_owned();
+        let metrics = self.metrics.clone();
+        let deny = |status: tonic::Status| -> Self::Future {
+            let response = status.into_http();
+            record(&metrics, &rpc, &response, started);
+            Box::pin(std::future::ready(Ok(response)))
+        };
 
         let context = match &self.policy {
             CallerPolicy::Mesh(table) => {
@@ -144,6 +191,8 @@ where
 
         let span = tracing::info_span!(
             "rpc",
+            otel.name = %path,
+            service.name = %self.service,
             rpc = %path,
             peer = peer.as_ref().map(|p| p.name()).unwrap_or("public"),
             request_id = %context.request_id(),
@@ -156,10 +205,14 @@ where
         // The clone is ready-checked by the caller's poll_ready on `self.inner`: take that one, leave the clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(inner.call(request).instrument(span))
+        let metrics = self.metrics.clone();
+        let call = inner.call(request).instrument(span);
+        Box::pin(async move {
+            let result = call.await;
+            if let Ok(response) = &result {
+                record(&metrics, &rpc, response, started);
+            }
+            result
+        })
     }
-}
-
-fn deny<E: Send + 'static>(status: tonic::Status) -> BoxFuture<'static, Result<Response, E>> {
-    Box::pin(std::future::ready(Ok(status.into_http())))
 }

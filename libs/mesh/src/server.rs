@@ -110,6 +110,8 @@ pub struct ServeOptions {
     pub services: Vec<&'static str>,
     /// Connection limits.
     pub limits: Limits,
+    /// Where calls and connections are counted, under which service name.
+    pub metrics: Option<(switchboard_telemetry::Metrics, &'static str)>,
 }
 
 impl ServeOptions {
@@ -125,7 +127,14 @@ impl ServeOptions {
             policy: CallerPolicy::Mesh(access),
             services: Vec::new(),
             limits: Limits::default(),
+            metrics: None,
         }
+    }
+
+    /// Counts and times every call, and counts open connections, in `metrics` as `service`'s.
+    pub fn with_metrics(mut self, metrics: switchboard_telemetry::Metrics, service: &'static str) -> Self {
+        self.metrics = Some((metrics, service));
+        self
     }
 
     /// Names the services the health endpoint reports.
@@ -148,7 +157,8 @@ pub async fn serve(
     let (routes, health) = with_health_and_reflection(routes, &options.services).await.map_err(serve_error)?;
 
     let limits = &options.limits;
-    let incoming = incoming(listener, &options.transport, limits, shutdown.clone())?;
+    let connections = options.metrics.as_ref().map(|(metrics, service)| metrics.connections(service));
+    let incoming = incoming(listener, &options.transport, limits, connections, shutdown.clone())?;
 
     let services = options.services.clone();
     let deadline = limits.drain_deadline;
@@ -168,7 +178,16 @@ pub async fn serve(
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .tcp_nodelay(true)
-        .layer(InboundLayer::new(options.policy))
+        .layer({
+            let layer = match &options.transport {
+                Transport::Mesh(credentials) => InboundLayer::new(options.policy).serving_as(credentials.identity()),
+                _ => InboundLayer::new(options.policy),
+            };
+            match options.metrics {
+                Some((metrics, service)) => layer.with_metrics(metrics, service),
+                None => layer,
+            }
+        })
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, drained);
     let overdue = async {
@@ -225,6 +244,7 @@ pub fn incoming(
     listener: TcpListener,
     transport: &Transport,
     limits: &Limits,
+    connections: Option<prometheus_client::metrics::gauge::Gauge>,
     shutdown: CancellationToken,
 ) -> Result<ReceiverStream<io::Result<ServerStream>>, MeshError> {
     let acceptor = match transport {
@@ -232,12 +252,13 @@ pub fn incoming(
         Transport::Tls(config) => Some(TlsAcceptor::from(config.clone())),
         Transport::Plaintext => None,
     };
-    Ok(accept_loop(listener, acceptor, limits, shutdown))
+    Ok(accept_loop(listener, acceptor, limits, connections, shutdown))
 }
 
-/// Open connections, in all and per client, so that the caps can refuse new ones.
+/// Open connections, in all and per client, so that the caps can refuse new ones (and the gauge shows them).
 #[derive(Debug)]
 pub struct ConnectionCounter {
+    gauge: Option<prometheus_client::metrics::gauge::Gauge>,
     total: std::sync::atomic::AtomicUsize,
     per_client: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     max_total: usize,
@@ -246,9 +267,10 @@ pub struct ConnectionCounter {
 }
 
 impl ConnectionCounter {
-    /// A counter enforcing `limits`' connection caps.
-    pub fn new(limits: &Limits) -> Arc<Self> {
+    /// A counter enforcing `limits`' connection caps, mirrored in `gauge`.
+    pub fn new(limits: &Limits, gauge: Option<prometheus_client::metrics::gauge::Gauge>) -> Arc<Self> {
         Arc::new(Self {
+            gauge,
             total: std::sync::atomic::AtomicUsize::new(0),
             per_client: std::sync::Mutex::new(std::collections::HashMap::new()),
             max_total: limits.max_connections,
@@ -280,6 +302,9 @@ impl ConnectionCounter {
             }
             *count += 1;
         }
+        if let Some(gauge) = &self.gauge {
+            gauge.inc();
+        }
         Ok(ConnectionPermit { counter: self.clone(), key })
     }
 }
@@ -294,6 +319,9 @@ pub struct ConnectionPermit {
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
         self.counter.total.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        if let Some(gauge) = &self.counter.gauge {
+            gauge.dec();
+        }
         if let Some(key) = self.key {
             let mut per_client = self.counter.per_client.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(count) = per_client.get_mut(&key) {
@@ -310,12 +338,13 @@ fn accept_loop(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
     limits: &Limits,
+    connections: Option<prometheus_client::metrics::gauge::Gauge>,
     shutdown: CancellationToken,
 ) -> ReceiverStream<io::Result<ServerStream>> {
     let (tx, rx) = tokio::sync::mpsc::channel(128);
     let handshake_timeout = limits.handshake_timeout;
     let handshakes = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_handshakes));
-    let counter = ConnectionCounter::new(limits);
+    let counter = ConnectionCounter::new(limits, connections);
     tokio::spawn(async move {
         loop {
             let (tcp, remote) = tokio::select! {

@@ -93,6 +93,19 @@ impl<'a> OutboxRelayTable<'a> {
             .await?)
     }
 
+    /// When the oldest row still waiting was written (µs since epoch), if any waits.
+    pub async fn oldest_pending_us(&self) -> Result<Option<i64>, StoreError> {
+        Ok(outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::CreatedAtUs)
+            .filter(outbox::Column::SentAtUs.is_null())
+            .order_by_asc(outbox::Column::Id)
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(self.db)
+            .await?)
+    }
+
     /// How many rows wait to be published.
     pub async fn pending_count(&self) -> Result<u64, StoreError> {
         Ok(outbox::Entity::find().filter(outbox::Column::SentAtUs.is_null()).count(self.db).await?)
@@ -202,6 +215,15 @@ impl<'a> EventLogTable<'a> {
             .one(self.db)
             .await?
             .map_or(0, |row| row.committed))
+    }
+
+    /// How many entries of `topic` come after `offset` (a group's lag behind the log).
+    pub async fn count_after(&self, topic: &str, offset: i64) -> Result<u64, StoreError> {
+        Ok(event_log::Entity::find()
+            .filter(event_log::Column::Topic.eq(topic))
+            .filter(event_log::Column::Id.gt(offset))
+            .count(self.db)
+            .await?)
     }
 
     /// Records that `group` has processed `topic` up to and including `offset`. Never moves backwards.

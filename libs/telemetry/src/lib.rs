@@ -1,11 +1,16 @@
-//! Process-wide telemetry: one tracing subscriber (human-readable on a terminal, JSON lines otherwise) and
-//! OpenTelemetry tracing, exported over OTLP/gRPC only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! Telemetry: one process-wide tracing subscriber (human-readable on a terminal, JSON lines otherwise) and
+//! OpenTelemetry tracing, exported over OTLP/gRPC only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; and each
+//! platform's Prometheus [`metrics`].
 //!
 //! OpenTelemetry is installed even without an exporter so that every span has real W3C trace and span ids:
 //! `switchboard-mesh` continues inbound `traceparent` headers and injects them on outbound calls, and the ids
 //! appear in log lines whether or not anything is exported. This crate does not know about gRPC metadata.
 
+pub mod metrics;
+
 use std::io::IsTerminal;
+
+pub use crate::metrics::Metrics;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -89,15 +94,97 @@ fn tracer_provider(service: &str) -> Result<SdkTracerProvider, TelemetryError> {
     let resource = opentelemetry_sdk::Resource::builder().with_service_name(service.to_owned()).build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
     let builder = match std::env::var(OTLP_ENDPOINT_ENV) {
-        Ok(endpoint) if !endpoint.trim().is_empty() => {
-            // The exporter reads the endpoint and its other OTEL_* settings from the environment itself.
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .build()
-                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-            builder.with_batch_exporter(exporter)
-        }
+        Ok(endpoint) if !endpoint.trim().is_empty() => builder.with_batch_exporter(ServiceExporter::new()?),
         _ => builder,
     };
     Ok(builder.build())
+}
+
+/// The span field (and attribute) naming the service a span belongs to, such as `switchboard-audit`. Every
+/// service's root spans carry it (the mesh's inbound layer, the gateway's edge, the bus consumers).
+pub const SERVICE_FIELD: &str = "service.name";
+
+/// The services whose spans get a resource of their own.
+const SERVICES: [&str; 4] =
+    ["switchboard-gateway", "switchboard-audit", "switchboard-connectors", "switchboard-orchestrator"];
+
+/// An OTLP exporter per service, so that `switchboard up` (every service in one process) exports each service's
+/// spans under its own `service.name`, as separate processes would: a span tagged with [`SERVICE_FIELD`] goes to
+/// that service's exporter (the tag becomes its resource), anything else to the process's own.
+#[derive(Debug)]
+struct ServiceExporter {
+    /// The process's own, for untagged spans.
+    default: opentelemetry_otlp::SpanExporter,
+    /// One per name in [`SERVICES`].
+    services: Vec<(&'static str, opentelemetry_otlp::SpanExporter)>,
+}
+
+impl ServiceExporter {
+    fn new() -> Result<Self, TelemetryError> {
+        // Each reads the endpoint and the other OTEL_* settings from the environment itself.
+        let build = || {
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))
+        };
+        let services = SERVICES.iter().map(|name| Ok((*name, build()?))).collect::<Result<_, TelemetryError>>()?;
+        Ok(Self { default: build()?, services })
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for ServiceExporter {
+    fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> impl std::future::Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send {
+        let mut groups: Vec<Vec<opentelemetry_sdk::trace::SpanData>> = vec![Vec::new(); self.services.len() + 1];
+        for mut span in batch {
+            let tagged = span.attributes.iter().position(|kv| kv.key.as_str() == SERVICE_FIELD).and_then(|at| {
+                let name = span.attributes[at].value.as_str();
+                self.services.iter().position(|(service, _)| *service == name).map(|index| (at, index))
+            });
+            match tagged {
+                Some((at, index)) => {
+                    // The service is the resource's; the attribute would only repeat it.
+                    span.attributes.remove(at);
+                    groups[index].push(span);
+                }
+                None => groups[self.services.len()].push(span),
+            }
+        }
+        async move {
+            let mut outcome = Ok(());
+            for (index, spans) in groups.into_iter().enumerate().filter(|(_, spans)| !spans.is_empty()) {
+                let exporter = self.services.get(index).map_or(&self.default, |(_, exporter)| exporter);
+                if let Err(e) = exporter.export(spans).await {
+                    outcome = Err(e);
+                }
+            }
+            outcome
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        for (_, exporter) in &self.services {
+            let _ = exporter.shutdown_with_timeout(timeout);
+        }
+        self.default.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.default.set_resource(resource);
+        for (name, exporter) in &mut self.services {
+            // The process's resource (host, SDK, ...) with the service's own name.
+            let attributes = resource
+                .iter()
+                .filter(|(key, _)| key.as_str() != SERVICE_FIELD)
+                .map(|(key, value)| opentelemetry::KeyValue::new(key.clone(), value.clone()));
+            let own = opentelemetry_sdk::Resource::builder_empty()
+                .with_attributes(attributes)
+                .with_service_name(*name)
+                .build();
+            exporter.set_resource(&own);
+        }
+    }
 }

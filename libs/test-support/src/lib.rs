@@ -128,6 +128,8 @@ pub struct TestPlatform {
     pub gateway_addr: String,
     /// The gateway's admin address (mTLS, operators).
     pub gateway_admin_addr: String,
+    /// Where `GET /metrics` answers.
+    pub metrics_addr: String,
     /// The platform's store, for tests that inspect or tamper with rows.
     pub store: Store,
     /// The platform (its configuration and shared resources).
@@ -187,6 +189,7 @@ impl TestPlatform {
         let (orchestrator_listener, orchestrator_addr) = listener().await;
         let (gateway_listener, gateway_addr) = listener().await;
         let (admin_listener, gateway_admin_addr) = listener().await;
+        let (metrics_listener, metrics_addr) = listener().await;
         let on_store_error = match options.on_store_error {
             switchboard_gateway::OnStoreError::Allow => "allow",
             switchboard_gateway::OnStoreError::Deny => "deny",
@@ -229,6 +232,7 @@ impl TestPlatform {
             audit: Some(audit_listener),
             connectors: Some(connectors_listener),
             orchestrator: Some(orchestrator_listener),
+            metrics: Some(metrics_listener),
         };
         let shutdown = CancellationToken::new();
         let running = platform.start(listeners, shutdown.clone()).await.expect("start the platform");
@@ -244,6 +248,7 @@ impl TestPlatform {
             orchestrator_addr,
             gateway_addr,
             gateway_admin_addr,
+            metrics_addr,
             store,
             platform,
             test_store: Some(test_store),
@@ -283,6 +288,7 @@ impl TestPlatform {
                 .expect("signing key"),
             credentials: self.credentials(Identity::audit()),
             bus: None,
+            metrics: self.platform.metrics().clone(),
         };
         let token = self.shutdown.clone();
         self.tasks.push(tokio::spawn(async move {

@@ -92,9 +92,15 @@ pub async fn consume_audit_events(service: AuditService, bus: Arc<dyn EventBus>,
 /// Appends every record of `batch`; errors only when the store fails (the batch is then retried whole).
 async fn append_batch(service: &AuditService, batch: &[Delivery]) -> Result<(), AuditError> {
     let mut by_tenant: BTreeMap<TenantId, Vec<(pb::NewEvent, Origin)>> = BTreeMap::new();
+    // One span per record, in the trace of the request that wrote it, open until its batch is appended: the edge,
+    // the service that wrote the record, and this consumer appear in one trace.
+    let mut spans = Vec::with_capacity(batch.len());
     for delivery in batch {
         match decode(delivery) {
-            Ok((tenant, event, origin)) => by_tenant.entry(tenant).or_default().push((event, origin)),
+            Ok((tenant, event, origin, traceparent)) => {
+                spans.push(record_span(&event.event_id, &origin, traceparent));
+                by_tenant.entry(tenant).or_default().push((event, origin));
+            }
             Err(e) => tracing::error!(
                 topic = %delivery.topic, partition = delivery.partition, offset = delivery.offset, error = %e,
                 "skipping an audit.events message that is not an audit record"
@@ -110,6 +116,8 @@ async fn append_batch(service: &AuditService, batch: &[Delivery]) -> Result<(), 
             }
         }
     }
+    // The records' spans end once they are in the log.
+    drop(spans);
     Ok(())
 }
 
@@ -131,7 +139,24 @@ async fn append_one_by_one(
     Ok(())
 }
 
-fn decode(delivery: &Delivery) -> Result<(TenantId, pb::NewEvent, Origin), EventsError> {
+/// The span of one consumed record, a child of the span that wrote it.
+fn record_span(event_id: &str, origin: &Origin, traceparent: Option<TraceParent>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "consume",
+        otel.name = "audit.events consume",
+        otel.kind = "consumer",
+        service.name = "switchboard-audit",
+        event_id,
+        request_id = %origin.request_id,
+    );
+    if let Some(trace) = traceparent {
+        let context = switchboard_mesh::context::RequestContext::new_root().with_trace(trace);
+        switchboard_mesh::context::continue_trace(&span, &context);
+    }
+    span
+}
+
+fn decode(delivery: &Delivery) -> Result<(TenantId, pb::NewEvent, Origin, Option<TraceParent>), EventsError> {
     let envelope = delivery.envelope()?;
     let tenant: TenantId = envelope
         .tenant_id
@@ -144,8 +169,9 @@ fn decode(delivery: &Delivery) -> Result<(TenantId, pb::NewEvent, Origin), Event
         // Deduplication needs a stable id: the envelope's is one.
         event.event_id = envelope.event_id.clone();
     }
-    let trace_id = TraceParent::parse(&envelope.traceparent).map(|t| t.trace_id_hex()).unwrap_or_default();
-    Ok((tenant, event, Origin { request_id: envelope.request_id, trace_id }))
+    let traceparent = TraceParent::parse(&envelope.traceparent);
+    let trace_id = traceparent.map(|t| t.trace_id_hex()).unwrap_or_default();
+    Ok((tenant, event, Origin { request_id: envelope.request_id, trace_id }, traceparent))
 }
 
 /// Exponential backoff with one warning per failure streak.

@@ -43,6 +43,8 @@ pub struct AuditConfig {
     pub credentials: MeshCredentials,
     /// The bus to consume `audit.events` from; direct AppendEvents calls only when `None`.
     pub bus: Option<Arc<dyn EventBus>>,
+    /// Where its calls are counted.
+    pub metrics: switchboard_telemetry::Metrics,
 }
 
 impl std::fmt::Debug for AuditConfig {
@@ -64,7 +66,8 @@ pub async fn serve_with(
     let server = AuditServiceServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let options = ServeOptions::mesh(config.credentials)?.reporting([SERVICE_NAME]);
+    let options =
+        ServeOptions::mesh(config.credentials)?.reporting([SERVICE_NAME]).with_metrics(config.metrics, "audit");
     let served =
         switchboard_mesh::server::serve(tonic::service::Routes::new(server), listener, options, shutdown).await;
     if let Some(consumer) = consumer {

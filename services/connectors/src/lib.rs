@@ -28,6 +28,8 @@ impl PendingContract for ConnectorContract {
 pub struct ConnectorsConfig {
     /// This service's mesh certificate.
     pub credentials: MeshCredentials,
+    /// Where its calls are counted.
+    pub metrics: switchboard_telemetry::Metrics,
 }
 
 /// Serves on an already-bound listener until `shutdown` is cancelled.
@@ -37,6 +39,7 @@ pub async fn serve_with(
     shutdown: CancellationToken,
 ) -> Result<(), MeshError> {
     let routes = tonic::service::Routes::new(Pending::<ConnectorContract>::new());
-    let options = ServeOptions::mesh(config.credentials)?.reporting([SERVICE_NAME]);
+    let options =
+        ServeOptions::mesh(config.credentials)?.reporting([SERVICE_NAME]).with_metrics(config.metrics, "connectors");
     switchboard_mesh::server::serve(routes, listener, options, shutdown).await
 }

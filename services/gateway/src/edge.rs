@@ -54,6 +54,10 @@ impl Protocol {
     }
 }
 
+/// Marks a request that arrived as gRPC-Web (before tonic-web translated it), for the metrics.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GrpcWeb;
+
 /// The REST route a request matched, found once by the edge and used by the REST handler.
 #[derive(Clone, Debug)]
 pub(crate) struct ResolvedRoute {
@@ -74,6 +78,7 @@ pub(crate) struct EdgeLayer {
     pub(crate) budget: Budget,
     /// How long a stream answered to a caller without a token (a health Watch) may stay open.
     pub(crate) anonymous_stream_lifetime: Duration,
+    pub(crate) metrics: switchboard_telemetry::Metrics,
 }
 
 impl<S> tower_layer::Layer<S> for EdgeLayer {
@@ -214,10 +219,17 @@ where
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let started = Instant::now();
         let protocol = Protocol::of(request.headers());
+        let label = match (protocol, request.extensions().get::<GrpcWeb>()) {
+            (Protocol::Rest, _) => "rest",
+            (Protocol::Grpc, Some(_)) => "grpc-web",
+            (Protocol::Grpc, None) => "grpc",
+        };
+        let metrics = self.layer.metrics.clone();
         let refuse = |request: &http::Request<Body>, error: EdgeError| {
             let context = RequestContext::from_untrusted_headers(request.headers());
             let response = with_request_id(respond(protocol, &error), &context);
             access_log(&context, request.method(), request.uri().path(), None, &response, started);
+            record(&metrics, None, label, &response, started);
             Box::pin(std::future::ready(Ok(response))) as Self::Future
         };
         let document = is_public_document(request.uri().path());
@@ -251,6 +263,7 @@ where
         let span = tracing::info_span!(
             "request",
             otel.name = rpc.as_deref().unwrap_or("document"),
+            service.name = "switchboard-gateway",
             request_id = %context.request_id(),
             trace_id = %context.trace().trace_id_hex(),
             tenant = context.tenant().map(|t| t.to_string()).unwrap_or_default(),
@@ -264,6 +277,7 @@ where
                 let finish = |response: Response| {
                     let response = with_request_id(response, &context);
                     access_log(&context, &method, &path, rpc.as_deref(), &response, started);
+                    record(&layer.metrics, rpc.as_deref(), label, &response, started);
                     response
                 };
                 let refused = |error: EdgeError| finish(respond(protocol, &error));
@@ -394,6 +408,22 @@ impl http_body::Body for Lifetime {
     fn is_end_stream(&self) -> bool {
         self.ended || self.body.is_end_stream()
     }
+}
+
+/// Counts and times a request by RPC (`-` for public documents and requests that named none) and protocol; the
+/// status is the gRPC code for gRPC callers, the HTTP status for REST.
+fn record(
+    metrics: &switchboard_telemetry::Metrics,
+    rpc: Option<&str>,
+    protocol: &str,
+    response: &Response,
+    started: Instant,
+) {
+    let status = match protocol {
+        "rest" => response.status().as_u16().to_string(),
+        _ => response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("0").to_owned(),
+    };
+    metrics.record_rpc("gateway", rpc.unwrap_or("-"), protocol, &status, started.elapsed());
 }
 
 fn with_request_id(mut response: Response, context: &RequestContext) -> Response {

@@ -204,13 +204,14 @@ pub(crate) fn app(router: axum::Router, edge: EdgeLayer, cors_origins: &[http::H
         |r: http::Response<tonic::body::Body>| r.map(Body::new),
     );
     let web = BoxCloneSyncService::new(web);
-    let split = tower::service_fn(move |request: http::Request<Body>| {
+    let split = tower::service_fn(move |mut request: http::Request<Body>| {
         let service = if is_grpc_web_json(&request) {
             // tonic-web speaks protobuf gRPC-Web only.
             BoxCloneSyncService::new(tower::service_fn(|_| {
                 std::future::ready(Ok(respond(Protocol::Grpc, &EdgeError::GrpcWebJson)))
             }))
         } else if is_grpc_web(&request) {
+            request.extensions_mut().insert(crate::edge::GrpcWeb);
             web.clone()
         } else {
             plain.clone()
@@ -226,10 +227,12 @@ pub(crate) async fn serve(
     listener: TcpListener,
     transport: Transport,
     limits: Limits,
+    connections: prometheus_client::metrics::gauge::Gauge,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let mut incoming = switchboard_mesh::server::incoming(listener, &transport, &limits, shutdown.clone())?;
+    let mut incoming =
+        switchboard_mesh::server::incoming(listener, &transport, &limits, Some(connections), shutdown.clone())?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -352,7 +355,8 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let limits = Limits { idle_timeout: Duration::from_millis(300), ..Limits::default() };
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(serve(app, listener, Transport::Plaintext, limits, shutdown.clone()));
+        let gauge = prometheus_client::metrics::gauge::Gauge::default();
+        let server = tokio::spawn(serve(app, listener, Transport::Plaintext, limits, gauge, shutdown.clone()));
 
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (mut send, connection) =

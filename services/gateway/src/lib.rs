@@ -132,6 +132,8 @@ pub struct GatewayConfig {
     pub public_limits: PublicLimits,
     /// Whether a token is accepted when the cache cannot say if it was revoked.
     pub revocation_on_cache_error: OnCacheError,
+    /// Where requests, refusals and connections are counted.
+    pub metrics: switchboard_telemetry::Metrics,
 }
 
 /// What the public port allows each client, beyond what every RPC's access rule says.
@@ -272,11 +274,13 @@ pub async fn serve_with(
             config.rate_limits.clone(),
             config.store.clone(),
             config.cache.clone(),
+            config.metrics.clone(),
         )),
         revocations: revocations.clone(),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         budget: body::Budget::default(),
         anonymous_stream_lifetime: config.public_limits.anonymous_stream_lifetime,
+        metrics: config.metrics.clone(),
     };
     let app = front::app(router, edge, &config.cors_origins);
     let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);
@@ -288,13 +292,19 @@ pub async fn serve_with(
     };
 
     let admin_routes = tonic::service::Routes::new(admin_server(admin));
-    let admin_options = ServeOptions::mesh(config.credentials.clone())?.reporting([TENANT_ADMIN_SERVICE]);
+    let admin_options = ServeOptions::mesh(config.credentials.clone())?
+        .reporting([TENANT_ADMIN_SERVICE])
+        .with_metrics(config.metrics.clone(), "gateway-admin");
 
     let admin = async {
         switchboard_mesh::server::serve(admin_routes, listeners.admin, admin_options, shutdown.clone())
             .await
             .map_err(GatewayError::from)
     };
-    tokio::try_join!(front::serve(app, listeners.public, transport, public_limits, shutdown.clone()), admin)?;
+    let connections = config.metrics.connections("gateway-public");
+    tokio::try_join!(
+        front::serve(app, listeners.public, transport, public_limits, connections, shutdown.clone()),
+        admin
+    )?;
     Ok(())
 }

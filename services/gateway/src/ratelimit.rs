@@ -59,6 +59,8 @@ pub(crate) struct Limiter {
     store: Store,
     /// Caches each tenant's stored limit (in process, or Redis shared by the replicas).
     cache: Arc<dyn Cache>,
+    /// Counts refusals by scope.
+    metrics: switchboard_telemetry::Metrics,
 }
 
 /// The cache key of `tenant`'s stored rate limit: the tenant is in the key, so one tenant's entry can never
@@ -96,8 +98,13 @@ fn ceil_secs(d: Duration) -> u64 {
 }
 
 impl Limiter {
-    pub(crate) fn new(config: RateLimits, store: Store, cache: Arc<dyn Cache>) -> Self {
-        Self { config, store, cache }
+    pub(crate) fn new(
+        config: RateLimits,
+        store: Store,
+        cache: Arc<dyn Cache>,
+        metrics: switchboard_telemetry::Metrics,
+    ) -> Self {
+        Self { config, store, cache, metrics }
     }
 
     /// The tenant's requests per minute: its stored override (cached for [`OVERRIDE_TTL`]; the admin service
@@ -141,19 +148,19 @@ impl Limiter {
             return Verdict::Pass(None);
         }
         let default = self.config.default_per_minute;
-        let checks: Vec<(String, u32, &str)> = match caller {
+        let checks: Vec<(String, u32, &str, &str)> = match caller {
             Some(caller) => vec![
-                (format!("tenant:{}", caller.tenant), self.tenant_quota(caller.tenant).await, "this tenant"),
-                (format!("user:{}", caller.user), default, "this user"),
+                (format!("tenant:{}", caller.tenant), self.tenant_quota(caller.tenant).await, "this tenant", "tenant"),
+                (format!("user:{}", caller.user), default, "this user", "user"),
             ],
             // IPv6 clients by their /64: one host or home network holds a whole /64.
             None => match client.map(switchboard_mesh::net::client_key) {
-                Some(ip) => vec![(format!("ip:{ip}"), default, "this client address")],
+                Some(ip) => vec![(format!("ip:{ip}"), default, "this client address", "client")],
                 None => return Verdict::Pass(None),
             },
         };
         let mut tightest: Option<Headers> = None;
-        for (key, per_minute, whose) in checks {
+        for (key, per_minute, whose, scope) in checks {
             let Some(quota) = Quota::per_minute(per_minute) else { continue };
             match self.config.store.check(&key, quota).await {
                 Ok(Decision::Allowed { remaining, reset_after }) => {
@@ -167,6 +174,7 @@ impl Limiter {
                     let message =
                         format!("rate limit exceeded: {per_minute} requests per minute for {whose}; retry in {wait} s");
                     let error = EdgeError::RateLimited { message, retry_after };
+                    self.metrics.rate_limited(scope);
                     return Verdict::Refuse { error, headers: Some(headers) };
                 }
                 Err(e) => {

@@ -27,6 +27,8 @@ impl PendingContract for OrchestratorContract {
 pub struct OrchestratorConfig {
     /// This service's mesh certificate.
     pub credentials: MeshCredentials,
+    /// Where its calls are counted.
+    pub metrics: switchboard_telemetry::Metrics,
 }
 
 /// Serves on an already-bound listener until `shutdown` is cancelled.
@@ -36,6 +38,7 @@ pub async fn serve_with(
     shutdown: CancellationToken,
 ) -> Result<(), MeshError> {
     let routes = tonic::service::Routes::new(Pending::<OrchestratorContract>::new());
-    let options = ServeOptions::mesh(config.credentials)?.reporting([SERVICE_NAME]);
+    let options =
+        ServeOptions::mesh(config.credentials)?.reporting([SERVICE_NAME]).with_metrics(config.metrics, "orchestrator");
     switchboard_mesh::server::serve(routes, listener, options, shutdown).await
 }

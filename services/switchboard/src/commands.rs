@@ -70,7 +70,7 @@ async fn up(config: PlatformConfig) -> Result<ExitCode, CliError> {
     }
     let shutdown = switchboard_mesh::shutdown::on_signals();
     // Bind everything before starting anything: a taken port fails the whole start, with its address.
-    let listeners = Listeners::bind_all(&config.mesh).await?;
+    let listeners = Listeners::bind_all(&config.mesh).await?.with_metrics(&config.metrics_addr).await?;
     let (gateway, data_dir) = (config.mesh.gateway_addr.clone(), config.mesh.data_dir.clone());
     let platform = Platform::new(config);
     let running = platform.start(listeners, shutdown.clone()).await?;
@@ -82,7 +82,11 @@ async fn serve_one(service: Service, config: PlatformConfig, listen: Option<Stri
     let _telemetry = switchboard_telemetry::init(&format!("switchboard-{}", service.name()))?;
     ensure_data_dir(&config.mesh.data_dir)?;
     let shutdown = switchboard_mesh::shutdown::on_signals();
-    let listeners = Listeners::default().bind(&config.mesh, service, listen.as_deref()).await?;
+    let listeners = Listeners::default()
+        .bind(&config.mesh, service, listen.as_deref())
+        .await?
+        .with_metrics(&config.metrics_addr)
+        .await?;
     let platform = Platform::new(config);
     let running = platform.start(listeners, shutdown).await?;
     finish(running.wait().await)

@@ -220,6 +220,9 @@ pub struct PlatformConfig {
     /// batch when a consumer resumes inside it. On Apache Kafka raise it (e.g. 10000) for throughput.
     #[arg(long, env = "KAFKA_BATCH_MESSAGES", default_value_t = 1)]
     pub kafka_batch_messages: u32,
+    /// Where Prometheus scrapes `GET /metrics` (never the public port); empty turns it off.
+    #[arg(long, env = "SWITCHBOARD_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: String,
     /// How often the outbox relay looks for events written by other processes, in milliseconds (events written in
     /// this process wake it at once).
     #[arg(long, env = "SWITCHBOARD_OUTBOX_POLL_MS", default_value_t = 200)]

@@ -25,6 +25,7 @@ use switchboard_mesh::pki::{CertFiles, DevCa, MeshCredentials};
 use switchboard_mesh::{Identity, MeshError};
 use switchboard_orchestrator::OrchestratorConfig;
 use switchboard_store::{Store, StoreConfig, StoreError};
+use switchboard_telemetry::Metrics;
 use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
@@ -101,6 +102,8 @@ pub struct Listeners {
     pub connectors: Option<TcpListener>,
     /// The orchestrator.
     pub orchestrator: Option<TcpListener>,
+    /// Prometheus's `GET /metrics`.
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -113,6 +116,14 @@ impl Listeners {
             Service::Audit => self.audit = Some(listener),
             Service::Connectors => self.connectors = Some(listener),
             Service::Orchestrator => self.orchestrator = Some(listener),
+        }
+        Ok(self)
+    }
+
+    /// Binds the metrics listener at `addr`, unless it is empty (metrics off).
+    pub async fn with_metrics(mut self, addr: &str) -> Result<Self, PlatformError> {
+        if !addr.trim().is_empty() {
+            self.metrics = Some(switchboard_mesh::server::bind(addr.trim()).await?);
         }
         Ok(self)
     }
@@ -173,6 +184,7 @@ pub fn credentials(mesh: &Mesh, identity: Identity) -> Result<MeshCredentials, P
 /// The platform: its configuration and the resources its services share.
 pub struct Platform {
     config: PlatformConfig,
+    metrics: Metrics,
     store: OnceCell<Store>,
     bus: OnceCell<Arc<dyn EventBus>>,
     redis: OnceCell<Option<RedisCache>>,
@@ -188,7 +200,14 @@ impl std::fmt::Debug for Platform {
 impl Platform {
     /// A platform built from `config`; nothing is opened until a service needs it.
     pub fn new(config: PlatformConfig) -> Self {
-        Self { config, store: OnceCell::new(), bus: OnceCell::new(), redis: OnceCell::new(), cache: OnceCell::new() }
+        Self {
+            config,
+            metrics: Metrics::new(),
+            store: OnceCell::new(),
+            bus: OnceCell::new(),
+            redis: OnceCell::new(),
+            cache: OnceCell::new(),
+        }
     }
 
     /// Uses `store` instead of opening one from the configuration (an embedding process, or a test that inspects
@@ -201,6 +220,11 @@ impl Platform {
     /// The configuration.
     pub fn config(&self) -> &PlatformConfig {
         &self.config
+    }
+
+    /// The platform's metrics (what `GET /metrics` serves).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// How to open the store: `DATABASE_URL` (and schema), else SQLite in the data dir.
@@ -262,7 +286,7 @@ impl Platform {
                     self.config.mesh.data_dir.join("keys").join("events.keys")
                 });
                 let keys = EnvelopeKeys::load_or_create(&keys_file).map_err(|e| PlatformError::Config(e.to_string()))?;
-                let bus: Arc<dyn EventBus> = Arc::new(SignedBus::new(bus, keys));
+                let bus: Arc<dyn EventBus> = Arc::new(SignedBus::new(bus, keys, self.metrics.clone()));
                 tracing::info!(bus = bus.name(), "event bus");
                 Ok::<_, PlatformError>(bus)
             })
@@ -391,6 +415,7 @@ impl Platform {
             } else {
                 OnCacheError::Allow
             },
+            metrics: self.metrics.clone(),
             public_limits: PublicLimits {
                 max_connections: config.max_connections.max(1),
                 max_connections_per_client: config.max_connections_per_client.max(1),
@@ -421,6 +446,7 @@ impl Platform {
                 signer: CheckpointSigner::load_or_create(&key_path).map_err(|e| failed(Service::Audit)(&e))?,
                 credentials: credentials(&self.config.mesh, Identity::audit())?,
                 bus: Some(self.event_bus(&shutdown).await?),
+                metrics: self.metrics.clone(),
             };
             let at = addr(&listener);
             let task = switchboard_audit::serve_with(config, listener, shutdown.clone())
@@ -429,7 +455,10 @@ impl Platform {
             ready.push((Service::Audit, at, task));
         }
         if let Some(listener) = listeners.connectors {
-            let config = ConnectorsConfig { credentials: credentials(&self.config.mesh, Identity::connectors())? };
+            let config = ConnectorsConfig {
+                credentials: credentials(&self.config.mesh, Identity::connectors())?,
+                metrics: self.metrics.clone(),
+            };
             let at = addr(&listener);
             let task = switchboard_connectors::serve_with(config, listener, shutdown.clone())
                 .map(move |r| r.map_err(|e| failed(Service::Connectors)(&e)))
@@ -437,7 +466,10 @@ impl Platform {
             ready.push((Service::Connectors, at, task));
         }
         if let Some(listener) = listeners.orchestrator {
-            let config = OrchestratorConfig { credentials: credentials(&self.config.mesh, Identity::orchestrator())? };
+            let config = OrchestratorConfig {
+                credentials: credentials(&self.config.mesh, Identity::orchestrator())?,
+                metrics: self.metrics.clone(),
+            };
             let at = addr(&listener);
             let task = switchboard_orchestrator::serve_with(config, listener, shutdown.clone())
                 .map(move |r| r.map_err(|e| failed(Service::Orchestrator)(&e)))
@@ -470,12 +502,63 @@ impl Platform {
             ready.push((Service::Gateway, at, task));
         }
 
+        let samples_outbox = ready.iter().any(|(s, _, _)| *s == Service::Gateway);
+        let samples_consumer = ready.iter().any(|(s, _, _)| *s == Service::Audit);
+        if samples_outbox || samples_consumer {
+            let (store, bus) = (self.store().await?, self.event_bus(&shutdown).await?);
+            let sampler = sample_backlogs(self.metrics.clone(), store, bus, samples_outbox, samples_consumer);
+            tokio::spawn(run_until(sampler, shutdown.clone()));
+        }
+        if let Some(listener) = listeners.metrics {
+            let stop = shutdown.clone();
+            tokio::spawn(switchboard_telemetry::metrics::serve(self.metrics.clone(), listener, async move {
+                stop.cancelled().await;
+            }));
+        }
         let mut tasks = JoinSet::new();
         for (service, at, task) in ready {
             tracing::info!(service = service.name(), addr = %at, "starting");
             tasks.spawn(task);
         }
         Ok(Running { tasks, shutdown })
+    }
+}
+
+/// How often the backlog gauges are refreshed.
+const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs `task` until `shutdown`.
+async fn run_until(task: impl std::future::Future<Output = ()>, shutdown: CancellationToken) {
+    tokio::select! {
+        () = task => {}
+        () = shutdown.cancelled() => {}
+    }
+}
+
+/// Refreshes the outbox backlog and lag, and the audit consumer's lag, every [`SAMPLE_EVERY`].
+async fn sample_backlogs(metrics: Metrics, store: Store, bus: Arc<dyn EventBus>, outbox: bool, consumer: bool) {
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if outbox {
+            let relay = store.outbox_relay();
+            match (relay.pending_count().await, relay.oldest_pending_us().await) {
+                (Ok(backlog), Ok(oldest)) => {
+                    let age_us = oldest.map_or(0, |at| switchboard_types::now_unix_micros().saturating_sub(at));
+                    metrics.set_outbox(backlog, Duration::from_micros(u64::try_from(age_us).unwrap_or(0)));
+                }
+                (Err(e), _) | (_, Err(e)) => tracing::debug!(error = %e, "cannot sample the outbox"),
+            }
+        }
+        if consumer {
+            let (topic, group) = (switchboard_events::topics::AUDIT_EVENTS, switchboard_audit::AUDIT_CONSUMER_GROUP);
+            match bus.consumer_lag(topic, group).await {
+                Ok(Some(lag)) => metrics.set_consumer_lag(topic, group, lag),
+                Ok(None) => {}
+                Err(e) => tracing::debug!(error = %e, "cannot sample the consumer lag"),
+            }
+        }
     }
 }
 

@@ -101,6 +101,7 @@ async fn the_public_listener_strips_internal_metadata_from_clients() {
         policy: CallerPolicy::Public,
         services: vec![],
         limits: Limits::default(),
+        metrics: None,
     };
     let addr = spawn(recorder_routes(recorder.clone()), options, &shutdown).await;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect_lazy();

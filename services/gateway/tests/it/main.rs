@@ -6,6 +6,7 @@
 mod hardening;
 mod http;
 mod jwt;
+mod metrics;
 mod ratelimit;
 mod rest;
 mod roles;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
-/// Five free loopback ports (bound then released: a small race, acceptable for a process test).
+/// Six free loopback ports (bound then released: a small race, acceptable for a process test).
 fn free_ports() -> Vec<u16> {
-    let listeners: Vec<_> = (0..5).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let listeners: Vec<_> = (0..6).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
     listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
 
@@ -36,6 +36,7 @@ impl Platform {
             ("SWITCHBOARD_CONNECTORS_ADDR", format!("127.0.0.1:{}", ports[2])),
             ("SWITCHBOARD_ORCHESTRATOR_ADDR", format!("127.0.0.1:{}", ports[3])),
             ("SWITCHBOARD_GATEWAY_ADMIN_ADDR", format!("127.0.0.1:{}", ports[4])),
+            ("SWITCHBOARD_METRICS_ADDR", format!("127.0.0.1:{}", ports[5])),
         ];
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let log = std::fs::File::create(dir.path().join("up.log")).unwrap();
@@ -332,4 +333,142 @@ fn large_bodies_leave_memory_bounded() {
     assert!(login_declared <= 16 && login_chunked <= 16, "{peaks:?}");
     assert!(webhook <= 128, "{peaks:?}");
     println!("peak RSS growth (MiB): {peaks:?}");
+}
+
+mod traces {
+    //! An OTLP collector inside the test, receiving what `switchboard up` exports.
+
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+
+    /// Every span received, with its resource's `service.name`.
+    #[derive(Clone, Default)]
+    pub struct Collector {
+        pub spans: Arc<Mutex<Vec<(String, Span)>>>,
+    }
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let mut spans = self.spans.lock().unwrap();
+            for resource_spans in request.into_inner().resource_spans {
+                let service = resource_spans
+                    .resource
+                    .iter()
+                    .flat_map(|r| r.attributes.iter())
+                    .find(|kv| kv.key == "service.name")
+                    .and_then(|kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                        Some(Value::StringValue(s)) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                for scope in resource_spans.scope_spans {
+                    spans.extend(scope.spans.into_iter().map(|span| (service.clone(), span)));
+                }
+            }
+            Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+        }
+    }
+
+    /// Starts a collector on a free port; returns it and its endpoint URL.
+    pub async fn start() -> (Collector, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let collector = Collector::default();
+        let server = TraceServiceServer::new(collector.clone());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(server)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        (collector, endpoint)
+    }
+}
+
+/// One REST call with a `traceparent` is one trace across the edge and the audit service behind it, each exported
+/// under its own `service.name` though `up` runs both in one process; and a login's audit record, published through
+/// the outbox and the bus, is consumed in the login's trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_is_one_trace_across_services_and_the_bus() {
+    let (collector, endpoint) = traces::start().await;
+    let platform = tokio::task::spawn_blocking(move || {
+        let platform = Platform::start_with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ]);
+        platform.wait_serving();
+        assert!(platform.run(&["tenant", "create", "acme"]).status.success());
+        let user = platform.run_with_input(
+            &["user", "create", "--tenant", "acme", "--email", "o@acme.example", "--role", "owner"],
+            "correct horse battery staple\n",
+        );
+        assert!(user.status.success(), "{}", String::from_utf8_lossy(&user.stderr));
+        platform
+    })
+    .await
+    .unwrap();
+
+    let (login_trace, call_trace, client_span) =
+        ("4bf92f3577b34da6a3ce929d0e0e4736", "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
+    let gateway = platform.gateway();
+    tokio::task::spawn_blocking(move || {
+        let body = r#"{"tenant":"acme","email":"o@acme.example","password":"correct horse battery staple"}"#;
+        let login = format!(
+            "POST /v1/auth:login HTTP/1.1\r\nhost: x\r\ntraceparent: 00-{login_trace}-00f067aa0ba902b7-01\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let response = http_exchange(&gateway, &login);
+        let token = response.split("\"accessToken\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+        let list = format!(
+            "GET /v1/audit/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\ntraceparent: 00-{call_trace}-{client_span}-01\r\nconnection: close\r\n\r\n"
+        );
+        assert!(http_exchange(&gateway, &list).starts_with("HTTP/1.1 200"));
+    })
+    .await
+    .unwrap();
+
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let spans = collector.spans.lock().unwrap().clone();
+        let of = |trace: &str, service: &str| -> Vec<_> {
+            spans
+                .iter()
+                .filter(|(s, span)| s == service && hex(&span.trace_id) == trace)
+                .map(|(_, span)| span.clone())
+                .collect()
+        };
+        let (edge, audit) = (of(call_trace, "switchboard-gateway"), of(call_trace, "switchboard-audit"));
+        let consumed = of(login_trace, "switchboard-audit");
+        let joined = edge
+            .iter()
+            .any(|e| hex(&e.parent_span_id) == client_span && audit.iter().any(|a| a.parent_span_id == e.span_id));
+        if joined && consumed.iter().any(|span| span.name.contains("consume")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not one trace within 30 s: edge {edge:?}\naudit {audit:?}\nconsumed {consumed:?}\nlog:\n{}",
+            platform.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One HTTP/1.1 exchange (the request asks to close); the whole response as text.
+fn http_exchange(addr: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
 }
