@@ -392,10 +392,7 @@ impl http_body::Body for Lifetime {
         }
         if self.deadline.as_mut().poll(cx).is_ready() {
             self.ended = true;
-            let status = tonic::Status::deadline_exceeded(format!(
-                "streams without an access token end after {} s: call again, or sign in",
-                self.lifetime.as_secs()
-            ));
+            let status = EdgeError::StreamExpired { seconds: self.lifetime.as_secs() }.to_status();
             let mut trailers = http::HeaderMap::new();
             if status.add_header(&mut trailers).is_ok() {
                 return Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))));

@@ -57,6 +57,8 @@ pub(crate) enum EdgeError {
     Busy(&'static str),
     /// The call did not finish within the edge's deadline.
     Timeout,
+    /// A stream opened without a token reached its lifetime.
+    StreamExpired { seconds: u64 },
     /// A service answered with this status.
     Status(tonic::Status),
     /// Something inside the edge failed; details are in the log.
@@ -157,6 +159,14 @@ impl EdgeError {
                 ..plain(Code::Unavailable, (*message).into(), "BUSY")
             },
             EdgeError::Timeout => plain(Code::DeadlineExceeded, "the call took too long".into(), "TIMEOUT"),
+            EdgeError::StreamExpired { seconds } => Rendered {
+                metadata: vec![("lifetime_seconds", seconds.to_string())],
+                ..plain(
+                    Code::DeadlineExceeded,
+                    format!("streams without an access token end after {seconds} s: call again, or sign in"),
+                    "STREAM_EXPIRED",
+                )
+            },
             EdgeError::Status(status) => Rendered {
                 code: status.code(),
                 http: None,
@@ -261,14 +271,25 @@ fn details_json(details: &RpcStatus) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The response that refuses a request with `error`, in `protocol`.
-pub(crate) fn respond(protocol: Protocol, error: &EdgeError) -> http::Response<Body> {
+/// `error` as the JSON `google.rpc.Status` a REST client reads (the body of a REST error, and the `error` of a
+/// stream that fails after it started).
+pub(crate) fn status_json(error: &EdgeError) -> serde_json::Value {
     let rendered = error.render();
     let details = match error {
         EdgeError::Status(status) if status.details().is_empty() => RpcStatus::default(),
         EdgeError::Status(status) => RpcStatus::decode(status.details()).unwrap_or_default(),
         _ => rpc_status(&rendered),
     };
+    serde_json::json!({
+        "code": rendered.code as i32,
+        "message": rendered.message,
+        "details": details_json(&details),
+    })
+}
+
+/// The response that refuses a request with `error`, in `protocol`.
+pub(crate) fn respond(protocol: Protocol, error: &EdgeError) -> http::Response<Body> {
+    let rendered = error.render();
     let mut response = match protocol {
         Protocol::Grpc => {
             let mut response = error.to_status().into_http();
@@ -278,12 +299,7 @@ pub(crate) fn respond(protocol: Protocol, error: &EdgeError) -> http::Response<B
             response
         }
         Protocol::Rest => {
-            let body = serde_json::json!({
-                "code": rendered.code as i32,
-                "message": rendered.message,
-                "details": details_json(&details),
-            });
-            let mut response = http::Response::new(Body::from(body.to_string()));
+            let mut response = http::Response::new(Body::from(status_json(error).to_string()));
             *response.status_mut() = rendered.http.unwrap_or_else(|| http_status(rendered.code));
             response
                 .headers_mut()

@@ -180,8 +180,8 @@ fn render(sse: bool, key: &str, value: &serde_json::Value) -> bytes::Bytes {
     })
 }
 
-fn render_status(sse: bool, status: &tonic::Status) -> bytes::Bytes {
-    render(sse, "error", &serde_json::json!({"code": status.code() as i32, "message": status.message(), "details": []}))
+fn render_error(sse: bool, error: &EdgeError) -> bytes::Bytes {
+    render(sse, "error", &crate::respond::status_json(error))
 }
 
 /// Translates a gRPC response stream into NDJSON or SSE, one message at a time.
@@ -196,8 +196,8 @@ fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bo
                 Err(e) => {
                     st.done = true;
                     tracing::error!(rpc = %st.route.rpc_path, error = %e, "malformed stream");
-                    let status = tonic::Status::internal("the service sent a compressed or oversized message");
-                    return Some((Ok(render_status(st.sse, &status)), st));
+                    let error = EdgeError::Internal("the service sent a compressed or oversized message");
+                    return Some((Ok(render_error(st.sse, &error)), st));
                 }
                 Ok(Some(message)) => {
                     let chunk = match switchboard_transcode::json::response(&st.route, &message) {
@@ -205,7 +205,7 @@ fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bo
                         Err(e) => {
                             tracing::error!(rpc = %st.route.rpc_path, error = %e, "cannot render a streamed message");
                             st.done = true;
-                            render_status(st.sse, &tonic::Status::internal("internal error rendering the stream"))
+                            render_error(st.sse, &EdgeError::Internal("internal error rendering the stream"))
                         }
                     };
                     return Some((Ok::<_, std::convert::Infallible>(chunk), st));
@@ -218,20 +218,21 @@ fn stream_response(route: Arc<switchboard_transcode::Route>, body: Body, sse: bo
                     Err(frame) => {
                         st.done = true;
                         if let Some(status) = frame.trailers_ref().and_then(failure_in) {
-                            return Some((Ok(render_status(st.sse, &status)), st));
+                            return Some((Ok(render_error(st.sse, &EdgeError::Status(status))), st));
                         }
                     }
                 },
                 Some(Err(e)) => {
                     st.done = true;
                     tracing::warn!(rpc = %st.route.rpc_path, error = %e, "stream broke");
-                    let status = tonic::Status::unavailable("the stream broke; retry");
-                    return Some((Ok(render_status(st.sse, &status)), st));
+                    let error = EdgeError::Status(tonic::Status::unavailable("the stream broke; retry"));
+                    return Some((Ok(render_error(st.sse, &error)), st));
                 }
                 None if st.decoder.has_partial() => {
                     st.done = true;
-                    let status = tonic::Status::unavailable("the stream ended inside a message; retry");
-                    return Some((Ok(render_status(st.sse, &status)), st));
+                    let error =
+                        EdgeError::Status(tonic::Status::unavailable("the stream ended inside a message; retry"));
+                    return Some((Ok(render_error(st.sse, &error)), st));
                 }
                 None => return None,
             }

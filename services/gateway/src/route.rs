@@ -18,6 +18,8 @@ use tonic::server::NamedService;
 use tonic::transport::Channel;
 use tower::ServiceExt;
 
+use crate::respond::EdgeError;
+
 /// A service behind the gateway.
 pub(crate) trait BackendContract: Send + Sync + 'static {
     /// Its fully qualified name.
@@ -84,14 +86,14 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let path = request.uri().path().to_owned();
+        let refuse =
+            |error: EdgeError| -> Self::Future { Box::pin(std::future::ready(Ok(error.to_status().into_http()))) };
         let Some(context) = request.extensions().get::<RequestContext>().cloned() else {
-            let status = tonic::Status::internal("internal error: request context missing");
-            return Box::pin(std::future::ready(Ok(status.into_http())));
+            return refuse(EdgeError::Internal("internal error: request context missing"));
         };
         if context.tenant().is_none() && !self.access.is_anonymous(&path) {
             // Every other backend RPC acts for a tenant; a request without one did not pass authentication.
-            let status = tonic::Status::unauthenticated("a valid access token is required");
-            return Box::pin(std::future::ready(Ok(status.into_http())));
+            return refuse(EdgeError::Unauthenticated(crate::authn::INVALID_TOKEN));
         }
         let (mut parts, body) = request.into_parts();
         // Only the headers gRPC itself needs travel on; everything else a client sent stays at the edge.
