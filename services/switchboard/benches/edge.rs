@@ -132,6 +132,8 @@ async fn run() {
         ("SWITCHBOARD_CONNECTORS_ADDR", format!("127.0.0.1:{}", free_port())),
         ("SWITCHBOARD_ORCHESTRATOR_ADDR", format!("127.0.0.1:{}", free_port())),
         ("RUST_LOG", "warn".to_owned()),
+        // Two processes on one machine: no metrics listener (metrics are still recorded).
+        ("SWITCHBOARD_METRICS_ADDR", String::new()),
         // Limits on (every request is checked) but high enough never to refuse.
         ("SWITCHBOARD_RATE_LIMIT_PER_MINUTE", "1000000000".to_owned()),
     ];
