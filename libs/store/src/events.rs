@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 
 use crate::entity::{event_log, event_offset, lease, outbox};
@@ -158,7 +158,7 @@ impl<'a> EventLogTable<'a> {
         if entries.is_empty() {
             return Ok(());
         }
-        let tx = self.db.begin().await?;
+        let tx = crate::begin_write(self.db).await?;
         if self.backend == Backend::Postgres {
             // Identity values are handed out before commit; serializing appenders makes them commit in id order,
             // so a reader that has seen id N will never later find a committed id below N.

@@ -23,7 +23,7 @@ use std::time::Duration;
 use sea_orm::sea_query::IntoValueTuple;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    QueryFilter, Statement, TransactionTrait,
+    QueryFilter, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 pub use switchboard_types::TenantId;
@@ -144,7 +144,7 @@ impl Store {
 
     /// Opens a transaction scoped to `tenant`: the only way to reach tenant data.
     pub async fn tenant(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
-        let tx = self.db.begin().await?;
+        let tx = begin_write(&self.db).await?;
         if self.backend == Backend::Postgres {
             // The tenant id is a parsed UUID, so formatting it into SQL cannot inject; one round trip for both.
             let sql = format!(
@@ -183,6 +183,15 @@ impl Store {
     pub async fn close(self) -> Result<(), StoreError> {
         self.db.close().await.map_err(StoreError::from)
     }
+}
+
+/// Begins a transaction that may write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a deferred
+/// transaction that reads, then writes after another process committed fails with SQLITE_BUSY_SNAPSHOT, which no
+/// busy timeout waits out, whereas an immediate one simply waits for the lock. PostgreSQL ignores the mode.
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    let options =
+        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+    Ok(db.begin_with_options(options).await?)
 }
 
 /// A transaction bound to one tenant. Dropping it without [`TenantScope::commit`] rolls back.
