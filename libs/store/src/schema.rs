@@ -17,6 +17,19 @@ pub trait TenantOwned: EntityTrait {
     fn tenant_column() -> Self::Column;
 }
 
+/// Declares the sea-orm entity of the enclosing module tenant-owned, by its column holding the tenant id:
+/// `switchboard_store::tenant_owned!(TenantId);` beside the entity's `Model`.
+#[macro_export]
+macro_rules! tenant_owned {
+    ($column:ident) => {
+        impl $crate::TenantOwned for Entity {
+            fn tenant_column() -> Column {
+                Column::$column
+            }
+        }
+    };
+}
+
 /// Creates the tenant role (once per cluster) and lets the connecting user switch to it, on PostgreSQL; nothing on
 /// SQLite. Safe to run from every service's migrations.
 pub async fn create_tenant_role<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {

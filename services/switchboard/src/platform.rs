@@ -138,14 +138,29 @@ impl Listeners {
     }
 }
 
+/// Every workload with a development certificate, and the operator.
+fn dev_identities() -> [Identity; 5] {
+    [Identity::gateway(), Identity::orchestrator(), Identity::connectors(), Identity::audit(), Identity::operator()]
+}
+
 /// Creates the development CA (if missing) and a certificate for every workload and the operator under
-/// `<data dir>/certs`, keeping what exists. The only code that reads the CA's private key.
+/// `<data dir>/certs`, keeping what exists. The only code that reads the CA's private key, and only when a
+/// certificate is missing: once they all exist the CA's key may be moved away (`switchboard up` keeps working).
 pub fn init_dev_certs(data_dir: &Path) -> Result<Vec<(Identity, CertFiles)>, PlatformError> {
-    let ca = DevCa::open_or_create(&data_dir.join("certs"))?;
+    let dir = data_dir.join("certs");
+    let existing: Vec<(Identity, CertFiles)> = dev_identities()
+        .into_iter()
+        .map(|identity| {
+            let files = switchboard_mesh::pki::dev_files(&dir, &identity);
+            (identity, files)
+        })
+        .collect();
+    if existing.iter().all(|(_, f)| f.ca.exists() && f.cert.exists() && f.key.exists()) {
+        return Ok(existing);
+    }
+    let ca = DevCa::open_or_create(&dir)?;
     let mut issued = Vec::new();
-    for identity in
-        [Identity::gateway(), Identity::orchestrator(), Identity::connectors(), Identity::audit(), Identity::operator()]
-    {
+    for identity in dev_identities() {
         let files = ca.ensure_leaf(&identity)?;
         issued.push((identity, files));
     }

@@ -26,11 +26,7 @@ mod notes {
 
     impl ActiveModelBehavior for ActiveModel {}
 
-    impl switchboard_store::TenantOwned for Entity {
-        fn tenant_column() -> Column {
-            Column::TenantId
-        }
-    }
+    switchboard_store::tenant_owned!(TenantId);
 
     pub struct Migrator;
 
@@ -168,3 +164,38 @@ mod suite {
 }
 
 switchboard_test_support::on_both_databases!(service_tables_are_tenant_scoped, tenant_locks_serialize);
+
+/// Two processes on one SQLite file (`serve audit` and `serve gateway` beside each other): a scope that reads, then
+/// writes after the other process committed, still commits. A deferred transaction would fail there with
+/// SQLITE_BUSY_SNAPSHOT; the store's scopes take the write lock up front, so the other writer waits instead.
+#[tokio::test]
+async fn two_processes_share_a_sqlite_file() {
+    use std::time::Duration;
+
+    use sea_orm::Set;
+    use switchboard_store::{Store, StoreConfig, TenantId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::sqlite_in(dir.path());
+    let (first, second) = (Store::open(&config).await.unwrap(), Store::open(&config).await.unwrap());
+    first.migrate::<notes::Migrator>().await.unwrap();
+    let tenant = TenantId::generate();
+    let note =
+        |id: &str| notes::ActiveModel { tenant_id: Set(String::new()), id: Set(id.into()), body: Set("b".into()) };
+
+    let reader = first.tenant(tenant).await.unwrap();
+    let seen = reader.select::<notes::Entity>().all(reader.connection()).await.unwrap();
+    assert!(seen.is_empty());
+    let other = tokio::spawn(async move {
+        let scope = second.tenant(tenant).await.unwrap();
+        scope.insert([note("from the other process")]).await.unwrap();
+        scope.commit().await.unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    reader.insert([note("after reading")]).await.expect("no SQLITE_BUSY_SNAPSHOT");
+    reader.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), other).await.unwrap().unwrap();
+
+    let scope = first.tenant(tenant).await.unwrap();
+    assert_eq!(scope.select::<notes::Entity>().all(scope.connection()).await.unwrap().len(), 2);
+}

@@ -21,11 +21,7 @@ pub(crate) mod tenant {
 
     impl ActiveModelBehavior for ActiveModel {}
 
-    impl switchboard_store::TenantOwned for Entity {
-        fn tenant_column() -> Column {
-            Column::Id
-        }
-    }
+    switchboard_store::tenant_owned!(Id);
 }
 
 /// `users`: people who log in, per tenant.
@@ -52,11 +48,7 @@ pub(crate) mod user {
 
     impl ActiveModelBehavior for ActiveModel {}
 
-    impl switchboard_store::TenantOwned for Entity {
-        fn tenant_column() -> Column {
-            Column::TenantId
-        }
-    }
+    switchboard_store::tenant_owned!(TenantId);
 }
 
 /// `refresh_tokens`: one row per issued refresh token, holding only a SHA-256 of its secret. Tokens of one login
@@ -86,9 +78,5 @@ pub(crate) mod refresh_token {
 
     impl ActiveModelBehavior for ActiveModel {}
 
-    impl switchboard_store::TenantOwned for Entity {
-        fn tenant_column() -> Column {
-            Column::TenantId
-        }
-    }
+    switchboard_store::tenant_owned!(TenantId);
 }

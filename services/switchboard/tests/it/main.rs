@@ -260,6 +260,24 @@ fn certs_init_creates_the_ca_and_a_leaf_per_workload() {
     }
 }
 
+/// Services load only their own certificate and key: with the CA's key moved away after `certs init`, the whole
+/// platform still starts and answers.
+#[test]
+fn services_run_without_the_ca_key() {
+    let certs = tempfile::tempdir().unwrap();
+    let data = certs.path().join("data");
+    let out = Command::new(BIN).args(["certs", "init"]).env("SWITCHBOARD_DATA_DIR", &data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(data.join("certs/ca.key")).unwrap();
+    let platform = Platform::start_with(&[("SWITCHBOARD_DATA_DIR", data.to_str().unwrap())]);
+    platform.wait_serving();
+    let tenant = platform.run(&["tenant", "create", "acme"]);
+    assert!(tenant.status.success(), "{}", String::from_utf8_lossy(&tenant.stderr));
+    assert!(!data.join("certs/ca.key").exists(), "nothing needed, or made, a CA key");
+    let (status, log) = platform.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
 /// Sends a POST of `len` bytes of a JSON array of zeros to `path`, declared (content-length) or chunked; returns the
 /// status code, or None when the server closed before answering.
 fn post_zeros(addr: &str, path: &str, len: usize, declared: bool) -> Option<u16> {
