@@ -1,0 +1,156 @@
+//! [`SandboxHandle`]: what tests (and the control plane) drive a running sandbox with — its base URLs, the
+//! counters, fault injection, token expiry, and signed webhook deliveries built from (and recorded in) its data.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::counts::Counts;
+use crate::faults::Fault;
+use crate::state::{Shared, lock};
+use crate::stripe::{StripeError, WriteContext};
+use crate::webhooks::{self, Delivery};
+use crate::{DEMO_STRIPE_ACCOUNT, Provider, SandboxError};
+
+/// A running sandbox. Cheap to clone; the server stops when the start's shutdown token is cancelled.
+#[derive(Clone)]
+pub struct SandboxHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for SandboxHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxHandle").field("base_url", &self.shared.base_url).finish_non_exhaustive()
+    }
+}
+
+impl SandboxHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// Stripe's API base (real: `https://api.stripe.com`); paths `/v1/...` go under it.
+    pub fn stripe_api_base(&self) -> String {
+        format!("{}/stripe", self.shared.base_url)
+    }
+
+    /// Stripe Connect's base (real: `https://connect.stripe.com`); `/oauth/authorize`, `/oauth/token` under it.
+    pub fn stripe_connect_base(&self) -> String {
+        format!("{}/stripe-connect", self.shared.base_url)
+    }
+
+    /// A shop's base with the literal `{shop}` for the client to replace by the shop domain (real: `https://{shop}`).
+    pub fn shopify_base_template(&self) -> String {
+        format!("{}/shopify/{{shop}}", self.shared.base_url)
+    }
+
+    /// QuickBooks' base: `/connect/oauth2`, `/oauth2/v1/tokens/bearer` and `/v3/company/...` under it.
+    pub fn quickbooks_base(&self) -> String {
+        format!("{}/quickbooks", self.shared.base_url)
+    }
+
+    /// HubSpot's base: `/oauth/authorize`, `/oauth/2026-03/token`, `/oauth/v1/token` and the API under it.
+    pub fn hubspot_base(&self) -> String {
+        format!("{}/hubspot", self.shared.base_url)
+    }
+
+    /// A snapshot of what has been served so far.
+    pub fn counts(&self) -> Counts {
+        lock(&self.shared.recorder).snapshot()
+    }
+
+    /// Makes the next `fault.count` API requests to `fault.provider` fail with `fault.status`.
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.shared.faults).inject(fault);
+    }
+
+    /// Marks every access token issued so far by `provider`'s OAuth as expired (API calls with them answer 401).
+    /// The demo keys and tokens are not affected.
+    pub fn expire_tokens(&self, provider: Provider) {
+        lock(&self.shared.grants).expire_all(provider);
+    }
+
+    /// Records a Stripe event of `event_type` about `object` on the demo account (it appears in `/v1/events`) and
+    /// returns its signed delivery.
+    pub fn stripe_event(&self, event_type: &str, object: Value) -> Delivery {
+        let now = self.shared.clock.now();
+        let event = lock(&self.shared.stripe).record_event(DEMO_STRIPE_ACCOUNT, event_type, object, now, (None, None));
+        webhooks::stripe_delivery(&self.shared.apps, &event.unwrap_or(Value::Null))
+    }
+
+    /// Refunds what remains of a demo-account charge — the charge's `amount_refunded` and `refunded` change, a
+    /// refund is recorded, and events `charge.refunded` and `refund.created` — and returns the signed delivery of
+    /// `charge.refunded`.
+    pub fn refund_charge_event(&self, charge_id: &str) -> Result<Delivery, SandboxError> {
+        let now = self.shared.clock.now();
+        let events = {
+            let mut data = lock(&self.shared.stripe);
+            let data = &mut *data;
+            let account = data
+                .accounts
+                .get_mut(DEMO_STRIPE_ACCOUNT)
+                .ok_or_else(|| SandboxError::NotFound { kind: "account", id: DEMO_STRIPE_ACCOUNT.to_owned() })?;
+            let mut ctx = WriteContext {
+                account,
+                ids: &mut data.ids,
+                now,
+                request_id: None,
+                idempotency_key: None,
+                events: Vec::new(),
+            };
+            let request = crate::stripe::RefundRequest { charge: Some(charge_id.to_owned()), ..Default::default() };
+            crate::stripe::refund(&mut ctx, request).map_err(|error| refund_error(charge_id, &error))?;
+            ctx.events
+        };
+        let event = events.iter().find(|e| e["type"] == "charge.refunded").cloned().unwrap_or(Value::Null);
+        Ok(webhooks::stripe_delivery(&self.shared.apps, &event))
+    }
+
+    /// A signed Shopify webhook delivery of `topic` from `shop`.
+    pub fn shopify_webhook(&self, shop: &str, topic: &str, payload: Value) -> Delivery {
+        webhooks::shopify_delivery(&self.shared.apps, shop, topic, &payload)
+    }
+
+    /// A signed QuickBooks CloudEvents delivery: `op` (`Create`, `Update`, `Delete`, ...) on `entity` `id`.
+    pub fn quickbooks_webhook(&self, realm_id: &str, entity: &str, id: &str, op: &str) -> Delivery {
+        webhooks::quickbooks_delivery(&self.shared.apps, realm_id, entity, id, op)
+    }
+
+    /// A signed HubSpot delivery of `events` for `portal_id`, signed (v3, current timestamp) for a POST to `uri`.
+    pub fn hubspot_webhook(&self, portal_id: i64, uri: &str, events: Value) -> Delivery {
+        webhooks::hubspot_delivery(&self.shared.apps, portal_id, uri, events)
+    }
+
+    /// Where [`SandboxHandle::deliver`] and the automatic senders (Stripe API writes, Shopify `orderCancel`) post
+    /// `provider`'s webhooks.
+    pub fn set_webhook_target(&self, provider: Provider, url: String) {
+        lock(&self.shared.targets).insert(provider, url);
+    }
+
+    /// The webhook target of `provider`, if set.
+    pub fn webhook_target(&self, provider: Provider) -> Option<String> {
+        self.shared.webhook_target(provider)
+    }
+
+    /// Posts `delivery` to `provider`'s webhook target and returns the status the target answered.
+    pub async fn deliver(&self, provider: Provider, delivery: &Delivery) -> Result<reqwest::StatusCode, SandboxError> {
+        let url = self.webhook_target(provider).ok_or(SandboxError::NoWebhookTarget(provider))?;
+        delivery.post(&self.shared.client, &url).await
+    }
+}
+
+fn refund_error(charge_id: &str, error: &StripeError) -> SandboxError {
+    let body = error.body();
+    let message = body["error"]["message"].as_str().unwrap_or("the refund was refused").to_owned();
+    if body["error"]["code"] == "resource_missing" {
+        SandboxError::NotFound { kind: "charge", id: charge_id.to_owned() }
+    } else {
+        SandboxError::Conflict(message)
+    }
+}
