@@ -8,6 +8,8 @@
 //! many times the body's size. Path variables and query parameters are parsed the same way and merged over the
 //! body, so the URL wins. Query parameters follow HTML form encoding (`+` is a space); nested fields are `a.b=1`,
 //! repeated fields repeat the key, enums go by name.
+//!
+//! Bodies bound to a `google.api.HttpBody` are not JSON and never come here: see [`crate::http_body`].
 
 use prost::Message;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions};
@@ -193,8 +195,9 @@ fn parse_message(descriptor: &MessageDescriptor, text: &[u8], what: &str) -> Res
     Ok(message)
 }
 
-/// The RPC request message, encoded, for a REST request on `route`.
-pub fn request(
+/// The RPC request message, encoded, for a REST request with a JSON body (or none) on `route`. Raw bodies are
+/// [`crate::http_body`]'s; [`crate::request`] picks.
+pub(crate) fn request(
     route: &Route,
     bindings: &[(String, String)],
     query: Option<&str>,
@@ -206,6 +209,12 @@ pub fn request(
     }
     let body = body.trim_ascii();
     let mut message = match &route.body {
+        BodyRule::Raw(_) => {
+            return Err(TranscodeError::Config {
+                method: route.method.full_name().to_owned(),
+                message: "a raw body (google.api.HttpBody) is not JSON".into(),
+            });
+        }
         BodyRule::Whole if !body.is_empty() => {
             if body.first() != Some(&b'{') {
                 return Err(invalid("the body must be a JSON object"));
@@ -230,15 +239,26 @@ pub fn request(
         }
         _ => DynamicMessage::new(input.clone()),
     };
+    merge_url(route, &mut message, bindings, query)?;
+    Ok(message.encode_to_vec())
+}
 
-    // Path variables and query parameters, merged over the body: the URL names the resource.
+/// Binds path variables and query parameters into `message` (the request message of `route`, its body already
+/// bound), merged over the body: the URL names the resource.
+pub(crate) fn merge_url(
+    route: &Route,
+    message: &mut DynamicMessage,
+    bindings: &[(String, String)],
+    query: Option<&str>,
+) -> Result<(), TranscodeError> {
+    let input = route.method.input();
     let mut object = Map::new();
     for (path, value) in bindings {
         set(&mut object, &input, path, value, "path", false)?;
     }
 
     if let Some(query) = query.filter(|q| !q.is_empty()) {
-        if route.body == BodyRule::Whole {
+        if route.body.is_whole() {
             let first = query.split('&').next().unwrap_or_default();
             let name = first.split('=').next().unwrap_or_default();
             return Err(invalid(format!(
@@ -256,8 +276,8 @@ pub fn request(
             if bindings.iter().any(|(bound, _)| *bound == key) {
                 return Err(invalid(format!("query parameter {key:?} is already bound by the path")));
             }
-            if let BodyRule::Field(body_field) = &route.body
-                && (key == *body_field || key.starts_with(&format!("{body_field}.")))
+            if let Some(body_field) = route.body.field()
+                && (key == body_field || key.starts_with(&format!("{body_field}.")))
             {
                 return Err(invalid(format!("query parameter {key:?} is part of the body")));
             }
@@ -276,7 +296,7 @@ pub fn request(
         // Protobuf merge: the URL's scalars replace the body's, its messages merge field by field.
         message.merge(from_url.encode_to_vec().as_slice()).map_err(|e| invalid(e.to_string()))?;
     }
-    Ok(message.encode_to_vec())
+    Ok(())
 }
 
 /// How responses are rendered: complete objects (fields with default values included), lowerCamelCase names,

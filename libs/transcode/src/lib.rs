@@ -8,17 +8,37 @@
 //!   response message to JSON, per the proto3 JSON mapping (through prost-reflect): lowerCamelCase emitted,
 //!   original names accepted, 64-bit integers as strings, well-known types, fields with default values emitted.
 //!   Unknown fields and query parameters are errors naming them.
+//! - [`http_body`]: routes whose body binds to a `google.api.HttpBody`: the raw bytes and their content type,
+//!   never parsed, and (for a request message with a `map<string, string> headers` field) the request headers,
+//!   credentials and hop-by-hop headers withheld.
+//! - [`request`]: the one entry point from a REST request to the request message; it picks the two above.
 //!
 //! - [`openapi`]: the OpenAPI 3.1 document of exactly those routes.
 //!
 //! This crate knows nothing about transport: the gateway calls the RPC and hands the bytes back.
 
+pub mod http_body;
 pub mod json;
 pub mod openapi;
 pub mod path_template;
 pub mod routes;
 
-pub use crate::routes::{BodyRule, Route, RouteTable};
+pub use crate::routes::{BodyRule, RawBody, Route, RouteTable};
+
+/// The RPC request message, encoded, for a REST request on `route` (path variables `bindings`, the query string,
+/// the request's headers and body): a raw body as [`http_body`] says, any other as JSON ([`json`]).
+pub fn request(
+    route: &Route,
+    bindings: &[(String, String)],
+    query: Option<&str>,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<Vec<u8>, TranscodeError> {
+    match route.body {
+        BodyRule::Raw(_) => http_body::request(route, bindings, query, headers, body),
+        BodyRule::None | BodyRule::Whole | BodyRule::Field(_) => json::request(route, bindings, query, body),
+    }
+}
 
 /// What can go wrong transcoding.
 #[derive(Debug, thiserror::Error)]

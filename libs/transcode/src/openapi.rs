@@ -41,6 +41,12 @@ pub fn document(table: &RouteTable, anonymous: &dyn Fn(&str) -> bool) -> Value {
             BodyRule::Whole => {
                 operation.insert("requestBody".into(), request_body(schemas.reference(&input)));
             }
+            BodyRule::Raw(raw) => {
+                if let Some(field) = &raw.field {
+                    parameters.extend(query_parameters(&input, &bound, Some(field), &mut schemas));
+                }
+                operation.insert("requestBody".into(), raw_request_body(raw.with_headers));
+            }
         }
         if !parameters.is_empty() {
             operation.insert("parameters".into(), Value::Array(parameters));
@@ -135,6 +141,16 @@ pub fn document(table: &RouteTable, anonymous: &dyn Fn(&str) -> bool) -> Value {
 
 fn request_body(schema: Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
+}
+
+/// A body passed on as bytes (`google.api.HttpBody`): any media type, no schema.
+fn raw_request_body(with_headers: bool) -> Value {
+    let mut description =
+        "Raw bytes of any content type, passed on exactly as sent, with the Content-Type header.".to_owned();
+    if with_headers {
+        description.push_str(" The request headers are passed on too (credentials and hop-by-hop headers excepted).");
+    }
+    json!({"required": true, "description": description, "content": {"*/*": {}}})
 }
 
 /// `/v1/{name=tenants/*}:cancel` → (`/v1/tenants/{tenant}:cancel`, its path parameters).
@@ -358,6 +374,9 @@ mod tests {
         assert!(d["paths"]["/v1/tenants/{tenant}"]["get"].is_object());
         assert!(d["paths"]["/v1/tenants/{tenant}/users/{user}:disable"]["post"].is_object());
         assert!(d["paths"]["/v1/runs/{run}"]["get"].is_object());
+        let webhook = &d["paths"]["/v1/webhooks/{provider}"]["post"];
+        assert_eq!(webhook["requestBody"]["content"], json!({"*/*": {}}), "raw bytes, not a JSON HttpBody");
+        assert!(webhook.get("parameters").is_some_and(|p| p.as_array().unwrap().len() == 1), "only {{provider}}");
         let ask = &d["paths"]["/v1/orchestrator:ask"]["post"]["responses"]["200"]["content"];
         assert!(ask["application/x-ndjson"].is_object() && ask["text/event-stream"].is_object(), "streams: {ask}");
     }

@@ -6,8 +6,8 @@ use prost_reflect::{DescriptorPool, Kind, MessageDescriptor, MethodDescriptor};
 use switchboard_proto::google::api::HttpRule;
 use switchboard_proto::google::api::http_rule::Pattern;
 
-use crate::TranscodeError;
 use crate::path_template::PathTemplate;
+use crate::{TranscodeError, http_body};
 
 /// Where the request body goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,34 @@ pub enum BodyRule {
     Whole,
     /// `body: "field"`: the body is that field; other fields come from path and query.
     Field(String),
+    /// The body binds to a `google.api.HttpBody` (the named field, or the whole request message): it is taken as
+    /// raw bytes with its content type, never parsed ([`crate::http_body`]).
+    Raw(RawBody),
+}
+
+impl BodyRule {
+    /// Whether the body is the whole request message, so that no field comes from the query string.
+    pub fn is_whole(&self) -> bool {
+        matches!(self, Self::Whole | Self::Raw(RawBody { field: None, .. }))
+    }
+
+    /// The request field the body binds to, when it binds to one field.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Field(field) | Self::Raw(RawBody { field: Some(field), .. }) => Some(field),
+            _ => None,
+        }
+    }
+}
+
+/// A body taken as raw bytes: see [`crate::http_body`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawBody {
+    /// The `google.api.HttpBody` field the body goes to; `None` when the request message is itself an HttpBody
+    /// (`body: "*"`).
+    pub field: Option<String>,
+    /// Whether the request message's `map<string, string> headers` field receives the request's headers.
+    pub with_headers: bool,
 }
 
 /// One HTTP binding of an RPC.
@@ -137,12 +165,21 @@ fn route(method: &MethodDescriptor, rpc_path: &str, rule: &HttpRule) -> Result<R
     }
     let body = match rule.body.as_str() {
         "" => BodyRule::None,
+        "*" if http_body::is_http_body(&input) => BodyRule::Raw(RawBody { field: None, with_headers: false }),
         "*" => BodyRule::Whole,
-        field => {
-            input
-                .get_field_by_name(field)
-                .ok_or_else(|| format!("body field {field:?} is not in {}", input.full_name()))?;
-            BodyRule::Field(field.to_owned())
+        name => {
+            let field = input
+                .get_field_by_name(name)
+                .ok_or_else(|| format!("body field {name:?} is not in {}", input.full_name()))?;
+            match field.kind() {
+                Kind::Message(message) if http_body::is_http_body(&message) && !field.is_list() => {
+                    BodyRule::Raw(RawBody {
+                        field: Some(name.to_owned()),
+                        with_headers: http_body::has_headers(&input),
+                    })
+                }
+                _ => BodyRule::Field(name.to_owned()),
+            }
         }
     };
     let response_body = match rule.response_body.as_str() {
@@ -196,6 +233,17 @@ mod tests {
         assert_eq!(events.rpc_path, "/switchboard.audit.v1.AuditService/ListEvents");
         assert!(t.resolve(&http::Method::DELETE, "/v1/audit/events").is_none(), "method matters");
         assert!(t.resolve(&http::Method::GET, "/v1/nothing").is_none());
+    }
+
+    #[test]
+    fn an_http_body_field_makes_a_raw_body_route() {
+        let t = table();
+        let (webhook, bindings) = t.resolve(&http::Method::POST, "/v1/webhooks/stripe").unwrap();
+        assert_eq!(webhook.rpc_path, "/switchboard.connectors.v1.ConnectorService/ReceiveWebhook");
+        assert_eq!(webhook.body, BodyRule::Raw(RawBody { field: Some("body".into()), with_headers: true }));
+        assert_eq!(webhook.body.field(), Some("body"));
+        assert!(!webhook.body.is_whole());
+        assert_eq!(bindings, vec![("provider".to_string(), "stripe".to_string())]);
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! 1. find what it calls, once: the gRPC path, or the REST route (handed on to the REST handler as a
 //!    [`ResolvedRoute`]); and that RPC's access rule from the contracts. RPCs the public port does not offer are
 //!    refused here, whoever asks.
-//! 2. who calls: no one for anonymous RPCs, else the bearer token's user (refusing an `x-tenant-id` that names
-//!    another tenant), whose role must include the RPC's `min_role`. Then every internal header a client may have
-//!    sent is stripped and the [`RequestContext`] attached (tenant, user and role from the token, the client's
-//!    well-formed `x-request-id` or a new one, its `traceparent` continued or a new trace).
+//! 2. who calls: no one for anonymous RPCs (a token sent anyway is not checked, and never travels on), else the
+//!    bearer token's user (refusing an `x-tenant-id` that names another tenant), whose role must include the RPC's
+//!    `min_role`. Then every internal header a client may have sent is stripped and the [`RequestContext`]
+//!    attached (tenant, user and role from the token, the client's well-formed `x-request-id` or a new one, its
+//!    `traceparent` continued or a new trace).
 //! 3. revoked sessions, then the rate limits that apply ([`crate::ratelimit`]);
 //! 4. the request body: read whole, within the RPC's size limit and [`crate::body`]'s time and memory rules, for
 //!    REST and for gRPC calls with one request message (whose frame is checked against the limit); a

@@ -3,7 +3,8 @@
 //! - [`tokens`]: access tokens (EdDSA JWTs with a `kid`, JWKS), [`passwords`] (Argon2id), [`refresh`] (opaque,
 //!   single-use, rotated refresh tokens with reuse detection), `throttle` (failed-login lockout).
 //! - `authn`: the bearer-token check every public call passes unless its access rule says anonymous (login,
-//!   refresh, logout, probes), which also refuses an `x-tenant-id` naming another tenant than the token.
+//!   refresh, logout, probes, provider webhooks), which also refuses an `x-tenant-id` naming another tenant than the
+//!   token.
 //! - `auth_service`: `AuthService` (login, refresh, logout, whoami), served on the public port.
 //! - `admin_service`: `TenantAdminService`, served to operators on the admin listener (mTLS).
 //! - `route`: every other public RPC is forwarded over mTLS to its service, with the tenant context set from
@@ -16,11 +17,14 @@
 //!   message framing; `reflection` describes exactly what the port serves.
 //!
 //! - `rest`: REST/JSON, transcoded from the contracts' `google.api.http` rules (`switchboard-transcode`) and
-//!   called in-process through the gRPC routes.
+//!   called in-process through the gRPC routes. Provider webhooks (`POST /v1/webhooks/{provider}`) are one such
+//!   route: anonymous, capped at 1 MiB by their access rule, their body passed on as raw bytes with the request
+//!   headers, for the connectors service to verify the signature.
 //!
 //! - `/openapi.json`: the OpenAPI 3.1 document of the REST routes (checked in as `services/gateway/openapi.json`).
 //!
-//! - `ratelimit`: GCRA limits per tenant, user and anonymous client, in-process or in Redis.
+//! - `ratelimit`: GCRA limits per tenant, user and anonymous client (webhooks in an allowance of their own),
+//!   in-process or in Redis.
 //! - `revocation`: logout, refresh-token reuse and disabling a user end access tokens at once (via the cache).
 
 mod accounts;

@@ -5,8 +5,10 @@
 //! Refusals are [`EdgeError::RateLimited`], rendered in the caller's protocol by [`crate::respond`]: REST gets 429
 //! with `Retry-After` and `RateLimit-*` headers; gRPC and gRPC-Web get a real `grpc-status: 8`
 //! (RESOURCE_EXHAUSTED) with `google.rpc.RetryInfo` — never a bare HTTP 429, which gRPC clients read as UNAVAILABLE
-//! and retry at once. Anonymous clients are counted per address, IPv6 by /64. When the store fails (Redis down),
-//! the configured [`OnStoreError`] policy decides, with a warning in the log.
+//! and retry at once. Anonymous clients are counted per address, IPv6 by /64, in two allowances: provider webhooks
+//! ([`WEBHOOK_RPC`]) in their own, generous one, every other anonymous call (sign-in, refresh) in the default one,
+//! so a provider's burst never locks sign-ins out of the same address, nor sign-ins the webhooks. When the store
+//! fails (Redis down), the configured [`OnStoreError`] policy decides, with a warning in the log.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct RateLimits {
     pub store: Arc<dyn RateLimitStore>,
     /// Requests per minute per tenant (when it has no override), per user and per anonymous client.
     pub default_per_minute: u32,
+    /// Provider webhooks per minute per client address (an allowance of their own, apart from the anonymous one).
+    pub webhook_per_minute: u32,
     /// Policy when the store fails.
     pub on_store_error: OnStoreError,
 }
@@ -45,10 +49,14 @@ impl std::fmt::Debug for RateLimits {
         f.debug_struct("RateLimits")
             .field("store", &self.store.name())
             .field("default_per_minute", &self.default_per_minute)
+            .field("webhook_per_minute", &self.webhook_per_minute)
             .field("on_store_error", &self.on_store_error)
             .finish()
     }
 }
+
+/// The provider webhook RPC: anonymous, counted in its own allowance per client address.
+pub(crate) const WEBHOOK_RPC: &str = "/switchboard.connectors.v1.ConnectorService/ReceiveWebhook";
 
 /// How long a tenant's override is cached before it is read again.
 pub(crate) const OVERRIDE_TTL: Duration = Duration::from_secs(30);
@@ -155,6 +163,12 @@ impl Limiter {
             ],
             // IPv6 clients by their /64: one host or home network holds a whole /64.
             None => match client.map(switchboard_mesh::net::client_key) {
+                Some(ip) if path == WEBHOOK_RPC => vec![(
+                    format!("webhook:ip:{ip}"),
+                    self.config.webhook_per_minute,
+                    "webhooks from this client address",
+                    "webhook",
+                )],
                 Some(ip) => vec![(format!("ip:{ip}"), default, "this client address", "client")],
                 None => return Verdict::Pass(None),
             },
@@ -188,5 +202,55 @@ impl Limiter {
             }
         }
         Verdict::Pass(tightest)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use super::*;
+
+    const LOGIN: &str = "/switchboard.auth.v1.AuthService/Login";
+
+    /// A limiter allowing anonymous clients `default` calls a minute and `webhooks` webhooks.
+    async fn limiter(default: u32, webhooks: u32) -> (Limiter, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&switchboard_store::StoreConfig::sqlite_in(dir.path())).await.unwrap();
+        let config = RateLimits {
+            store: Arc::new(switchboard_ratelimit::MemoryStore::new()),
+            default_per_minute: default,
+            webhook_per_minute: webhooks,
+            on_store_error: OnStoreError::Allow,
+        };
+        let cache = Arc::new(switchboard_cache::MemoryCache::new());
+        (Limiter::new(config, store, cache, switchboard_telemetry::Metrics::new()), dir)
+    }
+
+    async fn passes(limiter: &Limiter, client: &str, rpc: &str) -> bool {
+        matches!(limiter.check(None, Some(client.parse().unwrap()), rpc).await, Verdict::Pass(_))
+    }
+
+    #[tokio::test]
+    async fn webhooks_and_sign_ins_from_one_address_count_apart() {
+        let (limiter, _dir) = limiter(2, 3).await;
+        let provider = "198.51.100.7";
+        for _ in 0..3 {
+            assert!(passes(&limiter, provider, WEBHOOK_RPC).await);
+        }
+        assert!(!passes(&limiter, provider, WEBHOOK_RPC).await, "the fourth webhook in the minute");
+        assert!(passes(&limiter, provider, LOGIN).await, "a webhook burst does not lock sign-ins out");
+
+        let office = "198.51.100.8";
+        for _ in 0..2 {
+            assert!(passes(&limiter, office, LOGIN).await);
+        }
+        assert!(!passes(&limiter, office, LOGIN).await, "the third sign-in in the minute");
+        assert!(passes(&limiter, office, WEBHOOK_RPC).await, "spent sign-ins do not stop webhooks");
+    }
+
+    #[test]
+    fn the_webhook_rpc_is_an_anonymous_contract_method() {
+        let access = switchboard_mesh::access::AccessTable::contracts().unwrap();
+        assert!(access.is_anonymous(WEBHOOK_RPC), "{WEBHOOK_RPC} moved: update ratelimit::WEBHOOK_RPC");
     }
 }

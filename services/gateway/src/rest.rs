@@ -4,6 +4,11 @@
 //! handling are exactly the gRPC path's. The reply is rendered as proto3 JSON, or as a `google.rpc.Status` JSON
 //! error with the canonical HTTP status.
 //!
+//! A route whose body binds to a `google.api.HttpBody` (the provider webhooks, `POST /v1/webhooks/{provider}`)
+//! takes the body as raw bytes, never parsed, and may take the request's headers too
+//! ([`switchboard_transcode::http_body`]): those the client sent, less credentials, hop-by-hop headers and the
+//! internal metadata the edge stripped already.
+//!
 //! Server-streaming RPCs answer with newline-delimited JSON (`{"result": …}` per message, then `{"error": …}` if
 //! the stream fails) or, with `Accept: text/event-stream`, Server-Sent Events (`data:` per message, an `error`
 //! event on failure). Each message is translated and sent as its frame arrives; nothing waits for the stream to end.
@@ -85,7 +90,7 @@ impl RestHandler {
             let Ok(Ok(_slot)) = tokio::time::timeout(TRANSCODE_WAIT, SLOTS.acquire()).await else {
                 return refuse(EdgeError::Busy("the gateway is busy: retry shortly"));
             };
-            match switchboard_transcode::json::request(&route, &bindings, parts.uri.query(), &body) {
+            match switchboard_transcode::request(&route, &bindings, parts.uri.query(), &parts.headers, &body) {
                 Ok(message) => message,
                 Err(e) => return refuse(EdgeError::BadRequest(e.to_string())),
             }

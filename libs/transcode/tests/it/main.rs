@@ -1,7 +1,8 @@
 //! Transcoding rule by rule against a test contract (`tests/protos`), compiled here with the vendored protoc:
 //! path templates and variables, `additional_bindings`, nested path fields, `body: "*"`, `body: "field"`, no
-//! body, query parameters (nested, repeated, enums by name, well-known types), `response_body`, multi-segment
-//! variables with verbs, and the errors for each.
+//! body, raw `google.api.HttpBody` bodies (in a field or as the whole message), query parameters (nested,
+//! repeated, enums by name, well-known types), `response_body`, multi-segment variables with verbs, and the errors
+//! for each.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -37,6 +38,16 @@ fn tempfile_path() -> std::path::PathBuf {
 
 /// Resolves and transcodes; returns (rpc, request as JSON with original field names).
 fn call(method: &str, path_and_query: &str, body: &str) -> Result<(String, Value), TranscodeError> {
+    call_with(method, path_and_query, &http::HeaderMap::new(), body.as_bytes())
+}
+
+/// [`call`] with request headers and any bytes as the body.
+fn call_with(
+    method: &str,
+    path_and_query: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<(String, Value), TranscodeError> {
     let (path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (path_and_query, None),
@@ -44,7 +55,7 @@ fn call(method: &str, path_and_query: &str, body: &str) -> Result<(String, Value
     let method = http::Method::from_bytes(method.as_bytes()).unwrap();
     let (route, bindings) =
         table().resolve(&method, path).ok_or_else(|| TranscodeError::InvalidArgument("no route".into()))?;
-    let bytes = transcode::request(&route, &bindings, query, body.as_bytes())?;
+    let bytes = switchboard_transcode::request(&route, &bindings, query, headers, body)?;
     let message = DynamicMessage::decode(route.method.input(), bytes.as_slice()).unwrap();
     let json = message
         .serialize_with_options(serde_json::value::Serializer, &SerializeOptions::new().use_proto_field_name(true))
@@ -185,4 +196,52 @@ fn methods_and_unknown_paths_do_not_match() {
     assert!(table().resolve(&http::Method::DELETE, "/v1/messages/1").is_none());
     assert!(table().resolve(&http::Method::GET, "/v1/messages").is_none());
     assert!(table().resolve(&http::Method::GET, "/v1/messages/1/").is_none());
+}
+
+fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+    }
+    map
+}
+
+#[test]
+fn http_body_field_takes_the_raw_bytes_and_other_fields_bind_from_the_url() {
+    let body = b"\x00\x01{ \"not\": json \xff";
+    let h = headers(&[("Content-Type", "application/octet-stream"), ("X-Sig", "abc"), ("Cookie", "s=1")]);
+    let (rpc, req) = call_with("POST", "/v1/uploads/report?overwrite=true", &h, body).unwrap();
+    assert_eq!(rpc, "Upload");
+    assert_eq!(req["name"], "report");
+    assert_eq!(req["overwrite"], true);
+    assert_eq!(req["content"]["content_type"], "application/octet-stream");
+    let data = base64_decode(req["content"]["data"].as_str().unwrap());
+    assert_eq!(data, body, "byte for byte");
+    assert_eq!(req["headers"], json!({"content-type": "application/octet-stream", "x-sig": "abc"}));
+    rejected("POST", "/v1/uploads/a?content.content_type=x", "", "part of the body");
+}
+
+#[test]
+fn http_body_as_the_whole_message() {
+    let h = headers(&[("content-type", "text/csv")]);
+    let (rpc, req) = call_with("PUT", "/v1/raw", &h, b"a,b\r\n1,2\r\n").unwrap();
+    assert_eq!(rpc, "UploadWhole");
+    assert_eq!(req["content_type"], "text/csv");
+    assert_eq!(base64_decode(req["data"].as_str().unwrap()), b"a,b\r\n1,2\r\n");
+    let err = call_with("PUT", "/v1/raw?x=1", &h, b"").unwrap_err();
+    assert!(err.to_string().contains("takes all its fields in the body"), "{err}");
+}
+
+#[test]
+fn a_json_route_never_gets_the_request_headers() {
+    let h = headers(&[("x-sig", "abc")]);
+    let (rpc, req) = call_with("POST", "/v1/annotations/a", &h, br#"{"headers":{"k":"v"}}"#).unwrap();
+    assert_eq!(rpc, "Annotate");
+    assert_eq!(req["headers"], json!({"k": "v"}), "the client's data, as sent");
+}
+
+/// Standard base64 (proto3 JSON's bytes), decoded.
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
 }

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let query = parts.next();
     let body = parts.next().unwrap_or("").as_bytes();
     if let Some((route, bindings)) = table().resolve(&method, path) {
-        let _ = switchboard_transcode::json::request(&route, &bindings, query, body);
+        let _ = switchboard_transcode::request(&route, &bindings, query, &http::HeaderMap::new(), body);
         let _ = switchboard_transcode::json::response(&route, body);
     }
 });

@@ -1,5 +1,5 @@
 //! The gateway over real sockets: login, refresh rotation and reuse detection, logout, the JWT attacks, tenant
-//! isolation through forwarding, and tenant administration. Cases run on SQLite and PostgreSQL.
+//! isolation through forwarding, tenant administration, and provider webhooks. Cases run on SQLite and PostgreSQL.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -13,6 +13,7 @@ mod roles;
 mod sessions;
 mod suite;
 mod web_client;
+mod webhooks;
 
 switchboard_test_support::on_both_databases!(
     login_refresh_rotation_and_reuse_detection,

@@ -124,8 +124,11 @@ async fn rest_login_whoami_and_audit_through_the_gateway() {
         let (code, err, _) =
             call(&addr, "POST", "/v1/orchestrator:ask", Some(&token), "", Some(&json!({"question": "hi"})));
         assert_eq!(code, 501, "{err}");
-        let (code, err, _) = call(&addr, "GET", "/v1/providers", Some(&token), "", None);
-        assert_eq!(code, 501, "the connectors contract is routed but not built: {err}");
+        let (code, providers, _) = call(&addr, "GET", "/v1/providers", Some(&token), "", None);
+        assert_eq!(code, 200, "{providers}");
+        let ids: Vec<&str> =
+            providers["providers"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["hubspot", "quickbooks", "shopify", "stripe"]);
     })
     .await
     .unwrap();
