@@ -29,6 +29,10 @@ pub mod topics {
 pub mod types {
     /// Payload `AuditRecorded`.
     pub const AUDIT_EVENT: &str = "audit.event.v1";
+    /// Payload `SyncCompleted`.
+    pub const SYNC_COMPLETED: &str = "connectors.sync.completed.v1";
+    /// Payload `WebhookReceived`.
+    pub const WEBHOOK_RECEIVED: &str = "connectors.webhook.received.v1";
 }
 
 const TYPE_URL_PREFIX: &str = "type.googleapis.com/";

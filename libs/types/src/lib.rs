@@ -93,6 +93,21 @@ uuid_id!(
     EventId,
     "event id"
 );
+uuid_id!(
+    /// A tenant's link to one account at a provider (`connections/{id}`).
+    ConnectionId,
+    "connection id"
+);
+uuid_id!(
+    /// One run of copying a connection's records (`connections/{connection}/syncs/{id}`).
+    SyncId,
+    "sync id"
+);
+uuid_id!(
+    /// A received provider webhook event (`webhookEvents/{id}`).
+    WebhookEventId,
+    "webhook event id"
+);
 
 /// What a user may do in their tenant. Each role includes everything the roles below it may do:
 /// `Owner > Admin > Member > Viewer` (the order of this enum's comparison, greatest first).

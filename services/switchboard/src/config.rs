@@ -177,6 +177,10 @@ pub struct PlatformConfig {
     /// client address.
     #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
     pub rate_limit_per_minute: u32,
+    /// Provider webhooks (`POST /v1/webhooks/{provider}`) allowed per minute per client address, counted apart from
+    /// the anonymous limit above so that a provider's burst never locks out sign-ins from the same address.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_RATE_LIMIT_PER_MINUTE", default_value_t = 6000)]
+    pub webhook_rate_limit_per_minute: u32,
     /// Redis for rate-limit counters, revoked sessions and cached settings shared by gateway replicas
     /// (redis://[:password@]host:port, rediss:// for TLS); in-process when unset.
     #[arg(long, env = "REDIS_URL")]
@@ -270,6 +274,111 @@ pub struct PlatformConfig {
     /// Ed25519 PKCS#8 key that signs audit checkpoints; generated at <data dir>/keys/audit-checkpoint.p8 when unset.
     #[arg(long, env = "SWITCHBOARD_AUDIT_SIGNING_KEY")]
     pub audit_signing_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub connectors: ConnectorsArgs,
+}
+
+/// The connectors service's settings: the vault's keys, and each provider's endpoints and app credentials.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectorsArgs {
+    /// Key-encryption keys of the credential vault: `<kid> <base64url 32-byte key>` per line, the first wraps, all
+    /// unwrap. Generated at <data dir>/keys/kek when unset.
+    #[arg(long, env = "SWITCHBOARD_KEK_FILE")]
+    pub kek_file: Option<PathBuf>,
+    /// Points every provider at a sandbox (`switchboard-sandbox`) serving their APIs at this URL, instead of the
+    /// real ones; the per-provider URLs below still win when set.
+    #[arg(long, env = "SWITCHBOARD_SANDBOX_URL")]
+    pub sandbox_url: Option<String>,
+    /// Stripe API base URL.
+    #[arg(long, env = "SWITCHBOARD_STRIPE_API_BASE")]
+    pub stripe_api_base: Option<String>,
+    /// Stripe Connect OAuth base URL.
+    #[arg(long, env = "SWITCHBOARD_STRIPE_CONNECT_BASE")]
+    pub stripe_connect_base: Option<String>,
+    /// The platform's Stripe Connect client id (`ca_...`).
+    #[arg(long, env = "SWITCHBOARD_STRIPE_CLIENT_ID", default_value = "")]
+    pub stripe_client_id: String,
+    /// The platform's Stripe secret key, for Connect token exchanges.
+    #[arg(long, env = "SWITCHBOARD_STRIPE_SECRET_KEY", default_value = "", hide_env_values = true)]
+    pub stripe_secret_key: String,
+    /// Stripe webhook signing secret (`whsec_...`).
+    #[arg(long, env = "SWITCHBOARD_STRIPE_WEBHOOK_SECRET", default_value = "", hide_env_values = true)]
+    pub stripe_webhook_secret: String,
+    /// Shopify shop URL template; `{shop}` is replaced by the shop domain.
+    #[arg(long, env = "SWITCHBOARD_SHOPIFY_BASE")]
+    pub shopify_base: Option<String>,
+    /// Shopify GraphQL Admin API version.
+    #[arg(long, env = "SWITCHBOARD_SHOPIFY_API_VERSION", default_value = "2026-10")]
+    pub shopify_api_version: String,
+    /// The Shopify app's client id.
+    #[arg(long, env = "SWITCHBOARD_SHOPIFY_API_KEY", default_value = "")]
+    pub shopify_api_key: String,
+    /// The Shopify app's client secret (signs OAuth redirects and webhooks).
+    #[arg(long, env = "SWITCHBOARD_SHOPIFY_API_SECRET", default_value = "", hide_env_values = true)]
+    pub shopify_api_secret: String,
+    /// The QuickBooks app's client id.
+    #[arg(long, env = "SWITCHBOARD_QUICKBOOKS_CLIENT_ID", default_value = "")]
+    pub quickbooks_client_id: String,
+    /// The QuickBooks app's client secret.
+    #[arg(long, env = "SWITCHBOARD_QUICKBOOKS_CLIENT_SECRET", default_value = "", hide_env_values = true)]
+    pub quickbooks_client_secret: String,
+    /// The QuickBooks webhook verifier token.
+    #[arg(long, env = "SWITCHBOARD_QUICKBOOKS_WEBHOOK_VERIFIER", default_value = "", hide_env_values = true)]
+    pub quickbooks_webhook_verifier: String,
+    /// The HubSpot app's client id.
+    #[arg(long, env = "SWITCHBOARD_HUBSPOT_CLIENT_ID", default_value = "")]
+    pub hubspot_client_id: String,
+    /// The HubSpot app's client secret (also signs webhooks).
+    #[arg(long, env = "SWITCHBOARD_HUBSPOT_CLIENT_SECRET", default_value = "", hide_env_values = true)]
+    pub hubspot_client_secret: String,
+    /// The platform's public URL as providers call it (HubSpot signs it; the default OAuth redirect is under it).
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+    /// OAuth redirect URIs StartOAuth accepts, comma-separated; `<public url>/oauth/callback` when unset.
+    #[arg(long, env = "SWITCHBOARD_OAUTH_REDIRECT_URIS", value_delimiter = ',')]
+    pub oauth_redirect_uris: Vec<String>,
+}
+
+impl ConnectorsArgs {
+    /// The provider settings these arguments describe.
+    pub fn provider_settings(&self) -> switchboard_connectors::ProviderSettings {
+        use switchboard_connectors::Secret;
+        let mut s = switchboard_connectors::ProviderSettings::production();
+        if let Some(sandbox) = self.sandbox_url.as_deref().map(|u| u.trim_end_matches('/')).filter(|u| !u.is_empty()) {
+            s.stripe_api_base = format!("{sandbox}/stripe");
+            s.stripe_connect_base = format!("{sandbox}/stripe-connect");
+            s.shopify_base = format!("{sandbox}/shopify/{{shop}}");
+            s.quickbooks_auth_url = format!("{sandbox}/quickbooks/connect/oauth2");
+            s.quickbooks_token_url = format!("{sandbox}/quickbooks/oauth2/v1/tokens/bearer");
+            s.hubspot_auth_url = format!("{sandbox}/hubspot/oauth/authorize");
+            s.hubspot_api_base = format!("{sandbox}/hubspot");
+        }
+        let set = |target: &mut String, value: &Option<String>| {
+            if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty()) {
+                *target = v.trim().to_owned();
+            }
+        };
+        set(&mut s.stripe_api_base, &self.stripe_api_base);
+        set(&mut s.stripe_connect_base, &self.stripe_connect_base);
+        set(&mut s.shopify_base, &self.shopify_base);
+        s.stripe_client_id = self.stripe_client_id.clone();
+        s.stripe_platform_key = Secret::new(self.stripe_secret_key.clone());
+        s.stripe_webhook_secret = Secret::new(self.stripe_webhook_secret.clone());
+        s.shopify_api_version = self.shopify_api_version.clone();
+        s.shopify_client_id = self.shopify_api_key.clone();
+        s.shopify_client_secret = Secret::new(self.shopify_api_secret.clone());
+        s.quickbooks_client_id = self.quickbooks_client_id.clone();
+        s.quickbooks_client_secret = Secret::new(self.quickbooks_client_secret.clone());
+        s.quickbooks_verifier_token = Secret::new(self.quickbooks_webhook_verifier.clone());
+        s.hubspot_client_id = self.hubspot_client_id.clone();
+        s.hubspot_client_secret = Secret::new(self.hubspot_client_secret.clone());
+        s.public_url = self.public_url.trim_end_matches('/').to_owned();
+        let redirects: Vec<String> =
+            self.oauth_redirect_uris.iter().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
+        s.redirect_uris =
+            if redirects.is_empty() { vec![format!("{}/oauth/callback", s.public_url)] } else { redirects };
+        s
+    }
 }
 
 impl PlatformConfig {

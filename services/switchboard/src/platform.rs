@@ -172,6 +172,7 @@ pub fn init_dev_certs(data_dir: &Path) -> Result<Vec<(Identity, CertFiles)>, Pla
 pub async fn migrate_all(store: &Store) -> Result<(), PlatformError> {
     switchboard_gateway::migrate(store).await?;
     switchboard_audit::storage::migrate(store).await?;
+    switchboard_connectors::storage::migrate(store).await?;
     Ok(())
 }
 
@@ -375,6 +376,7 @@ impl Platform {
         Ok(RateLimits {
             store,
             default_per_minute: self.config.rate_limit_per_minute.max(1),
+            webhook_per_minute: self.config.webhook_rate_limit_per_minute.max(1),
             on_store_error: if self.config.rate_limit_on_store_error == "deny" {
                 OnStoreError::Deny
             } else {
@@ -470,9 +472,22 @@ impl Platform {
             ready.push((Service::Audit, at, task));
         }
         if let Some(listener) = listeners.connectors {
+            let kek_file = self
+                .config
+                .connectors
+                .kek_file
+                .clone()
+                .unwrap_or_else(|| self.config.mesh.data_dir.join("keys").join("kek"));
             let config = ConnectorsConfig {
                 credentials: credentials(&self.config.mesh, Identity::connectors())?,
                 metrics: self.metrics.clone(),
+                store: self.store().await?,
+                keys: switchboard_connectors::KeyRing::load_or_create(&kek_file)
+                    .map_err(|e| PlatformError::Config(format!("SWITCHBOARD_KEK_FILE: {e}")))?,
+                cache: self.cache().await?,
+                bus: Some(self.event_bus(&shutdown).await?),
+                providers: self.config.connectors.provider_settings(),
+                retry: switchboard_connectors::RetryPolicy::default(),
             };
             let at = addr(&listener);
             let task = switchboard_connectors::serve_with(config, listener, shutdown.clone())

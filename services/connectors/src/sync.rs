@@ -1,0 +1,231 @@
+//! The sync engine: copies a connection's records from its provider into the record store, page by page.
+//!
+//! Each page is written in one transaction with the (connection, kind) cursor that follows it and the sync's
+//! counters, so a sync killed halfway (crash, shutdown) loses nothing and the next sync of the connection resumes
+//! from the stored cursor instead of starting over; records are upserted by (connection, kind, external id), so a
+//! page fetched twice creates no duplicates. A pass that reaches the last page moves the kind's watermark (the
+//! newest provider change seen) forward: the next incremental sync asks for changes since then, less an overlap
+//! for clock skew. When the sync ends, `SyncCompleted` goes to `connectors.syncs` through the outbox, in the
+//! transaction that records the end.
+
+use std::time::Duration;
+
+use prost::Message;
+use switchboard_events::{outbox, topics};
+use switchboard_mesh::context::RequestContext;
+use switchboard_proto::connectors::v1::{ConnectionStatus, SyncStatus};
+use switchboard_proto::events::v1::SyncCompleted;
+use switchboard_types::{ConnectionId, SyncId, TenantId, now_unix_micros};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{ConnectorError, ProviderError};
+use crate::provider::Call;
+use crate::service::Inner;
+use crate::storage::{CursorRow, Progress, Repo};
+
+/// Incremental passes ask for changes since the watermark less this, for providers' clock skew and late writes.
+const OVERLAP: Duration = Duration::from_secs(60);
+
+/// One sync to run.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) tenant: TenantId,
+    pub(crate) connection: ConnectionId,
+    pub(crate) sync: SyncId,
+    pub(crate) kinds: Vec<String>,
+    pub(crate) full: bool,
+    pub(crate) context: RequestContext,
+}
+
+enum Ended {
+    Done,
+    Cancelled,
+}
+
+/// Runs `job` to its end and records how it ended.
+pub(crate) async fn run(inner: &Inner, job: Job, stop: CancellationToken) {
+    let outcome = match start(inner, &job).await {
+        Ok(()) => run_kinds(inner, &job, &stop).await,
+        Err(e) => Err(e),
+    };
+    let (status, error) = match &outcome {
+        Ok(Ended::Done) => (SyncStatus::Succeeded, None),
+        Ok(Ended::Cancelled) => (
+            SyncStatus::Cancelled,
+            Some((tonic::Code::Cancelled, "the service shut down mid-sync; the next sync resumes".to_owned())),
+        ),
+        Err(e) => {
+            let status: tonic::Status = match e {
+                ConnectorError::Provider(p) => tonic::Status::from(ConnectorError::Provider(clone_provider_error(p))),
+                other => tonic::Status::internal(other.to_string()),
+            };
+            (SyncStatus::Failed, Some((status.code(), status.message().to_owned())))
+        }
+    };
+    if let Err(e) = &outcome {
+        tracing::warn!(sync = %job.sync, connection = %job.connection, error = %e, "sync failed");
+    }
+    if let Err(e) = finish(inner, &job, status, error).await {
+        tracing::error!(sync = %job.sync, error = %e, "could not record the end of a sync");
+    }
+}
+
+fn clone_provider_error(e: &ProviderError) -> ProviderError {
+    match e {
+        ProviderError::Rejected { provider, message } => ProviderError::Rejected { provider, message: message.clone() },
+        ProviderError::Unauthorized { provider, message } => {
+            ProviderError::Unauthorized { provider, message: message.clone() }
+        }
+        ProviderError::RateLimited { retry_after, message } => {
+            ProviderError::RateLimited { retry_after: *retry_after, message: message.clone() }
+        }
+        ProviderError::Unavailable(m) => ProviderError::Unavailable(m.clone()),
+        ProviderError::Invalid(m) => ProviderError::Invalid(m.clone()),
+    }
+}
+
+async fn start(inner: &Inner, job: &Job) -> Result<(), ConnectorError> {
+    let scope = inner.store.tenant(job.tenant).await?;
+    Repo::new(&scope).start_sync(job.sync, now_unix_micros()).await?;
+    scope.commit().await?;
+    Ok(())
+}
+
+async fn run_kinds(inner: &Inner, job: &Job, stop: &CancellationToken) -> Result<Ended, ConnectorError> {
+    for kind in &job.kinds {
+        if let Ended::Cancelled = run_kind(inner, job, kind, stop).await? {
+            return Ok(Ended::Cancelled);
+        }
+    }
+    Ok(Ended::Done)
+}
+
+async fn run_kind(inner: &Inner, job: &Job, kind: &str, stop: &CancellationToken) -> Result<Ended, ConnectorError> {
+    let scope = inner.store.tenant(job.tenant).await?;
+    let stored = Repo::new(&scope).cursor(job.connection, kind).await?;
+    scope.commit().await?;
+    let mut cursor = stored.unwrap_or(CursorRow {
+        tenant_id: String::new(),
+        connection_id: job.connection.to_string(),
+        kind: kind.to_owned(),
+        page_cursor: String::new(),
+        page_sync_id: String::new(),
+        page_since_us: 0,
+        watermark_us: 0,
+        pending_watermark_us: 0,
+    });
+    // An interrupted pass resumes where it stopped, unless it was incremental and this sync wants everything.
+    let resume = !cursor.page_cursor.is_empty() && (!job.full || cursor.page_since_us == 0);
+    if !resume {
+        cursor.page_cursor.clear();
+        cursor.page_since_us = if job.full || cursor.watermark_us == 0 {
+            0
+        } else {
+            (cursor.watermark_us - OVERLAP.as_micros() as i64).max(1)
+        };
+        cursor.pending_watermark_us = cursor.watermark_us;
+    }
+    cursor.page_sync_id = job.sync.to_string();
+    let since = (cursor.page_since_us > 0).then_some(cursor.page_since_us);
+    loop {
+        if stop.is_cancelled() {
+            return Ok(Ended::Cancelled);
+        }
+        let provider = inner.registry.get(&job_provider(inner, job).await?)?;
+        let (row, credentials) = inner.tokens.fresh(provider, job.tenant, job.connection).await?;
+        let call = Call {
+            http: &inner.http,
+            settings: &inner.settings,
+            account: &row.account,
+            token: &credentials.access_token,
+        };
+        let page_cursor = (!cursor.page_cursor.is_empty()).then_some(cursor.page_cursor.as_str());
+        let page = tokio::select! {
+            page = provider.fetch_page(&call, kind, since, page_cursor) => page,
+            () = stop.cancelled() => return Ok(Ended::Cancelled),
+        };
+        let page = match page {
+            Ok(page) => page,
+            Err(ProviderError::Unauthorized { provider: p, message }) => {
+                let scope = inner.store.tenant(job.tenant).await?;
+                Repo::new(&scope)
+                    .set_status(
+                        job.connection,
+                        ConnectionStatus::NeedsReauth as i32,
+                        tonic::Code::FailedPrecondition as i32,
+                        &format!("{p} refused the credentials: {message}"),
+                        now_unix_micros(),
+                    )
+                    .await?;
+                scope.commit().await?;
+                return Err(ProviderError::Unauthorized { provider: p, message }.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let newest = page.records.iter().map(|r| r.updated_at_us).max().unwrap_or(0);
+        cursor.pending_watermark_us = cursor.pending_watermark_us.max(newest);
+        let last = page.next.is_none();
+        cursor.page_cursor = page.next.clone().unwrap_or_default();
+        if last {
+            cursor.watermark_us = cursor.pending_watermark_us;
+        }
+        let now = now_unix_micros();
+        let scope = inner.store.tenant(job.tenant).await?;
+        let repo = Repo::new(&scope);
+        let counts = repo.upsert_records(job.connection, provider.info().id, kind, &page.records, now).await?;
+        repo.save_cursor(cursor.clone()).await?;
+        let progress =
+            Progress { pages: 1, fetched: page.records.len() as i64, created: counts.created, updated: counts.updated };
+        repo.add_progress(job.sync, progress).await?;
+        scope.commit().await?;
+        if last {
+            return Ok(Ended::Done);
+        }
+    }
+}
+
+async fn job_provider(inner: &Inner, job: &Job) -> Result<String, ConnectorError> {
+    let scope = inner.store.tenant(job.tenant).await?;
+    let row = Repo::new(&scope)
+        .connection(job.connection)
+        .await?
+        .ok_or_else(|| ConnectorError::NotFound(format!("connections/{} was deleted", job.connection)))?;
+    scope.commit().await?;
+    Ok(row.provider)
+}
+
+async fn finish(
+    inner: &Inner,
+    job: &Job,
+    status: SyncStatus,
+    error: Option<(tonic::Code, String)>,
+) -> Result<(), ConnectorError> {
+    let now = now_unix_micros();
+    let scope = inner.store.tenant(job.tenant).await?;
+    let repo = Repo::new(&scope);
+    let (code, message) = error.map(|(c, m)| (c as i32, m)).unwrap_or_default();
+    repo.finish_sync(job.sync, status as i32, code, &message, now).await?;
+    if status == SyncStatus::Succeeded {
+        repo.set_last_sync(job.connection, now).await?;
+    }
+    if let Some(row) = repo.sync(job.sync).await? {
+        let sync = crate::service::sync_message(&row);
+        let changed = if sync.records_created + sync.records_updated + sync.records_deleted > 0 {
+            job.kinds.clone()
+        } else {
+            Vec::new()
+        };
+        let payload = SyncCompleted { sync: Some(sync), changed_record_kinds: changed };
+        let envelope = inner.envelopes.build(
+            &job.context,
+            job.tenant,
+            switchboard_events::types::SYNC_COMPLETED,
+            format!("connections/{}", job.connection),
+            "SyncCompleted",
+            payload.encode_to_vec(),
+        );
+        outbox::enqueue(&scope, topics::CONNECTOR_SYNCS, &[envelope]).await?;
+    }
+    scope.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! Provider webhooks: receiving (verify, route, store once, publish) and processing (from the bus).
+//!
+//! A delivery is verified with its provider's scheme before anything else is read; a bad or missing signature is
+//! UNAUTHENTICATED and stores nothing. Each event in it is routed by the provider account it names to the
+//! connections of that account (a lookup across tenants, the only one in this service), stored once per
+//! (connection, provider event id) — a repeat only counts another delivery — and `WebhookReceived` is published to
+//! `connectors.webhooks` through the outbox in the same transaction. A correctly signed event that matches no
+//! connection is acknowledged and dropped (logged), so the provider stops retrying it.
+//!
+//! Processing happens later, off the provider's request: this service consumes `connectors.webhooks` (group
+//! `connectors`) and applies what an event carries (a Stripe `charge.refunded` brings the synced charge up to
+//! date), marking the event PROCESSED, or IGNORED when it carries nothing the record store keeps.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message;
+use switchboard_events::{EventBus, outbox, topics};
+use switchboard_mesh::context::RequestContext;
+use switchboard_proto::connectors::v1::{self as pb, WebhookEventStatus};
+use switchboard_proto::events::v1::WebhookReceived;
+use switchboard_store::StoreError;
+use switchboard_types::{ConnectionId, TenantId, WebhookEventId, now_unix_micros};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ConnectorError;
+use crate::provider::Delivery;
+use crate::service::{ConnectorService, Inner, webhook_message};
+use crate::storage::{Repo, WebhookEventRow, accounts_for};
+
+/// The consumer group of this service on `connectors.webhooks`.
+pub const WEBHOOK_CONSUMER_GROUP: &str = "connectors";
+
+/// Receives one delivery.
+pub(crate) async fn receive(
+    inner: &Inner,
+    context: &RequestContext,
+    request: pb::ReceiveWebhookRequest,
+) -> Result<pb::ReceiveWebhookResponse, ConnectorError> {
+    let provider = inner
+        .registry
+        .get(&request.provider)
+        .map_err(|_| ConnectorError::NotFound(format!("no provider {:?} sends webhooks here", request.provider)))?;
+    let body = request.body.map(|b| b.data).unwrap_or_default();
+    let headers: HashMap<String, String> =
+        request.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let delivery = Delivery { headers: &headers, body: &body, now_ms: now_unix_micros() / 1000 };
+    if let Err(e) = provider.verify_webhook(&inner.settings, &delivery) {
+        tracing::info!(provider = provider.info().id, reason = %e, "webhook signature refused");
+        return Err(ConnectorError::Unauthenticated(format!("the webhook signature does not verify: {e}")));
+    }
+    let notices = provider.parse_webhook(&delivery)?;
+    let mut response = pb::ReceiveWebhookResponse::default();
+    let mut stored = 0;
+    let mut duplicates = 0;
+    for notice in notices {
+        let targets = accounts_for(&inner.store, provider.info().id, &notice.account).await?;
+        if targets.is_empty() {
+            tracing::info!(provider = provider.info().id, event = %notice.event_id, "signed webhook for no connection; dropped");
+            continue;
+        }
+        for (tenant, connection) in targets {
+            let (name, duplicate) = store_once(inner, context, tenant, connection, provider.info().id, &notice).await?;
+            if response.webhook_event.is_empty() {
+                response.webhook_event = name;
+            }
+            stored += 1;
+            duplicates += usize::from(duplicate);
+        }
+    }
+    response.duplicate = stored > 0 && duplicates == stored;
+    Ok(response)
+}
+
+async fn store_once(
+    inner: &Inner,
+    context: &RequestContext,
+    tenant: TenantId,
+    connection: ConnectionId,
+    provider: &str,
+    notice: &crate::provider::WebhookNotice,
+) -> Result<(String, bool), ConnectorError> {
+    // Two deliveries of one event racing each other: the loser's insert hits the unique index and counts as a
+    // repeat on the second pass.
+    for _ in 0..3 {
+        let scope = inner.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        if let Some(existing) = repo.webhook_event_by_provider_id(provider, connection, &notice.event_id).await? {
+            repo.count_delivery(&existing.id).await?;
+            scope.commit().await?;
+            return Ok((format!("webhookEvents/{}", existing.id), true));
+        }
+        let id = WebhookEventId::generate();
+        let row = WebhookEventRow {
+            tenant_id: String::new(),
+            id: id.to_string(),
+            provider: provider.to_owned(),
+            connection_id: connection.to_string(),
+            provider_event_id: notice.event_id.clone(),
+            event_type: notice.event_type.clone(),
+            status: WebhookEventStatus::Received as i32,
+            error_message: String::new(),
+            payload: notice.payload.to_string(),
+            delivery_count: 1,
+            received_at_us: now_unix_micros(),
+            processed_at_us: None,
+        };
+        let message = WebhookReceived { webhook_event: Some(webhook_message(&row)) };
+        match repo.insert_webhook_event(row).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let envelope = inner.envelopes.build(
+            context,
+            tenant,
+            switchboard_events::types::WEBHOOK_RECEIVED,
+            format!("connections/{connection}"),
+            "WebhookReceived",
+            message.encode_to_vec(),
+        );
+        outbox::enqueue(&scope, topics::CONNECTOR_WEBHOOKS, &[envelope]).await?;
+        match scope.commit().await {
+            Ok(()) => return Ok((format!("webhookEvents/{id}"), false)),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ConnectorError::Internal("webhook event kept conflicting".into()))
+}
+
+/// Processes `connectors.webhooks` until `stop`.
+pub(crate) async fn consume(service: ConnectorService, bus: Arc<dyn EventBus>, stop: CancellationToken) {
+    let mut delay = Duration::from_millis(100);
+    'subscribe: loop {
+        let subscribed = tokio::select! {
+            () = stop.cancelled() => return,
+            s = bus.subscribe(topics::CONNECTOR_WEBHOOKS, WEBHOOK_CONSUMER_GROUP) => s,
+        };
+        let mut subscription = match subscribed {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot subscribe to connectors.webhooks; retrying");
+                if pause(&stop, &mut delay).await {
+                    return;
+                }
+                continue 'subscribe;
+            }
+        };
+        loop {
+            let batch = tokio::select! {
+                () = stop.cancelled() => return,
+                b = subscription.next_batch(500) => b,
+            };
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(error = %e, "receiving from connectors.webhooks failed; resubscribing");
+                    if pause(&stop, &mut delay).await {
+                        return;
+                    }
+                    continue 'subscribe;
+                }
+            };
+            for delivery in &batch {
+                loop {
+                    match process(&service.inner, delivery).await {
+                        Ok(()) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "processing a webhook event failed; retrying");
+                            if pause(&stop, &mut delay).await {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+            delay = Duration::from_millis(100);
+            if let Err(e) = subscription.commit(&batch).await {
+                tracing::warn!(error = %e, "committing connectors.webhooks failed; the batch will be seen again");
+            }
+        }
+    }
+}
+
+/// Waits the current backoff (doubling it, up to 10 s); true when stopped meanwhile.
+async fn pause(stop: &CancellationToken, delay: &mut Duration) -> bool {
+    let wait = *delay;
+    *delay = (*delay * 2).min(Duration::from_secs(10));
+    tokio::select! {
+        () = stop.cancelled() => true,
+        () = tokio::time::sleep(wait) => false,
+    }
+}
+
+async fn process(inner: &Inner, delivery: &switchboard_events::Delivery) -> Result<(), ConnectorError> {
+    let envelope = match delivery.envelope() {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            tracing::warn!(error = %e, "undecodable webhook envelope skipped");
+            return Ok(());
+        }
+    };
+    let Some(event) = envelope
+        .payload
+        .as_ref()
+        .and_then(|any| WebhookReceived::decode(any.value.as_slice()).ok())
+        .and_then(|w| w.webhook_event)
+    else {
+        tracing::warn!(event = %envelope.event_id, "webhook envelope without a WebhookReceived payload skipped");
+        return Ok(());
+    };
+    let (Ok(tenant), Ok(connection)) = (
+        envelope.tenant_id.parse::<TenantId>(),
+        event.connection.trim_start_matches("connections/").parse::<ConnectionId>(),
+    ) else {
+        tracing::warn!(event = %envelope.event_id, "webhook envelope with a bad tenant or connection skipped");
+        return Ok(());
+    };
+    let scope = inner.store.tenant(tenant).await?;
+    let repo = Repo::new(&scope);
+    let Some(row) = repo.webhook_event(&event.id).await? else {
+        scope.commit().await?;
+        return Ok(());
+    };
+    if row.status != WebhookEventStatus::Received as i32 {
+        scope.commit().await?; // Processed already (a redelivery).
+        return Ok(());
+    }
+    let provider = inner.registry.get(&row.provider)?;
+    let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
+    let now = now_unix_micros();
+    let status = match provider.webhook_update(&row.event_type, &payload) {
+        Some(update) if repo.connection(connection).await?.is_some() => {
+            repo.upsert_records(connection, provider.info().id, update.kind, &[update.record], now).await?;
+            WebhookEventStatus::Processed
+        }
+        _ => WebhookEventStatus::Ignored,
+    };
+    repo.finish_webhook_event(&row.id, status as i32, "", now).await?;
+    scope.commit().await?;
+    Ok(())
+}

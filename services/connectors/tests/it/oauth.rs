@@ -1,0 +1,73 @@
+//! OAuth: Shopify's authorization code flow with PKCE and a signed redirect, against the sandbox.
+
+use switchboard_proto::connectors::v1 as pb;
+use switchboard_proto::connectors::v1::connector_service_server::ConnectorService as _;
+use switchboard_test_support::TestDb;
+
+use crate::support::{Caller, Harness};
+
+/// Follows the authorization URL (the sandbox approves at once) and returns the redirect's query parameters.
+async fn authorize(url: &str) -> Vec<(String, String)> {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client.get(url).send().await.unwrap();
+    assert!(response.status().is_redirection(), "{}", response.status());
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    url::Url::parse(&location).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+#[tokio::test]
+async fn shopify_oauth_connects_once_per_state() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let a = Caller::new();
+    let start = |account: &str| pb::StartOAuthRequest {
+        provider: "shopify".into(),
+        redirect_uri: "http://127.0.0.1:8080/oauth/callback".into(),
+        account: account.into(),
+        ..Default::default()
+    };
+    let bad_redirect = pb::StartOAuthRequest {
+        redirect_uri: "https://evil.example/cb".into(),
+        ..start(switchboard_sandbox::DEMO_SHOP)
+    };
+    assert_eq!(h.service.start_o_auth(a.request(bad_redirect)).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        h.service.start_o_auth(a.request(start("not a shop"))).await.unwrap_err().code(),
+        tonic::Code::InvalidArgument
+    );
+
+    let started = h.service.start_o_auth(a.request(start(switchboard_sandbox::DEMO_SHOP))).await.unwrap().into_inner();
+    assert!(started.authorization_url.contains("code_challenge="), "{}", started.authorization_url);
+    let params = authorize(&started.authorization_url).await;
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+    assert_eq!(get("state"), started.state);
+    let rest: std::collections::HashMap<String, String> =
+        params.iter().filter(|(k, _)| k != "code" && k != "state").cloned().collect();
+    let complete = pb::CompleteOAuthRequest { state: get("state"), code: get("code"), params: rest.clone() };
+
+    // Another tenant cannot complete it.
+    let other = Caller::new();
+    assert_eq!(
+        h.service.complete_o_auth(other.request(complete.clone())).await.unwrap_err().code(),
+        tonic::Code::InvalidArgument
+    );
+
+    let connection =
+        h.service.complete_o_auth(a.request(complete.clone())).await.unwrap().into_inner().connection.unwrap();
+    assert_eq!(connection.status, pb::ConnectionStatus::Active as i32);
+    assert_eq!(connection.account, switchboard_sandbox::DEMO_SHOP);
+    assert!(!connection.scopes.is_empty());
+    // Used once.
+    let reused = h.service.complete_o_auth(a.request(complete)).await.unwrap_err();
+    assert_eq!(reused.code(), tonic::Code::InvalidArgument);
+
+    // A tampered redirect fails its signature.
+    let started = h.service.start_o_auth(a.request(start(switchboard_sandbox::DEMO_SHOP))).await.unwrap().into_inner();
+    let params = authorize(&started.authorization_url).await;
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+    let mut rest: std::collections::HashMap<String, String> =
+        params.iter().filter(|(k, _)| k != "code" && k != "state").cloned().collect();
+    rest.insert("host".into(), "ZXZpbA".into());
+    let tampered = pb::CompleteOAuthRequest { state: get("state"), code: get("code"), params: rest };
+    assert_eq!(h.service.complete_o_auth(a.request(tampered)).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+    h.stop().await;
+}
