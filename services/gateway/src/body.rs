@@ -8,7 +8,9 @@
 //!   a second is cut off after the grace with 408 / DEADLINE_EXCEEDED, whatever it sends.
 //! - **memory**: every body being read or held counts against one [`Budget`] of bytes for the whole edge; when it
 //!   is spent, a new body waits briefly for room, then gets 503 / UNAVAILABLE. Bodies are reserved at their
-//!   declared length (or the method's limit when undeclared), so the budget bounds what they can grow to.
+//!   declared length (or the method's limit when undeclared), so the budget bounds what they can grow to. A
+//!   body that is copied on its way to the backend is reserved once per copy ([`Copies`]): a REST body is held as
+//!   read, as the message transcoded from it, and as that message's gRPC frame, all until the backend answers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +53,17 @@ impl Default for Budget {
     }
 }
 
+/// How many copies of a body the edge holds while its call is in flight: what its reservation is multiplied by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Copies(pub(crate) u32);
+
+impl Copies {
+    /// A gRPC message, forwarded as read.
+    pub(crate) const FORWARDED: Self = Self(1);
+    /// A REST body: the bytes, the transcoded message and its frame.
+    pub(crate) const TRANSCODED: Self = Self(3);
+}
+
 /// A body read whole, holding its share of the budget until dropped.
 #[derive(Debug)]
 pub(crate) struct ReadBody {
@@ -64,6 +77,7 @@ pub(crate) async fn read(
     declared_len: Option<u64>,
     limit: usize,
     budget: &Budget,
+    copies: Copies,
 ) -> Result<ReadBody, EdgeError> {
     if declared_len.is_some_and(|len| len > limit as u64) {
         return Err(EdgeError::BodyTooLarge { limit });
@@ -72,7 +86,7 @@ pub(crate) async fn read(
     let reserved = if reserve == 0 {
         None
     } else {
-        let wanted = u32::try_from(reserve).unwrap_or(u32::MAX);
+        let wanted = u32::try_from(reserve).unwrap_or(u32::MAX).saturating_mul(copies.0.max(1));
         match tokio::time::timeout(BUDGET_WAIT, budget.0.clone().acquire_many_owned(wanted)).await {
             Ok(Ok(permit)) => Some(permit),
             _ => return Err(EdgeError::Busy("the gateway is receiving too much at once: retry shortly")),
@@ -116,26 +130,37 @@ mod tests {
     #[tokio::test]
     async fn limits_are_checked_before_and_while_reading() {
         let budget = Budget::new(1024);
-        let read_all = read(chunked(vec![b"ab", b"cd"]), None, 10, &budget).await.unwrap();
+        let read_all = read(chunked(vec![b"ab", b"cd"]), None, 10, &budget, Copies::FORWARDED).await.unwrap();
         assert_eq!(read_all.bytes, "abcd");
         assert_eq!(budget.available(), 1024 - 10, "an undeclared body reserves the method's limit");
         drop(read_all);
         assert_eq!(budget.available(), 1024);
 
-        let err = read(Body::from("x"), Some(11), 10, &budget).await.unwrap_err();
+        let err = read(Body::from("x"), Some(11), 10, &budget, Copies::FORWARDED).await.unwrap_err();
         assert!(matches!(err, EdgeError::BodyTooLarge { limit: 10 }), "refused on its declared length");
-        let err = read(chunked(vec![b"123456", b"789012"]), None, 10, &budget).await.unwrap_err();
+        let err = read(chunked(vec![b"123456", b"789012"]), None, 10, &budget, Copies::FORWARDED).await.unwrap_err();
         assert!(matches!(err, EdgeError::BodyTooLarge { .. }), "refused while growing past the limit");
+    }
+
+    #[tokio::test]
+    async fn copies_multiply_the_reservation() {
+        let budget = Budget::new(100);
+        let held = read(Body::from("x".repeat(30)), Some(30), 100, &budget, Copies::TRANSCODED).await.unwrap();
+        assert_eq!(budget.available(), 10, "a REST body is reserved for its three copies");
+        let err = read(Body::from("y".repeat(4)), Some(4), 100, &budget, Copies::TRANSCODED).await.unwrap_err();
+        assert!(matches!(err, EdgeError::Busy(_)), "{err:?}");
+        drop(held);
+        assert_eq!(budget.available(), 100);
     }
 
     #[tokio::test]
     async fn a_spent_budget_refuses_instead_of_growing() {
         let budget = Budget::new(100);
-        let held = read(Body::from("x".repeat(80)), Some(80), 100, &budget).await.unwrap();
-        let err = read(Body::from("y".repeat(50)), Some(50), 100, &budget).await.unwrap_err();
+        let held = read(Body::from("x".repeat(80)), Some(80), 100, &budget, Copies::FORWARDED).await.unwrap();
+        let err = read(Body::from("y".repeat(50)), Some(50), 100, &budget, Copies::FORWARDED).await.unwrap_err();
         assert!(matches!(err, EdgeError::Busy(_)));
         drop(held);
-        assert!(read(Body::from("y".repeat(50)), Some(50), 100, &budget).await.is_ok());
+        assert!(read(Body::from("y".repeat(50)), Some(50), 100, &budget, Copies::FORWARDED).await.is_ok());
     }
 
     #[tokio::test(start_paused = true)]
@@ -149,7 +174,7 @@ mod tests {
             }
         });
         let started = tokio::time::Instant::now();
-        let err = read(body, None, 8192, &Budget::default()).await.unwrap_err();
+        let err = read(body, None, 8192, &Budget::default(), Copies::FORWARDED).await.unwrap_err();
         assert!(matches!(err, EdgeError::BodyTooSlow));
         assert!(started.elapsed() < GRACE + Duration::from_secs(1));
         sender.abort();

@@ -312,8 +312,15 @@ where
                     let body = if protocol == Protocol::Rest || rule.single_message {
                         let framing = if protocol == Protocol::Grpc { crate::grpc_frame::HEADER_BYTES } else { 0 };
                         let limit = rule.max_request_bytes + framing;
+                        let copies = if protocol == Protocol::Rest {
+                            crate::body::Copies::TRANSCODED
+                        } else {
+                            crate::body::Copies::FORWARDED
+                        };
                         let read =
-                            match crate::body::read(body, declared_len(&parts.headers), limit, &layer.budget).await {
+                            match crate::body::read(body, declared_len(&parts.headers), limit, &layer.budget, copies)
+                                .await
+                            {
                                 Ok(read) => read,
                                 Err(EdgeError::BodyTooLarge { .. }) if protocol == Protocol::Grpc => {
                                     return Ok(refused(EdgeError::MessageTooLarge { limit: rule.max_request_bytes }));
