@@ -1,5 +1,6 @@
 //! [`SandboxHandle`]: what tests (and the control plane) drive a running sandbox with — its base URLs, the
-//! counters, fault injection, token expiry, and signed webhook deliveries built from (and recorded in) its data.
+//! counters, fault injection, token expiry, lifetime and revocation, and signed webhook deliveries built from (and
+//! recorded in) its data.
 
 use std::fmt;
 use std::sync::Arc;
@@ -74,6 +75,18 @@ impl SandboxHandle {
     /// The demo keys and tokens are not affected.
     pub fn expire_tokens(&self, provider: Provider) {
         lock(&self.shared.grants).expire_all(provider);
+    }
+
+    /// Expiring access tokens issued from now on (code exchanges and refreshes) last `lifetime`; `None` restores each
+    /// provider's own lifetime.
+    pub fn set_token_lifetime(&self, lifetime: Option<std::time::Duration>) {
+        lock(&self.shared.grants).set_token_lifetime(lifetime);
+    }
+
+    /// Revokes every refresh token issued so far by `provider`'s OAuth, as when the merchant uninstalls the app:
+    /// refreshing with one is refused (`invalid_grant`). Access tokens are not affected.
+    pub fn revoke_refresh_tokens(&self, provider: Provider) {
+        lock(&self.shared.grants).revoke_refresh_tokens(provider);
     }
 
     /// Records a Stripe event of `event_type` about `object` on the demo account (it appears in `/v1/events`) and

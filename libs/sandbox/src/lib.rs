@@ -97,11 +97,15 @@ pub struct SandboxConfig {
     pub scale: u32,
     /// The app credentials the platform is configured with.
     pub apps: Apps,
+    /// The lifetime of every expiring access token issued (`None`: each provider's own — an hour at Shopify and
+    /// QuickBooks, 30 minutes at HubSpot). Tests shorten it to reach a client's refresh margin without waiting;
+    /// [`SandboxHandle::set_token_lifetime`] changes it while running.
+    pub token_lifetime: Option<std::time::Duration>,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self { seed: 42, scale: 1, apps: Apps::default() }
+        Self { seed: 42, scale: 1, apps: Apps::default(), token_lifetime: None }
     }
 }
 

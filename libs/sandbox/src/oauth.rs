@@ -1,6 +1,6 @@
 //! The authorization server behind every provider's OAuth: authorization codes (single-use, ten minutes, optional
-//! PKCE), access tokens (optional lifetime; [`Grants::expire_all`] for tests) and refresh tokens with each
-//! provider's rotation rule. The provider modules speak the wire formats; this module only keeps the books.
+//! PKCE), access tokens (optional lifetime; [`Grants::expire_all`] and [`Grants::set_token_lifetime`] for tests)
+//! and refresh tokens with each provider's rotation rule ([`Grants::revoke_refresh_tokens`] for tests). The provider modules speak the wire formats; this module only keeps the books.
 //!
 //! Rotation rules ([`Rotation`]):
 //! - Stripe Connect and HubSpot keep one refresh token for the life of the grant;
@@ -129,9 +129,21 @@ pub(crate) struct Grants {
     /// Refresh token prefixes, remembered so rotated tokens keep their provider's look.
     refresh_prefixes: HashMap<String, &'static str>,
     access_prefixes: HashMap<String, &'static str>,
+    /// Replaces the lifetime of every expiring access token issued from now on.
+    lifetime_override: Option<Duration>,
 }
 
 impl Grants {
+    /// Expiring access tokens issued from now on last `lifetime` (`None`: each provider's own lifetime).
+    pub(crate) fn set_token_lifetime(&mut self, lifetime: Option<Duration>) {
+        self.lifetime_override = lifetime;
+    }
+
+    /// An expiring token's lifetime: the provider's, unless overridden.
+    fn lifetime(&self, provider_lifetime: Option<Duration>) -> Option<Duration> {
+        provider_lifetime.map(|l| self.lifetime_override.unwrap_or(l))
+    }
+
     /// Issues a single-use code (`prefix` + random) for `authorization`.
     pub(crate) fn issue_code(&mut self, provider: Provider, prefix: &str, authorization: Authorization) -> String {
         let code = format!("{prefix}{}", random_token());
@@ -190,7 +202,8 @@ impl Grants {
             self.refresh_prefixes.insert(token.clone(), prefix);
             token
         });
-        self.mint_access(provider, grant, policy.access_prefix, policy.access_lifetime, refresh_token)
+        let lifetime = self.lifetime(policy.access_lifetime);
+        self.mint_access(provider, grant, policy.access_prefix, lifetime, refresh_token)
     }
 
     fn mint_access(
@@ -249,6 +262,7 @@ impl Grants {
                 next
             }
         };
+        let lifetime = self.lifetime(lifetime);
         Some(self.mint_access(provider, grant, access_prefix, lifetime, Some(next)))
     }
 
@@ -265,6 +279,14 @@ impl Grants {
     pub(crate) fn expire_all(&mut self, provider: Provider) {
         for access in self.access.values_mut().filter(|a| a.provider == provider) {
             access.expired = true;
+        }
+    }
+
+    /// Kills every refresh token of `provider` issued so far (as when the merchant uninstalls the app): using one
+    /// is `invalid_grant`.
+    pub(crate) fn revoke_refresh_tokens(&mut self, provider: Provider) {
+        for refresh in self.refresh.values_mut().filter(|r| r.provider == provider) {
+            refresh.alive = false;
         }
     }
 }
@@ -366,6 +388,21 @@ mod tests {
         grants.refresh(Provider::Shopify, &r3).unwrap();
         assert!(grants.refresh(Provider::Shopify, &r1).is_none(), "r1 dies once a replacement was used");
         assert!(grants.refresh(Provider::Shopify, &r2).is_some(), "r2 was never used, nor replaced");
+    }
+
+    #[test]
+    fn the_lifetime_override_applies_to_new_and_refreshed_tokens_and_revoked_refresh_tokens_die() {
+        let mut grants = Grants::default();
+        let grant = Grant { account: "s.myshopify.com".into(), scope: String::new() };
+        grants.set_token_lifetime(Some(Duration::from_secs(60)));
+        let first = grants.issue(Provider::Shopify, grant, &policy(Rotation::OnReplacementUse));
+        assert_eq!(first.expires_in, Some(60));
+        grants.set_token_lifetime(None);
+        let refreshed = grants.refresh(Provider::Shopify, first.refresh_token.as_deref().unwrap()).unwrap();
+        assert_eq!(refreshed.expires_in, Some(3600), "back to the provider's own lifetime");
+        grants.revoke_refresh_tokens(Provider::Shopify);
+        assert!(grants.refresh(Provider::Shopify, refreshed.refresh_token.as_deref().unwrap()).is_none());
+        assert!(grants.check(Provider::Shopify, &refreshed.access_token).is_ok(), "access tokens live on");
     }
 
     #[test]

@@ -50,13 +50,15 @@ impl Shared {
             .timeout(DELIVERY_TIMEOUT)
             .build()
             .map_err(|e| SandboxError::Startup(format!("building the webhook client: {e}")))?;
+        let mut grants = Grants::default();
+        grants.set_token_lifetime(config.token_lifetime);
         Ok(Self {
             stripe: Mutex::new(StripeData::generate(config.seed, config.scale)),
             shopify: Mutex::new(ShopifyData::generate(config.seed, config.scale)),
             apps: config.apps,
             base_url,
             clock: Clock::new(),
-            grants: Mutex::new(Grants::default()),
+            grants: Mutex::new(grants),
             faults: Mutex::new(Faults::default()),
             recorder: Mutex::new(Recorder::default()),
             targets: Mutex::new(HashMap::new()),

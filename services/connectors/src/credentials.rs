@@ -172,9 +172,16 @@ impl Tokens {
                 .await
                 .map_err(|e| ConnectorError::Internal(format!("refresh lock: {e}")))?;
             if acquired {
-                let result = self.refresh(provider, tenant, connection, &row, stored).await;
+                // Read again under the lock: another replica may have refreshed and released it between the read
+                // above and our acquiring it, and refreshing from the stale row would spend a rotated token.
+                let result = match self.load(tenant, connection).await {
+                    Ok((row, stored)) if stored.needs_refresh(now_unix_micros()) => {
+                        self.refresh(provider, tenant, connection, &row, stored).await.map(|stored| (row, stored))
+                    }
+                    other => other,
+                };
                 let _ = self.cache.delete(&lock_key).await;
-                return result.map(|stored| (row, stored));
+                return result;
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(ConnectorError::Provider(ProviderError::Unavailable(
@@ -232,9 +239,9 @@ impl Tokens {
 }
 
 /// Re-wraps every credential's data key under the first KEK, tenant by tenant.
-pub(crate) async fn rewrap_all(store: &Store, keys: &KeyRing, tenants: &[TenantId]) -> Result<usize, ConnectorError> {
+pub(crate) async fn rewrap_all(store: &Store, keys: &KeyRing) -> Result<usize, ConnectorError> {
     let mut count = 0;
-    for tenant in tenants {
+    for tenant in &crate::storage::tenants_with_connections(store).await? {
         let scope = store.tenant(*tenant).await?;
         let repo = Repo::new(&scope);
         for row in repo.all_connections().await? {

@@ -198,10 +198,6 @@ pub async fn serve_with(
 
 /// Re-wraps every stored credential's data key under the first key of `keys` (after a new KEK was put first in the
 /// keys file). Returns how many were re-wrapped. Secrets themselves are not re-encrypted.
-pub async fn rotate_kek(
-    store: &Store,
-    keys: &KeyRing,
-    tenants: &[switchboard_types::TenantId],
-) -> Result<usize, ConnectorError> {
-    credentials::rewrap_all(store, keys, tenants).await
+pub async fn rotate_kek(store: &Store, keys: &KeyRing) -> Result<usize, ConnectorError> {
+    credentials::rewrap_all(store, keys).await
 }

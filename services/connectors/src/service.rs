@@ -31,6 +31,8 @@ use crate::{ConnectorsConfig, ProviderSettings, sync};
 const STATE_LIFETIME_SECS: i64 = 600;
 /// Most records a QueryRecords call examines (the filter runs over the tenant's records of one kind).
 const MAX_SCANNED_RECORDS: usize = 200_000;
+/// A pending or running sync whose process has written nothing for this long is taken to be dead.
+const SYNC_HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
 /// Syncs running at once in this process.
 const MAX_CONCURRENT_SYNCS: usize = 4;
 
@@ -653,12 +655,13 @@ impl ConnectorService {
         scope.lock(&format!("sync:{connection}")).await?;
         let repo = Repo::new(&scope);
         if let Some(active) = repo.active_sync(connection).await? {
-            if self.running().contains_key(&active.id) {
+            let alive = now - active.heartbeat_at_us < SYNC_HEARTBEAT_TIMEOUT.as_micros() as i64;
+            if self.running().contains_key(&active.id) || alive {
                 scope.commit().await?;
                 return Ok(sync_message(&active));
             }
-            // Left behind by a process that stopped without recording the end: its cursor is kept, so the new
-            // sync resumes its work.
+            // Left behind by a process that stopped without recording the end (no page for a while): its cursor is
+            // kept, so the new sync resumes its work.
             if let Ok(stale) = active.id.parse::<SyncId>() {
                 repo.finish_sync(
                     stale,
@@ -691,6 +694,7 @@ impl ConnectorService {
             created_at_us: now,
             started_at_us: None,
             ended_at_us: None,
+            heartbeat_at_us: now,
         };
         repo.insert_sync(record.clone()).await?;
         scope.commit().await?;

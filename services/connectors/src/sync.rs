@@ -45,7 +45,11 @@ enum Ended {
 /// Runs `job` to its end and records how it ended.
 pub(crate) async fn run(inner: &Inner, job: Job, stop: CancellationToken) {
     let outcome = match start(inner, &job).await {
-        Ok(()) => run_kinds(inner, &job, &stop).await,
+        Ok(true) => run_kinds(inner, &job, &stop).await,
+        Ok(false) => {
+            tracing::info!(sync = %job.sync, "sync no longer pending (taken over); not running it");
+            return;
+        }
         Err(e) => Err(e),
     };
     let (status, error) = match &outcome {
@@ -84,11 +88,11 @@ fn clone_provider_error(e: &ProviderError) -> ProviderError {
     }
 }
 
-async fn start(inner: &Inner, job: &Job) -> Result<(), ConnectorError> {
+async fn start(inner: &Inner, job: &Job) -> Result<bool, ConnectorError> {
     let scope = inner.store.tenant(job.tenant).await?;
-    Repo::new(&scope).start_sync(job.sync, now_unix_micros()).await?;
+    let started = Repo::new(&scope).start_sync(job.sync, now_unix_micros()).await?;
     scope.commit().await?;
-    Ok(())
+    Ok(started)
 }
 
 async fn run_kinds(inner: &Inner, job: &Job, stop: &CancellationToken) -> Result<Ended, ConnectorError> {

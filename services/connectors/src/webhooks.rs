@@ -8,8 +8,11 @@
 //! connection is acknowledged and dropped (logged), so the provider stops retrying it.
 //!
 //! Processing happens later, off the provider's request: this service consumes `connectors.webhooks` (group
-//! `connectors`) and applies what an event carries (a Stripe `charge.refunded` brings the synced charge up to
-//! date), marking the event PROCESSED, or IGNORED when it carries nothing the record store keeps.
+//! `connectors`) and applies what an event carries: a Stripe event's object is stored as it is (a `charge.refunded`
+//! brings the synced charge up to date); a Shopify topic names a record that is fetched afresh through the same
+//! GraphQL fields a sync stores (its REST-shaped payload is not the record's shape); `*.deleted` / `*/delete`
+//! remove the record. The event becomes PROCESSED, FAILED (the provider refused the fetch), or IGNORED when it
+//! concerns nothing the record store keeps.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,8 +27,8 @@ use switchboard_store::StoreError;
 use switchboard_types::{ConnectionId, TenantId, WebhookEventId, now_unix_micros};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::ConnectorError;
-use crate::provider::Delivery;
+use crate::error::{ConnectorError, ProviderError};
+use crate::provider::{Delivery, WebhookTarget};
 use crate::service::{ConnectorService, Inner, webhook_message};
 use crate::storage::{Repo, WebhookEventRow, accounts_for};
 
@@ -45,6 +48,13 @@ pub(crate) async fn receive(
     let body = request.body.map(|b| b.data).unwrap_or_default();
     let headers: HashMap<String, String> =
         request.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    if !provider.webhook_secret_configured(&inner.settings) {
+        tracing::warn!(provider = provider.info().id, "webhook refused: no signing secret is configured");
+        return Err(ConnectorError::Unauthenticated(format!(
+            "webhooks from {} are not configured on this platform (its signing secret is not set)",
+            provider.info().id
+        )));
+    }
     let delivery = Delivery { headers: &headers, body: &body, now_ms: now_unix_micros() / 1000 };
     if let Err(e) = provider.verify_webhook(&inner.settings, &delivery) {
         tracing::info!(provider = provider.info().id, reason = %e, "webhook signature refused");
@@ -219,26 +229,77 @@ async fn process(inner: &Inner, delivery: &switchboard_events::Delivery) -> Resu
         return Ok(());
     };
     let scope = inner.store.tenant(tenant).await?;
-    let repo = Repo::new(&scope);
-    let Some(row) = repo.webhook_event(&event.id).await? else {
-        scope.commit().await?;
-        return Ok(());
+    let row = Repo::new(&scope).webhook_event(&event.id).await?;
+    scope.commit().await?;
+    let Some(row) = row.filter(|r| r.status == WebhookEventStatus::Received as i32) else {
+        return Ok(()); // Unknown, or processed already (a redelivery).
     };
-    if row.status != WebhookEventStatus::Received as i32 {
-        scope.commit().await?; // Processed already (a redelivery).
-        return Ok(());
-    }
     let provider = inner.registry.get(&row.provider)?;
     let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
-    let now = now_unix_micros();
-    let status = match provider.webhook_update(&row.event_type, &payload) {
-        Some(update) if repo.connection(connection).await?.is_some() => {
-            repo.upsert_records(connection, provider.info().id, update.kind, &[update.record], now).await?;
-            WebhookEventStatus::Processed
+    // What the event does to the record store; a fetch from the provider happens outside any transaction.
+    let change = if let Some(update) = provider.webhook_update(&row.event_type, &payload) {
+        Change::Upsert(update.kind, update.record)
+    } else {
+        match provider.webhook_target(&row.event_type, &payload) {
+            None => Change::Nothing,
+            Some(WebhookTarget::Delete { kind, id }) => Change::Delete(kind, id),
+            Some(WebhookTarget::Refresh { kind, id }) => {
+                match fetch(inner, provider, tenant, connection, kind, &id).await {
+                    Ok(Some(record)) => Change::Upsert(kind, record),
+                    Ok(None) => Change::Delete(kind, id),
+                    Err(ConnectorError::Provider(ProviderError::Unavailable(m))) => {
+                        // Transient: the consumer retries the event with backoff.
+                        return Err(ConnectorError::Provider(ProviderError::Unavailable(m)));
+                    }
+                    Err(e) => Change::Failed(e.to_string()),
+                }
+            }
         }
-        _ => WebhookEventStatus::Ignored,
     };
-    repo.finish_webhook_event(&row.id, status as i32, "", now).await?;
+    let now = now_unix_micros();
+    let scope = inner.store.tenant(tenant).await?;
+    let repo = Repo::new(&scope);
+    let connected = repo.connection(connection).await?.is_some();
+    let (status, error) = match change {
+        _ if !connected => (WebhookEventStatus::Ignored, String::new()),
+        Change::Upsert(kind, record) => {
+            repo.upsert_records(connection, provider.info().id, kind, &[record], now).await?;
+            (WebhookEventStatus::Processed, String::new())
+        }
+        Change::Delete(kind, id) => {
+            repo.delete_record(connection, kind, &id).await?;
+            (WebhookEventStatus::Processed, String::new())
+        }
+        Change::Failed(message) => (WebhookEventStatus::Failed, message),
+        Change::Nothing => (WebhookEventStatus::Ignored, String::new()),
+    };
+    repo.finish_webhook_event(&row.id, status as i32, &error, now).await?;
     scope.commit().await?;
     Ok(())
+}
+
+/// What processing an event does to the record store.
+enum Change {
+    Upsert(&'static str, crate::provider::RecordIn),
+    Delete(&'static str, String),
+    Failed(String),
+    Nothing,
+}
+
+async fn fetch(
+    inner: &Inner,
+    provider: &dyn crate::provider::Provider,
+    tenant: TenantId,
+    connection: ConnectionId,
+    kind: &str,
+    id: &str,
+) -> Result<Option<crate::provider::RecordIn>, ConnectorError> {
+    let (row, credentials) = inner.tokens.fresh(provider, tenant, connection).await?;
+    let call = crate::provider::Call {
+        http: &inner.http,
+        settings: &inner.settings,
+        account: &row.account,
+        token: &credentials.access_token,
+    };
+    Ok(provider.fetch_record(&call, kind, id).await?)
 }

@@ -143,6 +143,10 @@ impl Provider for HubSpot {
         async { Err(not_yet()) }.boxed()
     }
 
+    fn webhook_secret_configured(&self, settings: &ProviderSettings) -> bool {
+        !settings.hubspot_client_secret.expose().is_empty()
+    }
+
     fn verify_webhook(&self, settings: &ProviderSettings, delivery: &Delivery<'_>) -> Result<(), SignatureError> {
         let headers = switchboard_signatures::hubspot::Headers {
             signature: delivery.header("x-hubspot-signature"),

@@ -161,6 +161,15 @@ pub(crate) struct WebhookUpdate {
     pub(crate) record: RecordIn,
 }
 
+/// What a webhook event asks of the record store when its payload is not the record itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WebhookTarget {
+    /// Fetch this record afresh from the provider and store it.
+    Refresh { kind: &'static str, id: String },
+    /// The provider deleted this record.
+    Delete { kind: &'static str, id: String },
+}
+
 /// A delivery as the gateway passed it on.
 #[derive(Debug)]
 pub(crate) struct Delivery<'a> {
@@ -235,6 +244,10 @@ pub(crate) trait Provider: Send + Sync {
         idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<serde_json::Value, ProviderError>>;
 
+    /// Whether the app secret that signs this provider's webhooks is configured: without it every delivery is refused
+    /// (an empty key would "verify" anything signed with an empty key).
+    fn webhook_secret_configured(&self, settings: &ProviderSettings) -> bool;
+
     /// Checks a delivery's signature with the app's secret.
     fn verify_webhook(&self, settings: &ProviderSettings, delivery: &Delivery<'_>) -> Result<(), SignatureError>;
 
@@ -244,6 +257,23 @@ pub(crate) trait Provider: Send + Sync {
     /// The record an event brings up to date, if it carries one.
     fn webhook_update(&self, _event_type: &str, _payload: &serde_json::Value) -> Option<WebhookUpdate> {
         None
+    }
+
+    /// The record an event names, to refresh or delete, when it does not carry the record itself.
+    fn webhook_target(&self, _event_type: &str, _payload: &serde_json::Value) -> Option<WebhookTarget> {
+        None
+    }
+
+    /// One record of `kind` by id, as a sync would store it; `None` when the provider has no such record.
+    fn fetch_record<'a>(
+        &'a self,
+        _call: &'a Call<'a>,
+        kind: &'a str,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RecordIn>, ProviderError>> {
+        Box::pin(async move {
+            Err(ProviderError::Invalid(format!("records of kind {kind:?} cannot be fetched one by one")))
+        })
     }
 }
 

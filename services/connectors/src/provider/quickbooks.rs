@@ -157,6 +157,10 @@ impl Provider for QuickBooks {
         async { Err(not_yet()) }.boxed()
     }
 
+    fn webhook_secret_configured(&self, settings: &ProviderSettings) -> bool {
+        !settings.quickbooks_verifier_token.expose().is_empty()
+    }
+
     fn verify_webhook(&self, settings: &ProviderSettings, delivery: &Delivery<'_>) -> Result<(), SignatureError> {
         let header = delivery.header("intuit-signature").ok_or(SignatureError::Missing("intuit-signature"))?;
         switchboard_signatures::quickbooks::verify(settings.quickbooks_verifier_token.expose(), header, delivery.body)

@@ -19,7 +19,7 @@ use switchboard_signatures::SignatureError;
 
 use super::{
     AccountInfo, ActionSpec, AuthorizeRequest, Call, Delivery, Page, Provider, ProviderInfo, RecordIn, TokenGrant,
-    WebhookNotice, action, parse_input, rfc3339_us, status_error, us_rfc3339,
+    WebhookNotice, WebhookTarget, action, parse_input, rfc3339_us, status_error, us_rfc3339,
 };
 use crate::ProviderSettings;
 use crate::error::{ConnectorError, ProviderError};
@@ -309,6 +309,38 @@ async fn fetch_page(
     Ok(Page { records, next: if has_next { end } else { None } })
 }
 
+/// One record by its GraphQL id, with the fields a sync stores.
+async fn fetch_record(call: &Call<'_>, kind: &str, id: &str) -> Result<Option<RecordIn>, ProviderError> {
+    let (_, root, fields) = KINDS
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .ok_or_else(|| ProviderError::Invalid(format!("Shopify has no record kind {kind:?}")))?;
+    // `orders` → `order`: the single-object root field.
+    let single = root.trim_end_matches('s');
+    let query = format!("query($id: ID!) {{ {single}(id: $id) {{ {fields} }} }}");
+    let data = graphql(call, &query, json!({ "id": id })).await?;
+    let Some(node) = data.get(single).filter(|n| !n.is_null()).cloned() else { return Ok(None) };
+    let updated = node.get("updatedAt").and_then(Value::as_str).and_then(rfc3339_us).unwrap_or(0);
+    Ok(Some(RecordIn { external_id: id.to_owned(), updated_at_us: updated, data: node }))
+}
+
+/// The record kind and GraphQL id a webhook topic names: `orders/updated` → (`order`, `gid://shopify/Order/<id>`).
+fn topic_target(topic: &str, payload: &Value) -> Option<WebhookTarget> {
+    let (resource, verb) = topic.split_once('/')?;
+    let (kind, gid_type) = match resource {
+        "orders" => ("order", "Order"),
+        "products" => ("product", "Product"),
+        "customers" => ("customer", "Customer"),
+        _ => return None,
+    };
+    let id = payload
+        .get("admin_graphql_api_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| payload.get("id").and_then(Value::as_i64).map(|n| format!("gid://shopify/{gid_type}/{n}")))?;
+    Some(if verb == "delete" { WebhookTarget::Delete { kind, id } } else { WebhookTarget::Refresh { kind, id } })
+}
+
 /// The payload's `userErrors`, as a refusal, if any.
 fn user_errors(payload: &Value) -> Result<(), ProviderError> {
     match payload.get("userErrors").and_then(Value::as_array) {
@@ -523,10 +555,27 @@ impl Provider for Shopify {
         invoke(call, action, input).boxed()
     }
 
+    fn webhook_secret_configured(&self, settings: &ProviderSettings) -> bool {
+        !settings.shopify_client_secret.expose().is_empty()
+    }
+
     fn verify_webhook(&self, settings: &ProviderSettings, delivery: &Delivery<'_>) -> Result<(), SignatureError> {
         let header =
             delivery.header("x-shopify-hmac-sha256").ok_or(SignatureError::Missing("X-Shopify-Hmac-Sha256"))?;
         switchboard_signatures::shopify::verify_webhook(settings.shopify_client_secret.expose(), header, delivery.body)
+    }
+
+    fn webhook_target(&self, event_type: &str, payload: &Value) -> Option<WebhookTarget> {
+        topic_target(event_type, payload)
+    }
+
+    fn fetch_record<'a>(
+        &'a self,
+        call: &'a Call<'a>,
+        kind: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RecordIn>, ProviderError>> {
+        fetch_record(call, kind, id).boxed()
     }
 
     fn parse_webhook(&self, delivery: &Delivery<'_>) -> Result<Vec<WebhookNotice>, ConnectorError> {
@@ -558,6 +607,20 @@ mod tests {
             "throttleStatus": {"maximumAvailable": 1000.0, "currentlyAvailable": 2, "restoreRate": 100.0}}}});
         assert_eq!(throttle_wait(&answer), Duration::from_secs(1));
         assert_eq!(throttle_wait(&json!({})), Duration::from_secs_f64(2.0));
+    }
+
+    #[test]
+    fn webhook_topics_name_their_records() {
+        let payload = json!({"id": 42, "admin_graphql_api_id": "gid://shopify/Order/42"});
+        assert_eq!(
+            topic_target("orders/updated", &payload),
+            Some(WebhookTarget::Refresh { kind: "order", id: "gid://shopify/Order/42".into() })
+        );
+        assert_eq!(
+            topic_target("products/delete", &json!({"id": 7})),
+            Some(WebhookTarget::Delete { kind: "product", id: "gid://shopify/Product/7".into() })
+        );
+        assert_eq!(topic_target("app/uninstalled", &payload), None);
     }
 
     #[test]

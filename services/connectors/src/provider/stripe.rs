@@ -16,7 +16,7 @@ use switchboard_signatures::SignatureError;
 
 use super::{
     AccountInfo, ActionSpec, AuthorizeRequest, Call, Delivery, Page, Provider, ProviderInfo, RecordIn, TokenGrant,
-    WebhookNotice, WebhookUpdate, action, parse_input, status_error,
+    WebhookNotice, WebhookTarget, WebhookUpdate, action, parse_input, status_error,
 };
 use crate::ProviderSettings;
 use crate::error::{ConnectorError, ProviderError};
@@ -416,6 +416,10 @@ impl Provider for Stripe {
         invoke(call, action, input, idempotency_key).boxed()
     }
 
+    fn webhook_secret_configured(&self, settings: &ProviderSettings) -> bool {
+        !settings.stripe_webhook_secret.expose().is_empty()
+    }
+
     fn verify_webhook(&self, settings: &ProviderSettings, delivery: &Delivery<'_>) -> Result<(), SignatureError> {
         let header = delivery.header("stripe-signature").ok_or(SignatureError::Missing("Stripe-Signature"))?;
         switchboard_signatures::stripe::verify(
@@ -443,7 +447,10 @@ impl Provider for Stripe {
         }])
     }
 
-    fn webhook_update(&self, _event_type: &str, payload: &Value) -> Option<WebhookUpdate> {
+    fn webhook_update(&self, event_type: &str, payload: &Value) -> Option<WebhookUpdate> {
+        if event_type.ends_with(".deleted") {
+            return None;
+        }
         let object = payload.pointer("/data/object")?;
         let object_name = object.get("object")?.as_str()?;
         let (kind, _, _) = KINDS.iter().find(|(_, _, name)| *name == object_name)?;
@@ -455,6 +462,15 @@ impl Provider for Stripe {
                 data: object.clone(),
             },
         })
+    }
+
+    fn webhook_target(&self, event_type: &str, payload: &Value) -> Option<WebhookTarget> {
+        let object = payload.pointer("/data/object")?;
+        let object_name = object.get("object")?.as_str()?;
+        let (kind, _, _) = KINDS.iter().find(|(_, _, name)| *name == object_name)?;
+        event_type
+            .ends_with(".deleted")
+            .then(|| WebhookTarget::Delete { kind, id: object_id(object).unwrap_or_default() })
     }
 }
 

@@ -185,6 +185,8 @@ pub(crate) mod sync {
         pub created_at_us: i64,
         pub started_at_us: Option<i64>,
         pub ended_at_us: Option<i64>,
+        /// When the process running it last showed it was alive (each page); a stale one is taken over.
+        pub heartbeat_at_us: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

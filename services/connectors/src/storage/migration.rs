@@ -152,6 +152,7 @@ impl MigrationTrait for Connectors {
                 created_at_us BIGINT NOT NULL,
                 started_at_us BIGINT,
                 ended_at_us BIGINT,
+                heartbeat_at_us BIGINT NOT NULL,
                 PRIMARY KEY (tenant_id, id)
             )"
             .to_owned(),

@@ -41,6 +41,18 @@ pub(crate) async fn accounts_for(
         .collect())
 }
 
+/// Every tenant with a connection: a read across tenants, for KEK rotation.
+pub(crate) async fn tenants_with_connections(store: &Store) -> Result<Vec<TenantId>, StoreError> {
+    let rows: Vec<String> = account::Entity::find()
+        .select_only()
+        .column(account::Column::TenantId)
+        .distinct()
+        .into_tuple()
+        .all(store.global())
+        .await?;
+    Ok(rows.into_iter().filter_map(|t| t.parse().ok()).collect())
+}
+
 /// Counts of what a page upsert did.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Upserted {
@@ -367,6 +379,25 @@ impl<'a> Repo<'a> {
             .await?)
     }
 
+    /// Deletes one record; whether it was there.
+    pub(crate) async fn delete_record(
+        &self,
+        connection: ConnectionId,
+        kind: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        use record::Column as C;
+        let result = self
+            .scope
+            .delete_many::<record::Entity>()
+            .filter(C::ConnectionId.eq(connection.to_string()))
+            .filter(C::Kind.eq(kind))
+            .filter(C::ExternalId.eq(id))
+            .exec(self.db())
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
     // === sync cursors ===
 
     pub(crate) async fn cursor(&self, connection: ConnectionId, kind: &str) -> Result<Option<CursorRow>, StoreError> {
@@ -449,23 +480,28 @@ impl<'a> Repo<'a> {
         Ok(query.order_by_desc(C::CreatedAtUs).order_by_desc(C::Id).limit(limit).all(self.db()).await?)
     }
 
-    pub(crate) async fn start_sync(&self, id: SyncId, now_us: i64) -> Result<(), StoreError> {
+    /// Moves a pending sync to running; false when it is no longer pending (taken over or cancelled meanwhile).
+    pub(crate) async fn start_sync(&self, id: SyncId, now_us: i64) -> Result<bool, StoreError> {
         use switchboard_proto::connectors::v1::SyncStatus;
         use sync::Column as C;
-        self.scope
+        let result = self
+            .scope
             .update_many::<sync::Entity>()
             .col_expr(C::Status, Expr::value(SyncStatus::Running as i32))
             .col_expr(C::StartedAtUs, Expr::value(Some(now_us)))
+            .col_expr(C::HeartbeatAtUs, Expr::value(now_us))
             .filter(C::Id.eq(id.to_string()))
+            .filter(C::Status.eq(SyncStatus::Pending as i32))
             .exec(self.db())
             .await?;
-        Ok(())
+        Ok(result.rows_affected == 1)
     }
 
     pub(crate) async fn add_progress(&self, id: SyncId, progress: Progress) -> Result<(), StoreError> {
         use sync::Column as C;
         self.scope
             .update_many::<sync::Entity>()
+            .col_expr(C::HeartbeatAtUs, Expr::value(switchboard_types::now_unix_micros()))
             .col_expr(C::Pages, Expr::col(C::Pages).add(progress.pages))
             .col_expr(C::RecordsFetched, Expr::col(C::RecordsFetched).add(progress.fetched))
             .col_expr(C::RecordsCreated, Expr::col(C::RecordsCreated).add(progress.created))

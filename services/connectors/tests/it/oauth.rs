@@ -4,16 +4,7 @@ use switchboard_proto::connectors::v1 as pb;
 use switchboard_proto::connectors::v1::connector_service_server::ConnectorService as _;
 use switchboard_test_support::TestDb;
 
-use crate::support::{Caller, Harness};
-
-/// Follows the authorization URL (the sandbox approves at once) and returns the redirect's query parameters.
-async fn authorize(url: &str) -> Vec<(String, String)> {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let response = client.get(url).send().await.unwrap();
-    assert!(response.status().is_redirection(), "{}", response.status());
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    url::Url::parse(&location).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
-}
+use crate::support::{Caller, Harness, authorize};
 
 #[tokio::test]
 async fn shopify_oauth_connects_once_per_state() {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use switchboard_cache::{Cache, MemoryCache};
 use switchboard_connectors::{ConnectorService, KeyRing, ProviderSettings, RetryPolicy, Secret};
 use switchboard_mesh::context::RequestContext;
 use switchboard_proto::connectors::v1 as pb;
@@ -16,6 +17,9 @@ pub struct Harness {
     pub sandbox: SandboxHandle,
     pub store: TestStore,
     pub keys: KeyRing,
+    /// The platform cache of `service` (replicas may share it, as they share Redis in production).
+    pub cache: Arc<dyn Cache>,
+    pub retry: RetryPolicy,
     pub stop: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -40,35 +44,52 @@ pub fn fast_retries() -> RetryPolicy {
 
 impl Harness {
     pub async fn start(db: TestDb) -> Self {
+        Self::start_with(db, SandboxConfig::default(), fast_retries()).await
+    }
+
+    /// A harness whose sandbox serves `sandbox` and whose service retries with `retry`.
+    pub async fn start_with(db: TestDb, sandbox: SandboxConfig, retry: RetryPolicy) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = test_store(db, dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let stop = CancellationToken::new();
-        let sandbox = Sandbox::start(listener, SandboxConfig::default(), stop.clone()).await.unwrap();
+        let sandbox = Sandbox::start(listener, sandbox, stop.clone()).await.unwrap();
         let keys = KeyRing::load_or_create(&dir.path().join("kek")).unwrap();
+        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new());
         let service = ConnectorService::with_parts(
             store.store.clone(),
             keys.clone(),
-            Arc::new(switchboard_cache::MemoryCache::new()),
+            cache.clone(),
             settings(&sandbox),
-            fast_retries(),
+            retry,
             stop.clone(),
         )
         .unwrap();
-        Self { service, sandbox, store, keys, stop, _dir: dir }
+        Self { service, sandbox, store, keys, cache, retry, stop, _dir: dir }
     }
 
-    /// Another replica of the service on the same store, stopped by `stop`.
+    /// Another replica of the service on the same store, with a cache of its own, stopped by `stop`.
     pub fn replica(&self, stop: CancellationToken) -> ConnectorService {
+        self.replica_with_cache(Arc::new(MemoryCache::new()), stop)
+    }
+
+    /// Another replica of the service on the same store and on `cache` (pass `self.cache` to share the platform
+    /// cache, as replicas share Redis), stopped by `stop`.
+    pub fn replica_with_cache(&self, cache: Arc<dyn Cache>, stop: CancellationToken) -> ConnectorService {
         ConnectorService::with_parts(
             self.store.store.clone(),
             self.keys.clone(),
-            Arc::new(switchboard_cache::MemoryCache::new()),
+            cache,
             settings(&self.sandbox),
-            fast_retries(),
+            self.retry,
             stop,
         )
         .unwrap()
+    }
+
+    /// The keys file the harness's ring was loaded from.
+    pub fn kek_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("kek")
     }
 
     pub async fn stop(self) {
@@ -173,4 +194,35 @@ pub async fn all_records(service: &ConnectorService, caller: Caller, kind: &str,
         }
         page_token = page.next_page_token;
     }
+}
+
+/// Follows an authorization URL (the sandbox approves at once) and returns the redirect's query parameters.
+pub async fn authorize(url: &str) -> Vec<(String, String)> {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client.get(url).send().await.unwrap();
+    assert!(response.status().is_redirection(), "{}", response.status());
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    url::Url::parse(&location).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// Connects the sandbox's demo shop through OAuth: an expiring access token and a rotating refresh token.
+pub async fn connect_shopify_oauth(service: &ConnectorService, caller: Caller) -> pb::Connection {
+    let start = pb::StartOAuthRequest {
+        provider: "shopify".into(),
+        redirect_uri: "http://127.0.0.1:8080/oauth/callback".into(),
+        account: switchboard_sandbox::DEMO_SHOP.into(),
+        ..Default::default()
+    };
+    let started = service.start_o_auth(caller.request(start)).await.unwrap().into_inner();
+    let params = authorize(&started.authorization_url).await;
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+    let rest = params.iter().filter(|(k, _)| k != "code" && k != "state").cloned().collect();
+    let complete = pb::CompleteOAuthRequest { state: get("state"), code: get("code"), params: rest };
+    service.complete_o_auth(caller.request(complete)).await.unwrap().into_inner().connection.unwrap()
+}
+
+/// The connection as `GetConnection` shows it.
+pub async fn get_connection(service: &ConnectorService, caller: Caller, name: &str) -> pb::Connection {
+    let request = pb::GetConnectionRequest { name: name.into() };
+    service.get_connection(caller.request(request)).await.unwrap().into_inner().connection.unwrap()
 }

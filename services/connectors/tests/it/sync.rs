@@ -129,3 +129,22 @@ async fn a_refused_key_stores_nothing() {
     assert!(list.connections.is_empty());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn replicas_starting_a_sync_at_once_share_one() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let a = Caller::new();
+    let stripe = connect_stripe(&h.service, a).await;
+    let other = h.replica(tokio_util::sync::CancellationToken::new());
+    let start = |service: &switchboard_connectors::ConnectorService| {
+        let request = a.request(pb::StartSyncRequest { parent: stripe.name.clone(), record_kinds: vec![], full: true });
+        let service = service.clone();
+        async move { service.start_sync(request).await.unwrap().into_inner().sync.unwrap() }
+    };
+    let first = start(&h.service).await;
+    let second = start(&other).await;
+    assert_eq!(first.name, second.name, "another replica's live sync is shared, not cancelled");
+    let done = wait_for_sync(&h.service, a, &first.name).await;
+    assert_eq!(done.status, pb::SyncStatus::Succeeded as i32, "{done:?}");
+    h.stop().await;
+}
