@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // tests and benchmarks fail loudly by design
 
+mod webhooks;
+
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
