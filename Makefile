@@ -11,9 +11,10 @@ BUF := tools/buf/node_modules/.bin/buf
 setup:
 	@scripts/setup.sh
 
-## Build and start the whole platform on embedded defaults (SQLite, dev CA) in ./.switchboard.
+## Build and start the whole platform on embedded defaults (SQLite, dev CA) in ./.switchboard, beside the provider
+## sandbox, with a demo tenant connected to it (scripts/run.sh).
 run: setup
-	$(CARGO) run --release -p switchboard -- up
+	@CARGO="$(CARGO)" scripts/run.sh
 
 build: setup
 	$(CARGO) build --workspace --all-targets
@@ -41,7 +42,7 @@ fmt:
 bench: setup
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
-	@scripts/with-kafka.sh $(CARGO) bench -p switchboard --bench platform --bench edge --bench data --bench events --locked
+	@scripts/with-kafka.sh $(CARGO) bench -p switchboard --bench platform --bench edge --bench data --bench events --bench connectors --locked
 
 ## Fuzz the network-facing parsers, FUZZ_SECONDS each (default 60). Installs cargo-fuzz on first use; stable
 ## Rust with RUSTC_BOOTSTRAP for the instrumentation flags, no sanitizer.

@@ -12,17 +12,17 @@ use tonic::transport::Channel;
 use crate::commands::{CliError, operator_credentials};
 use switchboard::config::{Client, TenantCommand, UserCommand};
 
-fn client(client: &Client) -> Result<TenantAdminServiceClient<Channel>, CliError> {
+pub(crate) fn client(client: &Client) -> Result<TenantAdminServiceClient<Channel>, CliError> {
     let operator = operator_credentials(&client.mesh)?;
     let channel = switchboard_mesh::client::channel(&client.mesh.gateway_admin_addr, &Identity::gateway(), &operator)?;
     Ok(TenantAdminServiceClient::new(channel))
 }
 
-fn rpc_error(status: tonic::Status) -> CliError {
+pub(crate) fn rpc_error(status: tonic::Status) -> CliError {
     CliError::Rpc { service: "gateway", code: status.code(), message: status.message().to_owned() }
 }
 
-fn timed<T>(message: T) -> tonic::Request<T> {
+pub(crate) fn timed<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.set_timeout(Duration::from_secs(30));
     request

@@ -42,6 +42,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Tenant { command } => crate::admin::tenant(command).await,
         Command::User { command } => crate::admin::user(command).await,
+        Command::Connectors { command } => crate::connectors::run(command).await,
+        Command::Demo(args) => crate::connectors::demo(args).await,
     }
 }
 

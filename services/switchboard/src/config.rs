@@ -53,6 +53,74 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Provider connections: sync with progress, list, rotate the vault's key-encryption key.
+    Connectors {
+        #[command(subcommand)]
+        command: ConnectorsCommand,
+    },
+    /// Create (once) the demo tenant and owner, and connect it to the sandbox's demo Stripe account and Shopify shop;
+    /// `make run` calls it once the platform is up.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing would only obscure the clap derive
+pub enum ConnectorsCommand {
+    /// Sync a connection and follow it with a progress bar (ETA from the connection's previous sync).
+    Sync {
+        /// The tenant's slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// The connection, `connections/{id}` or its id.
+        connection: String,
+        /// Fetch everything instead of only what changed since the last sync.
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        client: Client,
+    },
+    /// List a tenant's connections.
+    List {
+        /// The tenant's slug or id.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        client: Client,
+    },
+    /// Put a new key-encryption key first in the keys file and re-wrap every credential's data key under it
+    /// (secrets are not re-encrypted). Run with the platform stopped; services read the keys file at start.
+    RotateKek {
+        /// Also drop every older key from the file once everything is re-wrapped.
+        #[arg(long)]
+        retire: bool,
+        #[command(flatten)]
+        platform: PlatformConfig,
+    },
+}
+
+/// What `switchboard demo` creates.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// The demo tenant's slug.
+    #[arg(long, default_value = "demo")]
+    pub tenant: String,
+    /// The owner's email.
+    #[arg(long, default_value = "owner@demo.example")]
+    pub email: String,
+    /// The owner's password.
+    #[arg(long, env = "SWITCHBOARD_DEMO_PASSWORD", default_value = "demo-password-1")]
+    pub password: String,
+    /// A Stripe secret key for the demo account (the sandbox's).
+    #[arg(long, default_value = "sk_test_sandbox_demo")]
+    pub stripe_key: String,
+    /// The demo shop's domain.
+    #[arg(long, default_value = "demo-shop.myshopify.com")]
+    pub shop: String,
+    /// An admin API access token for the demo shop (the sandbox's).
+    #[arg(long, default_value = "shpat_sandbox_demo")]
+    pub shopify_token: String,
+    #[command(flatten)]
+    pub client: Client,
 }
 
 #[derive(Debug, Subcommand)]

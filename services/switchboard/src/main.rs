@@ -2,13 +2,15 @@
 //! port, talking mTLS gRPC over real sockets); `serve <service>` runs one service (one container image, role
 //! chosen by argument); `certs init` creates the development CA; `health` and `audit verify` are client
 //! commands that reach the mesh with the operator certificate; `tenant` and `user` administer tenants through the
-//! gateway's admin listener.
+//! gateway's admin listener; `connectors` syncs with a progress bar and rotates the vault's key; `demo` seeds the
+//! demo tenant `make run` shows.
 //!
 //! The binary only parses the command line and runs the command; the platform is built by the library's
 //! [`switchboard::Platform`], the same wiring the tests use.
 
 mod admin;
 mod commands;
+mod connectors;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make run`: the whole platform on embedded defaults, beside the provider sandbox (fake Stripe, Shopify, QuickBooks
+# and HubSpot APIs on their real wire formats), with a demo tenant connected to the sandbox's demo Stripe account and
+# Shopify shop; its first syncs start at once. Ctrl-C stops both. Any SWITCHBOARD_* variable already set wins.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard-target}"
+CARGO_TARGET_DIR="$target" "${CARGO:-cargo}" build --release -p switchboard -p switchboard-sandbox
+bin="$target/release"
+
+export SWITCHBOARD_SANDBOX_LISTEN="${SWITCHBOARD_SANDBOX_LISTEN:-127.0.0.1:8099}"
+export SWITCHBOARD_GATEWAY_ADDR="${SWITCHBOARD_GATEWAY_ADDR:-127.0.0.1:8080}"
+export SWITCHBOARD_SANDBOX_WEBHOOK_TARGET="${SWITCHBOARD_SANDBOX_WEBHOOK_TARGET:-http://$SWITCHBOARD_GATEWAY_ADDR}"
+# The sandbox's app credentials (public test values from libs/sandbox), so OAuth and webhooks verify end to end.
+export SWITCHBOARD_SANDBOX_URL="${SWITCHBOARD_SANDBOX_URL:-http://$SWITCHBOARD_SANDBOX_LISTEN}"
+export SWITCHBOARD_STRIPE_CLIENT_ID="${SWITCHBOARD_STRIPE_CLIENT_ID:-ca_sandbox}"
+export SWITCHBOARD_STRIPE_SECRET_KEY="${SWITCHBOARD_STRIPE_SECRET_KEY:-sk_test_sandbox_platform}"
+export SWITCHBOARD_STRIPE_WEBHOOK_SECRET="${SWITCHBOARD_STRIPE_WEBHOOK_SECRET:-whsec_sandbox}"
+export SWITCHBOARD_SHOPIFY_API_KEY="${SWITCHBOARD_SHOPIFY_API_KEY:-shopify_sandbox_client}"
+export SWITCHBOARD_SHOPIFY_API_SECRET="${SWITCHBOARD_SHOPIFY_API_SECRET:-shopify_sandbox_secret}"
+export SWITCHBOARD_QUICKBOOKS_CLIENT_ID="${SWITCHBOARD_QUICKBOOKS_CLIENT_ID:-quickbooks_sandbox_client}"
+export SWITCHBOARD_QUICKBOOKS_CLIENT_SECRET="${SWITCHBOARD_QUICKBOOKS_CLIENT_SECRET:-quickbooks_sandbox_secret}"
+export SWITCHBOARD_QUICKBOOKS_WEBHOOK_VERIFIER="${SWITCHBOARD_QUICKBOOKS_WEBHOOK_VERIFIER:-quickbooks_sandbox_verifier}"
+export SWITCHBOARD_HUBSPOT_CLIENT_ID="${SWITCHBOARD_HUBSPOT_CLIENT_ID:-hubspot_sandbox_client}"
+export SWITCHBOARD_HUBSPOT_CLIENT_SECRET="${SWITCHBOARD_HUBSPOT_CLIENT_SECRET:-hubspot_sandbox_secret}"
+export SWITCHBOARD_PUBLIC_URL="${SWITCHBOARD_PUBLIC_URL:-http://$SWITCHBOARD_GATEWAY_ADDR}"
+
+"$bin/switchboard-sandbox" &
+sandbox=$!
+"$bin/switchboard" up &
+platform=$!
+trap 'kill -TERM $platform $sandbox 2>/dev/null || true; wait $platform 2>/dev/null || true' EXIT INT TERM
+
+for _ in $(seq 1 240); do
+  if "$bin/switchboard" health >/dev/null 2>&1; then break; fi
+  if ! kill -0 $platform 2>/dev/null; then echo "run: switchboard up stopped; see its log above" >&2; exit 1; fi
+  sleep 0.5
+done
+"$bin/switchboard" demo || echo "run: seeding the demo tenant failed (see above); the platform keeps running" >&2
+echo "run: the web API is on http://$SWITCHBOARD_GATEWAY_ADDR; the sandbox on http://$SWITCHBOARD_SANDBOX_LISTEN"
+wait $platform
