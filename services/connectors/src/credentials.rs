@@ -58,7 +58,7 @@ impl Stored {
         }
     }
 
-    fn needs_refresh(&self, now_us: i64) -> bool {
+    pub(crate) fn needs_refresh(&self, now_us: i64) -> bool {
         self.refresh_token.is_some()
             && self.expires_at_us.is_some_and(|at| at - now_us < REFRESH_MARGIN.as_micros() as i64)
     }

@@ -4,6 +4,9 @@
 //! `Stripe-Should-Retry`. A wait longer than the retry budget allows is not slept: the caller gets
 //! [`ProviderError::RateLimited`] with the provider's delay, to report or reschedule.
 //!
+//! A `Retry-After` holds back every call with the same credentials to the same host, not only the one that got it:
+//! a sync fetches several record kinds at once, and the provider's limit is the account's.
+//!
 //! Provider-specific throttling carried in a 200 body (Shopify GraphQL's `THROTTLED` with its cost extension) is
 //! the provider module's to read; it returns [`ProviderError::RateLimited`] and the engine waits the same way.
 
@@ -71,6 +74,8 @@ impl Response {
 pub struct ProviderHttp {
     client: reqwest::Client,
     policy: RetryPolicy,
+    /// Per (host, credentials): no request before this instant (the last `Retry-After` they were given).
+    gates: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u64, tokio::time::Instant>>>,
 }
 
 impl ProviderHttp {
@@ -84,7 +89,7 @@ impl ProviderHttp {
             .user_agent(concat!("switchboard-connectors/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ProviderError::Unavailable(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client, policy })
+        Ok(Self { client, policy, gates: Default::default() })
     }
 
     /// The retry policy.
@@ -103,7 +108,21 @@ impl ProviderHttp {
         loop {
             attempt += 1;
             let last = attempt >= self.policy.max_attempts;
-            let outcome = match build(&self.client).send().await {
+            let request = build(&self.client)
+                .build()
+                .map_err(|e| ProviderError::Invalid(format!("cannot build the request: {}", describe(&e))))?;
+            let gate = gate_key(&request);
+            if let Some(until) = self.gate(gate) {
+                let wait = until.saturating_duration_since(tokio::time::Instant::now());
+                if wait > self.policy.max_wait {
+                    return Err(ProviderError::RateLimited {
+                        retry_after: wait,
+                        message: "the provider asked these credentials to wait".into(),
+                    });
+                }
+                tokio::time::sleep(wait).await;
+            }
+            let outcome = match self.client.execute(request).await {
                 Ok(response) => read(response).await,
                 Err(e) => Err(ProviderError::Unavailable(describe(&e))),
             };
@@ -116,6 +135,11 @@ impl ProviderHttp {
                 Err(_) => return outcome,
             };
             let wait = wait.unwrap_or_default();
+            if let Ok(response) = &outcome
+                && response.status == StatusCode::TOO_MANY_REQUESTS
+            {
+                self.hold(gate, wait);
+            }
             if last || wait > self.policy.max_wait {
                 return match outcome {
                     Ok(response) if response.status == StatusCode::TOO_MANY_REQUESTS => {
@@ -134,12 +158,43 @@ impl ProviderHttp {
         }
     }
 
+    /// When calls through `gate` may go again, if they must wait.
+    fn gate(&self, gate: u64) -> Option<tokio::time::Instant> {
+        let gates = self.gates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        gates.get(&gate).copied().filter(|until| *until > tokio::time::Instant::now())
+    }
+
+    /// Holds back calls through `gate` for `wait`.
+    fn hold(&self, gate: u64, wait: Duration) {
+        let now = tokio::time::Instant::now();
+        let mut gates = self.gates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if gates.len() > 10_000 {
+            gates.retain(|_, until| *until > now);
+        }
+        let until = gates.entry(gate).or_insert(now);
+        *until = (*until).max(now + wait);
+    }
+
     /// Exponential backoff with ±50% jitter.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let base = self.policy.base_delay.saturating_mul(1 << attempt.saturating_sub(1).min(10));
         let jitter = (random_u32() % 1000) as f64 / 1000.0; // 0..1
         base.mul_f64(0.5 + jitter).min(self.policy.max_wait)
     }
+}
+
+/// Which calls share a provider's rate limit: same host, same credentials (never stored: a hash).
+fn gate_key(request: &reqwest::Request) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    request.url().host_str().hash(&mut hasher);
+    request.url().port_or_known_default().hash(&mut hasher);
+    for name in ["authorization", "x-shopify-access-token", "stripe-account"] {
+        request.headers().get(name).map(|v| v.as_bytes()).hash(&mut hasher);
+    }
+    // Shopify's shop is in the path (sandbox) or the host (production): the first path segment covers the former.
+    request.url().path_segments().and_then(|mut s| s.nth(1)).hash(&mut hasher);
+    hasher.finish()
 }
 
 enum Decision {

@@ -95,6 +95,8 @@ async fn start(inner: &Inner, job: &Job) -> Result<bool, ConnectorError> {
     Ok(started)
 }
 
+/// Record kinds are synced one after another: in parallel, their first requests would reach a throttled provider
+/// together, before any of them could learn its `Retry-After`.
 async fn run_kinds(inner: &Inner, job: &Job, stop: &CancellationToken) -> Result<Ended, ConnectorError> {
     for kind in &job.kinds {
         if let Ended::Cancelled = run_kind(inner, job, kind, stop).await? {
@@ -131,26 +133,15 @@ async fn run_kind(inner: &Inner, job: &Job, kind: &str, stop: &CancellationToken
     }
     cursor.page_sync_id = job.sync.to_string();
     let since = (cursor.page_since_us > 0).then_some(cursor.page_since_us);
+    let provider = inner.registry.get(&job_provider(inner, job).await?)?;
+    let mut credentials = inner.tokens.fresh(provider, job.tenant, job.connection).await?;
+    let first = (!cursor.page_cursor.is_empty()).then(|| cursor.page_cursor.clone());
+    let mut fetched = fetch(inner, provider, &credentials, kind, since, first, stop).await;
     loop {
-        if stop.is_cancelled() {
-            return Ok(Ended::Cancelled);
-        }
-        let provider = inner.registry.get(&job_provider(inner, job).await?)?;
-        let (row, credentials) = inner.tokens.fresh(provider, job.tenant, job.connection).await?;
-        let call = Call {
-            http: &inner.http,
-            settings: &inner.settings,
-            account: &row.account,
-            token: &credentials.access_token,
-        };
-        let page_cursor = (!cursor.page_cursor.is_empty()).then_some(cursor.page_cursor.as_str());
-        let page = tokio::select! {
-            page = provider.fetch_page(&call, kind, since, page_cursor) => page,
-            () = stop.cancelled() => return Ok(Ended::Cancelled),
-        };
-        let page = match page {
-            Ok(page) => page,
-            Err(ProviderError::Unauthorized { provider: p, message }) => {
+        let page = match fetched {
+            None => return Ok(Ended::Cancelled),
+            Some(Ok(page)) => page,
+            Some(Err(ProviderError::Unauthorized { provider: p, message })) => {
                 let scope = inner.store.tenant(job.tenant).await?;
                 Repo::new(&scope)
                     .set_status(
@@ -164,28 +155,67 @@ async fn run_kind(inner: &Inner, job: &Job, kind: &str, stop: &CancellationToken
                 scope.commit().await?;
                 return Err(ProviderError::Unauthorized { provider: p, message }.into());
             }
-            Err(e) => return Err(e.into()),
+            Some(Err(e)) => return Err(e.into()),
         };
         let newest = page.records.iter().map(|r| r.updated_at_us).max().unwrap_or(0);
         cursor.pending_watermark_us = cursor.pending_watermark_us.max(newest);
-        let last = page.next.is_none();
         cursor.page_cursor = page.next.clone().unwrap_or_default();
-        if last {
+        let Some(next) = page.next.clone() else {
             cursor.watermark_us = cursor.pending_watermark_us;
-        }
-        let now = now_unix_micros();
-        let scope = inner.store.tenant(job.tenant).await?;
-        let repo = Repo::new(&scope);
-        let counts = repo.upsert_records(job.connection, provider.info().id, kind, &page.records, now).await?;
-        repo.save_cursor(cursor.clone()).await?;
-        let progress =
-            Progress { pages: 1, fetched: page.records.len() as i64, created: counts.created, updated: counts.updated };
-        repo.add_progress(job.sync, progress).await?;
-        scope.commit().await?;
-        if last {
+            write_page(inner, job, provider.info().id, kind, &page, &cursor).await?;
             return Ok(Ended::Done);
+        };
+        if credentials.1.needs_refresh(now_unix_micros()) {
+            credentials = inner.tokens.fresh(provider, job.tenant, job.connection).await?;
         }
+        // The next page is fetched while this one is written: a page's write never waits for the provider.
+        let (written, next_page) = futures::join!(
+            write_page(inner, job, provider.info().id, kind, &page, &cursor),
+            fetch(inner, provider, &credentials, kind, since, Some(next), stop),
+        );
+        written?;
+        fetched = next_page;
     }
+}
+
+/// One page from the provider; `None` when `stop` came first.
+async fn fetch(
+    inner: &Inner,
+    provider: &dyn crate::provider::Provider,
+    credentials: &(crate::storage::ConnectionRow, crate::credentials::Stored),
+    kind: &str,
+    since: Option<i64>,
+    cursor: Option<String>,
+    stop: &CancellationToken,
+) -> Option<Result<crate::provider::Page, ProviderError>> {
+    let (row, stored) = credentials;
+    let call =
+        Call { http: &inner.http, settings: &inner.settings, account: &row.account, token: &stored.access_token };
+    tokio::select! {
+        page = provider.fetch_page(&call, kind, since, cursor.as_deref()) => Some(page),
+        () = stop.cancelled() => None,
+    }
+}
+
+/// Writes a page, the cursor that follows it and the sync's counters in one transaction.
+async fn write_page(
+    inner: &Inner,
+    job: &Job,
+    provider: &str,
+    kind: &str,
+    page: &crate::provider::Page,
+    cursor: &CursorRow,
+) -> Result<(), ConnectorError> {
+    let now = now_unix_micros();
+    let scope = inner.store.tenant(job.tenant).await?;
+    let repo = Repo::new(&scope);
+    let counts = repo.upsert_records(job.connection, provider, kind, &page.records, now).await?;
+    repo.save_cursor(cursor.clone()).await?;
+    let progress =
+        Progress { pages: 1, fetched: page.records.len() as i64, created: counts.created, updated: counts.updated };
+    repo.add_progress(job.sync, progress).await?;
+    scope.commit().await?;
+    Ok(())
 }
 
 async fn job_provider(inner: &Inner, job: &Job) -> Result<String, ConnectorError> {

@@ -270,8 +270,10 @@ pub(super) async fn graphql(
                 }
             }
         }
-        (data, errors, shop_data.graphql_bucket.available())
+        let bucket = &mut shop_data.graphql_bucket;
+        (data, errors, (bucket.available(), bucket.capacity(), bucket.rate()))
     };
+    let (available, capacity, rate) = available;
     {
         let mut recorder = lock(&shared.recorder);
         for (field, _) in &plans {
@@ -287,7 +289,7 @@ pub(super) async fn graphql(
         "extensions": {"cost": {
             "requestedQueryCost": requested,
             "actualQueryCost": requested,
-            "throttleStatus": {"maximumAvailable": 1000.0, "currentlyAvailable": available.floor(), "restoreRate": 100.0},
+            "throttleStatus": {"maximumAvailable": capacity, "currentlyAvailable": available.floor(), "restoreRate": rate},
         }},
     });
     if !errors.is_empty() {

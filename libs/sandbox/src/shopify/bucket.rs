@@ -32,6 +32,12 @@ impl Bucket {
         self.last = now;
     }
 
+    /// Changes the refill rate (the shop's plan: 100 Standard, 200 Advanced, 1000 Plus, 2000 Enterprise).
+    pub(crate) fn set_rate(&mut self, rate: f64) {
+        self.refill();
+        self.rate = rate.max(0.0);
+    }
+
     pub(crate) fn capacity(&self) -> f64 {
         self.capacity
     }
