@@ -48,6 +48,48 @@ pub(crate) struct Inner {
     running: Mutex<HashMap<String, CancellationToken>>,
     permits: Arc<tokio::sync::Semaphore>,
     stop: CancellationToken,
+    /// Recent webhook routes (provider, account) → connections, so a burst of deliveries does not look each up.
+    routes: Mutex<HashMap<(String, String), Route>>,
+}
+
+/// When a webhook route was looked up, and the connections it leads to.
+type Route = (std::time::Instant, Vec<(TenantId, ConnectionId)>);
+
+/// How long a webhook route is reused. Only found routes are kept: a connection made on another replica is seen at
+/// once, one deleted there may still receive events for this long (stored, then ignored by processing).
+const ROUTE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Inner {
+    /// The connections of `account` at `provider`, for routing a verified webhook.
+    pub(crate) async fn routes(
+        &self,
+        provider: &str,
+        account: &str,
+    ) -> Result<Vec<(TenantId, ConnectionId)>, ConnectorError> {
+        let key = (provider.to_owned(), account.to_owned());
+        {
+            let routes = self.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((at, found)) = routes.get(&key)
+                && at.elapsed() < ROUTE_TTL
+            {
+                return Ok(found.clone());
+            }
+        }
+        let found = crate::storage::accounts_for(&self.store, provider, account).await?;
+        if !found.is_empty() {
+            let mut routes = self.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if routes.len() > 10_000 {
+                routes.retain(|_, (at, _)| at.elapsed() < ROUTE_TTL);
+            }
+            routes.insert(key, (std::time::Instant::now(), found.clone()));
+        }
+        Ok(found)
+    }
+
+    /// Forgets every cached route (a connection was made or deleted here).
+    pub(crate) fn forget_routes(&self) {
+        self.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
 }
 
 /// The service; cheap to clone.
@@ -99,6 +141,7 @@ impl ConnectorService {
                 running: Mutex::new(HashMap::new()),
                 permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SYNCS)),
                 stop,
+                routes: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -401,6 +444,7 @@ impl ConnectorService {
             .await?;
         let row = Repo::new(&scope).connection(id).await?;
         scope.commit().await?;
+        inner.forget_routes();
         row.map(|r| connection_message(&r)).ok_or_else(|| ConnectorError::Internal("connection vanished".into()))
     }
 
@@ -608,6 +652,7 @@ impl ConnectorService {
             .await?;
         let row = repo.connection(id).await?;
         scope.commit().await?;
+        inner.forget_routes();
         row.map(|r| connection_message(&r)).ok_or_else(|| ConnectorError::Internal("connection vanished".into()))
     }
 
@@ -1047,6 +1092,7 @@ impl pb::connector_service_server::ConnectorService for ConnectorService {
             )
             .await?;
         scope.commit().await.map_err(ConnectorError::from)?;
+        self.inner.forget_routes();
         Ok(Response::new(pb::DeleteConnectionResponse {}))
     }
 

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{ConnectorError, ProviderError};
 use crate::provider::{Delivery, WebhookTarget};
 use crate::service::{ConnectorService, Inner, webhook_message};
-use crate::storage::{Repo, WebhookEventRow, accounts_for};
+use crate::storage::{Repo, WebhookEventRow};
 
 /// The consumer group of this service on `connectors.webhooks`.
 pub const WEBHOOK_CONSUMER_GROUP: &str = "connectors";
@@ -65,7 +65,7 @@ pub(crate) async fn receive(
     let mut stored = 0;
     let mut duplicates = 0;
     for notice in notices {
-        let targets = accounts_for(&inner.store, provider.info().id, &notice.account).await?;
+        let targets = inner.routes(provider.info().id, &notice.account).await?;
         if targets.is_empty() {
             tracing::info!(provider = provider.info().id, event = %notice.event_id, "signed webhook for no connection; dropped");
             continue;
@@ -96,11 +96,6 @@ async fn store_once(
     for _ in 0..3 {
         let scope = inner.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
-        if let Some(existing) = repo.webhook_event_by_provider_id(provider, connection, &notice.event_id).await? {
-            repo.count_delivery(&existing.id).await?;
-            scope.commit().await?;
-            return Ok((format!("webhookEvents/{}", existing.id), true));
-        }
         let id = WebhookEventId::generate();
         let row = WebhookEventRow {
             tenant_id: String::new(),
@@ -117,10 +112,15 @@ async fn store_once(
             processed_at_us: None,
         };
         let message = WebhookReceived { webhook_event: Some(webhook_message(&row)) };
-        match repo.insert_webhook_event(row).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
+        // Insert first: the common case (a new event) costs one statement, a repeat finds the row it collided with.
+        if !repo.insert_webhook_event_if_new(row).await? {
+            let Some(existing) = repo.webhook_event_by_provider_id(provider, connection, &notice.event_id).await?
+            else {
+                continue;
+            };
+            repo.count_delivery(&existing.id).await?;
+            scope.commit().await?;
+            return Ok((format!("webhookEvents/{}", existing.id), true));
         }
         let envelope = inner.envelopes.build(
             context,
@@ -173,15 +173,15 @@ pub(crate) async fn consume(service: ConnectorService, bus: Arc<dyn EventBus>, s
                     continue 'subscribe;
                 }
             };
-            for delivery in &batch {
-                loop {
-                    match process(&service.inner, delivery).await {
-                        Ok(()) => break,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "processing a webhook event failed; retrying");
-                            if pause(&stop, &mut delay).await {
-                                return;
-                            }
+            loop {
+                match process_batch(&service.inner, &batch).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        // Processing is idempotent (events already processed are skipped), so retrying the batch
+                        // redoes only what did not commit.
+                        tracing::warn!(error = %e, "processing webhook events failed; retrying");
+                        if pause(&stop, &mut delay).await {
+                            return;
                         }
                     }
                 }
@@ -204,12 +204,14 @@ async fn pause(stop: &CancellationToken, delay: &mut Duration) -> bool {
     }
 }
 
-async fn process(inner: &Inner, delivery: &switchboard_events::Delivery) -> Result<(), ConnectorError> {
+/// The tenant, connection and event id a `connectors.webhooks` message names; `None` (logged) for one that is not
+/// ours to process.
+fn decode(delivery: &switchboard_events::Delivery) -> Option<(TenantId, ConnectionId, String)> {
     let envelope = match delivery.envelope() {
         Ok(envelope) => envelope,
         Err(e) => {
             tracing::warn!(error = %e, "undecodable webhook envelope skipped");
-            return Ok(());
+            return None;
         }
     };
     let Some(event) = envelope
@@ -219,51 +221,94 @@ async fn process(inner: &Inner, delivery: &switchboard_events::Delivery) -> Resu
         .and_then(|w| w.webhook_event)
     else {
         tracing::warn!(event = %envelope.event_id, "webhook envelope without a WebhookReceived payload skipped");
-        return Ok(());
+        return None;
     };
     let (Ok(tenant), Ok(connection)) = (
         envelope.tenant_id.parse::<TenantId>(),
         event.connection.trim_start_matches("connections/").parse::<ConnectionId>(),
     ) else {
         tracing::warn!(event = %envelope.event_id, "webhook envelope with a bad tenant or connection skipped");
-        return Ok(());
+        return None;
     };
-    let scope = inner.store.tenant(tenant).await?;
-    let row = Repo::new(&scope).webhook_event(&event.id).await?;
-    scope.commit().await?;
-    let Some(row) = row.filter(|r| r.status == WebhookEventStatus::Received as i32) else {
-        return Ok(()); // Unknown, or processed already (a redelivery).
-    };
-    let provider = inner.registry.get(&row.provider)?;
-    let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
-    // What the event does to the record store; a fetch from the provider happens outside any transaction.
-    let change = if let Some(update) = provider.webhook_update(&row.event_type, &payload) {
-        Change::Upsert(update.kind, update.record)
-    } else {
-        match provider.webhook_target(&row.event_type, &payload) {
-            None => Change::Nothing,
-            Some(WebhookTarget::Delete { kind, id }) => Change::Delete(kind, id),
-            Some(WebhookTarget::Refresh { kind, id }) => {
-                match fetch(inner, provider, tenant, connection, kind, &id).await {
-                    Ok(Some(record)) => Change::Upsert(kind, record),
-                    Ok(None) => Change::Delete(kind, id),
-                    Err(ConnectorError::Provider(ProviderError::Unavailable(m))) => {
-                        // Transient: the consumer retries the event with backoff.
-                        return Err(ConnectorError::Provider(ProviderError::Unavailable(m)));
-                    }
-                    Err(e) => Change::Failed(e.to_string()),
+    Some((tenant, connection, event.id))
+}
+
+/// Processes a batch. Each tenant's events whose change needs no provider call are applied in one transaction;
+/// those that need a record fetched afresh are fetched outside it and applied one by one.
+async fn process_batch(inner: &Inner, batch: &[switchboard_events::Delivery]) -> Result<(), ConnectorError> {
+    let mut by_tenant: std::collections::BTreeMap<TenantId, Vec<(ConnectionId, String)>> = Default::default();
+    for (tenant, connection, id) in batch.iter().filter_map(decode) {
+        by_tenant.entry(tenant).or_default().push((connection, id));
+    }
+    for (tenant, events) in by_tenant {
+        let now = now_unix_micros();
+        let scope = inner.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        let mut connected: HashMap<ConnectionId, bool> = HashMap::new();
+        let mut to_fetch = Vec::new();
+        for (connection, id) in events {
+            let Some(row) = repo.webhook_event(&id).await?.filter(|r| r.status == WebhookEventStatus::Received as i32)
+            else {
+                continue; // Unknown, or processed already (a redelivery).
+            };
+            let alive = match connected.get(&connection) {
+                Some(alive) => *alive,
+                None => {
+                    let alive = repo.connection(connection).await?.is_some();
+                    connected.insert(connection, alive);
+                    alive
                 }
-            }
+            };
+            let provider = inner.registry.get(&row.provider)?;
+            let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
+            let change = if !alive {
+                Change::Nothing
+            } else if let Some(update) = provider.webhook_update(&row.event_type, &payload) {
+                Change::Upsert(update.kind, update.record)
+            } else {
+                match provider.webhook_target(&row.event_type, &payload) {
+                    None => Change::Nothing,
+                    Some(WebhookTarget::Delete { kind, id }) => Change::Delete(kind, id),
+                    Some(WebhookTarget::Refresh { kind, id }) => {
+                        to_fetch.push((connection, row.id.clone(), row.provider.clone(), kind, id));
+                        continue;
+                    }
+                }
+            };
+            apply(&repo, connection, provider.info().id, &row.id, change, now).await?;
         }
-    };
-    let now = now_unix_micros();
-    let scope = inner.store.tenant(tenant).await?;
-    let repo = Repo::new(&scope);
-    let connected = repo.connection(connection).await?.is_some();
+        scope.commit().await?;
+        for (connection, event, provider, kind, id) in to_fetch {
+            let provider = inner.registry.get(&provider)?;
+            let change = match fetch(inner, provider, tenant, connection, kind, &id).await {
+                Ok(Some(record)) => Change::Upsert(kind, record),
+                Ok(None) => Change::Delete(kind, id),
+                // Transient: the batch is retried with backoff (what committed is skipped then).
+                Err(ConnectorError::Provider(ProviderError::Unavailable(m))) => {
+                    return Err(ConnectorError::Provider(ProviderError::Unavailable(m)));
+                }
+                Err(e) => Change::Failed(e.to_string()),
+            };
+            let scope = inner.store.tenant(tenant).await?;
+            apply(&Repo::new(&scope), connection, provider.info().id, &event, change, now_unix_micros()).await?;
+            scope.commit().await?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies an event's change to the record store and records how its processing ended.
+async fn apply(
+    repo: &Repo<'_>,
+    connection: ConnectionId,
+    provider: &str,
+    event: &str,
+    change: Change,
+    now: i64,
+) -> Result<(), ConnectorError> {
     let (status, error) = match change {
-        _ if !connected => (WebhookEventStatus::Ignored, String::new()),
         Change::Upsert(kind, record) => {
-            repo.upsert_records(connection, provider.info().id, kind, &[record], now).await?;
+            repo.upsert_records(connection, provider, kind, &[record], now).await?;
             (WebhookEventStatus::Processed, String::new())
         }
         Change::Delete(kind, id) => {
@@ -273,8 +318,7 @@ async fn process(inner: &Inner, delivery: &switchboard_events::Delivery) -> Resu
         Change::Failed(message) => (WebhookEventStatus::Failed, message),
         Change::Nothing => (WebhookEventStatus::Ignored, String::new()),
     };
-    repo.finish_webhook_event(&row.id, status as i32, &error, now).await?;
-    scope.commit().await?;
+    repo.finish_webhook_event(event, status as i32, &error, now).await?;
     Ok(())
 }
 

@@ -564,9 +564,24 @@ impl<'a> Repo<'a> {
         Ok(())
     }
 
-    pub(crate) async fn insert_webhook_event(&self, row: WebhookEventRow) -> Result<(), StoreError> {
-        let row: webhook_event::ActiveModel = row.into();
-        self.scope.insert([row]).await
+    /// Inserts the event unless this connection already has one with its provider event id; whether it did.
+    pub(crate) async fn insert_webhook_event_if_new(&self, row: WebhookEventRow) -> Result<bool, StoreError> {
+        use webhook_event::Column as C;
+        let mut row: webhook_event::ActiveModel = row.into();
+        row.tenant_id = Set(self.scope.tenant_key());
+        let inserted = webhook_event::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([C::TenantId, C::Provider, C::ConnectionId, C::ProviderEventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(self.db())
+            .await;
+        match inserted {
+            Ok(rows) => Ok(rows == 1),
+            Err(sea_orm::DbErr::RecordNotInserted) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub(crate) async fn webhook_event(&self, id: &str) -> Result<Option<WebhookEventRow>, StoreError> {
