@@ -296,6 +296,20 @@ fn page_size(requested: i32, default: u64) -> Result<u64, ConnectorError> {
     }
 }
 
+/// The first `limit` of `rows` (fetched as `limit + 1`) and the token of the page after them, if there is one.
+fn newest_first_page<T>(mut rows: Vec<T>, limit: u64, key: impl Fn(&T) -> (i64, &str)) -> (Vec<T>, String) {
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let token = match (more, rows.last()) {
+        (true, Some(last)) => {
+            let (number, text) = key(last);
+            encode_token(number, text)
+        }
+        _ => String::new(),
+    };
+    (rows, token)
+}
+
 /// Page tokens: base64url of `<number>:<text>` (a sort key and a tie-breaker).
 fn encode_token(number: i64, text: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{number}:{text}"))
@@ -1052,12 +1066,7 @@ impl pb::connector_service_server::ConnectorService for ConnectorService {
         let rows =
             Repo::new(&scope).connections(provider, status, after, limit + 1).await.map_err(ConnectorError::from)?;
         scope.commit().await.map_err(ConnectorError::from)?;
-        let more = rows.len() as u64 > limit;
-        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-        let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => encode_token(last.created_at_us, &last.id),
-            _ => String::new(),
-        };
+        let (rows, next_page_token) = newest_first_page(rows, limit, |r| (r.created_at_us, &r.id));
         Ok(Response::new(pb::ListConnectionsResponse {
             connections: rows.iter().map(connection_message).collect(),
             next_page_token,
@@ -1146,12 +1155,7 @@ impl pb::connector_service_server::ConnectorService for ConnectorService {
             .await
             .map_err(ConnectorError::from)?;
         scope.commit().await.map_err(ConnectorError::from)?;
-        let more = rows.len() as u64 > limit;
-        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-        let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => encode_token(last.created_at_us, &last.id),
-            _ => String::new(),
-        };
+        let (rows, next_page_token) = newest_first_page(rows, limit, |r| (r.created_at_us, &r.id));
         Ok(Response::new(pb::ListSyncsResponse { syncs: rows.iter().map(sync_message).collect(), next_page_token }))
     }
 
@@ -1242,12 +1246,7 @@ impl pb::connector_service_server::ConnectorService for ConnectorService {
             .await
             .map_err(ConnectorError::from)?;
         scope.commit().await.map_err(ConnectorError::from)?;
-        let more = rows.len() as u64 > limit;
-        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-        let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => encode_token(last.received_at_us, &last.id),
-            _ => String::new(),
-        };
+        let (rows, next_page_token) = newest_first_page(rows, limit, |r| (r.received_at_us, &r.id));
         Ok(Response::new(pb::ListWebhookEventsResponse {
             webhook_events: rows.iter().map(webhook_message).collect(),
             next_page_token,

@@ -10,8 +10,7 @@ use switchboard_proto::connectors::v1::AuthKind;
 use switchboard_signatures::SignatureError;
 
 use super::{
-    AccountInfo, ActionSpec, AuthorizeRequest, Call, Delivery, Page, Provider, ProviderInfo, TokenGrant, WebhookNotice,
-    status_error,
+    ActionSpec, AuthorizeRequest, Call, Delivery, Provider, ProviderInfo, TokenGrant, WebhookNotice, status_error,
 };
 use crate::ProviderSettings;
 use crate::error::{ConnectorError, ProviderError};
@@ -42,10 +41,6 @@ impl HubSpot {
     pub(crate) fn new() -> Self {
         Self
     }
-}
-
-fn not_yet() -> ProviderError {
-    ProviderError::Rejected { provider: ID, message: "HubSpot sync and actions arrive with connectors part 2".into() }
 }
 
 async fn token_request(call: &Call<'_>, form: &[(&str, &str)]) -> Result<TokenGrant, ProviderError> {
@@ -117,30 +112,6 @@ impl Provider for HubSpot {
     ) -> BoxFuture<'a, Result<TokenGrant, ProviderError>> {
         async move { token_request(call, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await }
             .boxed()
-    }
-
-    fn check_credentials<'a>(&'a self, _call: &'a Call<'a>) -> BoxFuture<'a, Result<AccountInfo, ProviderError>> {
-        async { Err(not_yet()) }.boxed()
-    }
-
-    fn fetch_page<'a>(
-        &'a self,
-        _call: &'a Call<'a>,
-        _kind: &'a str,
-        _since_us: Option<i64>,
-        _cursor: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Page, ProviderError>> {
-        async { Err(not_yet()) }.boxed()
-    }
-
-    fn invoke<'a>(
-        &'a self,
-        _call: &'a Call<'a>,
-        _action: &'a str,
-        _input: &'a Value,
-        _idempotency_key: &'a str,
-    ) -> BoxFuture<'a, Result<Value, ProviderError>> {
-        async { Err(not_yet()) }.boxed()
     }
 
     fn webhook_secret_configured(&self, settings: &ProviderSettings) -> bool {

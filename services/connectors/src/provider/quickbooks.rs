@@ -13,8 +13,7 @@ use switchboard_proto::connectors::v1::AuthKind;
 use switchboard_signatures::SignatureError;
 
 use super::{
-    AccountInfo, ActionSpec, AuthorizeRequest, Call, Delivery, Page, Provider, ProviderInfo, TokenGrant, WebhookNotice,
-    status_error,
+    ActionSpec, AuthorizeRequest, Call, Delivery, Provider, ProviderInfo, TokenGrant, WebhookNotice, status_error,
 };
 use crate::ProviderSettings;
 use crate::error::{ConnectorError, ProviderError};
@@ -38,13 +37,6 @@ pub(crate) struct QuickBooks;
 impl QuickBooks {
     pub(crate) fn new() -> Self {
         Self
-    }
-}
-
-fn not_yet() -> ProviderError {
-    ProviderError::Rejected {
-        provider: ID,
-        message: "QuickBooks sync and actions arrive with connectors part 2".into(),
     }
 }
 
@@ -131,30 +123,6 @@ impl Provider for QuickBooks {
     ) -> BoxFuture<'a, Result<TokenGrant, ProviderError>> {
         async move { token_request(call, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await }
             .boxed()
-    }
-
-    fn check_credentials<'a>(&'a self, _call: &'a Call<'a>) -> BoxFuture<'a, Result<AccountInfo, ProviderError>> {
-        async { Err(not_yet()) }.boxed()
-    }
-
-    fn fetch_page<'a>(
-        &'a self,
-        _call: &'a Call<'a>,
-        _kind: &'a str,
-        _since_us: Option<i64>,
-        _cursor: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Page, ProviderError>> {
-        async { Err(not_yet()) }.boxed()
-    }
-
-    fn invoke<'a>(
-        &'a self,
-        _call: &'a Call<'a>,
-        _action: &'a str,
-        _input: &'a Value,
-        _idempotency_key: &'a str,
-    ) -> BoxFuture<'a, Result<Value, ProviderError>> {
-        async { Err(not_yet()) }.boxed()
     }
 
     fn webhook_secret_configured(&self, settings: &ProviderSettings) -> bool {

@@ -53,6 +53,14 @@ pub(crate) async fn tenants_with_connections(store: &Store) -> Result<Vec<Tenant
     Ok(rows.into_iter().filter_map(|t| t.parse().ok()).collect())
 }
 
+/// The rows after `after` in a listing ordered newest first by (`time` desc, `id` desc): the next page.
+fn newest_first_after<C: ColumnTrait>(time: C, id: C, after: (i64, String)) -> sea_orm::Condition {
+    let (time_value, id_value) = after;
+    sea_orm::Condition::any()
+        .add(time.lt(time_value))
+        .add(sea_orm::Condition::all().add(time.eq(time_value)).add(id.lt(id_value)))
+}
+
 /// Counts of what a page upsert did.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Upserted {
@@ -124,12 +132,8 @@ impl<'a> Repo<'a> {
         if let Some(status) = status {
             query = query.filter(C::Status.eq(status));
         }
-        if let Some((created, id)) = after {
-            query = query.filter(
-                sea_orm::Condition::any()
-                    .add(C::CreatedAtUs.lt(created))
-                    .add(sea_orm::Condition::all().add(C::CreatedAtUs.eq(created)).add(C::Id.lt(id))),
-            );
+        if let Some(after) = after {
+            query = query.filter(newest_first_after(C::CreatedAtUs, C::Id, after));
         }
         Ok(query.order_by_desc(C::CreatedAtUs).order_by_desc(C::Id).limit(limit).all(self.db()).await?)
     }
@@ -470,12 +474,8 @@ impl<'a> Repo<'a> {
         if let Some(status) = status {
             query = query.filter(C::Status.eq(status));
         }
-        if let Some((created, id)) = after {
-            query = query.filter(
-                sea_orm::Condition::any()
-                    .add(C::CreatedAtUs.lt(created))
-                    .add(sea_orm::Condition::all().add(C::CreatedAtUs.eq(created)).add(C::Id.lt(id))),
-            );
+        if let Some(after) = after {
+            query = query.filter(newest_first_after(C::CreatedAtUs, C::Id, after));
         }
         Ok(query.order_by_desc(C::CreatedAtUs).order_by_desc(C::Id).limit(limit).all(self.db()).await?)
     }
@@ -631,12 +631,8 @@ impl<'a> Repo<'a> {
         if let Some(v) = status {
             query = query.filter(C::Status.eq(v));
         }
-        if let Some((received, id)) = after {
-            query = query.filter(
-                sea_orm::Condition::any()
-                    .add(C::ReceivedAtUs.lt(received))
-                    .add(sea_orm::Condition::all().add(C::ReceivedAtUs.eq(received)).add(C::Id.lt(id))),
-            );
+        if let Some(after) = after {
+            query = query.filter(newest_first_after(C::ReceivedAtUs, C::Id, after));
         }
         Ok(query.order_by_desc(C::ReceivedAtUs).order_by_desc(C::Id).limit(limit).all(self.db()).await?)
     }
