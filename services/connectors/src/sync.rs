@@ -95,18 +95,47 @@ async fn start(inner: &Inner, job: &Job) -> Result<bool, ConnectorError> {
     Ok(started)
 }
 
-/// Record kinds are synced one after another: in parallel, their first requests would reach a throttled provider
-/// together, before any of them could learn its `Retry-After`.
+/// Record kinds of one sync fetched at once, each with its own cursor.
+const KINDS_AT_ONCE: usize = 3;
+
+/// Runs the sync's record kinds, [`KINDS_AT_ONCE`] at a time. The first kind goes alone until the provider has
+/// answered it with a page: started together, the kinds' first requests would all reach a provider that is
+/// throttling the account before any of them could learn its `Retry-After` (after that, the client holds every call
+/// with these credentials back).
 async fn run_kinds(inner: &Inner, job: &Job, stop: &CancellationToken) -> Result<Ended, ConnectorError> {
-    for kind in &job.kinds {
-        if let Ended::Cancelled = run_kind(inner, job, kind, stop).await? {
-            return Ok(Ended::Cancelled);
+    use futures::StreamExt;
+    let Some((first, rest)) = job.kinds.split_first() else { return Ok(Ended::Done) };
+    let (answered, probe) = tokio::sync::watch::channel(false);
+    let mut passes: Vec<futures::future::BoxFuture<'_, Result<Ended, ConnectorError>>> = Vec::new();
+    passes.push(Box::pin(async {
+        let pass = run_kind(inner, job, first, stop, Some(&answered)).await;
+        let _ = answered.send(true);
+        pass
+    }));
+    for kind in rest {
+        let mut probe = probe.clone();
+        passes.push(Box::pin(async move {
+            let _ = probe.wait_for(|answered| *answered).await;
+            run_kind(inner, job, kind, stop, None).await
+        }));
+    }
+    let mut passes = futures::stream::iter(passes).buffer_unordered(KINDS_AT_ONCE);
+    let mut ended = Ended::Done;
+    while let Some(pass) = passes.next().await {
+        if let Ended::Cancelled = pass? {
+            ended = Ended::Cancelled;
         }
     }
-    Ok(Ended::Done)
+    Ok(ended)
 }
 
-async fn run_kind(inner: &Inner, job: &Job, kind: &str, stop: &CancellationToken) -> Result<Ended, ConnectorError> {
+async fn run_kind(
+    inner: &Inner,
+    job: &Job,
+    kind: &str,
+    stop: &CancellationToken,
+    answered: Option<&tokio::sync::watch::Sender<bool>>,
+) -> Result<Ended, ConnectorError> {
     let scope = inner.store.tenant(job.tenant).await?;
     let stored = Repo::new(&scope).cursor(job.connection, kind).await?;
     scope.commit().await?;
@@ -140,7 +169,12 @@ async fn run_kind(inner: &Inner, job: &Job, kind: &str, stop: &CancellationToken
     loop {
         let page = match fetched {
             None => return Ok(Ended::Cancelled),
-            Some(Ok(page)) => page,
+            Some(Ok(page)) => {
+                if let Some(answered) = answered {
+                    let _ = answered.send(true);
+                }
+                page
+            }
             Some(Err(ProviderError::Unauthorized { provider: p, message })) => {
                 let scope = inner.store.tenant(job.tenant).await?;
                 Repo::new(&scope)
