@@ -7,7 +7,8 @@
 //!
 //! **Webhooks**: signed Stripe events posted to `POST /v1/webhooks/stripe` of a live `switchboard up` (verified,
 //! routed to the demo tenant's connection, stored once and published through the outbox), 64 connections for a fixed
-//! time, against the gateway's anonymous no-op route (`GET /.well-known/jwks.json`) in the same run.
+//! time, against the gateway's anonymous no-op route (`GET /.well-known/jwks.json`) in the same run, and the same
+//! deliveries as `ReceiveWebhook` calls straight to the connectors service (what the path costs without the edge).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -264,18 +265,76 @@ async fn drive(port: u16, make: impl Fn() -> http::Request<String> + Send + Sync
     total as f64 / RUN.as_secs_f64()
 }
 
-async fn webhook_bench() -> (f64, f64, f64) {
+/// A signed Stripe event for the demo account, numbered `n` (a distinct event id each).
+fn signed_event(n: u64) -> (String, String) {
+    let body = serde_json::json!({
+        "id": format!("evt_bench{n:012}"), "object": "event", "type": "customer.updated",
+        "account": switchboard_sandbox::DEMO_STRIPE_ACCOUNT, "created": 1_780_000_000,
+        "data": { "object": { "id": format!("cus_bench{n}"), "object": "customer", "email": "b@bench.example" } },
+    })
+    .to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let signature =
+        switchboard_signatures::stripe::sign(switchboard_sandbox::STRIPE_WEBHOOK_SECRET, now, body.as_bytes());
+    (body, signature)
+}
+
+/// `ReceiveWebhook` calls answered in `RUN`, straight to the connectors service over mTLS as the gateway would make
+/// them (no edge): what the webhook path costs without the public port.
+async fn drive_direct(data: &std::path::Path, connectors: u16, counter: Arc<AtomicU64>) -> f64 {
+    use switchboard_proto::connectors::v1::connector_service_client::ConnectorServiceClient;
+    let creds =
+        switchboard_mesh::pki::MeshCredentials::dev(data, switchboard_mesh::Identity::gateway()).expect("credentials");
+    let end = Instant::now() + RUN;
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let channel = switchboard_mesh::client::channel(
+            &format!("127.0.0.1:{connectors}"),
+            &switchboard_mesh::Identity::connectors(),
+            &creds,
+        )
+        .expect("channel");
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = ConnectorServiceClient::new(channel);
+            let mut ok = 0u64;
+            while Instant::now() < end {
+                let (body, signature) = signed_event(counter.fetch_add(1, Ordering::Relaxed));
+                let request = RequestContext::new_root().request(pb::ReceiveWebhookRequest {
+                    provider: "stripe".into(),
+                    body: Some(switchboard_proto::google::api::HttpBody {
+                        content_type: "application/json".into(),
+                        data: body.into_bytes(),
+                        extensions: vec![],
+                    }),
+                    headers: [("stripe-signature".to_owned(), signature)].into_iter().collect(),
+                });
+                client.receive_webhook(request).await.expect("receive webhook");
+                ok += 1;
+            }
+            ok
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.expect("task");
+    }
+    total as f64 / RUN.as_secs_f64()
+}
+
+async fn webhook_bench() -> (f64, f64, f64, f64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let stop = tokio_util::sync::CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let sandbox = Sandbox::start(listener, SandboxConfig::default(), stop.clone()).await.expect("sandbox");
-    let gateway = free_port();
+    let (gateway, connectors) = (free_port(), free_port());
+    let data = dir.path().join("data");
     let env = [
-        ("SWITCHBOARD_DATA_DIR", dir.path().join("data").display().to_string()),
+        ("SWITCHBOARD_DATA_DIR", data.display().to_string()),
         ("SWITCHBOARD_GATEWAY_ADDR", format!("127.0.0.1:{gateway}")),
         ("SWITCHBOARD_GATEWAY_ADMIN_ADDR", format!("127.0.0.1:{}", free_port())),
         ("SWITCHBOARD_AUDIT_ADDR", format!("127.0.0.1:{}", free_port())),
-        ("SWITCHBOARD_CONNECTORS_ADDR", format!("127.0.0.1:{}", free_port())),
+        ("SWITCHBOARD_CONNECTORS_ADDR", format!("127.0.0.1:{connectors}")),
         ("SWITCHBOARD_ORCHESTRATOR_ADDR", format!("127.0.0.1:{}", free_port())),
         ("SWITCHBOARD_METRICS_ADDR", String::new()),
         ("SWITCHBOARD_SANDBOX_URL", sandbox.base_url()),
@@ -307,17 +366,9 @@ async fn webhook_bench() -> (f64, f64, f64) {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let counter = Arc::new(AtomicU64::new(0));
+    let through_gateway = counter.clone();
     let webhooks = drive(gateway, move || {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        let body = serde_json::json!({
-            "id": format!("evt_bench{n:012}"), "object": "event", "type": "customer.updated",
-            "account": switchboard_sandbox::DEMO_STRIPE_ACCOUNT, "created": 1_780_000_000,
-            "data": { "object": { "id": format!("cus_bench{n}"), "object": "customer", "email": "b@bench.example" } },
-        })
-        .to_string();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let signature =
-            switchboard_signatures::stripe::sign(switchboard_sandbox::STRIPE_WEBHOOK_SECRET, now, body.as_bytes());
+        let (body, signature) = signed_event(through_gateway.fetch_add(1, Ordering::Relaxed));
         http::Request::post("/v1/webhooks/stripe")
             .header("host", "bench")
             .header("content-type", "application/json")
@@ -326,18 +377,19 @@ async fn webhook_bench() -> (f64, f64, f64) {
             .expect("request")
     })
     .await;
+    let direct = drive_direct(&data, connectors, counter).await;
     let noop = drive(gateway, || {
         http::Request::get("/.well-known/jwks.json").header("host", "bench").body(String::new()).expect("request")
     })
     .await;
     let rss = peak_rss_mib(pid);
     stop.cancel();
-    (webhooks, noop, rss)
+    (webhooks, direct, noop, rss)
 }
 
 async fn run() {
     let (fetched, fetch_time, stored, sync_time, growth) = sync_bench().await;
-    let (webhooks, noop, rss) = webhook_bench().await;
+    let (webhooks, direct, noop, rss) = webhook_bench().await;
     let fetch_rate = fetched as f64 / fetch_time.as_secs_f64();
     let sync_rate = stored as f64 / sync_time.as_secs_f64();
     println!();
@@ -363,6 +415,11 @@ async fn run() {
         "| webhooks verified and stored (POST /v1/webhooks/stripe) | - | {} | {webhooks:.0} | {:.2} |",
         RUN.as_secs(),
         webhooks / noop
+    );
+    println!(
+        "| the same, ReceiveWebhook straight to connectors over mTLS (no edge) | - | {} | {direct:.0} | {:.2} |",
+        RUN.as_secs(),
+        direct / noop
     );
     println!();
     println!("targets: sync >= 5000 records/s, webhooks >= 5000/s");
