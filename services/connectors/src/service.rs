@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     stop: CancellationToken,
     /// Recent webhook routes (provider, account) → connections, so a burst of deliveries does not look each up.
     routes: Mutex<HashMap<(String, String), Route>>,
+    /// Deliveries waiting to be stored together.
+    pub(crate) group_commit: crate::webhooks::GroupCommit,
 }
 
 /// When a webhook route was looked up, and the connections it leads to.
@@ -142,6 +144,7 @@ impl ConnectorService {
                 permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SYNCS)),
                 stop,
                 routes: Mutex::new(HashMap::new()),
+                group_commit: Default::default(),
             }),
         })
     }

@@ -71,7 +71,8 @@ pub(crate) async fn receive(
             continue;
         }
         for (tenant, connection) in targets {
-            let (name, duplicate) = store_once(inner, context, tenant, connection, provider.info().id, &notice).await?;
+            let (name, duplicate) =
+                store_grouped(inner, context, tenant, connection, provider.info().id, &notice).await?;
             if response.webhook_event.is_empty() {
                 response.webhook_event = name;
             }
@@ -81,6 +82,138 @@ pub(crate) async fn receive(
     }
     response.duplicate = stored > 0 && duplicates == stored;
     Ok(response)
+}
+
+/// A delivery waiting to be stored with others in one transaction.
+pub(crate) struct Waiting {
+    context: RequestContext,
+    tenant: TenantId,
+    connection: ConnectionId,
+    provider: String,
+    notice: crate::provider::WebhookNotice,
+    reply: tokio::sync::oneshot::Sender<Result<(String, bool), ConnectorError>>,
+}
+
+/// Group commit of webhook deliveries: each caller queues its delivery, then whoever holds the writer's turn stores
+/// everything queued so far, one transaction per tenant, and answers each caller. Under a burst one commit carries
+/// many deliveries instead of one each; alone, a delivery waits for no one.
+#[derive(Default)]
+pub(crate) struct GroupCommit {
+    queue: std::sync::Mutex<Vec<Waiting>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+async fn store_grouped(
+    inner: &Inner,
+    context: &RequestContext,
+    tenant: TenantId,
+    connection: ConnectionId,
+    provider: &str,
+    notice: &crate::provider::WebhookNotice,
+) -> Result<(String, bool), ConnectorError> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let waiting = Waiting {
+        context: context.clone(),
+        tenant,
+        connection,
+        provider: provider.to_owned(),
+        notice: notice.clone(),
+        reply,
+    };
+    inner.group_commit.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(waiting);
+    {
+        let _turn = inner.group_commit.turn.lock().await;
+        let batch =
+            std::mem::take(&mut *inner.group_commit.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        // Empty when an earlier turn already took (and answered) this delivery.
+        store_batch(inner, batch).await;
+    }
+    answer.await.map_err(|_| ConnectorError::Internal("a webhook batch ended without an answer".into()))?
+}
+
+/// Stores a batch: one transaction per tenant; if a tenant's transaction fails, its deliveries are stored one by one.
+async fn store_batch(inner: &Inner, batch: Vec<Waiting>) {
+    let mut by_tenant: std::collections::BTreeMap<TenantId, Vec<Waiting>> = Default::default();
+    for waiting in batch {
+        by_tenant.entry(waiting.tenant).or_default().push(waiting);
+    }
+    for (tenant, items) in by_tenant {
+        match store_tenant_batch(inner, tenant, &items).await {
+            Ok(answers) => {
+                for (item, answer) in items.into_iter().zip(answers) {
+                    let _ = item.reply.send(Ok(answer));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "webhook batch failed; storing its deliveries one by one");
+                for item in items {
+                    let stored =
+                        store_once(inner, &item.context, tenant, item.connection, &item.provider, &item.notice).await;
+                    let _ = item.reply.send(stored);
+                }
+            }
+        }
+    }
+}
+
+async fn store_tenant_batch(
+    inner: &Inner,
+    tenant: TenantId,
+    items: &[Waiting],
+) -> Result<Vec<(String, bool)>, ConnectorError> {
+    let scope = inner.store.tenant(tenant).await?;
+    let repo = Repo::new(&scope);
+    let mut answers = Vec::with_capacity(items.len());
+    let mut envelopes = Vec::new();
+    for item in items {
+        let (row, message) = new_event_row(item.connection, &item.provider, &item.notice);
+        let id = row.id.clone();
+        if repo.insert_webhook_event_if_new(row).await? {
+            envelopes.push(inner.envelopes.build(
+                &item.context,
+                tenant,
+                switchboard_events::types::WEBHOOK_RECEIVED,
+                format!("connections/{}", item.connection),
+                "WebhookReceived",
+                message.encode_to_vec(),
+            ));
+            answers.push((format!("webhookEvents/{id}"), false));
+        } else {
+            let existing = repo
+                .webhook_event_by_provider_id(&item.provider, item.connection, &item.notice.event_id)
+                .await?
+                .ok_or_else(|| ConnectorError::Internal("a colliding webhook event vanished".into()))?;
+            repo.count_delivery(&existing.id).await?;
+            answers.push((format!("webhookEvents/{}", existing.id), true));
+        }
+    }
+    outbox::enqueue(&scope, topics::CONNECTOR_WEBHOOKS, &envelopes).await?;
+    scope.commit().await?;
+    Ok(answers)
+}
+
+/// A new event's row and the `WebhookReceived` message that announces it.
+fn new_event_row(
+    connection: ConnectionId,
+    provider: &str,
+    notice: &crate::provider::WebhookNotice,
+) -> (WebhookEventRow, WebhookReceived) {
+    let row = WebhookEventRow {
+        tenant_id: String::new(),
+        id: WebhookEventId::generate().to_string(),
+        provider: provider.to_owned(),
+        connection_id: connection.to_string(),
+        provider_event_id: notice.event_id.clone(),
+        event_type: notice.event_type.clone(),
+        status: WebhookEventStatus::Received as i32,
+        error_message: String::new(),
+        payload: notice.payload.to_string(),
+        delivery_count: 1,
+        received_at_us: now_unix_micros(),
+        processed_at_us: None,
+    };
+    let message = WebhookReceived { webhook_event: Some(webhook_message(&row)) };
+    (row, message)
 }
 
 async fn store_once(
@@ -96,22 +229,8 @@ async fn store_once(
     for _ in 0..3 {
         let scope = inner.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
-        let id = WebhookEventId::generate();
-        let row = WebhookEventRow {
-            tenant_id: String::new(),
-            id: id.to_string(),
-            provider: provider.to_owned(),
-            connection_id: connection.to_string(),
-            provider_event_id: notice.event_id.clone(),
-            event_type: notice.event_type.clone(),
-            status: WebhookEventStatus::Received as i32,
-            error_message: String::new(),
-            payload: notice.payload.to_string(),
-            delivery_count: 1,
-            received_at_us: now_unix_micros(),
-            processed_at_us: None,
-        };
-        let message = WebhookReceived { webhook_event: Some(webhook_message(&row)) };
+        let (row, message) = new_event_row(connection, provider, notice);
+        let id = row.id.clone();
         // Insert first: the common case (a new event) costs one statement, a repeat finds the row it collided with.
         if !repo.insert_webhook_event_if_new(row).await? {
             let Some(existing) = repo.webhook_event_by_provider_id(provider, connection, &notice.event_id).await?
