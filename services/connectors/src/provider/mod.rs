@@ -124,6 +124,29 @@ pub(crate) struct TokenGrant {
     pub(crate) account: Option<String>,
 }
 
+impl TokenGrant {
+    /// The standard fields of an OAuth 2.0 token response (RFC 6749 §5.1): `access_token` (required),
+    /// `refresh_token`, `expires_in`, and `scope` split on `scope_separator`. The account is the provider's to add.
+    pub(crate) fn from_response(
+        provider: &'static str,
+        body: &serde_json::Value,
+        scope_separator: char,
+    ) -> Result<Self, ProviderError> {
+        let text = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
+        Ok(Self {
+            access_token: text("access_token")
+                .ok_or_else(|| ProviderError::Invalid(format!("{provider}'s token response has no access_token")))?
+                .to_owned(),
+            refresh_token: text("refresh_token").map(str::to_owned),
+            expires_in_secs: body.get("expires_in").and_then(serde_json::Value::as_i64),
+            scopes: text("scope")
+                .map(|s| s.split(scope_separator).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default(),
+            account: None,
+        })
+    }
+}
+
 /// What StartOAuth puts in the authorization URL.
 #[derive(Debug)]
 pub(crate) struct AuthorizeRequest<'a> {

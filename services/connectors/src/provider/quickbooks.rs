@@ -60,17 +60,7 @@ async fn token_request(call: &Call<'_>, form: &[(&str, &str)]) -> Result<TokenGr
         return Err(status_error(ID, &response));
     }
     let body = response.json()?;
-    Ok(TokenGrant {
-        access_token: body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::Invalid("the token response has no access_token".into()))?
-            .to_owned(),
-        refresh_token: body.get("refresh_token").and_then(Value::as_str).map(str::to_owned),
-        expires_in_secs: body.get("expires_in").and_then(Value::as_i64),
-        scopes: Vec::new(),
-        account: None,
-    })
+    TokenGrant::from_response(ID, &body, ' ')
 }
 
 impl Provider for QuickBooks {

@@ -208,21 +208,7 @@ async fn token_request(call: &Call<'_>, body: Value) -> Result<TokenGrant, Provi
         return Err(status_error(ID, &response));
     }
     let body = response.json()?;
-    Ok(TokenGrant {
-        access_token: body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::Invalid("Shopify's token response has no access_token".into()))?
-            .to_owned(),
-        refresh_token: body.get("refresh_token").and_then(Value::as_str).map(str::to_owned),
-        expires_in_secs: body.get("expires_in").and_then(Value::as_i64),
-        scopes: body
-            .get("scope")
-            .and_then(Value::as_str)
-            .map(|s| s.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
-            .unwrap_or_default(),
-        account: None,
-    })
+    TokenGrant::from_response(ID, &body, ',')
 }
 
 /// One GraphQL call, waiting out `THROTTLED` answers by the cost extension's restore rate.

@@ -180,15 +180,8 @@ async fn token_request(call: &Call<'_>, form: &[(&str, &str)]) -> Result<TokenGr
         return Err(status_error(ID, &response));
     }
     let body = response.json()?;
-    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
-    Ok(TokenGrant {
-        access_token: text("access_token")
-            .ok_or_else(|| ProviderError::Invalid("Stripe's token response has no access_token".into()))?,
-        refresh_token: text("refresh_token"),
-        expires_in_secs: None,
-        scopes: text("scope").map(|s| vec![s]).unwrap_or_default(),
-        account: text("stripe_user_id"),
-    })
+    let account = body.get("stripe_user_id").and_then(Value::as_str).map(str::to_owned);
+    Ok(TokenGrant { account, ..TokenGrant::from_response(ID, &body, ' ')? })
 }
 
 /// A list call: the page's objects and whether there are more.
