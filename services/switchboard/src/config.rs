@@ -119,6 +119,9 @@ pub struct DemoArgs {
     /// An admin API access token for the demo shop (the sandbox's).
     #[arg(long, default_value = "shpat_sandbox_demo")]
     pub shopify_token: String,
+    /// The gateway's public URL: QuickBooks and HubSpot are connected through it with OAuth, signed in as the owner.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub gateway_url: String,
     #[command(flatten)]
     pub client: Client,
 }

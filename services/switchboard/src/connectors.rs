@@ -230,6 +230,7 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         .connections;
     let wanted =
         [("stripe", "", args.stripe_key.as_str()), ("shopify", args.shop.as_str(), args.shopify_token.as_str())];
+    let mut connections = Vec::new();
     for (provider, account, secret) in wanted {
         let connection = match existing.iter().find(|c| c.provider == provider) {
             Some(c) => c.clone(),
@@ -251,15 +252,125 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
                 .connection
                 .unwrap_or_default(),
         };
+        connections.push((connection.provider, connection.name, connection.account));
+    }
+    // QuickBooks and HubSpot take no static keys: connect them as the owner would in the console, through OAuth.
+    let oauth_wanted: Vec<&str> =
+        ["quickbooks", "hubspot"].into_iter().filter(|p| !existing.iter().any(|c| c.provider == *p)).collect();
+    if !oauth_wanted.is_empty() {
+        let owner = OwnerSession::sign_in(&args).await?;
+        for provider in oauth_wanted {
+            let (name, account) = owner.connect_with_oauth(provider).await?;
+            connections.push((provider.to_owned(), name, account));
+        }
+    }
+    for existing in existing.iter().filter(|c| c.provider == "quickbooks" || c.provider == "hubspot") {
+        connections.push((existing.provider.clone(), existing.name.clone(), existing.account.clone()));
+    }
+    for (provider, name, account) in connections {
         service
-            .start_sync(for_tenant(
-                tenant,
-                pb::StartSyncRequest { parent: connection.name.clone(), record_kinds: vec![], full: false },
-            ))
+            .start_sync(for_tenant(tenant, pb::StartSyncRequest { parent: name.clone(), record_kinds: vec![], full: false }))
             .await
             .map_err(connectors_error)?;
-        println!("{provider:<8} {}  {}  (syncing)", connection.name, connection.account);
+        println!("{provider:<10} {name}  {account}  (syncing)");
     }
     println!("demo tenant {:?} ({tenant}); sign in as {} / {}", args.tenant, args.email, args.password);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo owner signed in through the gateway's REST API, as the web console is.
+struct OwnerSession {
+    http: reqwest::Client,
+    gateway: String,
+    access_token: String,
+}
+
+impl OwnerSession {
+    async fn sign_in(args: &DemoArgs) -> Result<Self, CliError> {
+        // Redirects are followed by hand: the provider's answer to an authorization is a redirect to read, not follow.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| CliError::Usage(format!("building an HTTP client: {e}")))?;
+        let gateway = args.gateway_url.trim_end_matches('/').to_owned();
+        let login = serde_json::json!({"tenant": args.tenant, "email": args.email, "password": args.password});
+        let body = post_json(&http, &format!("{gateway}/v1/auth:login"), None, &login).await?;
+        let access_token = body
+            .get("accessToken")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| CliError::Usage("the gateway's login answer has no accessToken".into()))?
+            .to_owned();
+        Ok(Self { http, gateway, access_token })
+    }
+
+    /// StartOAuth, the provider's authorization (the sandbox approves at once and redirects back with a code), then
+    /// CompleteOAuth with every parameter of that redirect. Returns the connection's name and account.
+    async fn connect_with_oauth(&self, provider: &str) -> Result<(String, String), CliError> {
+        let redirect_uri = format!("{}/oauth/callback", self.gateway);
+        let started = post_json(
+            &self.http,
+            &format!("{}/v1/connections:startOAuth", self.gateway),
+            Some(&self.access_token),
+            &serde_json::json!({"provider": provider, "redirectUri": redirect_uri, "displayName": "Demo"}),
+        )
+        .await?;
+        let authorization_url = started
+            .get("authorizationUrl")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| CliError::Usage(format!("StartOAuth for {provider} answered no authorizationUrl")))?;
+        let answer = self
+            .http
+            .get(authorization_url)
+            .send()
+            .await
+            .map_err(|e| CliError::Usage(format!("{provider}'s authorization page: {e}")))?;
+        let location = answer
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "{provider}'s authorization page answered {} without a redirect (is the sandbox running?)",
+                    answer.status()
+                ))
+            })?;
+        let location = url::Url::parse(location)
+            .map_err(|e| CliError::Usage(format!("{provider} redirected to a malformed URL: {e}")))?;
+        let mut params: std::collections::BTreeMap<String, String> = location.query_pairs().into_owned().collect();
+        let (Some(state), Some(code)) = (params.remove("state"), params.remove("code")) else {
+            let error = params.get("error").cloned().unwrap_or_else(|| "no code in the redirect".into());
+            return Err(CliError::Usage(format!("{provider} refused the authorization: {error}")));
+        };
+        let completed = post_json(
+            &self.http,
+            &format!("{}/v1/connections:completeOAuth", self.gateway),
+            Some(&self.access_token),
+            &serde_json::json!({"state": state, "code": code, "params": params}),
+        )
+        .await?;
+        let text = |name: &str| completed.pointer(name).and_then(serde_json::Value::as_str).unwrap_or_default();
+        Ok((text("/connection/name").to_owned(), text("/connection/account").to_owned()))
+    }
+}
+
+/// POSTs `body` as JSON to the gateway; a non-2xx answer becomes an error with the gateway's message.
+async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, CliError> {
+    let mut request = http.post(url).json(body);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await.map_err(|e| CliError::Usage(format!("POST {url}: {e}")))?;
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let message = body.get("message").and_then(serde_json::Value::as_str).unwrap_or_default();
+        return Err(CliError::Usage(format!("POST {url} answered {status}: {message}")));
+    }
+    Ok(body)
 }
