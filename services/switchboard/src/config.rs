@@ -122,6 +122,9 @@ pub struct DemoArgs {
     /// The gateway's public URL: QuickBooks and HubSpot are connected through it with OAuth, signed in as the owner.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub gateway_url: String,
+    /// Providers to connect through OAuth (comma-separated; empty for none).
+    #[arg(long, env = "SWITCHBOARD_DEMO_OAUTH", value_delimiter = ',', default_value = "quickbooks,hubspot")]
+    pub oauth: Vec<String>,
     #[command(flatten)]
     pub client: Client,
 }

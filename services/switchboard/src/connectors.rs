@@ -255,8 +255,12 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         connections.push((connection.provider, connection.name, connection.account));
     }
     // QuickBooks and HubSpot take no static keys: connect them as the owner would in the console, through OAuth.
-    let oauth_wanted: Vec<&str> =
-        ["quickbooks", "hubspot"].into_iter().filter(|p| !existing.iter().any(|c| c.provider == *p)).collect();
+    let oauth_wanted: Vec<&str> = args
+        .oauth
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty() && !existing.iter().any(|c| c.provider == *p))
+        .collect();
     if !oauth_wanted.is_empty() {
         let owner = OwnerSession::sign_in(&args).await?;
         for provider in oauth_wanted {
@@ -264,7 +268,7 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
             connections.push((provider.to_owned(), name, account));
         }
     }
-    for existing in existing.iter().filter(|c| c.provider == "quickbooks" || c.provider == "hubspot") {
+    for existing in existing.iter().filter(|c| c.provider != "stripe" && c.provider != "shopify") {
         connections.push((existing.provider.clone(), existing.name.clone(), existing.account.clone()));
     }
     for (provider, name, account) in connections {
