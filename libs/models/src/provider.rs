@@ -1,0 +1,48 @@
+//! [`ChatModel`]: what the chain needs from a provider — one call, whole or streamed. The two HTTP clients
+//! implement it; so can an offline or scripted provider of the caller's own.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::anthropic::AnthropicClient;
+use crate::chat::{ChatRequest, ChatResponse, ProviderKind};
+use crate::config::ProviderConfig;
+use crate::error::ModelError;
+use crate::openai::OpenAiClient;
+use crate::stream::ChatStream;
+
+/// One provider: a single attempt per call, no retries (the chain is the only retry loop).
+pub trait ChatModel: Send + Sync {
+    /// The configured name (logs, errors, usage records).
+    fn name(&self) -> &str;
+
+    /// The model it calls.
+    fn model(&self) -> &str;
+
+    /// Its context window in tokens.
+    fn context_window(&self) -> u32;
+
+    /// One call, answered whole.
+    fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ModelError>>;
+
+    /// One streamed call: resolves once the provider accepted the request (2xx); output then arrives on the
+    /// stream.
+    fn stream<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatStream, ModelError>>;
+}
+
+/// The HTTP client for a configured provider.
+pub fn connect(config: ProviderConfig) -> Result<Arc<dyn ChatModel>, ModelError> {
+    Ok(match config.kind {
+        ProviderKind::OpenAi => Arc::new(OpenAiClient::new(config)?),
+        ProviderKind::Anthropic => Arc::new(AnthropicClient::new(config)?),
+    })
+}
+
+/// The `reqwest` client of one provider: connect timeout from its config; the other deadlines are per call.
+pub(crate) fn http_client(config: &ProviderConfig) -> Result<reqwest::Client, ModelError> {
+    reqwest::Client::builder().connect_timeout(config.timeouts.connect).build().map_err(|e| ModelError::Config {
+        variable: format!("{} HTTP client", config.name),
+        message: e.to_string(),
+    })
+}
