@@ -363,6 +363,8 @@ impl EventDecoder for MessageDecoder {
             Event::MessageStart { message } => {
                 self.usage.input_tokens = message.usage.input_tokens.unwrap_or(0);
                 self.usage.output_tokens = message.usage.output_tokens.unwrap_or(0);
+                // Input tokens are spent from here on, even if the stream breaks before `message_delta`.
+                out.push(StreamEvent::Usage(self.usage));
             }
             Event::ContentBlockStart { index, content_block } => {
                 let kind = match content_block {
