@@ -162,9 +162,10 @@ pub(crate) fn failure(failure: &Failure, should_retry: Option<bool>) -> Wire {
     };
     let wire = match failure {
         Failure::RateLimited(after) => {
-            let wire = error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit")
-                .header("anthropic-ratelimit-requests-limit", "50")
-                .header("anthropic-ratelimit-requests-remaining", "0");
+            let wire =
+                error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit")
+                    .header("anthropic-ratelimit-requests-limit", "50")
+                    .header("anthropic-ratelimit-requests-remaining", "0");
             match after {
                 Some(RetryAfter::Seconds(s)) => wire.header("retry-after", s.to_string()),
                 Some(RetryAfter::Millis(ms)) => {
@@ -182,7 +183,9 @@ pub(crate) fn failure(failure: &Failure, should_retry: Option<bool>) -> Wire {
         Failure::Status(529) => error(529, "overloaded_error", "Overloaded"),
         Failure::Status(504) => error(504, "timeout_error", "Request timed out"),
         Failure::Status(status) => error(*status, "api_error", "Internal server error"),
-        Failure::ContextLength => error(400, "invalid_request_error", "prompt is too long: 213456 tokens > 200000 maximum"),
+        Failure::ContextLength => {
+            error(400, "invalid_request_error", "prompt is too long: 213456 tokens > 200000 maximum")
+        }
         Failure::Unauthorized => error(401, "authentication_error", "invalid x-api-key"),
         Failure::BadRequest(message) => error(400, "invalid_request_error", message),
     };

@@ -11,10 +11,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::OPENAI_KEY;
 use crate::script::{Failure, Outcome, Reply, RetryAfter, ScriptedCall, fragments};
 use crate::state::{Api, Shared};
 use crate::wire::{Wire, estimate_tokens, sse};
-use crate::OPENAI_KEY;
 
 const CREATED: u64 = 1_700_000_000;
 

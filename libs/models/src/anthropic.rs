@@ -98,9 +98,9 @@ fn request_body(config: &ProviderConfig, request: &ChatRequest, stream: bool) ->
                 if !text.is_empty() {
                     blocks.push(json!({"type": "text", "text": text}));
                 }
-                blocks.extend(tool_calls.iter().map(|call| {
-                    json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments})
-                }));
+                blocks.extend(tool_calls.iter().map(
+                    |call| json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}),
+                ));
                 ("assistant", blocks)
             }
             Message::ToolResult { call_id, content, is_error } => (
@@ -428,7 +428,9 @@ impl EventDecoder for MessageDecoder {
                 out.push(StreamEvent::Finished { stop_reason });
                 return Ok(true);
             }
-            Event::Error { error } => return Err(error.into_error(&self.provider, None, &HeaderMap::new(), &event.data)),
+            Event::Error { error } => {
+                return Err(error.into_error(&self.provider, None, &HeaderMap::new(), &event.data));
+            }
             Event::Ping | Event::Unknown => {}
         }
         Ok(false)
@@ -467,7 +469,10 @@ mod tests {
         let body = request_body(&config, &request, false);
         assert_eq!(body["system"], json!("sys"));
         assert_eq!(body["messages"].as_array().map(Vec::len), Some(3));
-        assert_eq!(body["messages"][1]["content"][2], json!({"type": "tool_use", "id": "toolu_2", "name": "b", "input": {"x": 1}}));
+        assert_eq!(
+            body["messages"][1]["content"][2],
+            json!({"type": "tool_use", "id": "toolu_2", "name": "b", "input": {"x": 1}})
+        );
         assert_eq!(body["messages"][2]["content"][1]["is_error"], json!(true));
         assert!(body.get("tool_choice").is_none(), "no tools, no tool_choice");
     }

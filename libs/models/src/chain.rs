@@ -108,8 +108,7 @@ enum Produced {
 impl ProviderChain {
     /// A chain over `models`, tried in order.
     pub fn new(models: Vec<Arc<dyn ChatModel>>, policy: ChainPolicy) -> Self {
-        let members =
-            models.into_iter().map(|model| Arc::new(Member { model, breaker: Mutex::default() })).collect();
+        let members = models.into_iter().map(|model| Arc::new(Member { model, breaker: Mutex::default() })).collect();
         Self { members, policy, usage: None }
     }
 
@@ -210,7 +209,11 @@ impl ProviderChain {
                         member.breaker().trip(Instant::now(), cooldown);
                     }
                     Decision::LargerWindow => {
-                        tracing::info!(provider = name, window = member.model.context_window(), "prompt too long for the provider's context window");
+                        tracing::info!(
+                            provider = name,
+                            window = member.model.context_window(),
+                            "prompt too long for the provider's context window"
+                        );
                         member.breaker().release();
                         larger_than = Some(member.model.context_window().max(larger_than.unwrap_or(0)));
                     }

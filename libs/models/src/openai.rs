@@ -89,7 +89,8 @@ fn request_body(config: &ProviderConfig, request: &ChatRequest, stream: bool) ->
         messages.push(match message {
             Message::User { text } => json!({"role": "user", "content": text}),
             Message::Assistant { text, tool_calls } => {
-                let mut turn = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                let mut turn =
+                    json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
                 if !tool_calls.is_empty() {
                     let calls: Vec<Value> = tool_calls
                         .iter()
@@ -451,7 +452,8 @@ mod tests {
     #[test]
     fn quota_and_rate_limit_429s_are_told_apart() {
         let quota = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
-        let rate = r#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+        let rate =
+            r#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
         assert!(matches!(read_error("p", 429, &HeaderMap::new(), quota), ModelError::QuotaExhausted(_)));
         assert!(matches!(read_error("p", 429, &HeaderMap::new(), rate), ModelError::RateLimited(_)));
         assert!(matches!(read_error("p", 502, &HeaderMap::new(), "<html>bad gateway</html>"), ModelError::Server(_)));

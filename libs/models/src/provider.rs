@@ -41,8 +41,8 @@ pub fn connect(config: ProviderConfig) -> Result<Arc<dyn ChatModel>, ModelError>
 
 /// The `reqwest` client of one provider: connect timeout from its config; the other deadlines are per call.
 pub(crate) fn http_client(config: &ProviderConfig) -> Result<reqwest::Client, ModelError> {
-    reqwest::Client::builder().connect_timeout(config.timeouts.connect).build().map_err(|e| ModelError::Config {
-        variable: format!("{} HTTP client", config.name),
-        message: e.to_string(),
-    })
+    reqwest::Client::builder()
+        .connect_timeout(config.timeouts.connect)
+        .build()
+        .map_err(|e| ModelError::Config { variable: format!("{} HTTP client", config.name), message: e.to_string() })
 }

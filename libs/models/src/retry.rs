@@ -108,9 +108,9 @@ mod tests {
     #[test]
     fn each_class_gets_its_decision() {
         let policy = RetryPolicy::default();
-        let wait = Some(Duration::from_millis(250));
-        assert_eq!(policy.decide(&ModelError::RateLimited(api(429, wait, None)), 0), Decision::Retry(wait.unwrap()));
-        assert_eq!(policy.decide(&ModelError::RateLimited(api(429, wait, None)), 2), Decision::NextProvider);
+        let wait = Duration::from_millis(250);
+        assert_eq!(policy.decide(&ModelError::RateLimited(api(429, Some(wait), None)), 0), Decision::Retry(wait));
+        assert_eq!(policy.decide(&ModelError::RateLimited(api(429, Some(wait), None)), 2), Decision::NextProvider);
         let long = Some(Duration::from_secs(600));
         assert_eq!(policy.decide(&ModelError::RateLimited(api(429, long, None)), 0), Decision::NextProvider);
         assert_eq!(policy.decide(&ModelError::Server(api(500, None, Some(false))), 0), Decision::NextProvider);
@@ -123,7 +123,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_at_most_a_quarter_of_jitter_and_is_capped() {
-        let policy = RetryPolicy { base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(300), ..RetryPolicy::default() };
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(300),
+            ..RetryPolicy::default()
+        };
         for _ in 0..50 {
             let first = policy.backoff(0);
             assert!(first > Duration::from_millis(75) && first <= Duration::from_millis(100), "{first:?}");

@@ -129,14 +129,13 @@ pub(crate) fn drive<D: EventDecoder>(
 impl<D: EventDecoder> Driver<D> {
     /// Reads one chunk and queues what it completes (or the error that ends the stream).
     async fn read(&mut self) {
-        let (deadline, phase) = if self.seen_event {
-            (self.deadlines.total, TimeoutPhase::Total)
-        } else {
-            self.deadlines.first_byte()
-        };
+        let (deadline, phase) =
+            if self.seen_event { (self.deadlines.total, TimeoutPhase::Total) } else { self.deadlines.first_byte() };
         let chunk = match tokio::time::timeout_at(deadline, self.response.chunk()).await {
             Err(_) => Err(self.deadlines.timeout(&self.provider, phase)),
-            Ok(Err(error)) => Err(ModelError::Connection { provider: self.provider.clone(), message: error.to_string() }),
+            Ok(Err(error)) => {
+                Err(ModelError::Connection { provider: self.provider.clone(), message: error.to_string() })
+            }
             Ok(Ok(None)) => Err(ModelError::StreamInterrupted { provider: self.provider.clone() }),
             Ok(Ok(Some(bytes))) => Ok(bytes),
         };

@@ -201,7 +201,10 @@ async fn failures_carry_each_providers_body_and_retry_headers() {
     );
     let overloaded = env.anthropic(ANTHROPIC_KEY, Some("2023-06-01"), anthropic_body(false)).await;
     assert_eq!(overloaded.status, 529);
-    assert_eq!(overloaded.json(), json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}));
+    assert_eq!(
+        overloaded.json(),
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    );
     assert!(overloaded.headers.contains_key("request-id"));
     let limited = env.anthropic(ANTHROPIC_KEY, Some("2023-06-01"), anthropic_body(false)).await;
     assert_eq!((limited.status, limited.headers["retry-after"].to_str().unwrap()), (429, "2"));

@@ -74,7 +74,8 @@ async fn server_errors_are_retried_then_the_next_provider_answers() {
 #[tokio::test]
 async fn overloaded_529_is_retried_and_x_should_retry_false_is_not() {
     let env = start().await;
-    let chain = ProviderChain::new(vec![env.client(Api::Anthropic), env.client(Api::OpenAi)], policy(Duration::from_secs(60)));
+    let chain =
+        ProviderChain::new(vec![env.client(Api::Anthropic), env.client(Api::OpenAi)], policy(Duration::from_secs(60)));
     env.sandbox.script_all(Api::Anthropic, [Reply::fail(Failure::Status(529)), Reply::text("after 529")]);
     assert_eq!(chain.chat(&call(), &ask("hi")).await.unwrap().response.text, "after 529");
     assert_eq!(count(&env, Api::Anthropic), 2);
@@ -134,7 +135,8 @@ async fn a_401_is_never_retried_and_reported_as_configuration() {
     let env = start().await;
     let mut wrong = env.config(Api::OpenAi);
     wrong.api_key = ApiKey::new("sk-wrong");
-    let chain = ProviderChain::new(vec![connect(wrong).unwrap(), env.client(Api::Anthropic)], policy(Duration::from_secs(60)));
+    let chain =
+        ProviderChain::new(vec![connect(wrong).unwrap(), env.client(Api::Anthropic)], policy(Duration::from_secs(60)));
     env.sandbox.script(Api::Anthropic, Reply::text("anthropic works"));
     let outcome = chain.chat(&call(), &ask("hi")).await.expect("fallback past the bad key");
     assert_eq!(outcome.provider, "anthropic");
@@ -256,7 +258,8 @@ async fn usage_is_reported_per_call_and_tenant() {
     let env = start().await;
     let sink = Arc::new(Recorded::default());
     let chain = openai_then_anthropic(&env, Duration::from_secs(60)).with_usage_sink(sink.clone());
-    env.sandbox.script_all(Api::OpenAi, [Reply::text("whole").with_usage(100, 20), Reply::text("streamed").with_usage(40, 8)]);
+    env.sandbox
+        .script_all(Api::OpenAi, [Reply::text("whole").with_usage(100, 20), Reply::text("streamed").with_usage(40, 8)]);
     let tenant = call();
     chain.chat(&tenant, &ask("one")).await.unwrap();
     let outcome = chain.stream(&tenant, &ask("two")).await.unwrap();
@@ -264,7 +267,8 @@ async fn usage_is_reported_per_call_and_tenant() {
 
     // A stream cut mid-way still consumed tokens (Anthropic reports them before the cut).
     env.sandbox.script(Api::OpenAi, Reply::fail(Failure::QuotaExhausted));
-    env.sandbox.script(Api::Anthropic, Reply::text("partial answer here").in_fragments_of(3).with_usage(70, 5).cut_after(6));
+    env.sandbox
+        .script(Api::Anthropic, Reply::text("partial answer here").in_fragments_of(3).with_usage(70, 5).cut_after(6));
     let outcome = chain.stream(&tenant, &ask("three")).await.unwrap();
     let items: Vec<_> = outcome.stream.collect().await;
     assert!(matches!(items.last(), Some(Err(ModelError::StreamInterrupted { .. }))));

@@ -16,8 +16,10 @@ async fn a_tool_call_round_trip_sends_tools_and_results_in_each_providers_format
             [
                 Reply::text_and_tool_calls(
                     "Let me look.",
-                    vec![ScriptedCall::new("list_shopify_orders", json!({"status": "open", "limit": 5}))
-                        .with_id("call_or_toolu_1")],
+                    vec![
+                        ScriptedCall::new("list_shopify_orders", json!({"status": "open", "limit": 5}))
+                            .with_id("call_or_toolu_1"),
+                    ],
                 )
                 .with_usage(82, 17),
                 Reply::text("You have 2 open orders: #1001 and #1002.").with_usage(120, 12),
@@ -51,7 +53,10 @@ async fn a_tool_call_round_trip_sends_tools_and_results_in_each_providers_format
         let (first_body, second_body) = (&sent[0].body, &sent[1].body);
         match api {
             Api::OpenAi => {
-                assert_eq!(sent[0].headers["authorization"], format!("Bearer {}", switchboard_model_sandbox::OPENAI_KEY));
+                assert_eq!(
+                    sent[0].headers["authorization"],
+                    format!("Bearer {}", switchboard_model_sandbox::OPENAI_KEY)
+                );
                 assert_eq!(first_body["messages"][0]["role"], "system");
                 assert_eq!(first_body["tools"][0]["type"], "function");
                 assert_eq!(first_body["tools"][0]["function"]["name"], "list_shopify_orders");
@@ -60,8 +65,14 @@ async fn a_tool_call_round_trip_sends_tools_and_results_in_each_providers_format
                 assert_eq!(first_body["stream"], false);
                 let turns = second_body["messages"].as_array().unwrap();
                 let arguments = turns[2]["tool_calls"][0]["function"]["arguments"].as_str().expect("a JSON string");
-                assert_eq!(serde_json::from_str::<serde_json::Value>(arguments).unwrap(), json!({"status": "open", "limit": 5}));
-                assert_eq!(turns[3], json!({"role": "tool", "tool_call_id": "call_or_toolu_1", "content": "[{\"id\":1001},{\"id\":1002}]"}));
+                assert_eq!(
+                    serde_json::from_str::<serde_json::Value>(arguments).unwrap(),
+                    json!({"status": "open", "limit": 5})
+                );
+                assert_eq!(
+                    turns[3],
+                    json!({"role": "tool", "tool_call_id": "call_or_toolu_1", "content": "[{\"id\":1001},{\"id\":1002}]"})
+                );
             }
             Api::Anthropic => {
                 assert_eq!(sent[0].headers["x-api-key"], switchboard_model_sandbox::ANTHROPIC_KEY);

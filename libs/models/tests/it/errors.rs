@@ -78,10 +78,7 @@ async fn a_wrong_key_is_an_auth_error_that_names_the_provider_but_not_the_key() 
 async fn a_slow_first_byte_times_out_as_such() {
     for api in APIS {
         let error = fail_with(api, Reply::text("late").after(Duration::from_secs(2))).await;
-        assert!(
-            matches!(error, ModelError::Timeout { phase: TimeoutPhase::FirstByte, .. }),
-            "{api:?}: {error}"
-        );
+        assert!(matches!(error, ModelError::Timeout { phase: TimeoutPhase::FirstByte, .. }), "{api:?}: {error}");
     }
 }
 

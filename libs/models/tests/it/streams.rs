@@ -99,7 +99,8 @@ async fn parallel_tool_calls_are_kept_apart_by_index() {
 async fn a_malformed_argument_fragment_is_a_clear_error_at_the_end_of_the_call() {
     for api in APIS {
         let env = start().await;
-        env.sandbox.script(api, Reply::tool_calls(vec![ScriptedCall::raw("list_shopify_orders", "{\"status\": open}")]));
+        env.sandbox
+            .script(api, Reply::tool_calls(vec![ScriptedCall::raw("list_shopify_orders", "{\"status\": open}")]));
         let events = events(&env, api).await;
         let last = events.last().expect("events");
         match last {
@@ -133,7 +134,9 @@ async fn a_mid_stream_error_event_is_the_last_item_with_its_class() {
         assert!(events.iter().any(|e| matches!(e, Ok(StreamEvent::TextDelta(_)))));
         match (api, events.last()) {
             (Api::OpenAi, Some(Err(ModelError::Server(e)))) => assert_eq!(e.status, None),
-            (Api::Anthropic, Some(Err(ModelError::Overloaded(e)))) => assert_eq!(e.code.as_deref(), Some("overloaded_error")),
+            (Api::Anthropic, Some(Err(ModelError::Overloaded(e)))) => {
+                assert_eq!(e.code.as_deref(), Some("overloaded_error"))
+            }
             other => panic!("unexpected end: {other:?}"),
         }
     }

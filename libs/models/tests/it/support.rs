@@ -107,12 +107,12 @@ pub struct Recorded(pub Mutex<Vec<UsageRecord>>);
 
 impl UsageSink for Recorded {
     fn record(&self, record: UsageRecord) {
-        self.0.lock().unwrap().push(record);
+        self.0.lock().expect("usage records").push(record);
     }
 }
 
 impl Recorded {
     pub fn all(&self) -> Vec<UsageRecord> {
-        self.0.lock().unwrap().clone()
+        self.0.lock().expect("usage records").clone()
     }
 }
