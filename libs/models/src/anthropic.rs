@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,7 +16,7 @@ use crate::chat::{ChatRequest, ChatResponse, Message, StopReason, ToolCall, Tool
 use crate::config::ProviderConfig;
 use crate::error::ModelError;
 use crate::http::{self, Deadlines};
-use crate::provider::{ChatModel, http_client};
+use crate::provider::{ChatModel, http_client, key_header};
 use crate::sse::SseEvent;
 use crate::stream::{self, ChatStream, EventDecoder, StreamEvent};
 use crate::tool_args::ToolCallAssembler;
@@ -28,19 +28,22 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 pub struct AnthropicClient {
     config: ProviderConfig,
     http: reqwest::Client,
+    /// The `x-api-key` value, marked sensitive.
+    api_key: HeaderValue,
 }
 
 impl AnthropicClient {
     /// A client for `config`.
     pub fn new(config: ProviderConfig) -> Result<Self, ModelError> {
         let http = http_client(&config)?;
-        Ok(Self { config, http })
+        let api_key = key_header(&config, config.api_key.expose().to_owned())?;
+        Ok(Self { config, http, api_key })
     }
 
     fn request(&self, request: &ChatRequest, stream: bool) -> reqwest::RequestBuilder {
         self.http
             .post(format!("{}/v1/messages", self.config.api_root()))
-            .header("x-api-key", self.config.api_key.expose())
+            .header("x-api-key", self.api_key.clone())
             .header("anthropic-version", ANTHROPIC_VERSION)
             .json(&request_body(&self.config, request, stream))
     }

@@ -133,7 +133,8 @@ impl ProviderChain {
     pub async fn chat(&self, call: &CallContext, request: &ChatRequest) -> Result<ChatOutcome, ModelError> {
         let (member, produced, fallbacks) = self.run(call, request, false).await?;
         let Produced::Whole(response) = produced else {
-            return Err(ModelError::Protocol { provider: member.model.name().to_owned(), message: "a stream".into() });
+            let message = "internal: a whole call produced a stream".to_owned();
+            return Err(ModelError::Protocol { provider: member.model.name().to_owned(), message });
         };
         Ok(ChatOutcome {
             provider: member.model.name().to_owned(),
@@ -148,7 +149,8 @@ impl ProviderChain {
     pub async fn stream(&self, call: &CallContext, request: &ChatRequest) -> Result<StreamOutcome, ModelError> {
         let (member, produced, fallbacks) = self.run(call, request, true).await?;
         let Produced::Stream(first, rest) = produced else {
-            return Err(ModelError::Protocol { provider: member.model.name().to_owned(), message: "whole".into() });
+            let message = "internal: a streamed call produced a whole answer".to_owned();
+            return Err(ModelError::Protocol { provider: member.model.name().to_owned(), message });
         };
         let provider = member.model.name().to_owned();
         let model = member.model.model().to_owned();

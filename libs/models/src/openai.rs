@@ -5,7 +5,7 @@
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use reqwest::header::HeaderMap;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,7 +13,7 @@ use crate::chat::{ChatRequest, ChatResponse, Message, StopReason, ToolChoice, Us
 use crate::config::ProviderConfig;
 use crate::error::ModelError;
 use crate::http::{self, Deadlines};
-use crate::provider::{ChatModel, http_client};
+use crate::provider::{ChatModel, http_client, key_header};
 use crate::sse::SseEvent;
 use crate::stream::{self, ChatStream, EventDecoder, StreamEvent};
 use crate::tool_args::{ToolCallAssembler, parse_call};
@@ -22,20 +22,23 @@ use crate::tool_args::{ToolCallAssembler, parse_call};
 pub struct OpenAiClient {
     config: ProviderConfig,
     http: reqwest::Client,
+    /// `Bearer <key>`, marked sensitive.
+    authorization: HeaderValue,
 }
 
 impl OpenAiClient {
     /// A client for `config` (whose `kind` is not checked: any OpenAI-compatible server will do).
     pub fn new(config: ProviderConfig) -> Result<Self, ModelError> {
         let http = http_client(&config)?;
-        Ok(Self { config, http })
+        let authorization = key_header(&config, format!("Bearer {}", config.api_key.expose()))?;
+        Ok(Self { config, http, authorization })
     }
 
     fn request(&self, request: &ChatRequest, stream: bool) -> reqwest::RequestBuilder {
         let body = request_body(&self.config, request, stream);
         self.http
             .post(format!("{}/v1/chat/completions", self.config.api_root()))
-            .bearer_auth(self.config.api_key.expose())
+            .header(AUTHORIZATION, self.authorization.clone())
             .json(&body)
     }
 

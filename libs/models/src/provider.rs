@@ -39,6 +39,17 @@ pub fn connect(config: ProviderConfig) -> Result<Arc<dyn ChatModel>, ModelError>
     })
 }
 
+/// The key as a header value, marked sensitive so `Debug` of the request and HTTP/2 header compression never show
+/// it; a key that cannot be a header (a pasted newline) is a configuration error found at start, not per call.
+pub(crate) fn key_header(config: &ProviderConfig, value: String) -> Result<reqwest::header::HeaderValue, ModelError> {
+    let mut header = reqwest::header::HeaderValue::from_str(&value).map_err(|_| ModelError::Config {
+        variable: format!("{}_API_KEY", config.name.to_uppercase().replace('-', "_")),
+        message: "the key contains characters that cannot go in an HTTP header (a stray newline or space?)".into(),
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
 /// The `reqwest` client of one provider: connect timeout from its config; the other deadlines are per call.
 pub(crate) fn http_client(config: &ProviderConfig) -> Result<reqwest::Client, ModelError> {
     reqwest::Client::builder()

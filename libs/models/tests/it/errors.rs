@@ -95,3 +95,21 @@ async fn a_closed_port_is_a_connection_error() {
         assert_eq!(error.class(), ErrorClass::Connection, "{api:?}: {error}");
     }
 }
+
+#[tokio::test]
+async fn a_key_that_cannot_be_a_header_is_refused_when_the_client_is_built() {
+    let env = start().await;
+    for api in APIS {
+        let mut config = env.config(api);
+        config.api_key = ApiKey::new("sk-pasted\nwith-a-newline");
+        match connect(config) {
+            Err(error @ ModelError::Config { .. }) => {
+                assert_eq!(error.class(), ErrorClass::Configuration);
+                assert!(!error.to_string().contains("with-a-newline"), "{error}");
+            }
+            Err(other) => panic!("{api:?}: expected a configuration error, got {other}"),
+            Ok(_) => panic!("{api:?}: a client was built with an invalid key"),
+        }
+    }
+    assert!(env.sandbox.requests(Api::OpenAi).is_empty());
+}
