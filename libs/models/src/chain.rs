@@ -364,3 +364,30 @@ fn committed(first: VecDeque<StreamEvent>, rest: ChatStream, tracker: Tracker) -
     })
     .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn calls_can_run_on_any_worker_thread() {
+        // Services hold the chain in `Arc`s and await it inside tonic handlers: the futures must be `Send`.
+        let chain = ProviderChain::new(Vec::new(), ChainPolicy::default());
+        let call = CallContext { tenant: switchboard_types::TenantId::generate() };
+        let request = ChatRequest::default();
+        assert_send(&chain.chat(&call, &request));
+        assert_send(&chain.stream(&call, &request));
+        fn shareable<T: Send + Sync>(_: &T) {}
+        shareable(&chain);
+    }
+
+    #[tokio::test]
+    async fn an_empty_chain_says_how_to_configure_one() {
+        let chain = ProviderChain::new(Vec::new(), ChainPolicy::default());
+        let call = CallContext { tenant: switchboard_types::TenantId::generate() };
+        let error = chain.chat(&call, &ChatRequest::default()).await.expect_err("no providers");
+        assert!(error.to_string().contains("OPENAI_API_KEY"), "{error}");
+    }
+}
