@@ -14,7 +14,7 @@
 //! remove the record. The event becomes PROCESSED, FAILED (the provider refused the fetch), or IGNORED when it
 //! concerns nothing the record store keeps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,6 +156,10 @@ async fn store_batch(inner: &Inner, batch: Vec<Waiting>) {
     }
 }
 
+/// Stores one tenant's share of a batch in one transaction, in a fixed number of statements whatever its size:
+/// which events are repeats (one query per connection), every new one in one insert, the announcements in one
+/// outbox insert. Repeats only count another delivery. An insert that collides with an event stored meanwhile
+/// (another replica) fails the batch, which the caller then stores one by one.
 async fn store_tenant_batch(
     inner: &Inner,
     tenant: TenantId,
@@ -163,28 +167,53 @@ async fn store_tenant_batch(
 ) -> Result<Vec<(String, bool)>, ConnectorError> {
     let scope = inner.store.tenant(tenant).await?;
     let repo = Repo::new(&scope);
-    let mut answers = Vec::with_capacity(items.len());
+    let mut by_connection: HashMap<(&str, ConnectionId), Vec<String>> = HashMap::new();
+    for item in items {
+        by_connection.entry((&item.provider, item.connection)).or_default().push(item.notice.event_id.clone());
+    }
+    let mut known: HashSet<(&str, ConnectionId, String)> = HashSet::new();
+    for ((provider, connection), event_ids) in by_connection {
+        for event_id in repo.known_provider_event_ids(provider, connection, event_ids).await? {
+            known.insert((provider, connection, event_id));
+        }
+    }
+    // Some(new event id) for a new event, None for a repeat (of a stored event or of an earlier one in this batch).
+    let mut outcomes: Vec<Option<String>> = Vec::with_capacity(items.len());
+    let mut rows = Vec::new();
     let mut envelopes = Vec::new();
     for item in items {
+        let key = (item.provider.as_str(), item.connection, item.notice.event_id.clone());
+        if !known.insert(key) {
+            outcomes.push(None);
+            continue;
+        }
         let (row, message) = new_event_row(item.connection, &item.provider, &item.notice);
-        let id = row.id.clone();
-        if repo.insert_webhook_event_if_new(row).await? {
-            envelopes.push(inner.envelopes.build(
-                &item.context,
-                tenant,
-                switchboard_events::types::WEBHOOK_RECEIVED,
-                format!("connections/{}", item.connection),
-                "WebhookReceived",
-                message.encode_to_vec(),
-            ));
-            answers.push((format!("webhookEvents/{id}"), false));
-        } else {
-            let existing = repo
-                .webhook_event_by_provider_id(&item.provider, item.connection, &item.notice.event_id)
-                .await?
-                .ok_or_else(|| ConnectorError::Internal("a colliding webhook event vanished".into()))?;
-            repo.count_delivery(&existing.id).await?;
-            answers.push((format!("webhookEvents/{}", existing.id), true));
+        outcomes.push(Some(row.id.clone()));
+        rows.push(row);
+        envelopes.push(inner.envelopes.build(
+            &item.context,
+            tenant,
+            switchboard_events::types::WEBHOOK_RECEIVED,
+            format!("connections/{}", item.connection),
+            "WebhookReceived",
+            message.encode_to_vec(),
+        ));
+    }
+    if !repo.insert_new_webhook_events(rows).await? {
+        return Err(ConnectorError::Internal("a webhook event of the batch was stored meanwhile".into()));
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for (item, outcome) in items.iter().zip(outcomes) {
+        match outcome {
+            Some(id) => answers.push((format!("webhookEvents/{id}"), false)),
+            None => {
+                let existing = repo
+                    .webhook_event_by_provider_id(&item.provider, item.connection, &item.notice.event_id)
+                    .await?
+                    .ok_or_else(|| ConnectorError::Internal("a colliding webhook event vanished".into()))?;
+                repo.count_delivery(&existing.id).await?;
+                answers.push((format!("webhookEvents/{}", existing.id), true));
+            }
         }
     }
     outbox::enqueue(&scope, topics::CONNECTOR_WEBHOOKS, &envelopes).await?;
@@ -352,8 +381,10 @@ fn decode(delivery: &switchboard_events::Delivery) -> Option<(TenantId, Connecti
     Some((tenant, connection, event.id))
 }
 
-/// Processes a batch. Each tenant's events whose change needs no provider call are applied in one transaction;
-/// those that need a record fetched afresh are fetched outside it and applied one by one.
+/// Processes a batch. Each tenant's events whose change needs no provider call are applied in one transaction, in
+/// a number of statements that does not grow with the batch (one read of the events, one upsert per record kind,
+/// one status update per outcome); those that need a record fetched afresh are fetched outside it and applied one
+/// by one.
 async fn process_batch(inner: &Inner, batch: &[switchboard_events::Delivery]) -> Result<(), ConnectorError> {
     let mut by_tenant: std::collections::BTreeMap<TenantId, Vec<(ConnectionId, String)>> = Default::default();
     for (tenant, connection, id) in batch.iter().filter_map(decode) {
@@ -363,12 +394,20 @@ async fn process_batch(inner: &Inner, batch: &[switchboard_events::Delivery]) ->
         let now = now_unix_micros();
         let scope = inner.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
+        // Unknown ids, and events processed already (a redelivery), are not returned.
+        let mut rows: HashMap<String, WebhookEventRow> = repo
+            .received_webhook_events(events.iter().map(|(_, id)| id.clone()).collect())
+            .await?
+            .into_iter()
+            .map(|row| (row.id.clone(), row))
+            .collect();
         let mut connected: HashMap<ConnectionId, bool> = HashMap::new();
         let mut to_fetch = Vec::new();
+        let mut applied = Applied::default();
+        // In delivery order, so that of two events about one record the later wins.
         for (connection, id) in events {
-            let Some(row) = repo.webhook_event(&id).await?.filter(|r| r.status == WebhookEventStatus::Received as i32)
-            else {
-                continue; // Unknown, or processed already (a redelivery).
+            let Some(row) = rows.remove(&id) else {
+                continue;
             };
             let alive = match connected.get(&connection) {
                 Some(alive) => *alive,
@@ -389,13 +428,14 @@ async fn process_batch(inner: &Inner, batch: &[switchboard_events::Delivery]) ->
                     None => Change::Nothing,
                     Some(WebhookTarget::Delete { kind, id }) => Change::Delete(kind, id),
                     Some(WebhookTarget::Refresh { kind, id }) => {
-                        to_fetch.push((connection, row.id.clone(), row.provider.clone(), kind, id));
+                        to_fetch.push((connection, row.id, row.provider, kind, id));
                         continue;
                     }
                 }
             };
-            apply(&repo, connection, provider.info().id, &row.id, change, now).await?;
+            applied.add(connection, provider.info().id, row.id, change);
         }
+        applied.write(&repo, now).await?;
         scope.commit().await?;
         for (connection, event, provider, kind, id) in to_fetch {
             let provider = inner.registry.get(&provider)?;
@@ -409,36 +449,70 @@ async fn process_batch(inner: &Inner, batch: &[switchboard_events::Delivery]) ->
                 Err(e) => Change::Failed(e.to_string()),
             };
             let scope = inner.store.tenant(tenant).await?;
-            apply(&Repo::new(&scope), connection, provider.info().id, &event, change, now_unix_micros()).await?;
+            let mut applied = Applied::default();
+            applied.add(connection, provider.info().id, event, change);
+            applied.write(&Repo::new(&scope), now_unix_micros()).await?;
             scope.commit().await?;
         }
     }
     Ok(())
 }
 
-/// Applies an event's change to the record store and records how its processing ended.
-async fn apply(
-    repo: &Repo<'_>,
-    connection: ConnectionId,
-    provider: &str,
-    event: &str,
-    change: Change,
-    now: i64,
-) -> Result<(), ConnectorError> {
-    let (status, error) = match change {
-        Change::Upsert(kind, record) => {
-            repo.upsert_records(connection, provider, kind, &[record], now).await?;
-            (WebhookEventStatus::Processed, String::new())
+/// The records of one kind of one connection: (connection, provider, kind).
+type RecordsOf = (ConnectionId, &'static str, &'static str);
+
+/// The changes of a tenant's events, gathered to be written together: records by (connection, provider, kind) in
+/// event order, deletions in event order, and the events by how their processing ended.
+#[derive(Default)]
+struct Applied {
+    upserts: Vec<(RecordsOf, Vec<crate::provider::RecordIn>)>,
+    deletes: Vec<(ConnectionId, &'static str, String)>,
+    finished: Vec<((i32, String), Vec<String>)>,
+}
+
+impl Applied {
+    fn add(&mut self, connection: ConnectionId, provider: &'static str, event: String, change: Change) {
+        let (status, error) = match change {
+            Change::Upsert(kind, record) => {
+                let key = (connection, provider, kind);
+                match self.upserts.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, records)) => records.push(record),
+                    None => self.upserts.push((key, vec![record])),
+                }
+                (WebhookEventStatus::Processed, String::new())
+            }
+            Change::Delete(kind, id) => {
+                // A deletion after an upsert of the same record in this batch wins: drop the pending upsert.
+                for ((c, _, k), records) in &mut self.upserts {
+                    if *c == connection && *k == kind {
+                        records.retain(|r| r.external_id != id);
+                    }
+                }
+                self.deletes.push((connection, kind, id));
+                (WebhookEventStatus::Processed, String::new())
+            }
+            Change::Failed(message) => (WebhookEventStatus::Failed, message),
+            Change::Nothing => (WebhookEventStatus::Ignored, String::new()),
+        };
+        let key = (status as i32, error);
+        match self.finished.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, events)) => events.push(event),
+            None => self.finished.push((key, vec![event])),
         }
-        Change::Delete(kind, id) => {
-            repo.delete_record(connection, kind, &id).await?;
-            (WebhookEventStatus::Processed, String::new())
+    }
+
+    async fn write(self, repo: &Repo<'_>, now: i64) -> Result<(), ConnectorError> {
+        for (connection, kind, id) in &self.deletes {
+            repo.delete_record(*connection, kind, id).await?;
         }
-        Change::Failed(message) => (WebhookEventStatus::Failed, message),
-        Change::Nothing => (WebhookEventStatus::Ignored, String::new()),
-    };
-    repo.finish_webhook_event(event, status as i32, &error, now).await?;
-    Ok(())
+        for ((connection, provider, kind), records) in &self.upserts {
+            repo.upsert_records(*connection, provider, kind, records, now).await?;
+        }
+        for ((status, error), events) in self.finished {
+            repo.finish_webhook_events(events, status, &error, now).await?;
+        }
+        Ok(())
+    }
 }
 
 /// What processing an event does to the record store.

@@ -273,7 +273,10 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
     }
     for (provider, name, account) in connections {
         service
-            .start_sync(for_tenant(tenant, pb::StartSyncRequest { parent: name.clone(), record_kinds: vec![], full: false }))
+            .start_sync(for_tenant(
+                tenant,
+                pb::StartSyncRequest { parent: name.clone(), record_kinds: vec![], full: false },
+            ))
             .await
             .map_err(connectors_error)?;
         println!("{provider:<10} {name}  {account}  (syncing)");
@@ -329,11 +332,8 @@ impl OwnerSession {
             .send()
             .await
             .map_err(|e| CliError::Usage(format!("{provider}'s authorization page: {e}")))?;
-        let location = answer
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
+        let location =
+            answer.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
                 CliError::Usage(format!(
                     "{provider}'s authorization page answered {} without a redirect (is the sandbox running?)",
                     answer.status()

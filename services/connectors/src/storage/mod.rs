@@ -584,24 +584,87 @@ impl<'a> Repo<'a> {
         }
     }
 
-    pub(crate) async fn webhook_event(&self, id: &str) -> Result<Option<WebhookEventRow>, StoreError> {
-        Ok(self.scope.select::<webhook_event::Entity>().filter(webhook_event::Column::Id.eq(id)).one(self.db()).await?)
+    /// Inserts every event of a batch, none of which this tenant has yet: `false` (nothing kept once the caller drops
+    /// the transaction) when any collided with one stored meanwhile, so the caller can take them one by one.
+    pub(crate) async fn insert_new_webhook_events(&self, rows: Vec<WebhookEventRow>) -> Result<bool, StoreError> {
+        use webhook_event::Column as C;
+        if rows.is_empty() {
+            return Ok(true);
+        }
+        let wanted = rows.len() as u64;
+        let tenant = self.scope.tenant_key();
+        let rows = rows.into_iter().map(|row| {
+            let mut row: webhook_event::ActiveModel = row.into();
+            row.tenant_id = Set(tenant.clone());
+            row
+        });
+        let inserted = webhook_event::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([C::TenantId, C::Provider, C::ConnectionId, C::ProviderEventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(self.db())
+            .await;
+        match inserted {
+            Ok(rows) => Ok(rows == wanted),
+            Err(sea_orm::DbErr::RecordNotInserted) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    pub(crate) async fn finish_webhook_event(
+    /// Which of `provider_event_ids` this connection already has.
+    pub(crate) async fn known_provider_event_ids(
         &self,
-        id: &str,
+        provider: &str,
+        connection: ConnectionId,
+        provider_event_ids: Vec<String>,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        use webhook_event::Column as C;
+        let found: Vec<String> = self
+            .scope
+            .select::<webhook_event::Entity>()
+            .select_only()
+            .column(C::ProviderEventId)
+            .filter(C::Provider.eq(provider))
+            .filter(C::ConnectionId.eq(connection.to_string()))
+            .filter(C::ProviderEventId.is_in(provider_event_ids))
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        Ok(found.into_iter().collect())
+    }
+
+    /// The events among `ids` still waiting to be processed, in no particular order.
+    pub(crate) async fn received_webhook_events(&self, ids: Vec<String>) -> Result<Vec<WebhookEventRow>, StoreError> {
+        use webhook_event::Column as C;
+        Ok(self
+            .scope
+            .select::<webhook_event::Entity>()
+            .filter(C::Id.is_in(ids))
+            .filter(C::Status.eq(pb_received()))
+            .all(self.db())
+            .await?)
+    }
+
+    /// Records how processing ended for every event of `ids` (one outcome for all).
+    pub(crate) async fn finish_webhook_events(
+        &self,
+        ids: Vec<String>,
         status: i32,
         error: &str,
         now_us: i64,
     ) -> Result<(), StoreError> {
         use webhook_event::Column as C;
+        if ids.is_empty() {
+            return Ok(());
+        }
         self.scope
             .update_many::<webhook_event::Entity>()
             .col_expr(C::Status, Expr::value(status))
             .col_expr(C::ErrorMessage, Expr::value(error.to_owned()))
             .col_expr(C::ProcessedAtUs, Expr::value(Some(now_us)))
-            .filter(C::Id.eq(id))
+            .filter(C::Id.is_in(ids))
             .exec(self.db())
             .await?;
         Ok(())
@@ -676,4 +739,9 @@ impl<'a> Repo<'a> {
         };
         self.scope.insert([row]).await
     }
+}
+
+/// `WEBHOOK_EVENT_STATUS_RECEIVED` as stored.
+fn pb_received() -> i32 {
+    switchboard_proto::connectors::v1::WebhookEventStatus::Received as i32
 }
