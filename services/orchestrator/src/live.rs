@@ -100,8 +100,8 @@ pub(crate) async fn follow(
     loop {
         // The log first: everything committed before we subscribed, or that we missed live.
         loop {
-            let batch = match replay(&store, tenant, &run_id, last).await {
-                Ok(batch) => batch,
+            let (batch, ended) = match replay(&store, tenant, &run_id, last).await {
+                Ok(read) => read,
                 Err(e) => {
                     let _ = out.send(Err(e.into())).await;
                     return;
@@ -116,6 +116,10 @@ pub(crate) async fn follow(
                 }
             }
             if done {
+                // A client that re-attached after the last event of a finished run has nothing more to get.
+                if ended.is_some_and(|end| last >= end) {
+                    return;
+                }
                 break;
             }
         }
@@ -144,14 +148,17 @@ pub(crate) async fn follow(
     }
 }
 
+/// The run's events after `after` (a batch), and its last sequence if it has finished.
 async fn replay(
     store: &Store,
     tenant: TenantId,
     run_id: &str,
     after: i64,
-) -> Result<Vec<AskResponse>, OrchestratorError> {
+) -> Result<(Vec<AskResponse>, Option<i64>), OrchestratorError> {
     let scope = store.tenant(tenant).await?;
-    let events = Repo::new(&scope).events_after(run_id, after, REPLAY_BATCH).await?;
+    let repo = Repo::new(&scope);
+    let events = repo.events_after(run_id, after, REPLAY_BATCH).await?;
+    let ended = repo.run(run_id).await?.and_then(|run| run.ended_at_us.map(|_| run.last_sequence));
     scope.commit().await?;
-    Ok(events)
+    Ok((events, ended))
 }

@@ -312,6 +312,9 @@ fn plan(request: &PlanRequest) -> PlanDraft {
     let words = Words::new(&request.question);
     match request.routed.intent {
         Intent::Data => plan_data(request, &words),
+        // A request the router took for an action but that names no change the offline assistant can make is
+        // read as a question about the data ("show customers of jane@example.com" is near "create a customer").
+        Intent::Action if !words.any(WRITE_VERBS) => plan_data(request, &words),
         Intent::Action => plan_action(request, &words),
         Intent::Knowledge => no_steps(
             "Questions about your documents need the knowledge base, which the offline assistant does not have yet.",
@@ -320,6 +323,10 @@ fn plan(request: &PlanRequest) -> PlanDraft {
         Intent::Unsupported => no_steps("This is not something the assistant can help with."),
     }
 }
+
+/// Words that ask for a change.
+const WRITE_VERBS: &[&str] =
+    &["refund", "refunds", "send", "resend", "create", "add", "new", "cancel", "delete", "remove", "update", "give"];
 
 fn has_connection(request: &PlanRequest, provider: &str) -> bool {
     request.connections.iter().any(|c| c.provider == provider)
