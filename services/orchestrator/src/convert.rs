@@ -3,6 +3,9 @@
 
 use prost_types::value::Kind;
 use serde_json::Value;
+use switchboard_proto::orchestrator::v1 as pb;
+
+use crate::storage::{RunRow, StepRow};
 
 /// JSON to `google.protobuf.Value`.
 pub(crate) fn json_to_value(value: &Value) -> prost_types::Value {
@@ -11,7 +14,9 @@ pub(crate) fn json_to_value(value: &Value) -> prost_types::Value {
         Value::Bool(b) => Kind::BoolValue(*b),
         Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
         Value::String(s) => Kind::StringValue(s.clone()),
-        Value::Array(items) => Kind::ListValue(prost_types::ListValue { values: items.iter().map(json_to_value).collect() }),
+        Value::Array(items) => {
+            Kind::ListValue(prost_types::ListValue { values: items.iter().map(json_to_value).collect() })
+        }
         Value::Object(map) => Kind::StructValue(json_to_struct(map)),
     };
     prost_types::Value { kind: Some(kind) }
@@ -61,23 +66,7 @@ pub(crate) fn rpc_status(code: i32, message: &str) -> Option<switchboard_proto::
     (code != 0).then(|| switchboard_proto::google::rpc::Status { code, message: message.to_owned(), details: vec![] })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_round_trips_through_struct() {
-        let json = serde_json::json!({"a": 1, "b": [true, null, "x"], "c": {"d": 2.5}});
-        let back = struct_to_json(&object_struct(&json).unwrap());
-        assert_eq!(back, json);
-    }
-}
-
 // === stored rows as contract messages ===
-
-use switchboard_proto::orchestrator::v1 as pb;
-
-use crate::storage::{RunRow, StepRow};
 
 /// JSON text as stored, parsed; `None` when absent or unreadable.
 pub(crate) fn stored_json(text: Option<&str>) -> Option<Value> {
@@ -161,5 +150,17 @@ pub(crate) fn run_message(run: &RunRow, steps: &[StepRow], full: bool) -> pb::Ru
         create_time: Some(timestamp(run.created_at_us)),
         update_time: Some(timestamp(run.updated_at_us)),
         end_time: run.ended_at_us.map(timestamp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips_through_struct() {
+        let json = serde_json::json!({"a": 1, "b": [true, null, "x"], "c": {"d": 2.5}});
+        let back = struct_to_json(&object_struct(&json).unwrap());
+        assert_eq!(back, json);
     }
 }

@@ -50,7 +50,10 @@ impl Hub {
     fn channel(&self, run_id: &str) -> Channel {
         let mut runs = self.runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         runs.entry(run_id.to_owned())
-            .or_insert_with(|| Channel { events: broadcast::channel(CHANNEL_CAPACITY).0, wake: Arc::new(Notify::new()) })
+            .or_insert_with(|| Channel {
+                events: broadcast::channel(CHANNEL_CAPACITY).0,
+                wake: Arc::new(Notify::new()),
+            })
             .clone()
     }
 

@@ -111,8 +111,9 @@ pub(crate) fn check(
             }
         }
         for reference in references(&step.input) {
-            let target = reference_step(&reference)
-                .ok_or_else(|| format!("step {id}: {reference:?} is not a reference of the form steps.<id>.output..."))?;
+            let target = reference_step(&reference).ok_or_else(|| {
+                format!("step {id}: {reference:?} is not a reference of the form steps.<id>.output...")
+            })?;
             if !step.depends_on.iter().any(|d| d == target) {
                 return Err(format!("step {id}: refers to step {target}, which is not in its depends_on"));
             }
@@ -182,7 +183,9 @@ pub(crate) fn resolve(template: &Value, outputs: &HashMap<String, Value>) -> Res
             }
             Ok(Value::Object(resolved))
         }
-        Value::Array(items) => items.iter().map(|v| resolve(v, outputs)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+        Value::Array(items) => {
+            items.iter().map(|v| resolve(v, outputs)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        }
         other => Ok(other.clone()),
     }
 }
@@ -233,7 +236,13 @@ mod tests {
             summary: String::new(),
             steps: vec![
                 step("1", "records.query", "", json!({"kind": "charge"}), &[]),
-                step("2", "stripe.refund.create", "connections/a", json!({"charge": {"$ref": "steps.1.output.records.0.id"}}), &["1"]),
+                step(
+                    "2",
+                    "stripe.refund.create",
+                    "connections/a",
+                    json!({"charge": {"$ref": "steps.1.output.records.0.id"}}),
+                    &["1"],
+                ),
             ],
         };
         check(&mut plan, &catalog, &connections).unwrap();

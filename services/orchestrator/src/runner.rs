@@ -43,7 +43,7 @@ use crate::convert::{self, json_to_value, object_struct, step_name, stored_json,
 use crate::error::{OrchestratorError, ToolError};
 use crate::live::Hub;
 use crate::plan::{self, PlanDraft, UsableConnection};
-use crate::planner::router::{Intent, Router, Routed};
+use crate::planner::router::{Intent, Routed, Router};
 use crate::planner::{AnswerRequest, PlanRequest, Planner, StepResult, Usage};
 use crate::settings::{self, AssistantSettings};
 use crate::storage::{Repo, RunRow, StepRow};
@@ -288,14 +288,21 @@ impl Engine {
         }
         repo.insert_run(row.clone()).await?;
         let started = repo
-            .append_event(&id, event(&id, Event::RunStarted(pb::RunStarted { run: Some(convert::run_message(&row, &[], true)) })), now)
+            .append_event(
+                &id,
+                event(&id, Event::RunStarted(pb::RunStarted { run: Some(convert::run_message(&row, &[], true)) })),
+                now,
+            )
             .await?;
         self.audit(
             &scope,
             context,
             "orchestrator.run.start",
             format!("runs/{id}"),
-            &[("question", request.question.chars().take(500).collect()), ("intent", routed.intent.as_str().to_owned())],
+            &[
+                ("question", request.question.chars().take(500).collect()),
+                ("intent", routed.intent.as_str().to_owned()),
+            ],
         )
         .await?;
         scope.commit().await?;
@@ -476,7 +483,12 @@ impl Engine {
     }
 
     /// The checked plan, or why there is none.
-    async fn draft(&self, context: &RequestContext, run: &RunRow, routed: Routed) -> Result<(PlanDraft, Usage), String> {
+    async fn draft(
+        &self,
+        context: &RequestContext,
+        run: &RunRow,
+        routed: Routed,
+    ) -> Result<(PlanDraft, Usage), String> {
         let tools = self.tools.catalog(context).await.map_err(|e| format!("the tool catalog is unavailable: {e}"))?;
         let allowed: Vec<&str> = run.allowed_connections.split_whitespace().collect();
         let connections: Vec<UsableConnection> = self
@@ -530,9 +542,8 @@ impl Engine {
             }
             let dependencies: Vec<&StepRow> =
                 convert::depends_on(step).iter().filter_map(|d| by_id.get(d.as_str()).copied()).collect();
-            if let Some(blocked) = dependencies
-                .iter()
-                .find(|d| terminal_step(d.status) && d.status != StepStatus::Succeeded as i32)
+            if let Some(blocked) =
+                dependencies.iter().find(|d| terminal_step(d.status) && d.status != StepStatus::Succeeded as i32)
             {
                 let how = StepStatus::try_from(blocked.status).map(|s| s.as_str_name()).unwrap_or("ENDED");
                 let how = how.trim_start_matches("STEP_STATUS_").to_lowercase();
@@ -761,7 +772,9 @@ impl Engine {
                 events.extend(self.end_run(&scope, &mut row, now).await?);
                 events
             }
-            Err(e) => self.fail_run(&scope, &mut row, tonic::Code::Unavailable, &format!("no answer: {e}"), now).await?,
+            Err(e) => {
+                self.fail_run(&scope, &mut row, tonic::Code::Unavailable, &format!("no answer: {e}"), now).await?
+            }
         };
         scope.commit().await?;
         self.hub.publish(&run.id, &events);
@@ -796,7 +809,11 @@ impl Engine {
         repo.save_run(row).await?;
         let error = convert::rpc_status(row.error_code, &row.error_message);
         let finished = repo
-            .append_event(&row.id, event(&row.id, Event::RunFinished(pb::RunFinished { status: row.status, error: error.clone() })), now)
+            .append_event(
+                &row.id,
+                event(&row.id, Event::RunFinished(pb::RunFinished { status: row.status, error: error.clone() })),
+                now,
+            )
             .await?;
         let steps = repo.steps(&row.id).await?;
         let payload = bus::RunFinished {
@@ -854,7 +871,8 @@ impl Engine {
             .ok_or_else(|| OrchestratorError::NotFound(format!("runs/{run_id}/steps/{step_id}: no such step")))?;
         let role = context.role();
         let own = context.user().is_some_and(|u| u.to_string() == run.creator);
-        let allowed = role.is_some_and(|r| r.includes(Role::Admin)) || (own && role.is_some_and(|r| r.includes(Role::Member)));
+        let allowed =
+            role.is_some_and(|r| r.includes(Role::Admin)) || (own && role.is_some_and(|r| r.includes(Role::Member)));
         if !allowed {
             return Err(OrchestratorError::PermissionDenied(
                 "approving or rejecting a step needs the admin role, or the member role on a run you started".into(),
@@ -886,7 +904,11 @@ impl Engine {
         }
         repo.save_step(&step).await?;
         let action = if approve { "orchestrator.step.approve" } else { "orchestrator.step.reject" };
-        let details = [("tool", step.tool.clone()), ("input", step.input.clone().unwrap_or_default()), ("comment", comment.to_owned())];
+        let details = [
+            ("tool", step.tool.clone()),
+            ("input", step.input.clone().unwrap_or_default()),
+            ("comment", comment.to_owned()),
+        ];
         self.audit(&scope, context, action, name, &details).await?;
         let mut stored = Vec::new();
         for e in events {
@@ -937,8 +959,14 @@ impl Engine {
         run.error_code = tonic::Code::Cancelled as i32;
         run.error_message = if reason.is_empty() { "cancelled".to_owned() } else { format!("cancelled: {reason}") };
         events.extend(self.end_run(&scope, &mut run, now).await?);
-        self.audit(&scope, context, "orchestrator.run.cancel", format!("runs/{run_id}"), &[("reason", reason.to_owned())])
-            .await?;
+        self.audit(
+            &scope,
+            context,
+            "orchestrator.run.cancel",
+            format!("runs/{run_id}"),
+            &[("reason", reason.to_owned())],
+        )
+        .await?;
         let steps = repo.steps(run_id).await?;
         scope.commit().await?;
         self.hub.publish(run_id, &events);

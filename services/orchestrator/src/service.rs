@@ -89,7 +89,8 @@ fn run_id(name: &str, field: &str) -> Result<String, OrchestratorError> {
 
 /// (run id, step id) of `runs/{run}/steps/{step}`.
 fn step_id(name: &str) -> Result<(String, String), OrchestratorError> {
-    let bad = || OrchestratorError::InvalidArgument(format!("name: expected runs/{{run}}/steps/{{step}}, got {name:?}"));
+    let bad =
+        || OrchestratorError::InvalidArgument(format!("name: expected runs/{{run}}/steps/{{step}}, got {name:?}"));
     let rest = name.strip_prefix("runs/").ok_or_else(bad)?;
     let (run, step) = rest.split_once("/steps/").ok_or_else(bad)?;
     let run = run_id(&format!("runs/{run}"), "name")?;
@@ -143,7 +144,9 @@ impl OrchestratorService {
         let tenant = context.require_tenant()?;
         if !request.run.is_empty() {
             if !request.question.is_empty() {
-                return Err(OrchestratorError::InvalidArgument("question: must be empty when re-attaching with run".into()));
+                return Err(OrchestratorError::InvalidArgument(
+                    "question: must be empty when re-attaching with run".into(),
+                ));
             }
             if request.after_sequence < 0 {
                 return Err(OrchestratorError::InvalidArgument("after_sequence: must not be negative".into()));
@@ -162,7 +165,9 @@ impl OrchestratorService {
             return Err(OrchestratorError::InvalidArgument("question: required (or run, to re-attach)".into()));
         }
         if question.chars().count() > MAX_QUESTION_CHARS {
-            return Err(OrchestratorError::InvalidArgument(format!("question: at most {MAX_QUESTION_CHARS} characters")));
+            return Err(OrchestratorError::InvalidArgument(format!(
+                "question: at most {MAX_QUESTION_CHARS} characters"
+            )));
         }
         if !request.model.is_empty() && request.model != self.engine.model() {
             return Err(OrchestratorError::InvalidArgument(format!(
@@ -172,7 +177,9 @@ impl OrchestratorService {
             )));
         }
         for name in &request.allowed_connections {
-            let ok = name.strip_prefix("connections/").is_some_and(|id| id.parse::<switchboard_types::ConnectionId>().is_ok());
+            let ok = name
+                .strip_prefix("connections/")
+                .is_some_and(|id| id.parse::<switchboard_types::ConnectionId>().is_ok());
             if !ok {
                 return Err(OrchestratorError::InvalidArgument(format!(
                     "allowed_connections: expected connections/{{uuid}}, got {name:?}"
@@ -240,7 +247,8 @@ impl pb::orchestrator_service_server::OrchestratorService for OrchestratorServic
         let scope = self.engine.store.tenant(tenant).await.map_err(OrchestratorError::from)?;
         let repo = Repo::new(&scope);
         let status = (request.status != 0).then_some(request.status);
-        let mut rows = repo.runs(status, creator.as_deref(), after, limit + 1).await.map_err(OrchestratorError::from)?;
+        let mut rows =
+            repo.runs(status, creator.as_deref(), after, limit + 1).await.map_err(OrchestratorError::from)?;
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut runs = Vec::with_capacity(rows.len());

@@ -290,7 +290,14 @@ fn no_steps(summary: impl Into<String>) -> PlanDraft {
     PlanDraft { summary: summary.into(), steps: Vec::new() }
 }
 
-fn read_step(request: &PlanRequest, id: &str, description: String, tool: &str, kind: &Kind, input: Value) -> PlannedStep {
+fn read_step(
+    request: &PlanRequest,
+    id: &str,
+    description: String,
+    tool: &str,
+    kind: &Kind,
+    input: Value,
+) -> PlannedStep {
     let mut input = input;
     if let Some(map) = input.as_object_mut() {
         map.insert("kind".into(), json!(kind.kind));
@@ -345,7 +352,10 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
         let step = read_step(
             request,
             "1",
-            format!("List open Stripe invoices{}{during}", if words.has("overdue") { " past their due date" } else { "" }),
+            format!(
+                "List open Stripe invoices{}{during}",
+                if words.has("overdue") { " past their due date" } else { "" }
+            ),
             "records.query",
             kind,
             json!({"filter": filter, "order_by": "due_date", "limit": 50}),
@@ -364,7 +374,10 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
         );
     };
     if !has_connection(request, kind.provider) {
-        return no_steps(format!("There is no {} connection this run may use, so there are no {} to read.", kind.provider, kind.plural));
+        return no_steps(format!(
+            "There is no {} connection this run may use, so there are no {} to read.",
+            kind.provider, kind.plural
+        ));
     }
     let time = range.as_ref().map(|r| time_filter(kind, r));
     let status = status_filter(words, kind);
@@ -375,7 +388,14 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
         if let (Some(field), Some(map)) = (amount, input.as_object_mut()) {
             map.insert("sum_field".into(), json!(field));
         }
-        let step = read_step(request, "1", format!("Group {} by status{during}", kind.plural), "records.group_by", kind, input);
+        let step = read_step(
+            request,
+            "1",
+            format!("Group {} by status{during}", kind.plural),
+            "records.group_by",
+            kind,
+            input,
+        );
         return PlanDraft { summary: format!("Break down {} by status{during}.", kind.plural), steps: vec![step] };
     }
     if counting {
@@ -391,7 +411,11 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
     }
     if money && let Some((field, _)) = kind.amount {
         let settled = status.or_else(|| kind.settled.map(str::to_owned));
-        let what = if kind.kind == "charge" { "revenue (succeeded Stripe charges)".to_owned() } else { format!("the total of {}", kind.plural) };
+        let what = if kind.kind == "charge" {
+            "revenue (succeeded Stripe charges)".to_owned()
+        } else {
+            format!("the total of {}", kind.plural)
+        };
         let step = read_step(
             request,
             "1",
@@ -421,7 +445,9 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
 
 fn plan_action(request: &PlanRequest, words: &Words) -> PlanDraft {
     let Some(stripe) = request.connections.iter().find(|c| c.provider == "stripe") else {
-        return no_steps("The offline assistant's actions are Stripe actions, and there is no Stripe connection this run may use.");
+        return no_steps(
+            "The offline assistant's actions are Stripe actions, and there is no Stripe connection this run may use.",
+        );
     };
     let write = |id: &str, description: String, tool: &str, input: Value, depends_on: Vec<String>| PlannedStep {
         id: id.to_owned(),
@@ -435,7 +461,13 @@ fn plan_action(request: &PlanRequest, words: &Words) -> PlanDraft {
     if words.any(&["refund", "refunds"]) {
         // A charge named by id is taken as written (in the question's case: ids are case-sensitive).
         if let Some(charge) = words.id_with("ch_").and_then(|id| original_case(&request.question, &id)) {
-            let step = write("1", format!("Refund Stripe charge {charge}"), "stripe.refund.create", json!({"charge": charge}), vec![]);
+            let step = write(
+                "1",
+                format!("Refund Stripe charge {charge}"),
+                "stripe.refund.create",
+                json!({"charge": charge}),
+                vec![],
+            );
             return PlanDraft { summary: format!("Refund charge {charge}, after your approval."), steps: vec![step] };
         }
         let Some(email) = words.email() else {
@@ -468,15 +500,30 @@ fn plan_action(request: &PlanRequest, words: &Words) -> PlanDraft {
     }
     if words.has("invoice") && words.any(&["send", "resend", "email"]) {
         if let Some(invoice) = words.id_with("in_").and_then(|id| original_case(&request.question, &id)) {
-            let step = write("1", format!("Email Stripe invoice {invoice} to its customer"), "stripe.invoice.send", json!({"invoice": invoice}), vec![]);
+            let step = write(
+                "1",
+                format!("Email Stripe invoice {invoice} to its customer"),
+                "stripe.invoice.send",
+                json!({"invoice": invoice}),
+                vec![],
+            );
             return PlanDraft { summary: format!("Send invoice {invoice}, after your approval."), steps: vec![step] };
         }
         return no_steps("To send an invoice, name it by id (in_...).");
     }
     if words.has("customer") && words.any(&["create", "add", "new"]) {
         if let Some(email) = words.email() {
-            let step = write("1", format!("Create a Stripe customer for {email}"), "stripe.customer.create", json!({"email": email}), vec![]);
-            return PlanDraft { summary: format!("Create a Stripe customer for {email}, after your approval."), steps: vec![step] };
+            let step = write(
+                "1",
+                format!("Create a Stripe customer for {email}"),
+                "stripe.customer.create",
+                json!({"email": email}),
+                vec![],
+            );
+            return PlanDraft {
+                summary: format!("Create a Stripe customer for {email}, after your approval."),
+                steps: vec![step],
+            };
         }
         return no_steps("To create a customer, give their e-mail address.");
     }
@@ -599,7 +646,8 @@ fn answer_step(writer: &mut Writer, step: &StepResult) {
     match step.status {
         StepStatus::Succeeded => {}
         StepStatus::Rejected => {
-            let why = if step.review_comment.is_empty() { String::new() } else { format!(" (\"{}\")", step.review_comment) };
+            let why =
+                if step.review_comment.is_empty() { String::new() } else { format!(" (\"{}\")", step.review_comment) };
             writer.line(&format!("- **Not done:** {} — rejected by the reviewer{why}.", step.description));
             return;
         }

@@ -38,8 +38,7 @@ fn count_before(words: &[&str], units: &[&str]) -> Option<(i64, String)> {
 /// The time range `question` names, relative to `now` (unix seconds); `None` when it names none.
 pub fn parse(question: &str, now: i64) -> Option<TimeRange> {
     let lower = question.to_lowercase();
-    let words: Vec<&str> =
-        lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let has = |phrase: &str| {
         let phrase: Vec<&str> = phrase.split(' ').collect();
         words.windows(phrase.len()).any(|w| w == phrase.as_slice())
@@ -111,7 +110,10 @@ mod tests {
     #[test]
     fn ranges_are_calendar_aware() {
         let week = parse("How much revenue did we make last week?", NOW).unwrap();
-        assert_eq!((rfc3339(week.start).as_str(), rfc3339(week.end).as_str()), ("2026-10-26T00:00:00Z", "2026-11-02T00:00:00Z"));
+        assert_eq!(
+            (rfc3339(week.start).as_str(), rfc3339(week.end).as_str()),
+            ("2026-10-26T00:00:00Z", "2026-11-02T00:00:00Z")
+        );
         let yesterday = parse("sales yesterday", NOW).unwrap();
         assert_eq!(date(yesterday.start), "2026-11-04");
         assert_eq!(yesterday.end - yesterday.start, 86_400);

@@ -214,7 +214,9 @@ impl Sum {
     }
 
     fn to_json(self) -> Value {
-        if self.all_integers && let Ok(exact) = i64::try_from(self.integer) {
+        if self.all_integers
+            && let Ok(exact) = i64::try_from(self.integer)
+        {
             return json!(exact);
         }
         // Money in decimal strings: two decimals are what a person reads.
@@ -230,9 +232,10 @@ pub(crate) async fn run(
     query: &Query,
 ) -> Result<Value, ToolError> {
     let input = match query {
-        Query::List { input, .. } | Query::Count { input } | Query::Sum { input, .. } | Query::GroupBy { input, .. } => {
-            input
-        }
+        Query::List { input, .. }
+        | Query::Count { input }
+        | Query::Sum { input, .. }
+        | Query::GroupBy { input, .. } => input,
     };
     let base = pb::QueryRecordsRequest {
         connection: connection.to_owned(),
@@ -340,10 +343,7 @@ mod tests {
 
     #[test]
     fn inputs_are_checked_per_tool() {
-        assert!(matches!(
-            parse("records.sum", &json!({"kind": "charge", "field": "amount"})),
-            Ok(Query::Sum { .. })
-        ));
+        assert!(matches!(parse("records.sum", &json!({"kind": "charge", "field": "amount"})), Ok(Query::Sum { .. })));
         assert!(parse("records.sum", &json!({"kind": "charge"})).is_err(), "field is required");
         assert!(parse("records.count", &json!({"kind": "charge", "limit": 3})).is_err());
         assert!(parse("records.query", &json!({"kind": "charge", "bogus": 1})).is_err());

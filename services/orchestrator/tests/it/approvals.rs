@@ -14,7 +14,9 @@ async fn customer_with_a_charge(h: &Harness, caller: Caller) -> (String, String)
         .records(caller, "charge")
         .await
         .iter()
-        .map(|r| to_json(&prost_types::Value { kind: Some(prost_types::value::Kind::StructValue(r.data.clone().unwrap())) }))
+        .map(|r| {
+            to_json(&prost_types::Value { kind: Some(prost_types::value::Kind::StructValue(r.data.clone().unwrap())) })
+        })
         .collect();
     charges.sort_by(|a, b| b["created"].as_f64().partial_cmp(&a["created"].as_f64()).unwrap());
     let refundable = |c: &serde_json::Value| c["status"] == "succeeded" && c["refunded"] == false;
@@ -102,7 +104,10 @@ async fn a_rejected_refund_changes_nothing_and_the_answer_says_so() {
     let rejected = h.orchestrator.reject_step(owner.request(request)).await.unwrap().into_inner().step.unwrap();
     assert_eq!(rejected.status, StepStatus::Rejected as i32);
     let rest = h.attach(owner, &run, events.last().unwrap().sequence).await.rest().await;
-    assert!(rest.iter().any(|e| matches!(&e.event, Some(Event::StepFinished(f)) if f.status == StepStatus::Rejected as i32)));
+    assert!(
+        rest.iter()
+            .any(|e| matches!(&e.event, Some(Event::StepFinished(f)) if f.status == StepStatus::Rejected as i32))
+    );
     let done = h.get_run(owner, &run).await;
     assert_eq!(done.status, RunStatus::Succeeded as i32);
     let text = done.answer.unwrap().text;
@@ -187,7 +192,10 @@ async fn a_cancelled_run_asks_nothing_more() {
     assert_eq!(finished.status, RunStatus::Cancelled as i32);
     assert_eq!(approve(&h, owner, &step).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
     let again = pb::CancelRunRequest { name: run.clone(), reason: String::new() };
-    assert_eq!(h.orchestrator.cancel_run(owner.request(again)).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        h.orchestrator.cancel_run(owner.request(again)).await.unwrap_err().code(),
+        tonic::Code::FailedPrecondition
+    );
     assert_eq!(h.refunds_made(), 0);
     assert!(h.audit_actions().await.contains(&("orchestrator.run.cancel".to_owned(), run)));
     h.stop().await;

@@ -18,9 +18,11 @@ async fn revenue_last_week_equals_the_records(db: TestDb) {
     let charges = h.records(owner, "charge").await;
     let expected: i64 = charges
         .iter()
-        .map(|r| crate::support::to_json(&prost_types::Value {
-            kind: Some(prost_types::value::Kind::StructValue(r.data.clone().unwrap())),
-        }))
+        .map(|r| {
+            crate::support::to_json(&prost_types::Value {
+                kind: Some(prost_types::value::Kind::StructValue(r.data.clone().unwrap())),
+            })
+        })
         .filter(|c| c["status"] == "succeeded")
         .filter(|c| c["created"].as_f64().is_some_and(|t| (LAST_WEEK.0 as f64..LAST_WEEK.1 as f64).contains(&t)))
         .map(|c| c["amount"].as_f64().unwrap() as i64)
@@ -102,9 +104,17 @@ async fn text_in_a_record_never_starts_a_write() {
         connection: stripe.name.clone(),
         action: "stripe.customer.create".into(),
         input: input.as_object().map(|m| prost_types::Struct {
-            fields: m.iter().map(|(k, v)| (k.clone(), prost_types::Value {
-                kind: Some(prost_types::value::Kind::StringValue(v.as_str().unwrap().to_owned())),
-            })).collect(),
+            fields: m
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        prost_types::Value {
+                            kind: Some(prost_types::value::Kind::StringValue(v.as_str().unwrap().to_owned())),
+                        },
+                    )
+                })
+                .collect(),
         }),
         idempotency_key: "create-mallory".into(),
         ..Default::default()

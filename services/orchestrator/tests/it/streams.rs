@@ -39,7 +39,8 @@ async fn re_attaching_replays_after_the_given_sequence_then_follows_live() {
     a.extend(first.until(is_approval).await);
     let b = second.until(is_approval).await;
     assert_eq!(a[1..].to_vec(), b);
-    let cancel = switchboard_proto::orchestrator::v1::CancelRunRequest { name: head[0].run.clone(), reason: String::new() };
+    let cancel =
+        switchboard_proto::orchestrator::v1::CancelRunRequest { name: head[0].run.clone(), reason: String::new() };
     use switchboard_proto::orchestrator::v1::orchestrator_service_server::OrchestratorService as _;
     h.orchestrator.cancel_run(owner.request(cancel)).await.unwrap();
     let tail_a = first.rest().await;
