@@ -357,7 +357,7 @@ impl Engine {
                 continue;
             }
             let settings = settings::load(&self.store, tenant).await?;
-            let moves = self.decide(&context, &run, &steps, &in_flight, &settings).await;
+            let moves = self.decide(&context, &steps, &in_flight, &settings).await;
             let started = self.apply(tenant, run_id, moves).await?;
             for (step, input) in started {
                 in_flight.insert(step.id.clone());
@@ -510,6 +510,9 @@ impl Engine {
         };
         let planned = self.planner.plan(&request).await.map_err(|e| e.to_string())?;
         let mut plan = planned.plan;
+        if !allowed.is_empty() {
+            restrict_reads(&mut plan, &connections)?;
+        }
         plan::check(&mut plan, &tools, &connections).map_err(|e| format!("the plan was refused: {e}"))?;
         Ok((plan, planned.usage))
     }
@@ -518,7 +521,6 @@ impl Engine {
     async fn decide(
         &self,
         context: &RequestContext,
-        run: &RunRow,
         steps: &[StepRow],
         in_flight: &HashSet<String>,
         settings: &AssistantSettings,
@@ -579,7 +581,6 @@ impl Engine {
                 Err(error) => moves.push(Move::Fail { id: step.id.clone(), error, input: Some(input) }),
             }
         }
-        let _ = run;
         moves
     }
 
@@ -984,6 +985,20 @@ struct Started {
     connection: String,
     idempotency_key: String,
     needs_approval: bool,
+}
+
+/// Pins each built-in read step of a run restricted to some connections to one of them: a read by provider would
+/// also read the tenant's other connections of that provider.
+fn restrict_reads(plan: &mut PlanDraft, connections: &[UsableConnection]) -> Result<(), String> {
+    for step in plan.steps.iter_mut().filter(|s| s.tool.starts_with("records.") && s.connection.is_empty()) {
+        let provider = step.input.get("provider").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let connection = connections
+            .iter()
+            .find(|c| provider.is_empty() || c.provider == provider)
+            .ok_or_else(|| format!("step {}: no {provider} connection among the ones this run may use", step.id))?;
+        step.connection = connection.name.clone();
+    }
+    Ok(())
 }
 
 fn finished_event(run_id: &str, step: &StepRow) -> pb::AskResponse {

@@ -290,20 +290,12 @@ fn no_steps(summary: impl Into<String>) -> PlanDraft {
     PlanDraft { summary: summary.into(), steps: Vec::new() }
 }
 
-fn read_step(
-    request: &PlanRequest,
-    id: &str,
-    description: String,
-    tool: &str,
-    kind: &Kind,
-    input: Value,
-) -> PlannedStep {
+fn read_step(id: &str, description: String, tool: &str, kind: &Kind, input: Value) -> PlannedStep {
     let mut input = input;
     if let Some(map) = input.as_object_mut() {
         map.insert("kind".into(), json!(kind.kind));
         map.insert("provider".into(), json!(kind.provider));
     }
-    let _ = request;
     PlannedStep {
         id: id.to_owned(),
         description,
@@ -350,7 +342,6 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
             range.as_ref().map(|r| time_filter(kind, r)),
         ]);
         let step = read_step(
-            request,
             "1",
             format!(
                 "List open Stripe invoices{}{during}",
@@ -388,19 +379,11 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
         if let (Some(field), Some(map)) = (amount, input.as_object_mut()) {
             map.insert("sum_field".into(), json!(field));
         }
-        let step = read_step(
-            request,
-            "1",
-            format!("Group {} by status{during}", kind.plural),
-            "records.group_by",
-            kind,
-            input,
-        );
+        let step = read_step("1", format!("Group {} by status{during}", kind.plural), "records.group_by", kind, input);
         return PlanDraft { summary: format!("Break down {} by status{during}.", kind.plural), steps: vec![step] };
     }
     if counting {
         let step = read_step(
-            request,
             "1",
             format!("Count {}{during}", kind.plural),
             "records.count",
@@ -417,7 +400,6 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
             format!("the total of {}", kind.plural)
         };
         let step = read_step(
-            request,
             "1",
             format!("Sum {field} over {}{during}", kind.plural),
             "records.sum",
@@ -433,7 +415,6 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
         format!("{} desc", kind.time_field)
     };
     let step = read_step(
-        request,
         "1",
         format!("List {}{during}", kind.plural),
         "records.query",
@@ -475,7 +456,6 @@ fn plan_action(request: &PlanRequest, words: &Words) -> PlanDraft {
         };
         let Some(kind) = kind_named("charge", "stripe") else { return no_steps("no charge kind") };
         let find = read_step(
-            request,
             "1",
             format!("Find the last refundable Stripe charge of {email}"),
             "records.query",

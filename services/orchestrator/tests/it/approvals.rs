@@ -219,3 +219,50 @@ async fn auto_approved_actions_run_without_waiting() {
     assert_eq!(run.steps[1].reviewer, "auto-approve");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_step_that_times_out_fails_and_its_dependants_are_skipped() {
+    let mut h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    h.connect_stripe(owner).await;
+    let (email, _) = customer_with_a_charge(&h, owner).await;
+    h.slow_orchestrator(std::time::Duration::from_secs(5), std::time::Duration::from_millis(200)).await;
+    let events = h.ask(owner, &format!("Refund the last charge of {email}")).await.rest().await;
+    assert!(!events.iter().any(|e| e.event.as_ref().is_some_and(is_approval)), "{events:#?}");
+    let run = h.get_run(owner, &events[0].run).await;
+    assert_eq!(run.status, RunStatus::Succeeded as i32);
+    let (find, refund) = (&run.steps[0], &run.steps[1]);
+    assert_eq!(find.status, StepStatus::Failed as i32);
+    let Some(pb::step::Outcome::Error(error)) = &find.outcome else { panic!("{find:?}") };
+    assert_eq!(error.code, tonic::Code::DeadlineExceeded as i32);
+    assert_eq!(refund.status, StepStatus::Skipped as i32);
+    let text = run.answer.unwrap().text;
+    assert!(text.contains("**Failed:**") && text.contains("**Not done:**"), "{text}");
+    assert_eq!(h.refunds_made(), 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_limited_to_one_connection_reads_only_that_one() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    let first = h.connect_stripe(owner).await;
+    let second = h.connect_stripe(owner).await;
+    let all = h.records(owner, "customer").await.len();
+    assert_eq!(all % 2, 0, "two connections to the same account hold the same customers twice");
+
+    let request = pb::AskRequest {
+        question: "How many customers do we have?".into(),
+        allowed_connections: vec![second.name.clone()],
+        ..Default::default()
+    };
+    let events =
+        crate::support::Stream(h.orchestrator.ask(owner.request(request)).await.unwrap().into_inner()).rest().await;
+    let run = h.get_run(owner, &events[0].run).await;
+    assert_eq!(run.allowed_connections, vec![second.name.clone()]);
+    assert_eq!(run.steps[0].connection, second.name);
+    let Some(pb::step::Outcome::Output(output)) = &run.steps[0].outcome else { panic!("{:?}", run.steps[0]) };
+    assert_eq!(field(&Some(output.clone()), "count").as_f64().unwrap() as usize, all / 2);
+    assert_ne!(first.name, second.name);
+    h.stop().await;
+}

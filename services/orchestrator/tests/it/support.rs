@@ -21,8 +21,9 @@ use tokio_util::sync::CancellationToken;
 /// 2026-11-01T00:00:00Z: the sandbox's demo data lies in the 90 days before it, so questions are asked "then".
 pub const DEMO_NOW: i64 = 1_793_491_200;
 
-/// The connectors service called in process, with the caller's context attached as the mesh would attach it.
-pub struct InProcess(pub ConnectorService);
+/// The connectors service called in process, with the caller's context attached as the mesh would attach it;
+/// QueryRecords answers after `query_delay` (a slow connectors service).
+pub struct InProcess(pub ConnectorService, pub std::time::Duration);
 
 fn with<T>(context: &RequestContext, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -36,7 +37,10 @@ impl ConnectorsApi for InProcess {
         context: &'a RequestContext,
         request: cpb::QueryRecordsRequest,
     ) -> ApiFuture<'a, cpb::QueryRecordsResponse> {
-        Box::pin(async move { Ok(self.0.query_records(with(context, request)).await?.into_inner()) })
+        Box::pin(async move {
+            tokio::time::sleep(self.1).await;
+            Ok(self.0.query_records(with(context, request)).await?.into_inner())
+        })
     }
 
     fn list_actions<'a>(
@@ -92,6 +96,10 @@ impl Caller {
     }
 }
 
+/// No delay on record queries, and a step timeout no test reaches.
+const SLOW_NEVER: (std::time::Duration, std::time::Duration) =
+    (std::time::Duration::ZERO, std::time::Duration::from_secs(30));
+
 pub struct Harness {
     pub store: TestStore,
     pub sandbox: SandboxHandle,
@@ -125,14 +133,27 @@ impl Harness {
             ConnectorService::with_parts(store.store.clone(), keys, cache, settings(&sandbox), retry, stop.clone())
                 .unwrap();
         let orchestrator_stop = stop.child_token();
-        let orchestrator = Self::orchestrator(&store, &connectors, orchestrator_stop.clone());
+        let orchestrator = Self::orchestrator(&store, &connectors, orchestrator_stop.clone(), SLOW_NEVER);
         Self { store, sandbox, connectors, orchestrator, orchestrator_stop, stop, _dir: dir }
     }
 
-    fn orchestrator(store: &TestStore, connectors: &ConnectorService, stop: CancellationToken) -> OrchestratorService {
-        let options = RunOptions { step_timeout: std::time::Duration::from_secs(30), clock: Clock::Fixed(DEMO_NOW) };
-        OrchestratorService::offline(store.store.clone(), Arc::new(InProcess(connectors.clone())), options, stop)
-            .unwrap()
+    fn orchestrator(
+        store: &TestStore,
+        connectors: &ConnectorService,
+        stop: CancellationToken,
+        (query_delay, step_timeout): (std::time::Duration, std::time::Duration),
+    ) -> OrchestratorService {
+        let options = RunOptions { step_timeout, clock: Clock::Fixed(DEMO_NOW) };
+        let api = Arc::new(InProcess(connectors.clone(), query_delay));
+        OrchestratorService::offline(store.store.clone(), api, options, stop).unwrap()
+    }
+
+    /// Replaces the orchestrator with one whose record queries take `delay` and whose steps time out after `timeout`.
+    pub async fn slow_orchestrator(&mut self, delay: std::time::Duration, timeout: std::time::Duration) {
+        self.stop_orchestrator().await;
+        self.orchestrator_stop = self.stop.child_token();
+        self.orchestrator =
+            Self::orchestrator(&self.store, &self.connectors, self.orchestrator_stop.clone(), (delay, timeout));
     }
 
     /// Stops the orchestrator (its run drivers end, as in a process that exits).
@@ -145,7 +166,8 @@ impl Harness {
     pub async fn restart_orchestrator(&mut self) -> usize {
         self.stop_orchestrator().await;
         self.orchestrator_stop = self.stop.child_token();
-        self.orchestrator = Self::orchestrator(&self.store, &self.connectors, self.orchestrator_stop.clone());
+        self.orchestrator =
+            Self::orchestrator(&self.store, &self.connectors, self.orchestrator_stop.clone(), SLOW_NEVER);
         self.orchestrator.resume().await.unwrap()
     }
 
