@@ -10,5 +10,6 @@ mod support;
 
 mod approvals;
 mod isolation;
+mod platform;
 mod questions;
 mod streams;
