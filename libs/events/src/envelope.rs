@@ -33,6 +33,8 @@ pub mod types {
     pub const SYNC_COMPLETED: &str = "connectors.sync.completed.v1";
     /// Payload `WebhookReceived`.
     pub const WEBHOOK_RECEIVED: &str = "connectors.webhook.received.v1";
+    /// Payload `RunFinished`.
+    pub const RUN_FINISHED: &str = "orchestrator.run.finished.v1";
 }
 
 const TYPE_URL_PREFIX: &str = "type.googleapis.com/";

@@ -1,44 +1,95 @@
-//! The orchestrator: turns a question into a routed intent, a multi-step plan and tool calls made on the user's
-//! behalf, through model providers with fallback (`switchboard.orchestrator.v1.OrchestratorService`).
+//! The orchestrator: turns a question into a routed intent, a plan of tool calls made on the asker's behalf, and an
+//! answer with citations (`switchboard.orchestrator.v1.OrchestratorService`).
 //!
-//! Today it runs on the mesh with health and reflection, and its contract is routed but answers UNIMPLEMENTED
-//! until the orchestrator work lands; callers get a message saying so rather than "unknown service".
+//! How it is laid out:
+//! - `planner`: the [`Planner`] trait model providers implement, the intent [`router`] (embedding similarity over
+//!   example utterances), and the [`OfflinePlanner`], the default with no model configured.
+//! - `plan`: plans as small DAGs, their check against the tool catalog, and references between steps.
+//! - `tools`: the built-in read tools over synced records and the connectors' actions, through [`ConnectorsApi`]
+//!   ([`MeshConnectors`] over the mesh).
+//! - `runner`: the run engine (planning, steps in parallel, approvals, idempotent writes, resumption after a
+//!   restart, cancellation); `live`: the run event log as a stream, re-attachable without gaps.
+//! - [`settings`]: per-tenant assistant settings and token usage; [`storage`]: the tables this service owns.
+//! - `service`: the gRPC methods.
+//!
+//! Not here yet: the OpenAI and Anthropic clients and their provider chain (they implement [`Planner`]), the
+//! sentence-embedding model (an [`router::Embedder`]), knowledge retrieval, and RPCs for the settings.
 
-use switchboard_mesh::MeshError;
-use switchboard_mesh::pending::{Pending, PendingContract};
+mod convert;
+mod error;
+mod live;
+mod plan;
+mod planner;
+mod runner;
+mod service;
+pub mod settings;
+pub mod storage;
+mod tools;
+
+use std::sync::Arc;
+use std::time::Duration;
+
 use switchboard_mesh::pki::MeshCredentials;
-use switchboard_mesh::server::ServeOptions;
+use switchboard_mesh::server::{MAX_MESSAGE_BYTES, ServeOptions};
+use switchboard_proto::orchestrator::v1::orchestrator_service_server::OrchestratorServiceServer;
+use switchboard_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+pub use crate::error::{OrchestratorError, ToolError};
+pub use crate::plan::{PlanDraft, PlannedStep, UsableConnection};
+pub use crate::planner::router::{self, Embedder, Intent, Routed, Router};
+pub use crate::planner::{
+    AnswerRequest, Answered, OfflinePlanner, PlanRequest, Planned, Planner, PlannerError, PlannerFuture, StepResult,
+    Usage,
+};
+pub use crate::runner::{Clock, RunOptions};
+pub use crate::service::OrchestratorService;
+pub use crate::tools::{ApiFuture, ConnectorsApi, MeshConnectors, ToolSpec};
 
 /// Fully qualified name of the contract this service serves.
 pub const SERVICE_NAME: &str = "switchboard.orchestrator.v1.OrchestratorService";
 
-struct OrchestratorContract;
-
-impl PendingContract for OrchestratorContract {
-    const NAME: &'static str = SERVICE_NAME;
-    const MISSING: &'static str =
-        "Ask, runs and approvals arrive with the orchestrator work (model providers, router, planner, tools)";
-}
-
 /// Everything the orchestrator needs to run.
 #[derive(Debug)]
 pub struct OrchestratorConfig {
-    /// This service's mesh certificate.
+    /// This service's mesh certificate (also presented to the connectors service).
     pub credentials: MeshCredentials,
     /// Where its calls are counted.
     pub metrics: switchboard_telemetry::Metrics,
+    /// Its tables. Events (audit records, `orchestrator.runs`) go through this store's outbox, which the platform's
+    /// relay publishes to the bus.
+    pub store: Store,
+    /// The connectors service's mesh address (`host:port`).
+    pub connectors_addr: String,
+    /// Longest a connectors call, and so a step, may take.
+    pub step_timeout: Duration,
 }
 
-/// Serves on an already-bound listener until `shutdown` is cancelled.
+/// Serves on an already-bound listener until `shutdown` is cancelled. Unfinished runs from before are resumed
+/// first; run drivers stop with the server (their runs resume on the next start).
 pub async fn serve_with(
     config: OrchestratorConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
-) -> Result<(), MeshError> {
-    let routes = tonic::service::Routes::new(Pending::<OrchestratorContract>::new());
+) -> Result<(), OrchestratorError> {
+    let work = shutdown.child_token();
+    let connectors = MeshConnectors::new(&config.connectors_addr, &config.credentials, config.step_timeout)?;
+    let options = RunOptions { step_timeout: config.step_timeout, clock: Clock::System };
+    let service = OrchestratorService::offline(config.store.clone(), Arc::new(connectors), options, work.clone())?;
+    let resumed = service.resume().await?;
+    if resumed > 0 {
+        tracing::info!(runs = resumed, "resumed unfinished runs");
+    }
+    let server = OrchestratorServiceServer::new(service.clone())
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let options =
         ServeOptions::mesh(config.credentials)?.reporting([SERVICE_NAME]).with_metrics(config.metrics, "orchestrator");
-    switchboard_mesh::server::serve(routes, listener, options, shutdown).await
+    let served =
+        switchboard_mesh::server::serve(tonic::service::Routes::new(server), listener, options, shutdown).await;
+    work.cancel();
+    service.wait_for_runs().await;
+    served?;
+    Ok(())
 }

@@ -173,6 +173,7 @@ pub async fn migrate_all(store: &Store) -> Result<(), PlatformError> {
     switchboard_gateway::migrate(store).await?;
     switchboard_audit::storage::migrate(store).await?;
     switchboard_connectors::storage::migrate(store).await?;
+    switchboard_orchestrator::storage::migrate(store).await?;
     Ok(())
 }
 
@@ -499,6 +500,9 @@ impl Platform {
             let config = OrchestratorConfig {
                 credentials: credentials(&self.config.mesh, Identity::orchestrator())?,
                 metrics: self.metrics.clone(),
+                store: self.store().await?,
+                connectors_addr: self.config.mesh.connectors_addr.clone(),
+                step_timeout: ORCHESTRATOR_STEP_TIMEOUT,
             };
             let at = addr(&listener);
             let task = switchboard_orchestrator::serve_with(config, listener, shutdown.clone())
@@ -553,6 +557,9 @@ impl Platform {
         Ok(Running { tasks, shutdown })
     }
 }
+
+/// Longest one orchestrator step (a connectors call) may take.
+const ORCHESTRATOR_STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How often the backlog gauges are refreshed.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);

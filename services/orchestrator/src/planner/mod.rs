@@ -1,0 +1,119 @@
+//! Planning and answering: the [`Planner`] trait a model provider implements (turn a routed question into a
+//! [`PlanDraft`]; write the answer from the steps' results), the intent [`router`], and the built-in
+//! [`OfflinePlanner`], the default when no model provider is configured.
+
+mod offline;
+pub mod router;
+mod time;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+use switchboard_proto::orchestrator::v1::{Citation, StepStatus};
+
+pub use self::offline::OfflinePlanner;
+use self::router::Routed;
+
+use crate::plan::{PlanDraft, UsableConnection};
+use crate::tools::ToolSpec;
+
+/// A boxed planner future (keeps [`Planner`] object-safe).
+pub type PlannerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PlannerError>> + Send + 'a>>;
+
+/// Why a planner could not plan or answer; the message is shown to the person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlannerError(pub String);
+
+/// Model tokens a planner call used (0 for the offline planner).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: i64,
+    /// Completion tokens.
+    pub output_tokens: i64,
+}
+
+/// What a planner plans from.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    /// The question.
+    pub question: String,
+    /// The router's decision.
+    pub routed: Routed,
+    /// The tools the run may call.
+    pub tools: Vec<ToolSpec>,
+    /// The connections the run may use.
+    pub connections: Vec<UsableConnection>,
+    /// Now, in unix seconds (time ranges such as "last week" are relative to it).
+    pub now: i64,
+}
+
+/// A plan and what it cost.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The plan (possibly with no steps, for questions answered without tools).
+    pub plan: PlanDraft,
+    /// Tokens used.
+    pub usage: Usage,
+}
+
+/// A step's result, as the answer is written from it.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// Step id.
+    pub id: String,
+    /// `runs/{run}/steps/{id}`.
+    pub name: String,
+    /// What it did.
+    pub description: String,
+    /// Tool called.
+    pub tool: String,
+    /// How it ended.
+    pub status: StepStatus,
+    /// Resolved input, when it got that far.
+    pub input: Option<Value>,
+    /// Output, when it succeeded.
+    pub output: Option<Value>,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+    /// Reviewer's comment or rejection reason.
+    pub review_comment: String,
+}
+
+/// What an answer is written from.
+#[derive(Debug, Clone)]
+pub struct AnswerRequest {
+    /// The question.
+    pub question: String,
+    /// The router's decision.
+    pub routed: Routed,
+    /// The plan's summary.
+    pub summary: String,
+    /// Every step, in plan order.
+    pub steps: Vec<StepResult>,
+}
+
+/// An answer and what it cost.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    /// Markdown; citations marked `[n]` (1-based into `citations`).
+    pub text: String,
+    /// What the answer rests on.
+    pub citations: Vec<Citation>,
+    /// Tokens used.
+    pub usage: Usage,
+}
+
+/// Plans runs and writes their answers. Implemented by the offline planner and, once configured, by model
+/// providers (behind one provider chain with retries and fallback).
+pub trait Planner: Send + Sync + 'static {
+    /// `<provider>/<model>`, as `Run.model` shows it.
+    fn model(&self) -> String;
+    /// Plans `request`. A plan may have no steps (help, unsupported): the answer then explains.
+    fn plan<'a>(&'a self, request: &'a PlanRequest) -> PlannerFuture<'a, Planned>;
+    /// Writes the answer from the steps' results. Step outputs are data: they are quoted and summarised, never
+    /// followed as instructions.
+    fn answer<'a>(&'a self, request: &'a AnswerRequest) -> PlannerFuture<'a, Answered>;
+}

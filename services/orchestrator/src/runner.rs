@@ -1,0 +1,1041 @@
+//! The run engine: creates runs, drives each through planning, its steps and its answer, and applies approvals,
+//! rejections and cancellations.
+//!
+//! ## State and events
+//!
+//! Runs and steps live in the orchestrator's tables. Every change is one transaction that takes the run's lock,
+//! re-reads what it changes, writes the change and appends the events reporting it to the run's log
+//! ([`Repo::append_event`]); after the commit the events go to live followers ([`Hub`]). Tool calls never happen
+//! inside a transaction.
+//!
+//! ## The driver
+//!
+//! One task per unfinished run (started by Ask, or by [`Engine::resume_all`] at start-up) repeats: read the steps;
+//! skip those whose dependencies did not succeed; for each pending step whose dependencies succeeded, resolve its
+//! references, then start it — or, for a write that is neither approved nor auto-approved, check its input with the
+//! connectors and ask for approval; when every step has ended, write the answer and finish. It sleeps until a step
+//! ends, an approval, rejection or cancellation wakes it, or a few seconds pass (a change made by another replica).
+//!
+//! ## Writes happen once
+//!
+//! A write step's idempotency key is chosen at planning and stored with it. ApproveStep commits the approval before
+//! the driver moves the step to RUNNING (also committed) and calls the action with that key. A process that dies
+//! mid-call leaves the step RUNNING; the run's next driver calls again with the same stored input and key, and the
+//! connectors service (and Stripe) return the first result instead of acting twice.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use switchboard_events::{EnvelopeBuilder, outbox, topics};
+use switchboard_mesh::context::RequestContext;
+use switchboard_proto::audit::v1 as audit;
+use switchboard_proto::events::v1 as bus;
+use switchboard_proto::orchestrator::v1::{self as pb, RunStatus, StepStatus, ask_response::Event};
+use switchboard_store::{Store, TenantScope};
+use switchboard_types::{Role, TenantId, now_unix_micros};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::convert::{self, json_to_value, object_struct, step_name, stored_json, timestamp};
+use crate::error::{OrchestratorError, ToolError};
+use crate::live::Hub;
+use crate::plan::{self, PlanDraft, UsableConnection};
+use crate::planner::router::{Intent, Routed, Router};
+use crate::planner::{AnswerRequest, PlanRequest, Planner, StepResult, Usage};
+use crate::settings::{self, AssistantSettings};
+use crate::storage::{Repo, RunRow, StepRow};
+use crate::tools::{ToolCall, Tools, with_timeout};
+
+/// How long a driver sleeps when nothing wakes it.
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+/// What the clock says: the real time, or a fixed instant (tests and demos over data of a known date).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// Always this unix time (seconds).
+    Fixed(i64),
+}
+
+impl Clock {
+    /// Now, in unix seconds.
+    pub fn now(&self) -> i64 {
+        match self {
+            Clock::System => now_unix_micros().div_euclid(1_000_000),
+            Clock::Fixed(at) => *at,
+        }
+    }
+}
+
+/// How runs are run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Longest a step's tool call may take.
+    pub step_timeout: Duration,
+    /// The time questions are answered relative to.
+    pub clock: Clock,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { step_timeout: Duration::from_secs(60), clock: Clock::System }
+    }
+}
+
+/// The engine; shared by the gRPC methods and the drivers.
+pub(crate) struct Engine {
+    pub(crate) store: Store,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) router: Router,
+    tools: Tools,
+    planner: Arc<dyn Planner>,
+    envelopes: EnvelopeBuilder,
+    options: RunOptions,
+    drivers: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("model", &self.planner.model()).finish_non_exhaustive()
+    }
+}
+
+/// A new run as Ask asked for it.
+#[derive(Debug, Clone)]
+pub(crate) struct NewRun {
+    pub(crate) question: String,
+    pub(crate) allowed_connections: Vec<String>,
+    pub(crate) previous_run: String,
+}
+
+fn terminal_run(status: i32) -> bool {
+    [RunStatus::Succeeded as i32, RunStatus::Failed as i32, RunStatus::Cancelled as i32].contains(&status)
+}
+
+fn terminal_step(status: i32) -> bool {
+    [
+        StepStatus::Succeeded as i32,
+        StepStatus::Failed as i32,
+        StepStatus::Rejected as i32,
+        StepStatus::Skipped as i32,
+        StepStatus::Cancelled as i32,
+    ]
+    .contains(&status)
+}
+
+fn event(run_id: &str, event: Event) -> pb::AskResponse {
+    pb::AskResponse {
+        run: format!("runs/{run_id}"),
+        sequence: 0,
+        event_time: Some(timestamp(now_unix_micros())),
+        event: Some(event),
+    }
+}
+
+fn actor(context: &RequestContext) -> String {
+    match context.user() {
+        Some(user) => format!("user:{user}"),
+        None => "system".to_owned(),
+    }
+}
+
+fn parse_intent(text: &str) -> Intent {
+    Intent::ALL.into_iter().find(|i| i.as_str() == text).unwrap_or(Intent::Unsupported)
+}
+
+/// A change to one step, decided outside the transaction and applied inside it if the step is still as read.
+#[derive(Debug)]
+enum Move {
+    Skip { id: String, why: String },
+    Fail { id: String, error: ToolError, input: Option<Value> },
+    Await { id: String, input: Value },
+    Start { id: String, input: Value, auto_approved: bool },
+}
+
+impl Engine {
+    pub(crate) fn new(
+        store: Store,
+        tools: Tools,
+        planner: Arc<dyn Planner>,
+        router: Router,
+        options: RunOptions,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            store,
+            hub: Arc::new(Hub::default()),
+            router,
+            tools,
+            planner,
+            envelopes: EnvelopeBuilder::new("orchestrator"),
+            options,
+            drivers: TaskTracker::new(),
+            stop,
+        }
+    }
+
+    /// The model runs are planned and answered with.
+    pub(crate) fn model(&self) -> String {
+        self.planner.model()
+    }
+
+    /// Waits until every driver of this process has stopped (after `stop`).
+    pub(crate) async fn wait(&self) {
+        self.drivers.close();
+        self.drivers.wait().await;
+    }
+
+    /// Writes an audit record through the outbox in `scope`'s transaction.
+    async fn audit(
+        &self,
+        scope: &TenantScope,
+        context: &RequestContext,
+        action: &str,
+        resource: String,
+        details: &[(&str, String)],
+    ) -> Result<(), OrchestratorError> {
+        let details = prost_types::Struct {
+            fields: details.iter().map(|(k, v)| ((*k).to_owned(), json_to_value(&Value::String(v.clone())))).collect(),
+        };
+        let event = audit::NewEvent {
+            actor: actor(context),
+            action: action.to_owned(),
+            resource,
+            outcome: audit::Outcome::Success as i32,
+            details: Some(details),
+            occur_time: Some(switchboard_events::now_timestamp()),
+            ..Default::default()
+        };
+        let envelope = self.envelopes.audit(context, scope.tenant(), event);
+        outbox::enqueue(scope, topics::AUDIT_EVENTS, &[envelope]).await?;
+        Ok(())
+    }
+
+    /// The context a run's tool calls carry: its creator's, as stored (so a resumed run acts as the same person).
+    fn run_context(tenant: TenantId, run: &RunRow) -> RequestContext {
+        let mut context = RequestContext::new_root().with_tenant(tenant);
+        if let Ok(user) = run.creator.parse() {
+            context = context.with_user(user);
+        }
+        if let Ok(role) = run.creator_role.parse::<Role>() {
+            context = context.with_role(role);
+        }
+        if let Some(id) = switchboard_types::RequestId::parse(&run.request_id) {
+            context = context.with_request_id(id);
+        }
+        context
+    }
+
+    // === starting and resuming ===
+
+    /// Creates a run (refusing it when the tenant's rate limit or token budget is spent), records `run_started`,
+    /// and starts its driver. Returns the run id.
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        context: &RequestContext,
+        request: NewRun,
+    ) -> Result<String, OrchestratorError> {
+        let tenant = context.require_tenant()?;
+        let settings = settings::load(&self.store, tenant).await?;
+        let now = now_unix_micros();
+        if let Some(budget) = settings.monthly_token_budget {
+            let (input, output) = settings::usage(&self.store, tenant, now).await?;
+            if (input + output).max(0) as u64 >= budget {
+                return Err(OrchestratorError::ResourceExhausted(format!(
+                    "this month's model token budget ({budget} tokens) is spent; an owner or admin can raise it in \
+                     the assistant settings"
+                )));
+            }
+        }
+        let routed = self.router.route(&request.question);
+        let id = uuid::Uuid::now_v7().to_string();
+        let row = RunRow {
+            tenant_id: String::new(),
+            id: id.clone(),
+            question: request.question.clone(),
+            status: RunStatus::Planning as i32,
+            intent: routed.intent.as_str().to_owned(),
+            model: self.planner.model(),
+            creator: context.user().map(|u| u.to_string()).unwrap_or_default(),
+            creator_role: context.role().map(|r| r.as_str().to_owned()).unwrap_or_default(),
+            request_id: context.request_id().to_string(),
+            allowed_connections: request.allowed_connections.join(" "),
+            previous_run: request.previous_run.clone(),
+            plan_summary: None,
+            answer: None,
+            error_code: 0,
+            error_message: String::new(),
+            last_sequence: 0,
+            created_at_us: now,
+            updated_at_us: now,
+            ended_at_us: None,
+        };
+        let scope = self.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        // The rate limit counts in the database, so every replica sees every run.
+        let recent = repo.runs_created_since(now - 60_000_000).await?;
+        if recent >= u64::from(settings.runs_per_minute) {
+            return Err(OrchestratorError::ResourceExhausted(format!(
+                "at most {} questions a minute; wait a moment and ask again",
+                settings.runs_per_minute
+            )));
+        }
+        repo.insert_run(row.clone()).await?;
+        let started = repo
+            .append_event(
+                &id,
+                event(&id, Event::RunStarted(pb::RunStarted { run: Some(convert::run_message(&row, &[], true)) })),
+                now,
+            )
+            .await?;
+        self.audit(
+            &scope,
+            context,
+            "orchestrator.run.start",
+            format!("runs/{id}"),
+            &[
+                ("question", request.question.chars().take(500).collect()),
+                ("intent", routed.intent.as_str().to_owned()),
+            ],
+        )
+        .await?;
+        scope.commit().await?;
+        self.hub.publish(&id, &[started]);
+        self.spawn_driver(tenant, id.clone(), routed);
+        Ok(id)
+    }
+
+    fn spawn_driver(self: &Arc<Self>, tenant: TenantId, run_id: String, routed: Routed) {
+        let engine = self.clone();
+        self.drivers.spawn(async move {
+            if let Err(e) = engine.drive(tenant, &run_id, routed).await {
+                tracing::error!(run = %run_id, error = %e, "run driver stopped on an error; the run resumes on restart");
+            }
+        });
+    }
+
+    /// Starts a driver for every unfinished run in the store (at start-up). Returns how many.
+    pub(crate) async fn resume_all(self: &Arc<Self>) -> Result<usize, OrchestratorError> {
+        let runs = crate::storage::active_runs(&self.store).await?;
+        let count = runs.len();
+        for (tenant, run_id) in runs {
+            let scope = self.store.tenant(tenant).await?;
+            let row = Repo::new(&scope).run(&run_id).await?;
+            scope.commit().await?;
+            let Some(row) = row else { continue };
+            let intent = parse_intent(&row.intent);
+            let routed = Routed { intent, confidence: 1.0, runner_up: intent, runner_up_confidence: 0.0 };
+            tracing::info!(run = %run_id, status = row.status, "resuming run");
+            self.spawn_driver(tenant, run_id, routed);
+        }
+        Ok(count)
+    }
+
+    // === the driver ===
+
+    async fn drive(self: &Arc<Self>, tenant: TenantId, run_id: &str, routed: Routed) -> Result<(), OrchestratorError> {
+        let wake = self.hub.waker(run_id);
+        let mut running: JoinSet<(String, Result<crate::tools::ToolOutput, ToolError>)> = JoinSet::new();
+        let mut in_flight: HashSet<String> = HashSet::new();
+        loop {
+            if self.stop.is_cancelled() {
+                return Ok(());
+            }
+            let (run, steps) = self.load(tenant, run_id).await?;
+            if terminal_run(run.status) {
+                return Ok(());
+            }
+            let context = Self::run_context(tenant, &run);
+            if run.status == RunStatus::Planning as i32 {
+                self.plan(tenant, &context, &run, routed).await?;
+                continue;
+            }
+            let settings = settings::load(&self.store, tenant).await?;
+            let moves = self.decide(&context, &steps, &in_flight, &settings).await;
+            let started = self.apply(tenant, run_id, moves).await?;
+            for (step, input) in started {
+                in_flight.insert(step.id.clone());
+                let engine = self.clone();
+                let context = context.clone();
+                running.spawn(async move {
+                    let call = ToolCall {
+                        tool: &step.tool,
+                        connection: &step.connection,
+                        input: &input,
+                        idempotency_key: &step.idempotency_key,
+                        approved_step: if step.needs_approval { &step.name } else { "" },
+                    };
+                    let result = with_timeout(engine.options.step_timeout, engine.tools.run(&context, &call)).await;
+                    (step.id, result)
+                });
+            }
+            let (run, steps) = self.load(tenant, run_id).await?;
+            if terminal_run(run.status) {
+                return Ok(());
+            }
+            if in_flight.is_empty() && !steps.is_empty() && steps.iter().all(|s| terminal_step(s.status)) {
+                self.finish(tenant, &run, &steps, routed).await?;
+                continue;
+            }
+            if steps.is_empty() && run.plan_summary.is_some() {
+                self.finish(tenant, &run, &steps, routed).await?;
+                continue;
+            }
+            tokio::select! {
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    match done {
+                        Ok((id, result)) => {
+                            in_flight.remove(&id);
+                            self.record(tenant, run_id, &id, result).await?;
+                        }
+                        Err(e) => return Err(OrchestratorError::Internal(format!("step task: {e}"))),
+                    }
+                }
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = self.stop.cancelled() => return Ok(()),
+            }
+        }
+    }
+
+    async fn load(&self, tenant: TenantId, run_id: &str) -> Result<(RunRow, Vec<StepRow>), OrchestratorError> {
+        let scope = self.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        let run = repo.run(run_id).await?.ok_or_else(|| OrchestratorError::NotFound(format!("runs/{run_id}")))?;
+        let steps = repo.steps(run_id).await?;
+        scope.commit().await?;
+        Ok((run, steps))
+    }
+
+    /// Plans the run: the tools and connections it may use, the planner's plan, the check; then the steps and the
+    /// `plan` event, or the run fails with the reason.
+    async fn plan(
+        &self,
+        tenant: TenantId,
+        context: &RequestContext,
+        run: &RunRow,
+        routed: Routed,
+    ) -> Result<(), OrchestratorError> {
+        let planned = self.draft(context, run, routed).await;
+        let now = now_unix_micros();
+        let scope = self.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        let Some(mut row) = repo.lock_run(&run.id).await? else { return Ok(()) };
+        if row.status != RunStatus::Planning as i32 {
+            return Ok(());
+        }
+        let (plan, usage) = match planned {
+            Ok(planned) => planned,
+            Err(message) => {
+                let events = self.fail_run(&scope, &mut row, tonic::Code::FailedPrecondition, &message, now).await?;
+                scope.commit().await?;
+                self.hub.publish(&run.id, &events);
+                return Ok(());
+            }
+        };
+        let rows: Vec<StepRow> = plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(position, step)| StepRow {
+                tenant_id: String::new(),
+                run_id: run.id.clone(),
+                id: step.id.clone(),
+                position: position as i32,
+                description: step.description.clone(),
+                tool: step.tool.clone(),
+                connection: step.connection.clone(),
+                input_template: step.input.to_string(),
+                input: None,
+                depends_on: step.depends_on.join(" "),
+                needs_approval: step.needs_approval,
+                idempotency_key: uuid::Uuid::now_v7().to_string(),
+                status: StepStatus::Pending as i32,
+                output: None,
+                error_code: 0,
+                error_message: String::new(),
+                audit_event_id: String::new(),
+                approved: false,
+                reviewer: String::new(),
+                review_comment: String::new(),
+                reviewed_at_us: None,
+                started_at_us: None,
+                ended_at_us: None,
+            })
+            .collect();
+        repo.insert_steps(rows.clone()).await?;
+        row.plan_summary = Some(plan.summary.clone());
+        row.status = RunStatus::Running as i32;
+        row.updated_at_us = now;
+        repo.save_run(&row).await?;
+        record_usage(&repo, usage, now).await?;
+        let plan_event = convert::plan_message(&row, &rows, true).unwrap_or_default();
+        let stored = repo.append_event(&run.id, event(&run.id, Event::Plan(plan_event)), now).await?;
+        scope.commit().await?;
+        self.hub.publish(&run.id, &[stored]);
+        Ok(())
+    }
+
+    /// The checked plan, or why there is none.
+    async fn draft(
+        &self,
+        context: &RequestContext,
+        run: &RunRow,
+        routed: Routed,
+    ) -> Result<(PlanDraft, Usage), String> {
+        let tools = self.tools.catalog(context).await.map_err(|e| format!("the tool catalog is unavailable: {e}"))?;
+        let allowed: Vec<&str> = run.allowed_connections.split_whitespace().collect();
+        let connections: Vec<UsableConnection> = self
+            .tools
+            .connections(context)
+            .await
+            .map_err(|e| format!("the connections are unavailable: {e}"))?
+            .into_iter()
+            .filter(|c| allowed.is_empty() || allowed.contains(&c.name.as_str()))
+            .filter(|c| c.status == switchboard_proto::connectors::v1::ConnectionStatus::Active as i32)
+            .map(|c| UsableConnection { name: c.name, provider: c.provider })
+            .collect();
+        let request = PlanRequest {
+            question: run.question.clone(),
+            routed,
+            tools: tools.clone(),
+            connections: connections.clone(),
+            now: self.options.clock.now(),
+        };
+        let planned = self.planner.plan(&request).await.map_err(|e| e.to_string())?;
+        let mut plan = planned.plan;
+        if !allowed.is_empty() {
+            restrict_reads(&mut plan, &connections)?;
+        }
+        plan::check(&mut plan, &tools, &connections).map_err(|e| format!("the plan was refused: {e}"))?;
+        Ok((plan, planned.usage))
+    }
+
+    /// What should happen to each step now (no transaction held: it may call the connectors to check an input).
+    async fn decide(
+        &self,
+        context: &RequestContext,
+        steps: &[StepRow],
+        in_flight: &HashSet<String>,
+        settings: &AssistantSettings,
+    ) -> Vec<Move> {
+        let by_id: HashMap<&str, &StepRow> = steps.iter().map(|s| (s.id.as_str(), s)).collect();
+        let outputs: HashMap<String, Value> = steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Succeeded as i32)
+            .filter_map(|s| Some((s.id.clone(), stored_json(s.output.as_deref())?)))
+            .collect();
+        let mut moves = Vec::new();
+        for step in steps {
+            // A step left RUNNING by a process that died: run it again with its stored input and key.
+            if step.status == StepStatus::Running as i32 && !in_flight.contains(&step.id) {
+                let input = stored_json(step.input.as_deref()).unwrap_or(Value::Null);
+                moves.push(Move::Start { id: step.id.clone(), input, auto_approved: false });
+                continue;
+            }
+            if step.status != StepStatus::Pending as i32 {
+                continue;
+            }
+            let dependencies: Vec<&StepRow> =
+                convert::depends_on(step).iter().filter_map(|d| by_id.get(d.as_str()).copied()).collect();
+            if let Some(blocked) =
+                dependencies.iter().find(|d| terminal_step(d.status) && d.status != StepStatus::Succeeded as i32)
+            {
+                let how = StepStatus::try_from(blocked.status).map(|s| s.as_str_name()).unwrap_or("ENDED");
+                let how = how.trim_start_matches("STEP_STATUS_").to_lowercase();
+                moves.push(Move::Skip { id: step.id.clone(), why: format!("step {} was {how}", blocked.id) });
+                continue;
+            }
+            if !dependencies.iter().all(|d| d.status == StepStatus::Succeeded as i32) {
+                continue;
+            }
+            let template: Value = serde_json::from_str(&step.input_template).unwrap_or(Value::Null);
+            let input = match plan::resolve(&template, &outputs) {
+                Ok(input) => input,
+                Err(e) => {
+                    moves.push(Move::Fail { id: step.id.clone(), error: ToolError::invalid(e), input: None });
+                    continue;
+                }
+            };
+            let auto = step.needs_approval && settings.auto_approves(&step.tool);
+            if !step.needs_approval || step.approved || auto {
+                moves.push(Move::Start { id: step.id.clone(), input, auto_approved: auto && !step.approved });
+                continue;
+            }
+            // Before a person is asked, the connectors check the input against the action's schema.
+            let call = ToolCall {
+                tool: &step.tool,
+                connection: &step.connection,
+                input: &input,
+                idempotency_key: &step.idempotency_key,
+                approved_step: "",
+            };
+            match with_timeout(self.options.step_timeout, self.tools.validate(context, &call)).await {
+                Ok(()) => moves.push(Move::Await { id: step.id.clone(), input }),
+                Err(error) => moves.push(Move::Fail { id: step.id.clone(), error, input: Some(input) }),
+            }
+        }
+        moves
+    }
+
+    /// Applies `moves` to steps still as they were read, in one transaction; returns the steps to run now.
+    async fn apply(
+        &self,
+        tenant: TenantId,
+        run_id: &str,
+        moves: Vec<Move>,
+    ) -> Result<Vec<(Started, Value)>, OrchestratorError> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_unix_micros();
+        let scope = self.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        let Some(mut run) = repo.lock_run(run_id).await? else { return Ok(Vec::new()) };
+        if terminal_run(run.status) {
+            return Ok(Vec::new());
+        }
+        let steps = repo.steps(run_id).await?;
+        let mut events = Vec::new();
+        let mut started = Vec::new();
+        for step_move in moves {
+            let id = match &step_move {
+                Move::Skip { id, .. } | Move::Fail { id, .. } | Move::Await { id, .. } | Move::Start { id, .. } => id,
+            };
+            let Some(mut step) = steps.iter().find(|s| &s.id == id).cloned() else { continue };
+            let name = step_name(run_id, &step.id);
+            match step_move {
+                Move::Skip { why, .. } if step.status == StepStatus::Pending as i32 => {
+                    step.status = StepStatus::Skipped as i32;
+                    step.error_code = tonic::Code::FailedPrecondition as i32;
+                    step.error_message = format!("skipped: {why}");
+                    step.ended_at_us = Some(now);
+                    repo.save_step(&step).await?;
+                    events.push(finished_event(run_id, &step));
+                }
+                Move::Fail { error, input, .. } if step.status == StepStatus::Pending as i32 => {
+                    step.input = input.map(|i| i.to_string());
+                    step.status = StepStatus::Failed as i32;
+                    step.error_code = error.code;
+                    step.error_message = error.message;
+                    step.ended_at_us = Some(now);
+                    repo.save_step(&step).await?;
+                    events.push(finished_event(run_id, &step));
+                }
+                Move::Await { input, .. } if step.status == StepStatus::Pending as i32 && !step.approved => {
+                    step.input = Some(input.to_string());
+                    step.status = StepStatus::AwaitingApproval as i32;
+                    repo.save_step(&step).await?;
+                    events.push(event(
+                        run_id,
+                        Event::ApprovalNeeded(pb::ApprovalNeeded {
+                            step: name,
+                            step_id: step.id.clone(),
+                            description: step.description.clone(),
+                            tool: step.tool.clone(),
+                            connection: step.connection.clone(),
+                            input: object_struct(&input),
+                        }),
+                    ));
+                }
+                Move::Start { input, auto_approved, .. }
+                    if step.status == StepStatus::Pending as i32 || step.status == StepStatus::Running as i32 =>
+                {
+                    // The last wall before a write: only an approval recorded in this table lets it run.
+                    if step.needs_approval && !step.approved && !auto_approved {
+                        continue;
+                    }
+                    if auto_approved {
+                        step.approved = true;
+                        step.reviewer = "auto-approve".to_owned();
+                        step.review_comment = "auto-approved by the tenant's assistant settings".to_owned();
+                        step.reviewed_at_us = Some(now);
+                    }
+                    let resumed = step.status == StepStatus::Running as i32;
+                    step.input = Some(input.to_string());
+                    step.status = StepStatus::Running as i32;
+                    step.started_at_us = step.started_at_us.or(Some(now));
+                    repo.save_step(&step).await?;
+                    if !resumed {
+                        events.push(event(
+                            run_id,
+                            Event::StepStarted(pb::StepStarted {
+                                step: name.clone(),
+                                step_id: step.id.clone(),
+                                tool: step.tool.clone(),
+                                input: object_struct(&input),
+                            }),
+                        ));
+                    }
+                    started.push((
+                        Started {
+                            id: step.id.clone(),
+                            name,
+                            tool: step.tool.clone(),
+                            connection: step.connection.clone(),
+                            idempotency_key: step.idempotency_key.clone(),
+                            needs_approval: step.needs_approval,
+                        },
+                        input,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let steps = repo.steps(run_id).await?;
+        let awaiting = steps.iter().any(|s| s.status == StepStatus::AwaitingApproval as i32);
+        let status = if awaiting { RunStatus::AwaitingApproval } else { RunStatus::Running } as i32;
+        if status != run.status {
+            run.status = status;
+            run.updated_at_us = now;
+            repo.save_run(&run).await?;
+        }
+        let mut stored = Vec::with_capacity(events.len());
+        for e in events {
+            stored.push(repo.append_event(run_id, e, now).await?);
+        }
+        scope.commit().await?;
+        self.hub.publish(run_id, &stored);
+        Ok(started)
+    }
+
+    /// Records a step's result, if the step is still running (a cancelled run drops it).
+    async fn record(
+        &self,
+        tenant: TenantId,
+        run_id: &str,
+        step_id: &str,
+        result: Result<crate::tools::ToolOutput, ToolError>,
+    ) -> Result<(), OrchestratorError> {
+        let now = now_unix_micros();
+        let scope = self.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        let Some(run) = repo.lock_run(run_id).await? else { return Ok(()) };
+        let Some(mut step) = repo.steps(run_id).await?.into_iter().find(|s| s.id == step_id) else { return Ok(()) };
+        if terminal_run(run.status) || step.status != StepStatus::Running as i32 {
+            return Ok(());
+        }
+        match result {
+            Ok(output) => {
+                step.status = StepStatus::Succeeded as i32;
+                step.output = Some(output.output.to_string());
+                step.audit_event_id = output.audit_event_id;
+            }
+            Err(error) => {
+                step.status = StepStatus::Failed as i32;
+                step.error_code = error.code;
+                step.error_message = error.message;
+            }
+        }
+        step.ended_at_us = Some(now);
+        repo.save_step(&step).await?;
+        let stored = repo.append_event(run_id, finished_event(run_id, &step), now).await?;
+        scope.commit().await?;
+        self.hub.publish(run_id, &[stored]);
+        Ok(())
+    }
+
+    /// Writes the answer and finishes the run SUCCEEDED (or FAILED when the answer cannot be written).
+    async fn finish(
+        &self,
+        tenant: TenantId,
+        run: &RunRow,
+        steps: &[StepRow],
+        routed: Routed,
+    ) -> Result<(), OrchestratorError> {
+        let request = AnswerRequest {
+            question: run.question.clone(),
+            routed,
+            summary: run.plan_summary.clone().unwrap_or_default(),
+            steps: steps.iter().map(|s| step_result(&run.id, s)).collect(),
+        };
+        let answered = self.planner.answer(&request).await;
+        let now = now_unix_micros();
+        let scope = self.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        let Some(mut row) = repo.lock_run(&run.id).await? else { return Ok(()) };
+        if terminal_run(row.status) {
+            return Ok(());
+        }
+        let events = match answered {
+            Ok(answered) => {
+                record_usage(&repo, answered.usage, now).await?;
+                let answer = pb::Answer { text: answered.text, citations: answered.citations };
+                row.answer = Some(prost::Message::encode_to_vec(&answer));
+                let mut events = vec![repo.append_event(&run.id, event(&run.id, Event::Answer(answer)), now).await?];
+                row.status = RunStatus::Succeeded as i32;
+                events.extend(self.end_run(&scope, &mut row, now).await?);
+                events
+            }
+            Err(e) => {
+                self.fail_run(&scope, &mut row, tonic::Code::Unavailable, &format!("no answer: {e}"), now).await?
+            }
+        };
+        scope.commit().await?;
+        self.hub.publish(&run.id, &events);
+        Ok(())
+    }
+
+    async fn fail_run(
+        &self,
+        scope: &TenantScope,
+        row: &mut RunRow,
+        code: tonic::Code,
+        message: &str,
+        now: i64,
+    ) -> Result<Vec<pb::AskResponse>, OrchestratorError> {
+        row.status = RunStatus::Failed as i32;
+        row.error_code = code as i32;
+        row.error_message = message.to_owned();
+        self.end_run(scope, row, now).await
+    }
+
+    /// Ends the run in `row.status`: saves it, appends `run_finished`, and puts `RunFinished` on the bus through the
+    /// outbox, all in `scope`'s transaction.
+    async fn end_run(
+        &self,
+        scope: &TenantScope,
+        row: &mut RunRow,
+        now: i64,
+    ) -> Result<Vec<pb::AskResponse>, OrchestratorError> {
+        let repo = Repo::new(scope);
+        row.ended_at_us = Some(now);
+        row.updated_at_us = now;
+        repo.save_run(row).await?;
+        let error = convert::rpc_status(row.error_code, &row.error_message);
+        let finished = repo
+            .append_event(
+                &row.id,
+                event(&row.id, Event::RunFinished(pb::RunFinished { status: row.status, error: error.clone() })),
+                now,
+            )
+            .await?;
+        let steps = repo.steps(&row.id).await?;
+        let payload = bus::RunFinished {
+            run: format!("runs/{}", row.id),
+            status: row.status,
+            question: row.question.clone(),
+            model: row.model.clone(),
+            creator: row.creator.clone(),
+            step_count: steps.len() as i32,
+            write_step_count: steps
+                .iter()
+                .filter(|s| s.needs_approval && s.status == StepStatus::Succeeded as i32)
+                .count() as i32,
+            error,
+            create_time: Some(timestamp(row.created_at_us)),
+            end_time: Some(timestamp(now)),
+        };
+        let context = Self::run_context(scope.tenant(), row);
+        let envelope = self.envelopes.build(
+            &context,
+            scope.tenant(),
+            switchboard_events::types::RUN_FINISHED,
+            format!("runs/{}", row.id),
+            "RunFinished",
+            prost::Message::encode_to_vec(&payload),
+        );
+        outbox::enqueue(scope, topics::ORCHESTRATOR_RUNS, &[envelope]).await?;
+        Ok(vec![finished])
+    }
+
+    // === approvals, rejections, cancellation ===
+
+    /// Approves or rejects a step awaiting approval. Needs admin or more, or member for the caller's own run.
+    pub(crate) async fn review(
+        &self,
+        context: &RequestContext,
+        run_id: &str,
+        step_id: &str,
+        approve: bool,
+        comment: &str,
+    ) -> Result<StepRow, OrchestratorError> {
+        let tenant = context.require_tenant()?;
+        let now = now_unix_micros();
+        let scope = self.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        let run = repo
+            .lock_run(run_id)
+            .await?
+            .ok_or_else(|| OrchestratorError::NotFound(format!("runs/{run_id}: no such run")))?;
+        let mut step = repo
+            .steps(run_id)
+            .await?
+            .into_iter()
+            .find(|s| s.id == step_id)
+            .ok_or_else(|| OrchestratorError::NotFound(format!("runs/{run_id}/steps/{step_id}: no such step")))?;
+        let role = context.role();
+        let own = context.user().is_some_and(|u| u.to_string() == run.creator);
+        let allowed =
+            role.is_some_and(|r| r.includes(Role::Admin)) || (own && role.is_some_and(|r| r.includes(Role::Member)));
+        if !allowed {
+            return Err(OrchestratorError::PermissionDenied(
+                "approving or rejecting a step needs the admin role, or the member role on a run you started".into(),
+            ));
+        }
+        if step.status != StepStatus::AwaitingApproval as i32 {
+            return Err(OrchestratorError::FailedPrecondition(format!(
+                "runs/{run_id}/steps/{step_id} is not awaiting approval"
+            )));
+        }
+        step.reviewer = context.user().map(|u| u.to_string()).unwrap_or_default();
+        step.reviewed_at_us = Some(now);
+        step.review_comment = comment.to_owned();
+        let name = step_name(run_id, step_id);
+        let mut events = Vec::new();
+        if approve {
+            step.approved = true;
+            step.status = StepStatus::Pending as i32;
+        } else {
+            step.status = StepStatus::Rejected as i32;
+            step.error_code = tonic::Code::Aborted as i32;
+            step.error_message = if comment.is_empty() {
+                "rejected by the reviewer".to_owned()
+            } else {
+                format!("rejected by the reviewer: {comment}")
+            };
+            step.ended_at_us = Some(now);
+            events.push(finished_event(run_id, &step));
+        }
+        repo.save_step(&step).await?;
+        let action = if approve { "orchestrator.step.approve" } else { "orchestrator.step.reject" };
+        let details = [
+            ("tool", step.tool.clone()),
+            ("input", step.input.clone().unwrap_or_default()),
+            ("comment", comment.to_owned()),
+        ];
+        self.audit(&scope, context, action, name, &details).await?;
+        let mut stored = Vec::new();
+        for e in events {
+            stored.push(repo.append_event(run_id, e, now).await?);
+        }
+        scope.commit().await?;
+        self.hub.publish(run_id, &stored);
+        self.hub.wake(run_id);
+        Ok(step)
+    }
+
+    /// Cancels a run that has not finished.
+    pub(crate) async fn cancel(
+        &self,
+        context: &RequestContext,
+        run_id: &str,
+        reason: &str,
+    ) -> Result<(RunRow, Vec<StepRow>), OrchestratorError> {
+        let tenant = context.require_tenant()?;
+        let now = now_unix_micros();
+        let scope = self.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        let mut run = repo
+            .lock_run(run_id)
+            .await?
+            .ok_or_else(|| OrchestratorError::NotFound(format!("runs/{run_id}: no such run")))?;
+        if terminal_run(run.status) {
+            return Err(OrchestratorError::FailedPrecondition(format!("runs/{run_id} has already finished")));
+        }
+        let mut events = Vec::new();
+        for mut step in repo.steps(run_id).await? {
+            if terminal_step(step.status) {
+                continue;
+            }
+            let was_running = step.status == StepStatus::Running as i32;
+            step.status = StepStatus::Cancelled as i32;
+            step.error_code = tonic::Code::Cancelled as i32;
+            step.error_message = if was_running {
+                "the run was cancelled while this step was running; what the tool already did is not undone".into()
+            } else {
+                "the run was cancelled".into()
+            };
+            step.ended_at_us = Some(now);
+            repo.save_step(&step).await?;
+            events.push(repo.append_event(run_id, finished_event(run_id, &step), now).await?);
+        }
+        run.status = RunStatus::Cancelled as i32;
+        run.error_code = tonic::Code::Cancelled as i32;
+        run.error_message = if reason.is_empty() { "cancelled".to_owned() } else { format!("cancelled: {reason}") };
+        events.extend(self.end_run(&scope, &mut run, now).await?);
+        self.audit(
+            &scope,
+            context,
+            "orchestrator.run.cancel",
+            format!("runs/{run_id}"),
+            &[("reason", reason.to_owned())],
+        )
+        .await?;
+        let steps = repo.steps(run_id).await?;
+        scope.commit().await?;
+        self.hub.publish(run_id, &events);
+        self.hub.wake(run_id);
+        Ok((run, steps))
+    }
+}
+
+/// A step moved to RUNNING, with what its call needs.
+#[derive(Debug, Clone)]
+struct Started {
+    id: String,
+    name: String,
+    tool: String,
+    connection: String,
+    idempotency_key: String,
+    needs_approval: bool,
+}
+
+/// Pins each built-in read step of a run restricted to some connections to one of them: a read by provider would
+/// also read the tenant's other connections of that provider.
+fn restrict_reads(plan: &mut PlanDraft, connections: &[UsableConnection]) -> Result<(), String> {
+    for step in plan.steps.iter_mut().filter(|s| s.tool.starts_with("records.") && s.connection.is_empty()) {
+        let provider = step.input.get("provider").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let connection = connections
+            .iter()
+            .find(|c| provider.is_empty() || c.provider == provider)
+            .ok_or_else(|| format!("step {}: no {provider} connection among the ones this run may use", step.id))?;
+        step.connection = connection.name.clone();
+    }
+    Ok(())
+}
+
+fn finished_event(run_id: &str, step: &StepRow) -> pb::AskResponse {
+    let outcome = if step.status == StepStatus::Succeeded as i32 {
+        stored_json(step.output.as_deref()).as_ref().and_then(object_struct).map(pb::step_finished::Outcome::Output)
+    } else {
+        convert::rpc_status(step.error_code, &step.error_message).map(pb::step_finished::Outcome::Error)
+    };
+    event(
+        run_id,
+        Event::StepFinished(pb::StepFinished {
+            step: step_name(run_id, &step.id),
+            step_id: step.id.clone(),
+            status: step.status,
+            outcome,
+            audit_event_id: step.audit_event_id.clone(),
+        }),
+    )
+}
+
+fn step_result(run_id: &str, step: &StepRow) -> StepResult {
+    StepResult {
+        id: step.id.clone(),
+        name: step_name(run_id, &step.id),
+        description: step.description.clone(),
+        tool: step.tool.clone(),
+        status: StepStatus::try_from(step.status).unwrap_or(StepStatus::Unspecified),
+        input: stored_json(step.input.as_deref()).or_else(|| stored_json(Some(&step.input_template))),
+        output: stored_json(step.output.as_deref()),
+        error: (!step.error_message.is_empty()).then(|| step.error_message.clone()),
+        review_comment: step.review_comment.clone(),
+    }
+}
+
+async fn record_usage(repo: &Repo<'_>, usage: Usage, now_us: i64) -> Result<(), OrchestratorError> {
+    if usage.input_tokens > 0 || usage.output_tokens > 0 {
+        repo.add_usage(&settings::month_of(now_us), usage.input_tokens, usage.output_tokens).await?;
+    }
+    Ok(())
+}

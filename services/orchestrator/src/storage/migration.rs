@@ -1,0 +1,152 @@
+//! The orchestrator's migrations, in their own table (`seaql_migrations_orchestrator`), composed with every other
+//! service's by the platform.
+
+use sea_orm::ConnectionTrait;
+use sea_orm_migration::prelude::*;
+use switchboard_store::schema::{TenantTable, blob, protect_tenant_tables};
+
+pub(super) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(Orchestrator)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("seaql_migrations_orchestrator").into_iden()
+    }
+}
+
+struct Orchestrator;
+
+impl MigrationName for Orchestrator {
+    fn name(&self) -> &str {
+        "m20261130_000001_orchestrator"
+    }
+}
+
+const ALL: &str = "SELECT, INSERT, UPDATE, DELETE";
+
+/// Every table and what the tenant role may do to it.
+const TABLES: [TenantTable<'static>; 6] = [
+    TenantTable { name: "orchestrator_runs", privileges: ALL, tenant_column: "tenant_id", force: true },
+    TenantTable { name: "orchestrator_steps", privileges: ALL, tenant_column: "tenant_id", force: true },
+    // The event log is what re-attaching clients replay: appended, never changed.
+    TenantTable {
+        name: "orchestrator_run_events",
+        privileges: "SELECT, INSERT, DELETE",
+        tenant_column: "tenant_id",
+        force: true,
+    },
+    TenantTable { name: "orchestrator_settings", privileges: ALL, tenant_column: "tenant_id", force: true },
+    TenantTable { name: "orchestrator_token_usage", privileges: ALL, tenant_column: "tenant_id", force: true },
+    // Read across tenants (as the owner) at start-up to resume unfinished runs: not forced.
+    TenantTable { name: "orchestrator_active_runs", privileges: ALL, tenant_column: "tenant_id", force: false },
+];
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for Orchestrator {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let blob = blob(db);
+        let statements = [
+            format!(
+                "CREATE TABLE IF NOT EXISTS orchestrator_runs (
+                    tenant_id TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    question TEXT NOT NULL,
+                    status INTEGER NOT NULL,
+                    intent TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    creator TEXT NOT NULL,
+                    creator_role TEXT NOT NULL,
+                    request_id TEXT NOT NULL,
+                    allowed_connections TEXT NOT NULL,
+                    previous_run TEXT NOT NULL,
+                    plan_summary TEXT,
+                    answer {blob},
+                    error_code INTEGER NOT NULL,
+                    error_message TEXT NOT NULL,
+                    last_sequence BIGINT NOT NULL,
+                    created_at_us BIGINT NOT NULL,
+                    updated_at_us BIGINT NOT NULL,
+                    ended_at_us BIGINT,
+                    PRIMARY KEY (tenant_id, id)
+                )"
+            ),
+            "CREATE INDEX IF NOT EXISTS orchestrator_runs_created
+                ON orchestrator_runs (tenant_id, created_at_us)"
+                .to_owned(),
+            "CREATE INDEX IF NOT EXISTS orchestrator_runs_status ON orchestrator_runs (status)".to_owned(),
+            "CREATE TABLE IF NOT EXISTS orchestrator_steps (
+                tenant_id TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                description TEXT NOT NULL,
+                tool TEXT NOT NULL,
+                connection TEXT NOT NULL,
+                input_template TEXT NOT NULL,
+                input TEXT,
+                depends_on TEXT NOT NULL,
+                needs_approval BOOLEAN NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                output TEXT,
+                error_code INTEGER NOT NULL,
+                error_message TEXT NOT NULL,
+                audit_event_id TEXT NOT NULL,
+                approved BOOLEAN NOT NULL,
+                reviewer TEXT NOT NULL,
+                review_comment TEXT NOT NULL,
+                reviewed_at_us BIGINT,
+                started_at_us BIGINT,
+                ended_at_us BIGINT,
+                PRIMARY KEY (tenant_id, run_id, id)
+            )"
+            .to_owned(),
+            format!(
+                "CREATE TABLE IF NOT EXISTS orchestrator_run_events (
+                    tenant_id TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    sequence BIGINT NOT NULL,
+                    event {blob} NOT NULL,
+                    created_at_us BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, run_id, sequence)
+                )"
+            ),
+            "CREATE TABLE IF NOT EXISTS orchestrator_settings (
+                tenant_id TEXT NOT NULL PRIMARY KEY,
+                settings TEXT NOT NULL,
+                updated_at_us BIGINT NOT NULL
+            )"
+            .to_owned(),
+            "CREATE TABLE IF NOT EXISTS orchestrator_active_runs (
+                tenant_id TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                PRIMARY KEY (tenant_id, run_id)
+            )"
+            .to_owned(),
+            "CREATE TABLE IF NOT EXISTS orchestrator_token_usage (
+                tenant_id TEXT NOT NULL,
+                month TEXT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, month)
+            )"
+            .to_owned(),
+        ];
+        for statement in statements {
+            db.execute_unprepared(&statement).await?;
+        }
+        protect_tenant_tables(db, &TABLES).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in TABLES.iter().rev() {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {}", table.name)).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,268 @@
+//! Writes wait for approval: approved ones happen exactly once (across a restart too) and are audited, rejected
+//! ones change nothing, and only the right people may decide.
+
+use switchboard_proto::orchestrator::v1::orchestrator_service_server::OrchestratorService as _;
+use switchboard_proto::orchestrator::v1::{self as pb, RunStatus, StepStatus, ask_response::Event};
+use switchboard_test_support::TestDb;
+use switchboard_types::Role;
+
+use crate::support::{Caller, Harness, assert_contiguous, field, is_approval, is_finished, to_json};
+
+/// A demo customer's e-mail address and the id of their newest succeeded, unrefunded charge, from the records.
+async fn customer_with_a_charge(h: &Harness, caller: Caller) -> (String, String) {
+    let mut charges: Vec<serde_json::Value> = h
+        .records(caller, "charge")
+        .await
+        .iter()
+        .map(|r| {
+            to_json(&prost_types::Value { kind: Some(prost_types::value::Kind::StructValue(r.data.clone().unwrap())) })
+        })
+        .collect();
+    charges.sort_by(|a, b| b["created"].as_f64().partial_cmp(&a["created"].as_f64()).unwrap());
+    let refundable = |c: &serde_json::Value| c["status"] == "succeeded" && c["refunded"] == false;
+    let email = charges.iter().find(|c| refundable(c) && c["receipt_email"].is_string()).unwrap()["receipt_email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let charge = charges.iter().find(|c| refundable(c) && c["receipt_email"] == email.as_str()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (email, charge)
+}
+
+/// Asks for the refund and reads the stream up to the approval request: (run name, step name, events).
+async fn ask_refund(h: &Harness, caller: Caller, email: &str) -> (String, String, Vec<pb::AskResponse>) {
+    let mut stream = h.ask(caller, &format!("Refund the last charge of {email}")).await;
+    let events = stream.until(is_approval).await;
+    let Some(Event::ApprovalNeeded(needed)) = &events.last().unwrap().event else { unreachable!() };
+    (events[0].run.clone(), needed.step.clone(), events)
+}
+
+async fn approve(h: &Harness, caller: Caller, step: &str) -> Result<pb::Step, tonic::Status> {
+    let request = pb::ApproveStepRequest { name: step.into(), comment: "ok, refund it".into() };
+    h.orchestrator.approve_step(caller.request(request)).await.map(|r| r.into_inner().step.unwrap())
+}
+
+async fn a_refund_waits_for_approval_and_happens_once(db: TestDb) {
+    let h = Harness::start(db).await;
+    let owner = Caller::owner();
+    h.connect_stripe(owner).await;
+    let (email, charge) = customer_with_a_charge(&h, owner).await;
+
+    let (run, step, events) = ask_refund(&h, owner, &email).await;
+    let Some(Event::ApprovalNeeded(needed)) = &events.last().unwrap().event else { unreachable!() };
+    assert_eq!(needed.tool, "stripe.refund.create");
+    assert_eq!(field(&needed.input, "charge"), charge.as_str(), "the reference resolved to the customer's last charge");
+    let waiting = h.get_run(owner, &run).await;
+    assert_eq!(waiting.status, RunStatus::AwaitingApproval as i32);
+    assert!(waiting.plan.as_ref().unwrap().steps[1].needs_approval);
+    assert_eq!(h.refunds_made(), 0, "nothing happens before the approval");
+
+    let approved = approve(&h, owner, &step).await.unwrap();
+    assert!(approved.reviewer == owner.user.to_string() && approved.review_time.is_some());
+    let rest = h.attach(owner, &run, events.last().unwrap().sequence).await.rest().await;
+    assert!(rest.last().unwrap().event.as_ref().is_some_and(is_finished), "{rest:#?}");
+    assert_eq!(h.refunds_made(), 1);
+
+    let done = h.get_run(owner, &run).await;
+    assert_eq!(done.status, RunStatus::Succeeded as i32);
+    let refund = &done.steps[1];
+    assert_eq!(refund.status, StepStatus::Succeeded as i32);
+    assert!(!refund.audit_event_id.is_empty(), "the connectors audited the call");
+    assert_eq!(refund.review_comment, "ok, refund it");
+    let Some(pb::step::Outcome::Output(output)) = &refund.outcome else { panic!("{refund:?}") };
+    assert_eq!(field(&Some(output.clone()), "charge"), charge.as_str());
+    assert!(done.answer.unwrap().text.contains(&format!("on charge `{charge}`")));
+
+    let audit = h.audit_actions().await;
+    assert!(audit.contains(&("orchestrator.step.approve".to_owned(), step.clone())), "{audit:?}");
+    assert!(audit.iter().any(|(action, _)| action == "connectors.action.stripe.refund.create"), "{audit:?}");
+    assert_eq!(approve(&h, owner, &step).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_waits_for_approval_and_happens_once_on_sqlite() {
+    a_refund_waits_for_approval_and_happens_once(TestDb::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_refund_waits_for_approval_and_happens_once_on_postgres() {
+    a_refund_waits_for_approval_and_happens_once(TestDb::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_rejected_refund_changes_nothing_and_the_answer_says_so() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    h.connect_stripe(owner).await;
+    let (email, _) = customer_with_a_charge(&h, owner).await;
+    let (run, step, events) = ask_refund(&h, owner, &email).await;
+
+    let request = pb::RejectStepRequest { name: step.clone(), reason: "the customer kept the goods".into() };
+    let rejected = h.orchestrator.reject_step(owner.request(request)).await.unwrap().into_inner().step.unwrap();
+    assert_eq!(rejected.status, StepStatus::Rejected as i32);
+    let rest = h.attach(owner, &run, events.last().unwrap().sequence).await.rest().await;
+    assert!(
+        rest.iter()
+            .any(|e| matches!(&e.event, Some(Event::StepFinished(f)) if f.status == StepStatus::Rejected as i32))
+    );
+    let done = h.get_run(owner, &run).await;
+    assert_eq!(done.status, RunStatus::Succeeded as i32);
+    let text = done.answer.unwrap().text;
+    assert!(text.contains("Not done") && text.contains("the customer kept the goods"), "{text}");
+    assert_eq!(h.refunds_made(), 0);
+    assert!(h.audit_actions().await.contains(&("orchestrator.step.reject".to_owned(), step)));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn only_admins_or_the_asking_member_may_approve() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    h.connect_stripe(owner).await;
+    let (email, _) = customer_with_a_charge(&h, owner).await;
+    let member = owner.colleague(Role::Member);
+    let (run, step, _) = ask_refund(&h, member, &email).await;
+
+    let viewer = owner.colleague(Role::Viewer);
+    assert_eq!(approve(&h, viewer, &step).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    let other_member = owner.colleague(Role::Member);
+    assert_eq!(approve(&h, other_member, &step).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    let reject = pb::RejectStepRequest { name: step.clone(), reason: "no".into() };
+    let status = h.orchestrator.reject_step(viewer.request(reject)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert_eq!(h.get_run(owner, &run).await.status, RunStatus::AwaitingApproval as i32);
+
+    // The member who asked may approve their own run.
+    approve(&h, member, &step).await.unwrap();
+    h.attach(member, &run, 0).await.rest().await;
+    assert_eq!(h.refunds_made(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_waiting_for_approval_survives_a_restart_and_writes_once() {
+    let mut h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    h.connect_stripe(owner).await;
+    let (email, charge) = customer_with_a_charge(&h, owner).await;
+    let (run, step, _) = ask_refund(&h, owner, &email).await;
+
+    // A new process: the run is still waiting, and approving it there performs the write.
+    assert_eq!(h.restart_orchestrator().await, 1);
+    assert_eq!(h.get_run(owner, &run).await.status, RunStatus::AwaitingApproval as i32);
+    approve(&h, owner, &step).await.unwrap();
+    let events = h.attach(owner, &run, 0).await.rest().await;
+    assert_contiguous(&events, 1);
+    assert_eq!(h.refunds_made(), 1);
+    let done = h.get_run(owner, &run).await;
+    assert_eq!(done.steps[1].status, StepStatus::Succeeded as i32);
+
+    // Another refund, approved while no process drives it (the approval is recorded first); the next process
+    // performs it once, and a process after that does nothing more.
+    let (email2, _) = (email, charge);
+    let (run2, step2, _) = ask_refund(&h, owner, &email2).await;
+    h.stop_orchestrator().await;
+    approve(&h, owner, &step2).await.unwrap();
+    assert_eq!(h.refunds_made(), 1, "no driver ran it yet");
+    assert_eq!(h.restart_orchestrator().await, 1);
+    let events = h.attach(owner, &run2, 0).await.rest().await;
+    assert!(events.last().unwrap().event.as_ref().is_some_and(is_finished));
+    assert_eq!(h.refunds_made(), 2);
+    assert_eq!(h.restart_orchestrator().await, 0, "nothing left to resume");
+    assert_eq!(h.refunds_made(), 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_run_asks_nothing_more() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    h.connect_stripe(owner).await;
+    let (email, _) = customer_with_a_charge(&h, owner).await;
+    let (run, step, events) = ask_refund(&h, owner, &email).await;
+    let request = pb::CancelRunRequest { name: run.clone(), reason: "changed my mind".into() };
+    let cancelled = h.orchestrator.cancel_run(owner.request(request)).await.unwrap().into_inner().run.unwrap();
+    assert_eq!(cancelled.status, RunStatus::Cancelled as i32);
+    assert_eq!(cancelled.steps[1].status, StepStatus::Cancelled as i32);
+    let rest = h.attach(owner, &run, events.last().unwrap().sequence).await.rest().await;
+    let Some(Event::RunFinished(finished)) = &rest.last().unwrap().event else { panic!("{rest:#?}") };
+    assert_eq!(finished.status, RunStatus::Cancelled as i32);
+    assert_eq!(approve(&h, owner, &step).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
+    let again = pb::CancelRunRequest { name: run.clone(), reason: String::new() };
+    assert_eq!(
+        h.orchestrator.cancel_run(owner.request(again)).await.unwrap_err().code(),
+        tonic::Code::FailedPrecondition
+    );
+    assert_eq!(h.refunds_made(), 0);
+    assert!(h.audit_actions().await.contains(&("orchestrator.run.cancel".to_owned(), run)));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn auto_approved_actions_run_without_waiting() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    h.connect_stripe(owner).await;
+    let (email, _) = customer_with_a_charge(&h, owner).await;
+    let settings = switchboard_orchestrator::settings::AssistantSettings {
+        auto_approve: vec!["stripe.refund.create".into()],
+        ..Default::default()
+    };
+    switchboard_orchestrator::settings::save(&h.store.store, owner.tenant, &settings).await.unwrap();
+    let events = h.ask(owner, &format!("Refund the last charge of {email}")).await.rest().await;
+    assert!(!events.iter().any(|e| e.event.as_ref().is_some_and(is_approval)), "{events:#?}");
+    assert_eq!(h.refunds_made(), 1);
+    let run = h.get_run(owner, &events[0].run).await;
+    assert_eq!(run.steps[1].reviewer, "auto-approve");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_step_that_times_out_fails_and_its_dependants_are_skipped() {
+    let mut h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    h.connect_stripe(owner).await;
+    let (email, _) = customer_with_a_charge(&h, owner).await;
+    h.slow_orchestrator(std::time::Duration::from_secs(5), std::time::Duration::from_millis(200)).await;
+    let events = h.ask(owner, &format!("Refund the last charge of {email}")).await.rest().await;
+    assert!(!events.iter().any(|e| e.event.as_ref().is_some_and(is_approval)), "{events:#?}");
+    let run = h.get_run(owner, &events[0].run).await;
+    assert_eq!(run.status, RunStatus::Succeeded as i32);
+    let (find, refund) = (&run.steps[0], &run.steps[1]);
+    assert_eq!(find.status, StepStatus::Failed as i32);
+    let Some(pb::step::Outcome::Error(error)) = &find.outcome else { panic!("{find:?}") };
+    assert_eq!(error.code, tonic::Code::DeadlineExceeded as i32);
+    assert_eq!(refund.status, StepStatus::Skipped as i32);
+    let text = run.answer.unwrap().text;
+    assert!(text.contains("**Failed:**") && text.contains("**Not done:**"), "{text}");
+    assert_eq!(h.refunds_made(), 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_limited_to_one_connection_reads_only_that_one() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    let first = h.connect_stripe(owner).await;
+    let second = h.connect_stripe(owner).await;
+    let all = h.records(owner, "customer").await.len();
+    assert_eq!(all % 2, 0, "two connections to the same account hold the same customers twice");
+
+    let request = pb::AskRequest {
+        question: "How many customers do we have?".into(),
+        allowed_connections: vec![second.name.clone()],
+        ..Default::default()
+    };
+    let events =
+        crate::support::Stream(h.orchestrator.ask(owner.request(request)).await.unwrap().into_inner()).rest().await;
+    let run = h.get_run(owner, &events[0].run).await;
+    assert_eq!(run.allowed_connections, vec![second.name.clone()]);
+    assert_eq!(run.steps[0].connection, second.name);
+    let Some(pb::step::Outcome::Output(output)) = &run.steps[0].outcome else { panic!("{:?}", run.steps[0]) };
+    assert_eq!(field(&Some(output.clone()), "count").as_f64().unwrap() as usize, all / 2);
+    assert_ne!(first.name, second.name);
+    h.stop().await;
+}

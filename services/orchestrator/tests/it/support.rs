@@ -1,0 +1,350 @@
+//! An orchestrator over a fresh store, calling an in-process connectors service whose providers are the sandbox.
+
+use std::sync::Arc;
+
+use prost::Message;
+use switchboard_cache::{Cache, MemoryCache};
+use switchboard_connectors::{ConnectorService, KeyRing, ProviderSettings, RetryPolicy, Secret};
+use switchboard_mesh::context::RequestContext;
+use switchboard_orchestrator::{ApiFuture, Clock, ConnectorsApi, OrchestratorService, RunOptions};
+use switchboard_proto::connectors::v1 as cpb;
+use switchboard_proto::connectors::v1::connector_service_server::ConnectorService as _;
+use switchboard_proto::orchestrator::v1 as pb;
+use switchboard_proto::orchestrator::v1::ask_response::Event;
+use switchboard_proto::orchestrator::v1::orchestrator_service_server::OrchestratorService as _;
+use switchboard_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use switchboard_test_support::{TestDb, TestStore, test_store};
+use switchboard_types::{Role, TenantId, UserId};
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+/// 2026-11-01T00:00:00Z: the sandbox's demo data lies in the 90 days before it, so questions are asked "then".
+pub const DEMO_NOW: i64 = 1_793_491_200;
+
+/// The connectors service called in process, with the caller's context attached as the mesh would attach it;
+/// QueryRecords answers after `query_delay` (a slow connectors service).
+pub struct InProcess(pub ConnectorService, pub std::time::Duration);
+
+fn with<T>(context: &RequestContext, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.extensions_mut().insert(context.clone());
+    request
+}
+
+impl ConnectorsApi for InProcess {
+    fn query_records<'a>(
+        &'a self,
+        context: &'a RequestContext,
+        request: cpb::QueryRecordsRequest,
+    ) -> ApiFuture<'a, cpb::QueryRecordsResponse> {
+        Box::pin(async move {
+            tokio::time::sleep(self.1).await;
+            Ok(self.0.query_records(with(context, request)).await?.into_inner())
+        })
+    }
+
+    fn list_actions<'a>(
+        &'a self,
+        context: &'a RequestContext,
+        request: cpb::ListActionsRequest,
+    ) -> ApiFuture<'a, cpb::ListActionsResponse> {
+        Box::pin(async move { Ok(self.0.list_actions(with(context, request)).await?.into_inner()) })
+    }
+
+    fn list_connections<'a>(
+        &'a self,
+        context: &'a RequestContext,
+        request: cpb::ListConnectionsRequest,
+    ) -> ApiFuture<'a, cpb::ListConnectionsResponse> {
+        Box::pin(async move { Ok(self.0.list_connections(with(context, request)).await?.into_inner()) })
+    }
+
+    fn invoke_action<'a>(
+        &'a self,
+        context: &'a RequestContext,
+        request: cpb::InvokeActionRequest,
+    ) -> ApiFuture<'a, cpb::InvokeActionResponse> {
+        Box::pin(async move { Ok(self.0.invoke_action(with(context, request)).await?.into_inner()) })
+    }
+}
+
+/// A person of a tenant with a role.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub role: Role,
+}
+
+impl Caller {
+    /// The owner of a new tenant.
+    pub fn owner() -> Self {
+        Self { tenant: TenantId::generate(), user: UserId::generate(), role: Role::Owner }
+    }
+
+    /// Another user of the same tenant, with `role`.
+    pub fn colleague(&self, role: Role) -> Self {
+        Self { tenant: self.tenant, user: UserId::generate(), role }
+    }
+
+    pub fn context(&self) -> RequestContext {
+        RequestContext::new_root().with_tenant(self.tenant).with_user(self.user).with_role(self.role)
+    }
+
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        with(&self.context(), message)
+    }
+}
+
+/// No delay on record queries, and a step timeout no test reaches.
+const SLOW_NEVER: (std::time::Duration, std::time::Duration) =
+    (std::time::Duration::ZERO, std::time::Duration::from_secs(30));
+
+pub struct Harness {
+    pub store: TestStore,
+    pub sandbox: SandboxHandle,
+    pub connectors: ConnectorService,
+    pub orchestrator: OrchestratorService,
+    orchestrator_stop: CancellationToken,
+    stop: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+fn settings(sandbox: &SandboxHandle) -> ProviderSettings {
+    let mut s = ProviderSettings::production();
+    s.stripe_api_base = sandbox.stripe_api_base();
+    s.stripe_connect_base = sandbox.stripe_connect_base();
+    s.stripe_client_id = switchboard_sandbox::STRIPE_CLIENT_ID.into();
+    s.stripe_platform_key = Secret::new(switchboard_sandbox::STRIPE_PLATFORM_KEY);
+    s
+}
+
+impl Harness {
+    pub async fn start(db: TestDb) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = test_store(db, dir.path()).await;
+        let stop = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sandbox = Sandbox::start(listener, SandboxConfig::default(), stop.clone()).await.unwrap();
+        let keys = KeyRing::load_or_create(&dir.path().join("kek")).unwrap();
+        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new());
+        let retry = RetryPolicy { base_delay: std::time::Duration::from_millis(20), ..RetryPolicy::default() };
+        let connectors =
+            ConnectorService::with_parts(store.store.clone(), keys, cache, settings(&sandbox), retry, stop.clone())
+                .unwrap();
+        let orchestrator_stop = stop.child_token();
+        let orchestrator = Self::orchestrator(&store, &connectors, orchestrator_stop.clone(), SLOW_NEVER);
+        Self { store, sandbox, connectors, orchestrator, orchestrator_stop, stop, _dir: dir }
+    }
+
+    fn orchestrator(
+        store: &TestStore,
+        connectors: &ConnectorService,
+        stop: CancellationToken,
+        (query_delay, step_timeout): (std::time::Duration, std::time::Duration),
+    ) -> OrchestratorService {
+        let options = RunOptions { step_timeout, clock: Clock::Fixed(DEMO_NOW) };
+        let api = Arc::new(InProcess(connectors.clone(), query_delay));
+        OrchestratorService::offline(store.store.clone(), api, options, stop).unwrap()
+    }
+
+    /// Replaces the orchestrator with one whose record queries take `delay` and whose steps time out after `timeout`.
+    pub async fn slow_orchestrator(&mut self, delay: std::time::Duration, timeout: std::time::Duration) {
+        self.stop_orchestrator().await;
+        self.orchestrator_stop = self.stop.child_token();
+        self.orchestrator =
+            Self::orchestrator(&self.store, &self.connectors, self.orchestrator_stop.clone(), (delay, timeout));
+    }
+
+    /// Stops the orchestrator (its run drivers end, as in a process that exits).
+    pub async fn stop_orchestrator(&self) {
+        self.orchestrator_stop.cancel();
+        self.orchestrator.wait_for_runs().await;
+    }
+
+    /// A new orchestrator on the same store, as a restarted process: it resumes the unfinished runs.
+    pub async fn restart_orchestrator(&mut self) -> usize {
+        self.stop_orchestrator().await;
+        self.orchestrator_stop = self.stop.child_token();
+        self.orchestrator =
+            Self::orchestrator(&self.store, &self.connectors, self.orchestrator_stop.clone(), SLOW_NEVER);
+        self.orchestrator.resume().await.unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.orchestrator.wait_for_runs().await;
+        self.connectors.wait_for_syncs().await;
+        self.store.cleanup().await;
+    }
+
+    /// Connects the sandbox's demo Stripe account for `caller`'s tenant and syncs it to the end.
+    pub async fn connect_stripe(&self, caller: Caller) -> cpb::Connection {
+        let request = cpb::CreateConnectionRequest {
+            connection: Some(cpb::Connection { provider: "stripe".into(), ..Default::default() }),
+            credentials: Some(cpb::Credentials { secret: switchboard_sandbox::DEMO_STRIPE_KEY.into() }),
+        };
+        let connection =
+            self.connectors.create_connection(caller.request(request)).await.unwrap().into_inner().connection.unwrap();
+        self.sync(caller, &connection.name).await;
+        connection
+    }
+
+    /// Runs a sync of `connection` to its end.
+    pub async fn sync(&self, caller: Caller, connection: &str) {
+        let request = cpb::StartSyncRequest { parent: connection.into(), record_kinds: vec![], full: false };
+        let sync = self.connectors.start_sync(caller.request(request)).await.unwrap().into_inner().sync.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let got = self
+                .connectors
+                .get_sync(caller.request(cpb::GetSyncRequest { name: sync.name.clone() }))
+                .await
+                .unwrap()
+                .into_inner()
+                .sync
+                .unwrap();
+            if got.status == cpb::SyncStatus::Succeeded as i32 {
+                return;
+            }
+            assert!(
+                got.status == cpb::SyncStatus::Pending as i32 || got.status == cpb::SyncStatus::Running as i32,
+                "sync ended badly: {got:?}"
+            );
+            assert!(std::time::Instant::now() < deadline, "sync did not end");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every record of `kind` the caller can see, read straight from the connectors service.
+    pub async fn records(&self, caller: Caller, kind: &str) -> Vec<cpb::Record> {
+        let mut records = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request =
+                cpb::QueryRecordsRequest { kind: kind.into(), page_size: 1000, page_token, ..Default::default() };
+            let page = self.connectors.query_records(caller.request(request)).await.unwrap().into_inner();
+            records.extend(page.records);
+            if page.next_page_token.is_empty() {
+                return records;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Asks and returns the stream.
+    pub async fn ask(&self, caller: Caller, question: &str) -> Stream {
+        let request = pb::AskRequest { question: question.into(), ..Default::default() };
+        Stream(self.orchestrator.ask(caller.request(request)).await.unwrap().into_inner())
+    }
+
+    /// Re-attaches to `run` after `after`.
+    pub async fn attach(&self, caller: Caller, run: &str, after: i64) -> Stream {
+        let request = pb::AskRequest { run: run.into(), after_sequence: after, ..Default::default() };
+        Stream(self.orchestrator.ask(caller.request(request)).await.unwrap().into_inner())
+    }
+
+    pub async fn get_run(&self, caller: Caller, run: &str) -> pb::Run {
+        let request = pb::GetRunRequest { name: run.into() };
+        self.orchestrator.get_run(caller.request(request)).await.unwrap().into_inner().run.unwrap()
+    }
+
+    /// Refunds the sandbox has made (POSTs to /v1/refunds that it answered).
+    pub fn refunds_made(&self) -> u64 {
+        self.sandbox.counts().requests_to("stripe POST /v1/refunds")
+    }
+
+    /// The audit records written so far (still in the outbox: no relay runs in these tests), as (action, resource).
+    pub async fn audit_actions(&self) -> Vec<(String, String)> {
+        let rows = self.store.store.outbox_relay().pending(100_000).await.unwrap();
+        rows.into_iter()
+            .filter(|row| row.topic == switchboard_events::topics::AUDIT_EVENTS)
+            .filter_map(|row| {
+                let envelope = switchboard_proto::events::v1::EventEnvelope::decode(row.envelope.as_slice()).ok()?;
+                let event = switchboard_events::audit_recorded(&envelope).ok()?.event?;
+                Some((event.action, event.resource))
+            })
+            .collect()
+    }
+
+    /// `orchestrator.runs` events in the outbox, decoded.
+    pub async fn runs_finished(&self) -> Vec<switchboard_proto::events::v1::RunFinished> {
+        let rows = self.store.store.outbox_relay().pending(100_000).await.unwrap();
+        rows.into_iter()
+            .filter(|row| row.topic == switchboard_events::topics::ORCHESTRATOR_RUNS)
+            .filter_map(|row| {
+                let envelope = switchboard_proto::events::v1::EventEnvelope::decode(row.envelope.as_slice()).ok()?;
+                assert_eq!(envelope.r#type, switchboard_events::types::RUN_FINISHED);
+                switchboard_proto::events::v1::RunFinished::decode(envelope.payload?.value.as_slice()).ok()
+            })
+            .collect()
+    }
+}
+
+/// An Ask stream.
+pub struct Stream(pub <OrchestratorService as switchboard_proto::orchestrator::v1::orchestrator_service_server::OrchestratorService>::AskStream);
+
+impl Stream {
+    /// The next event (failing the test after 30 s).
+    pub async fn next(&mut self) -> Option<pb::AskResponse> {
+        tokio::time::timeout(std::time::Duration::from_secs(30), self.0.next())
+            .await
+            .expect("no event within 30 s")
+            .map(|r| r.unwrap())
+    }
+
+    /// Events until one matches `stop` (included).
+    pub async fn until(&mut self, stop: impl Fn(&Event) -> bool) -> Vec<pb::AskResponse> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next().await {
+            let done = event.event.as_ref().is_some_and(&stop);
+            events.push(event);
+            if done {
+                return events;
+            }
+        }
+        panic!("the stream ended before the awaited event: {events:#?}");
+    }
+
+    /// Every event to the end of the stream.
+    pub async fn rest(&mut self) -> Vec<pb::AskResponse> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next().await {
+            events.push(event);
+        }
+        events
+    }
+}
+
+/// Asserts the events are numbered from `first` without gaps.
+pub fn assert_contiguous(events: &[pb::AskResponse], first: i64) {
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event.sequence, first + i as i64, "event {i} of {events:#?}");
+    }
+}
+
+/// A field of a `Struct` as JSON.
+pub fn field(value: &Option<prost_types::Struct>, name: &str) -> serde_json::Value {
+    let s = value.as_ref().expect("a struct");
+    to_json(s.fields.get(name).expect("the field"))
+}
+
+pub fn to_json(value: &prost_types::Value) -> serde_json::Value {
+    use prost_types::value::Kind;
+    match &value.kind {
+        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
+        Some(Kind::BoolValue(b)) => (*b).into(),
+        Some(Kind::NumberValue(n)) => serde_json::json!(n),
+        Some(Kind::StringValue(s)) => s.clone().into(),
+        Some(Kind::ListValue(l)) => l.values.iter().map(to_json).collect(),
+        Some(Kind::StructValue(s)) => s.fields.iter().map(|(k, v)| (k.clone(), to_json(v))).collect(),
+    }
+}
+
+pub fn is_approval(event: &Event) -> bool {
+    matches!(event, Event::ApprovalNeeded(_))
+}
+
+pub fn is_finished(event: &Event) -> bool {
+    matches!(event, Event::RunFinished(_))
+}
