@@ -8,8 +8,8 @@
 //! - `fallback` gives callers one `Arc<dyn Embedder>`: the model when it loads, otherwise the hashed n-gram embedder
 //!   of switchboard-vectors, with an error in the logs saying how to fetch the model.
 //!
-//! The model is not downloaded here: `scripts/fetch-embedding-model.sh` (run by `make run` and `make test`) puts it
-//! in the cache directory once. This crate does not store vectors either; that is switchboard-vectors' job, whose
+//! The model is not downloaded here: `scripts/fetch-embedding-model.sh` puts it in the cache directory once (this
+//! crate's tests run it when the model is absent). This crate does not store vectors either; that is switchboard-vectors' job, whose
 //! [`Embedder`] trait the model implements.
 
 mod fallback;
