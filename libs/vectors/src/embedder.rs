@@ -1,6 +1,22 @@
-//! An offline embedder: words and character trigrams hashed into a fixed number of signed buckets, then
-//! L2-normalised. Deterministic, needs no model files, and good enough that texts sharing words and word
-//! fragments land near each other; the hosted embeddings client replaces it when a provider is configured.
+//! The [`Embedder`] trait, and an offline embedder behind it: words and character trigrams hashed into a fixed
+//! number of signed buckets, then L2-normalised. Deterministic, needs no model files, and good enough that texts
+//! sharing words and word fragments land near each other; it cannot tell "refund the order" from "how many orders
+//! were refunded", so it is the fallback for when the real model (switchboard-embedding) is absent.
+
+use crate::VectorError;
+
+/// Turns texts into vectors for the store. Object-safe, so callers hold an `Arc<dyn Embedder>` and need not know
+/// whether the local model or the hashed fallback is behind it. Embedding is CPU work that can take milliseconds
+/// per text: call it from the blocking pool (`tokio::task::spawn_blocking`), not on the runtime.
+pub trait Embedder: Send + Sync + 'static {
+    /// One unit-length vector of [`Embedder::dimension`] values per text, in the order given.
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, VectorError>;
+    /// The vector length.
+    fn dimension(&self) -> usize;
+    /// Which model produced the vectors, for logs and to keep vectors of different models in different collections
+    /// (their similarities are not comparable).
+    fn model(&self) -> &str;
+}
 
 /// The hashed n-gram embedder.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +72,20 @@ impl HashedEmbedder {
     }
 }
 
+impl Embedder for HashedEmbedder {
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, VectorError> {
+        Ok(texts.iter().map(|text| self.embed(text)).collect())
+    }
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    fn model(&self) -> &str {
+        "hashed-ngram"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +104,16 @@ mod tests {
         assert_eq!(e.embed("Same text"), e.embed("same TEXT"), "deterministic, case-insensitive");
         assert!((cosine(&invoice, &invoice) - 1.0).abs() < 1e-5, "unit length");
         assert!(e.embed("").iter().all(|x| *x == 0.0));
+    }
+
+    #[test]
+    fn the_trait_embeds_each_text_in_order() {
+        let e: &dyn Embedder = &HashedEmbedder::new(64);
+        let batch = e.embed_batch(&["overdue invoices", "refund order 1042"]).unwrap();
+        assert_eq!(
+            batch,
+            vec![HashedEmbedder::new(64).embed("overdue invoices"), HashedEmbedder::new(64).embed("refund order 1042")]
+        );
+        assert_eq!((e.dimension(), e.model()), (64, "hashed-ngram"));
     }
 }

@@ -1,5 +1,6 @@
 //! Vector search for retrieval: the [`VectorStore`] trait, the embedded [`EmbeddedIndex`] (the default), the
-//! [`QdrantStore`] adapter for a shared Qdrant server, and the offline [`HashedEmbedder`].
+//! [`QdrantStore`] adapter for a shared Qdrant server, and the [`Embedder`] trait with the offline [`HashedEmbedder`]
+//! (the local model behind the same trait lives in switchboard-embedding, which keeps candle out of this crate).
 //!
 //! Tenancy is part of the API, not a convention: every point carries a [`TenantId`], and `search` and `delete`
 //! take one, so one tenant's vectors can never answer another's query (the embedded index even keeps each
@@ -19,7 +20,7 @@ use serde_json::{Map, Value};
 pub use switchboard_types::TenantId;
 
 pub use crate::embedded::EmbeddedIndex;
-pub use crate::embedder::HashedEmbedder;
+pub use crate::embedder::{Embedder, HashedEmbedder};
 pub use crate::qdrant::QdrantStore;
 
 /// What can go wrong.
@@ -35,6 +36,9 @@ pub enum VectorError {
     /// The vector server did not answer; retry later.
     #[error("vector server unavailable: {0}")]
     Unavailable(String),
+    /// The embedding model failed to turn text into vectors.
+    #[error("embedding: {0}")]
+    Embedding(String),
 }
 
 /// Refuses collection names that are not 1-64 of `a-z`, `A-Z`, `0-9`, `_` and `-` (they name files and Qdrant
