@@ -14,6 +14,7 @@ setup:
 ## Build and start the whole platform on embedded defaults (SQLite, dev CA) in ./.switchboard, beside the provider
 ## sandbox, with a demo tenant connected to it (scripts/run.sh).
 run: setup
+	@scripts/fetch-embedding-model.sh
 	@CARGO="$(CARGO)" scripts/run.sh
 
 build: setup
@@ -22,6 +23,7 @@ build: setup
 ## Every test: contracts lint, then the Rust suites (SQLite and PostgreSQL, in-process and Redis, the embedded
 ## event log and Kafka on a tansu broker that this target installs, starts and stops).
 test: setup proto-lint
+	@scripts/fetch-embedding-model.sh
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
 	@scripts/with-kafka.sh $(CARGO) test --workspace --locked
