@@ -166,7 +166,12 @@ impl SandboxHandle {
     pub fn hubspot_associations(&self, kind: &str, id: &str, to: &str) -> Result<Vec<String>, SandboxError> {
         let (kind, to) = (hubspot_kind(kind)?, hubspot_kind(to)?);
         let id: u64 = id.parse().map_err(|_| SandboxError::NotFound { kind: "hubspot object", id: id.to_owned() })?;
-        Ok(lock(&self.shared.hubspot).associations.of(kind, id, Some(to)).into_iter().map(|(_, i)| i.to_string()).collect())
+        Ok(lock(&self.shared.hubspot)
+            .associations
+            .of(kind, id, Some(to))
+            .into_iter()
+            .map(|(_, i)| i.to_string())
+            .collect())
     }
 
     /// Creates a HubSpot object with `properties` (a JSON object) as an API call would, sends its webhook events to

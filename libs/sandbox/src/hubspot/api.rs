@@ -58,7 +58,11 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 fn object_type(segment: &str) -> Result<ObjectType, HubSpotError> {
     ObjectType::parse(segment).ok_or_else(|| {
-        HubSpotError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", format!("Unable to infer object type from: {segment}"))
+        HubSpotError::new(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            format!("Unable to infer object type from: {segment}"),
+        )
     })
 }
 
@@ -67,7 +71,13 @@ fn association_types(params: &[(String, String)]) -> Result<Vec<ObjectType>, Hub
 }
 
 /// An object with its `associations` member for the types asked.
-fn render(data: &HubSpotData, kind: ObjectType, object: &CrmObject, properties: Option<&[String]>, with: &[ObjectType]) -> Value {
+fn render(
+    data: &HubSpotData,
+    kind: ObjectType,
+    object: &CrmObject,
+    properties: Option<&[String]>,
+    with: &[ObjectType],
+) -> Value {
     let mut json = object.to_json(kind, properties);
     if !with.is_empty() {
         let member = v3_associations(&data.associations, kind, object.id, with);
@@ -127,9 +137,11 @@ pub(crate) async fn list(
     let limit = match param(&params, "limit").map(str::parse::<usize>) {
         None => 10,
         Some(Ok(n)) if (1..=LIST_LIMIT_MAX).contains(&n) => n,
-        Some(_) => return HubSpotError::validation(format!("limit must be between 1 and {LIST_LIMIT_MAX}")).into_response(),
+        Some(_) => {
+            return HubSpotError::validation(format!("limit must be between 1 and {LIST_LIMIT_MAX}")).into_response();
+        }
     };
-    let after: u64 = match param(&params, "after").map(str::parse) {
+    let after: u64 = match param(&params, "after").filter(|a| !a.is_empty()).map(str::parse) {
         None => 0,
         Some(Ok(n)) => n,
         Some(Err(_)) => return HubSpotError::validation("after is not a valid paging cursor").into_response(),
@@ -166,7 +178,9 @@ pub(crate) async fn read(
     let with = attempt!(association_types(&params));
     let data = lock(&shared.hubspot);
     match data.find(kind, &id, param(&params, "idProperty")) {
-        Some(object) => axum::Json(render(&data, kind, object, multi(&params, "properties").as_deref(), &with)).into_response(),
+        Some(object) => {
+            axum::Json(render(&data, kind, object, multi(&params, "properties").as_deref(), &with)).into_response()
+        }
         None => HubSpotError::not_found(kind, &id).into_response(),
     }
 }
@@ -415,9 +429,8 @@ fn matches(kind: ObjectType, object: &CrmObject, filter: &Filter) -> Result<bool
     let value = filter.value.as_ref().map(text);
     let cmp = |wanted: &str| actual.as_deref().and_then(|a| compare(&filter.property_name, a, wanted));
     let with_value = |test: fn(Ordering) -> bool| -> Result<bool, HubSpotError> {
-        let wanted = value
-            .as_deref()
-            .ok_or_else(|| HubSpotError::validation(format!("{} needs a value", filter.operator)))?;
+        let wanted =
+            value.as_deref().ok_or_else(|| HubSpotError::validation(format!("{} needs a value", filter.operator)))?;
         Ok(cmp(wanted).is_some_and(test))
     };
     match filter.operator.as_str() {
@@ -428,7 +441,11 @@ fn matches(kind: ObjectType, object: &CrmObject, filter: &Filter) -> Result<bool
         "GT" => with_value(|o| o == Ordering::Greater),
         "GTE" => with_value(|o| o != Ordering::Less),
         "BETWEEN" => {
-            let high = filter.high_value.as_ref().map(text).ok_or_else(|| HubSpotError::validation("BETWEEN needs a highValue"))?;
+            let high = filter
+                .high_value
+                .as_ref()
+                .map(text)
+                .ok_or_else(|| HubSpotError::validation("BETWEEN needs a highValue"))?;
             Ok(with_value(|o| o != Ordering::Less)? && cmp(&high).is_some_and(|o| o != Ordering::Greater))
         }
         "IN" | "NOT_IN" => {
@@ -535,8 +552,12 @@ pub(crate) async fn associations(
     let Some(object) = id.parse().ok().and_then(|id| data.live(kind, id)) else {
         return HubSpotError::not_found(kind, &id).into_response();
     };
-    let results: Vec<Value> =
-        data.associations.of(kind, object.id, Some(to)).into_iter().map(|(t, to_id)| v4_target(kind, t, to_id)).collect();
+    let results: Vec<Value> = data
+        .associations
+        .of(kind, object.id, Some(to))
+        .into_iter()
+        .map(|(t, to_id)| v4_target(kind, t, to_id))
+        .collect();
     axum::Json(json!({"results": results})).into_response()
 }
 
@@ -620,8 +641,8 @@ pub(crate) async fn create_property(
     authed!(shared, headers);
     let kind = attempt!(object_type(&kind));
     let input: PropertyInput = attempt!(parse_json(&body));
-    let valid = !input.name.is_empty()
-        && input.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let valid =
+        !input.name.is_empty() && input.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !valid {
         return HubSpotError::validation("name must be lower-case letters, digits and underscores").into_response();
     }
@@ -652,6 +673,8 @@ pub(crate) async fn pipelines(State(shared): State<Arc<Shared>>, headers: Header
                    "metadata": {"probability": probability, "isClosed": if id.starts_with("closed") { "true" } else { "false" }}})
         })
         .collect();
-    axum::Json(json!({"results": [{"id": DEFAULT_PIPELINE, "label": "Sales Pipeline", "displayOrder": 0, "stages": stages}]}))
-        .into_response()
+    axum::Json(
+        json!({"results": [{"id": DEFAULT_PIPELINE, "label": "Sales Pipeline", "displayOrder": 0, "stages": stages}]}),
+    )
+    .into_response()
 }

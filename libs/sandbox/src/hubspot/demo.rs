@@ -165,7 +165,10 @@ pub(crate) fn demo_portal(seed: u64, scale: u32, people: &[Person]) -> Portal {
             ("phone", draft.person.phone.clone()),
             ("lifecyclestage", Some(stage.to_owned())),
             ("company", company.map(|c| c.1.clone())),
-            ("hs_lead_status", draft.lead.then(|| (*rng.pick(&["NEW", "OPEN", "IN_PROGRESS", "CONNECTED"])).to_owned())),
+            (
+                "hs_lead_status",
+                draft.lead.then(|| (*rng.pick(&["NEW", "OPEN", "IN_PROGRESS", "CONNECTED"])).to_owned()),
+            ),
         ]);
         let updated = later(&mut rng, draft.created_ms);
         portal.objects[ObjectType::Contacts.index()]

@@ -13,8 +13,8 @@
 
 pub(crate) mod api;
 pub(crate) mod demo;
-pub(crate) mod objects;
 mod oauth;
+pub(crate) mod objects;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -161,9 +161,9 @@ impl HubSpotData {
             None => self.live(kind, id.parse().ok()?),
             Some(property) => self.objects[kind.index()].values().find(|o| {
                 o.archived_ms.is_none()
-                    && o.properties.get(property).is_some_and(|v| {
-                        if property == "email" { v.eq_ignore_ascii_case(id) } else { v == id }
-                    })
+                    && o.properties
+                        .get(property)
+                        .is_some_and(|v| if property == "email" { v.eq_ignore_ascii_case(id) } else { v == id })
             }),
         }
     }
@@ -179,7 +179,12 @@ impl HubSpotData {
 
     /// Checks the properties of a write to `kind` (on object `id` when updating): every name exists, deals name a
     /// pipeline and stage of it, e-mails and unique properties are not taken by another object.
-    fn check(&self, kind: ObjectType, id: Option<u64>, properties: &BTreeMap<String, String>) -> Result<(), HubSpotError> {
+    fn check(
+        &self,
+        kind: ObjectType,
+        id: Option<u64>,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<(), HubSpotError> {
         let mut problems = Vec::new();
         for name in properties.keys() {
             let known = standard_properties(kind).contains(&name.as_str())
@@ -220,8 +225,11 @@ impl HubSpotData {
                 let message = if name == "email" {
                     format!("Contact already exists. Existing ID: {}", other.id)
                 } else {
-                    format!("A {} with the value {value:?} for unique property {name} already exists. Existing ID: {}",
-                        kind.singular(), other.id)
+                    format!(
+                        "A {} with the value {value:?} for unique property {name} already exists. Existing ID: {}",
+                        kind.singular(),
+                        other.id
+                    )
                 };
                 let mut error = HubSpotError::new(StatusCode::CONFLICT, "CONFLICT", message);
                 error.context = Some(json!({"id": [other.id.to_string()], "propertyName": [name]}));
@@ -304,9 +312,8 @@ impl HubSpotData {
         }
         self.check(kind, Some(id), &properties)?;
         let mut changed = Vec::new();
-        let object = self.objects[kind.index()]
-            .get_mut(&id)
-            .ok_or_else(|| HubSpotError::not_found(kind, &id.to_string()))?;
+        let object =
+            self.objects[kind.index()].get_mut(&id).ok_or_else(|| HubSpotError::not_found(kind, &id.to_string()))?;
         for (name, value) in properties {
             if object.properties.get(&name) != Some(&value) {
                 changed.push((name.clone(), value.clone()));
@@ -355,7 +362,11 @@ impl HubSpotData {
             return Err(HubSpotError::not_found(to, &to_id.to_string()));
         }
         if objects::association_type(from, to).is_none() {
-            return Err(HubSpotError::validation(format!("{} cannot be associated with {}", from.plural(), to.plural())));
+            return Err(HubSpotError::validation(format!(
+                "{} cannot be associated with {}",
+                from.plural(),
+                to.plural()
+            )));
         }
         if !self.associations.add(from, from_id, to, to_id) {
             return Ok(Vec::new());
@@ -366,7 +377,10 @@ impl HubSpotData {
                 object.updated_ms = object.updated_ms.max(now_ms);
             }
         }
-        Ok(vec![self.event(from, from_id, "associationChange", now_ms), self.event(to, to_id, "associationChange", now_ms)])
+        Ok(vec![
+            self.event(from, from_id, "associationChange", now_ms),
+            self.event(to, to_id, "associationChange", now_ms),
+        ])
     }
 
     /// Creates `count` objects of `kind` at once, last changed spread evenly over the second before `now_ms`
@@ -388,10 +402,12 @@ impl HubSpotData {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
-                ObjectType::Companies => [("name", format!("Bulk Company {id}")), ("domain", format!("bulk{id}.example"))]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v))
-                    .collect(),
+                ObjectType::Companies => {
+                    [("name", format!("Bulk Company {id}")), ("domain", format!("bulk{id}.example"))]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect()
+                }
                 ObjectType::Deals => [
                     ("dealname", format!("Bulk deal {id}")),
                     ("pipeline", DEFAULT_PIPELINE.to_owned()),
