@@ -263,6 +263,33 @@ impl HubSpotData {
         event
     }
 
+    /// `{from}.associationChange` events for a new association, one per direction, as HubSpot sends them
+    /// (`fromObjectId`, `toObjectId`, `associationType` like `CONTACT_TO_COMPANY`).
+    fn association_events(
+        &mut self,
+        from: ObjectType,
+        from_id: u64,
+        to: ObjectType,
+        to_id: u64,
+        at_ms: i64,
+    ) -> Vec<Value> {
+        [(from, from_id, to, to_id), (to, to_id, from, from_id)]
+            .into_iter()
+            .map(|(a, a_id, b, b_id)| {
+                let mut event = self.event(a, a_id, "associationChange", at_ms);
+                if let Some(fields) = event.as_object_mut() {
+                    fields.remove("objectId");
+                }
+                event["fromObjectId"] = json!(a_id);
+                event["toObjectId"] = json!(b_id);
+                event["associationType"] = json!(format!("{}_TO_{}", a.singular(), b.singular()).to_ascii_uppercase());
+                event["associationRemoved"] = json!(false);
+                event["isPrimaryAssociation"] = json!(false);
+                event
+            })
+            .collect()
+    }
+
     /// Creates an object, with associations to existing objects; returns it and the webhook events.
     pub(crate) fn create(
         &mut self,
@@ -294,7 +321,7 @@ impl HubSpotData {
         let mut events = vec![self.event(kind, id, "creation", now_ms)];
         for (to, to_id) in associate {
             self.associations.add(kind, id, *to, *to_id);
-            events.push(self.event(*to, *to_id, "associationChange", now_ms));
+            events.extend(self.association_events(kind, id, *to, *to_id, now_ms));
         }
         Ok((object, events))
     }
@@ -377,10 +404,7 @@ impl HubSpotData {
                 object.updated_ms = object.updated_ms.max(now_ms);
             }
         }
-        Ok(vec![
-            self.event(from, from_id, "associationChange", now_ms),
-            self.event(to, to_id, "associationChange", now_ms),
-        ])
+        Ok(self.association_events(from, from_id, to, to_id, now_ms))
     }
 
     /// Creates `count` objects of `kind` at once, last changed spread evenly over the second before `now_ms`
