@@ -425,9 +425,14 @@ fn compare(property: &str, actual: &str, wanted: &str) -> Option<Ordering> {
 }
 
 fn matches(kind: ObjectType, object: &CrmObject, filter: &Filter) -> Result<bool, HubSpotError> {
-    let actual = object.property(kind, &filter.property_name);
+    let date = is_date(&filter.property_name);
+    let actual_ms = if date { object.date_ms(kind, &filter.property_name) } else { None };
+    let actual = if date { actual_ms.map(|ms| ms.to_string()) } else { object.property(kind, &filter.property_name) };
     let value = filter.value.as_ref().map(text);
-    let cmp = |wanted: &str| actual.as_deref().and_then(|a| compare(&filter.property_name, a, wanted));
+    let cmp = |wanted: &str| match actual_ms {
+        Some(ms) => parse_ms(wanted).map(|w| ms.cmp(&w)),
+        None => actual.as_deref().and_then(|a| compare(&filter.property_name, a, wanted)),
+    };
     let with_value = |test: fn(Ordering) -> bool| -> Result<bool, HubSpotError> {
         let wanted =
             value.as_deref().ok_or_else(|| HubSpotError::validation(format!("{} needs a value", filter.operator)))?;
@@ -461,6 +466,12 @@ fn matches(kind: ObjectType, object: &CrmObject, filter: &Filter) -> Result<bool
 
 /// Orders two objects by a property (missing values last), dates as instants, numbers as numbers.
 fn order_by(kind: ObjectType, property: &str, a: &CrmObject, b: &CrmObject) -> Ordering {
+    if is_date(property) {
+        return match (a.date_ms(kind, property), b.date_ms(kind, property)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (x, y) => x.is_none().cmp(&y.is_none()),
+        };
+    }
     match (a.property(kind, property), b.property(kind, property)) {
         (Some(x), Some(y)) => compare(property, &x, &y).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Less,
