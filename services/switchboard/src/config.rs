@@ -444,7 +444,8 @@ impl ConnectorsArgs {
         s.quickbooks_verifier_token = Secret::new(self.quickbooks_webhook_verifier.clone());
         s.hubspot_client_id = self.hubspot_client_id.clone();
         s.hubspot_client_secret = Secret::new(self.hubspot_client_secret.clone());
-        let scopes: Vec<String> = self.hubspot_scopes.iter().flat_map(|s| s.split_whitespace()).map(str::to_owned).collect();
+        let scopes: Vec<String> =
+            self.hubspot_scopes.iter().flat_map(|s| s.split_whitespace()).map(str::to_owned).collect();
         if !scopes.is_empty() {
             s.hubspot_scopes = scopes;
         }

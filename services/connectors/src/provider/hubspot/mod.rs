@@ -314,7 +314,9 @@ mod tests {
         let secret = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy";
         let uri = "https://www.example.com/webhook_uri";
         let contact_batch = r#"[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]"#;
-        let cases: [(&str, &str, &str, i64, &[(&str, &str)], bool); 5] = [
+        /// Name, URI, body, clock, headers, verdict.
+        type Case<'a> = (&'a str, &'a str, &'a str, i64, &'a [(&'a str, &'a str)], bool);
+        let cases: [Case<'_>; 5] = [
             (
                 "v1",
                 uri,
