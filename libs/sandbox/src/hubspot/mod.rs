@@ -476,6 +476,7 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/hubspot/oauth/authorize", get(oauth::authorize))
         .route("/hubspot/oauth/v1/token", post(oauth::token))
         .route("/hubspot/oauth/2026-03/token", post(oauth::token))
+        .route("/hubspot/oauth/v1/access-tokens/{token}", get(oauth::access_token_info))
         .route("/hubspot/account-info/v3/details", get(oauth::account_details))
         .route("/hubspot/crm/v3/objects/{kind}", get(api::list).post(api::create))
         .route("/hubspot/crm/v3/objects/{kind}/search", post(api::search))

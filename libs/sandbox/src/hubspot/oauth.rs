@@ -5,6 +5,8 @@
 //! - `POST /oauth/2026-03/token` and the deprecated `POST /oauth/v1/token`, form body with `client_id` and
 //!   `client_secret`: `authorization_code` or `refresh_token` → `{"token_type","access_token","refresh_token",
 //!   "expires_in":1800,"hub_id"}`; errors are RFC 6749 plus HubSpot's `status`;
+//! - `GET /oauth/v1/access-tokens/{token}`: what an access token grants (`scopes`, `hub_id`), as HubSpot's token
+//!   information endpoint answers;
 //! - `GET /account-info/v3/details`: the portal the token opens.
 //!
 //! Refresh tokens ROTATE here and the used one dies at once ([`Rotation::Immediate`]). HubSpot's documentation
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
@@ -154,4 +156,26 @@ pub(super) async fn account_details(State(shared): State<Arc<Shared>>, headers: 
         "dataHostingLocation": "na1",
     }))
     .into_response()
+}
+
+pub(super) async fn access_token_info(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
+    match lock(&shared.grants).check(Provider::HubSpot, &token) {
+        Ok(grant) => axum::Json(json!({
+            "token": token,
+            "user": "owner@demo-coffee.example",
+            "hub_domain": "demo-coffee.example",
+            "scopes": grant.scope.split_whitespace().collect::<Vec<_>>(),
+            "hub_id": grant.account.parse::<i64>().unwrap_or(DEMO_HUBSPOT_PORTAL),
+            "app_id": 1,
+            "user_id": 1,
+            "token_type": "access",
+        }))
+        .into_response(),
+        Err(_) => super::HubSpotError::new(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            "The access token is expired or invalid",
+        )
+        .into_response(),
+    }
 }

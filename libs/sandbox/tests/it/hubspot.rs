@@ -84,6 +84,12 @@ async fn hubspot_rotates_its_refresh_token_and_signs_v3() {
     assert_eq!(ok.body["portalId"], DEMO_HUBSPOT_PORTAL);
     assert_eq!(ok.header("x-hubspot-ratelimit-max"), Some("110"), "an OAuth app's burst limit");
     assert!(ok.header("x-hubspot-ratelimit-daily").is_none(), "OAuth calls carry no daily headers");
+    let info = format!("{}/oauth/v1/access-tokens/{access}", env.sandbox.hubspot_base());
+    let info = answer(env.http.get(&info).send().await.expect("get")).await;
+    assert_eq!(info.body["hub_id"], DEMO_HUBSPOT_PORTAL);
+    assert_eq!(info.body["scopes"], json!(["crm.objects.contacts.read", "oauth"]));
+    let unknown = format!("{}/oauth/v1/access-tokens/CNa1-unknown", env.sandbox.hubspot_base());
+    assert_eq!(env.http.get(&unknown).send().await.expect("get").status(), 404);
 
     let uri = "https://gateway.example/v1/webhooks/hubspot";
     let delivery = env.sandbox.hubspot_webhook(

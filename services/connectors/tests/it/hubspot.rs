@@ -45,7 +45,11 @@ async fn connect_hubspot_oauth(service: &ConnectorService, caller: Caller) -> pb
     let params = authorize(&started.authorization_url).await;
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
     let complete = pb::CompleteOAuthRequest { state: get("state"), code: get("code"), params: Default::default() };
-    service.complete_o_auth(caller.request(complete)).await.unwrap().into_inner().connection.unwrap()
+    let connection = service.complete_o_auth(caller.request(complete)).await.unwrap().into_inner().connection.unwrap();
+    for scope in ["crm.objects.contacts.write", "crm.objects.companies.read", "crm.objects.deals.read"] {
+        assert!(connection.scopes.iter().any(|s| s == scope), "{scope} granted: {:?}", connection.scopes);
+    }
+    connection
 }
 
 /// A harness whose sandbox issues access tokens that expire in a minute (inside the refresh margin).

@@ -141,6 +141,31 @@ async fn token_request(call: &Call<'_>, form: &[(&str, &str)]) -> Result<TokenGr
     Ok(TokenGrant { account, ..TokenGrant::from_response(ID, &body, ' ')? })
 }
 
+/// The scopes an access token grants, from `GET /oauth/v1/access-tokens/{token}`; empty (the engine then records
+/// the requested ones) when HubSpot does not say.
+async fn granted_scopes(call: &Call<'_>, access_token: &str) -> Vec<String> {
+    let url = format!("{}/oauth/v1/access-tokens/{access_token}", call.settings.hubspot_api_base.trim_end_matches('/'));
+    match call.http.send(|c| c.get(&url)).await {
+        Ok(response) if response.status.is_success() => response
+            .json()
+            .ok()
+            .and_then(|body| {
+                body.get("scopes")?
+                    .as_array()
+                    .map(|scopes| scopes.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            })
+            .unwrap_or_default(),
+        Ok(response) => {
+            tracing::warn!(status = %response.status, "HubSpot's token information was refused; keeping the requested scopes");
+            Vec::new()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "HubSpot's token information could not be read; keeping the requested scopes");
+            Vec::new()
+        }
+    }
+}
+
 impl Provider for HubSpot {
     fn info(&self) -> &ProviderInfo {
         &INFO
@@ -180,8 +205,15 @@ impl Provider for HubSpot {
         redirect_uri: &'a str,
     ) -> BoxFuture<'a, Result<TokenGrant, ProviderError>> {
         async move {
-            token_request(call, &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)])
-                .await
+            let grant = token_request(
+                call,
+                &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)],
+            )
+            .await?;
+            // HubSpot's token response names no scopes; its token information does (the configured CRM scopes
+            // included), so the connection records what was granted.
+            let scopes = granted_scopes(call, &grant.access_token).await;
+            Ok(TokenGrant { scopes, ..grant })
         }
         .boxed()
     }
