@@ -107,6 +107,7 @@ pub(crate) fn respond(fault: &Fault, graphql: bool) -> Response {
             "errorType": "RATE_LIMIT",
             "correlationId": uuid::Uuid::new_v4().to_string(),
             "policyName": "TEN_SECONDLY_ROLLING",
+            "category": "RATE_LIMITS",
         }),
         Provider::HubSpot => json!({
             "status": "error",

@@ -117,6 +117,7 @@ async fn gate(State(shared): State<Arc<Shared>>, area: Area, mut request: Reques
     request.extensions_mut().insert(RequestId(request_id.clone()));
     let stripe_version = request.headers().get("stripe-version").cloned();
     let idempotency_key = request.headers().get("idempotency-key").cloned();
+    let authorization = (area == Area::HubSpot).then(|| request.headers().get("authorization").cloned()).flatten();
 
     let fault = if area.is_api(&sub) { lock(&shared.faults).take(provider) } else { None };
     let mut response = match fault {
@@ -156,6 +157,9 @@ async fn gate(State(shared): State<Arc<Shared>>, area: Area, mut request: Reques
         Area::HubSpot => {
             if let Some(id) = id {
                 headers.insert("x-hubspot-correlation-id", id);
+            }
+            if area.is_api(&sub) {
+                crate::hubspot::rate_limit_headers(&shared, authorization.as_ref(), headers);
             }
         }
     }

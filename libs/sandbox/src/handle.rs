@@ -146,6 +146,81 @@ impl SandboxHandle {
         webhooks::hubspot_delivery(&self.shared.apps, portal_id, uri, events)
     }
 
+    /// Live objects of a HubSpot type (`contacts`, `companies`, `deals`, `notes`) in the demo portal.
+    pub fn hubspot_count(&self, kind: &str) -> Result<usize, SandboxError> {
+        let kind = hubspot_kind(kind)?;
+        Ok(lock(&self.shared.hubspot).objects[kind.index()].values().filter(|o| o.archived_ms.is_none()).count())
+    }
+
+    /// A live HubSpot object with every property it has, as `GET /crm/v3/objects/{kind}/{id}?properties=...`
+    /// renders it; `id_property` finds it by another unique property (`email`).
+    pub fn hubspot_object(&self, kind: &str, id: &str, id_property: Option<&str>) -> Option<Value> {
+        let kind = hubspot_kind(kind).ok()?;
+        let data = lock(&self.shared.hubspot);
+        let object = data.find(kind, id, id_property)?;
+        let names: Vec<String> = object.properties.keys().cloned().collect();
+        Some(object.to_json(kind, Some(&names)))
+    }
+
+    /// The ids of the objects of type `to` a HubSpot object is associated with.
+    pub fn hubspot_associations(&self, kind: &str, id: &str, to: &str) -> Result<Vec<String>, SandboxError> {
+        let (kind, to) = (hubspot_kind(kind)?, hubspot_kind(to)?);
+        let id: u64 = id.parse().map_err(|_| SandboxError::NotFound { kind: "hubspot object", id: id.to_owned() })?;
+        Ok(lock(&self.shared.hubspot)
+            .associations
+            .of(kind, id, Some(to))
+            .into_iter()
+            .map(|(_, i)| i.to_string())
+            .collect())
+    }
+
+    /// Creates a HubSpot object with `properties` (a JSON object) as an API call would, sends its webhook events to
+    /// the HubSpot target if one is set, and returns its id and those events (a JSON array, to sign with
+    /// [`SandboxHandle::hubspot_webhook`]).
+    pub fn hubspot_create(&self, kind: &str, properties: Value) -> Result<(String, Value), SandboxError> {
+        let kind = hubspot_kind(kind)?;
+        let now = crate::hubspot::now_ms(&self.shared);
+        let (object, events) = lock(&self.shared.hubspot)
+            .create(kind, hubspot_properties(&properties), &[], now)
+            .map_err(|e| hubspot_error(kind, "", e))?;
+        crate::hubspot::notify(&self.shared, events.clone());
+        Ok((object.id.to_string(), Value::Array(events)))
+    }
+
+    /// Changes properties of a HubSpot object (its `lastmodifieddate` moves to now), sends the `propertyChange`
+    /// events to the HubSpot target if one is set, and returns them.
+    pub fn hubspot_update(&self, kind: &str, id: &str, properties: Value) -> Result<Value, SandboxError> {
+        let kind = hubspot_kind(kind)?;
+        let object_id = id.parse().map_err(|_| SandboxError::NotFound { kind: "hubspot object", id: id.to_owned() })?;
+        let now = crate::hubspot::now_ms(&self.shared);
+        let (_, events) = lock(&self.shared.hubspot)
+            .update(kind, object_id, hubspot_properties(&properties), now)
+            .map_err(|e| hubspot_error(kind, id, e))?;
+        crate::hubspot::notify(&self.shared, events.clone());
+        Ok(Value::Array(events))
+    }
+
+    /// Archives (deletes) a HubSpot object, sends the `deletion` event to the HubSpot target if one is set, and
+    /// returns it.
+    pub fn hubspot_delete(&self, kind: &str, id: &str) -> Result<Value, SandboxError> {
+        let kind = hubspot_kind(kind)?;
+        let object_id = id.parse().map_err(|_| SandboxError::NotFound { kind: "hubspot object", id: id.to_owned() })?;
+        let now = crate::hubspot::now_ms(&self.shared);
+        let events =
+            lock(&self.shared.hubspot).archive(kind, object_id, now).map_err(|e| hubspot_error(kind, id, e))?;
+        crate::hubspot::notify(&self.shared, events.clone());
+        Ok(Value::Array(events))
+    }
+
+    /// Creates `count` HubSpot objects of `kind` at once, all changed within the last second (several per
+    /// millisecond past 1,000), without webhooks: more than 10,000 of them make an incremental window that the
+    /// search API cannot page through whole. Returns their ids.
+    pub fn hubspot_bulk_create(&self, kind: &str, count: usize) -> Result<Vec<String>, SandboxError> {
+        let kind = hubspot_kind(kind)?;
+        let now = crate::hubspot::now_ms(&self.shared);
+        Ok(lock(&self.shared.hubspot).bulk_create(kind, count, now).into_iter().map(|id| id.to_string()).collect())
+    }
+
     /// Where [`SandboxHandle::deliver`] and the automatic senders (Stripe API writes, Shopify `orderCancel`) post
     /// `provider`'s webhooks.
     pub fn set_webhook_target(&self, provider: Provider, url: String) {
@@ -171,5 +246,34 @@ fn refund_error(charge_id: &str, error: &StripeError) -> SandboxError {
         SandboxError::NotFound { kind: "charge", id: charge_id.to_owned() }
     } else {
         SandboxError::Conflict(message)
+    }
+}
+
+fn hubspot_kind(kind: &str) -> Result<crate::hubspot::objects::ObjectType, SandboxError> {
+    crate::hubspot::objects::ObjectType::parse(kind)
+        .ok_or_else(|| SandboxError::NotFound { kind: "hubspot object type", id: kind.to_owned() })
+}
+
+fn hubspot_properties(properties: &Value) -> std::collections::BTreeMap<String, String> {
+    properties
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn hubspot_error(
+    kind: crate::hubspot::objects::ObjectType,
+    id: &str,
+    error: crate::hubspot::HubSpotError,
+) -> SandboxError {
+    if error.category == "OBJECT_NOT_FOUND" {
+        SandboxError::NotFound { kind: kind.singular(), id: id.to_owned() }
+    } else {
+        SandboxError::Conflict(error.message)
     }
 }

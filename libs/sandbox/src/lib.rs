@@ -1,5 +1,5 @@
-//! Local fakes of the provider APIs Switchboard connects to — Stripe, Shopify, and OAuth/webhook skeletons of
-//! QuickBooks Online and HubSpot — speaking their real wire formats, with deterministic demo data. Integration
+//! Local fakes of the provider APIs Switchboard connects to — Stripe, Shopify, HubSpot, and OAuth/webhook skeletons
+//! of QuickBooks Online — speaking their real wire formats, with deterministic demo data. Integration
 //! tests take it as a dev-dependency ([`Sandbox::start`] on `127.0.0.1:0`); `make run` starts its own binary.
 //!
 //! One HTTP server hosts every provider under its own prefix (see [`SandboxHandle`] for the base URLs), one module
@@ -9,7 +9,9 @@
 //!   OAuth;
 //! - `shopify`: OAuth with PKCE and expiring, rotating tokens; the GraphQL Admin API with a cost-based leaky
 //!   bucket; the legacy REST `orders.json`;
-//! - `quickbooks` and `hubspot`: OAuth and one authenticated endpoint each;
+//! - `quickbooks`: OAuth and one authenticated endpoint;
+//! - `hubspot`: OAuth with rotating refresh tokens; the CRM (v3 objects, search with its 10,000 cap, v4
+//!   associations, writes) over a demo portal whose contacts are the shop's and Stripe's customers;
 //! - `webhooks`: signed deliveries for all four, built on demand or sent when the API changes;
 //! - `control`: `/_sandbox/*` routes to inject faults and trigger webhooks by hand.
 //!
@@ -66,6 +68,8 @@ pub const DEMO_SHOPIFY_TOKEN: &str = "shpat_sandbox_demo";
 pub const DEMO_QUICKBOOKS_REALM: &str = "9341453050";
 /// The HubSpot portal (hub) every HubSpot authorization connects.
 pub const DEMO_HUBSPOT_PORTAL: i64 = 62515;
+/// A private app's access token for the demo portal, which never expires (HubSpot's `pat-na1-...` form).
+pub const DEMO_HUBSPOT_TOKEN: &str = "pat-na1-sandbox-demo";
 
 /// Default [`Apps::stripe_client_id`].
 pub const STRIPE_CLIENT_ID: &str = "ca_sandbox";

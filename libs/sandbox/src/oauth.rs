@@ -3,8 +3,9 @@
 //! and refresh tokens with each provider's rotation rule ([`Grants::revoke_refresh_tokens`] for tests). The provider modules speak the wire formats; this module only keeps the books.
 //!
 //! Rotation rules ([`Rotation`]):
-//! - Stripe Connect and HubSpot keep one refresh token for the life of the grant;
-//! - QuickBooks replaces it on every refresh and the old one dies at once (reuse is `invalid_grant`);
+//! - Stripe Connect keeps one refresh token for the life of the grant;
+//! - QuickBooks and HubSpot replace it on every refresh and the old one dies at once (reuse is `invalid_grant`;
+//!   for HubSpot a deliberately stricter rule than its docs', see `hubspot::oauth`);
 //! - Shopify replaces it on every refresh but keeps the old one alive until the replacement has been used once
 //!   (its 2026-08 rule, so a lost refresh response is recoverable).
 

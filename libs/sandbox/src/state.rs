@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::clock::Clock;
 use crate::counts::Recorder;
 use crate::faults::Faults;
+use crate::hubspot::HubSpotData;
 use crate::oauth::Grants;
 use crate::shopify::ShopifyData;
 use crate::stripe::StripeData;
@@ -33,6 +34,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) stripe: Mutex<StripeData>,
     pub(crate) shopify: Mutex<ShopifyData>,
+    pub(crate) hubspot: Mutex<HubSpotData>,
     pub(crate) grants: Mutex<Grants>,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) recorder: Mutex<Recorder>,
@@ -52,9 +54,15 @@ impl Shared {
             .map_err(|e| SandboxError::Startup(format!("building the webhook client: {e}")))?;
         let mut grants = Grants::default();
         grants.set_token_lifetime(config.token_lifetime);
+        let stripe = StripeData::generate(config.seed, config.scale);
+        let mut shopify = ShopifyData::generate(config.seed, config.scale);
+        // HubSpot's contacts are the shop's and Stripe's customers.
+        let people = crate::hubspot::people(shopify.shop_mut(crate::DEMO_SHOP), &stripe);
+        let hubspot = HubSpotData::generate(config.seed, config.scale, &people);
         Ok(Self {
-            stripe: Mutex::new(StripeData::generate(config.seed, config.scale)),
-            shopify: Mutex::new(ShopifyData::generate(config.seed, config.scale)),
+            stripe: Mutex::new(stripe),
+            shopify: Mutex::new(shopify),
+            hubspot: Mutex::new(hubspot),
             apps: config.apps,
             base_url,
             clock: Clock::new(),

@@ -106,6 +106,8 @@ pub struct ProviderSettings {
     pub hubspot_client_id: String,
     /// The app's client secret (also signs webhooks).
     pub hubspot_client_secret: Secret,
+    /// CRM scopes every HubSpot authorization asks for, besides those the StartOAuth request names.
+    pub hubspot_scopes: Vec<String>,
     /// The platform's public URL, as providers call it (HubSpot v3 signs the URL).
     pub public_url: String,
     /// Redirect URIs StartOAuth accepts.
@@ -135,6 +137,9 @@ impl ProviderSettings {
             hubspot_api_base: "https://api.hubapi.com".into(),
             hubspot_client_id: String::new(),
             hubspot_client_secret: Secret::default(),
+            hubspot_scopes: ["crm.objects.contacts.read", "crm.objects.companies.read", "crm.objects.deals.read"]
+                .map(str::to_owned)
+                .to_vec(),
             public_url: "http://127.0.0.1:8080".into(),
             redirect_uris: vec!["http://127.0.0.1:8080/oauth/callback".into()],
         }

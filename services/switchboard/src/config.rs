@@ -405,6 +405,10 @@ pub struct ConnectorsArgs {
     /// The HubSpot app's client secret (also signs webhooks).
     #[arg(long, env = "SWITCHBOARD_HUBSPOT_CLIENT_SECRET", default_value = "", hide_env_values = true)]
     pub hubspot_client_secret: String,
+    /// HubSpot CRM scopes every HubSpot authorization asks for, besides the ones a StartOAuth request names
+    /// (space- or comma-separated; `crm.objects.contacts.read` and the like). Empty: the built-in read scopes.
+    #[arg(long, env = "SWITCHBOARD_HUBSPOT_SCOPES", value_delimiter = ',')]
+    pub hubspot_scopes: Vec<String>,
     /// The platform's public URL as providers call it (HubSpot signs it; the default OAuth redirect is under it).
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
@@ -446,6 +450,11 @@ impl ConnectorsArgs {
         s.quickbooks_verifier_token = Secret::new(self.quickbooks_webhook_verifier.clone());
         s.hubspot_client_id = self.hubspot_client_id.clone();
         s.hubspot_client_secret = Secret::new(self.hubspot_client_secret.clone());
+        let scopes: Vec<String> =
+            self.hubspot_scopes.iter().flat_map(|s| s.split_whitespace()).map(str::to_owned).collect();
+        if !scopes.is_empty() {
+            s.hubspot_scopes = scopes;
+        }
         s.public_url = self.public_url.trim_end_matches('/').to_owned();
         let redirects: Vec<String> =
             self.oauth_redirect_uris.iter().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();

@@ -1,9 +1,8 @@
-//! The QuickBooks and HubSpot skeletons: OAuth with their rotation rules, token expiry, signed webhooks.
+//! The QuickBooks skeleton: OAuth with its rotation rule, token expiry, signed webhooks.
 
 use serde_json::json;
 use switchboard_sandbox::{
-    DEMO_HUBSPOT_PORTAL, DEMO_QUICKBOOKS_REALM, HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET, Provider,
-    QUICKBOOKS_CLIENT_ID, QUICKBOOKS_CLIENT_SECRET, QUICKBOOKS_VERIFIER_TOKEN,
+    DEMO_QUICKBOOKS_REALM, Provider, QUICKBOOKS_CLIENT_ID, QUICKBOOKS_CLIENT_SECRET, QUICKBOOKS_VERIFIER_TOKEN,
 };
 
 use crate::support::{Answer, Env, answer, param, query_of, start};
@@ -77,75 +76,4 @@ async fn quickbooks_rotates_refresh_tokens_and_kills_the_old_one_at_once() {
     let signature = delivery.header("intuit-signature").expect("signature");
     switchboard_signatures::quickbooks::verify(QUICKBOOKS_VERIFIER_TOKEN, signature, &delivery.body).expect("verifies");
     assert_eq!(delivery.json().expect("json")[0]["type"], "qbo.invoice.updated.v1");
-}
-
-#[tokio::test]
-async fn hubspot_keeps_its_refresh_token_and_signs_v3() {
-    let env = start().await;
-    let params = authorize(
-        &env,
-        format!(
-            "{}/oauth/authorize?client_id={HUBSPOT_CLIENT_ID}&redirect_uri={REDIRECT}&scope=crm.objects.contacts.read%20oauth&state=h1",
-            env.sandbox.hubspot_base()
-        ),
-    )
-    .await;
-    assert_eq!(param(&params, "state"), Some("h1"));
-    let token = |form: Vec<(&'static str, String)>| {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        env.http
-            .post(format!("{}/oauth/2026-03/token", env.sandbox.hubspot_base()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-    };
-    let client = |mut form: Vec<(&'static str, String)>| {
-        form.push(("client_id", HUBSPOT_CLIENT_ID.to_owned()));
-        form.push(("client_secret", HUBSPOT_CLIENT_SECRET.to_owned()));
-        form
-    };
-    let code = param(&params, "code").expect("code").to_owned();
-    let tokens = answer(
-        token(client(vec![
-            ("grant_type", "authorization_code".into()),
-            ("code", code),
-            ("redirect_uri", REDIRECT.into()),
-        ]))
-        .await
-        .expect("token"),
-    )
-    .await;
-    assert_eq!(tokens.status, 200, "{}", tokens.body);
-    assert_eq!(tokens.body["expires_in"], 1800);
-    assert_eq!(tokens.body["hub_id"], DEMO_HUBSPOT_PORTAL);
-    let refresh = tokens.body["refresh_token"].as_str().expect("refresh").to_owned();
-    let again = answer(
-        token(client(vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh.clone())]))
-            .await
-            .expect("token"),
-    )
-    .await;
-    assert_eq!(again.body["refresh_token"], refresh.as_str(), "not rotated");
-    assert_eq!(env.sandbox.counts().refreshes_for(Provider::HubSpot), 1);
-
-    let access = again.body["access_token"].as_str().expect("access");
-    let details = format!("{}/account-info/v3/details", env.sandbox.hubspot_base());
-    let ok = answer(env.http.get(&details).bearer_auth(access).send().await.expect("get")).await;
-    assert_eq!(ok.body["portalId"], DEMO_HUBSPOT_PORTAL);
-
-    let uri = "https://gateway.example/v1/webhooks/hubspot";
-    let delivery = env.sandbox.hubspot_webhook(
-        DEMO_HUBSPOT_PORTAL,
-        uri,
-        json!([{"subscriptionType": "deal.creation", "objectId": 7}]),
-    );
-    let headers = switchboard_signatures::hubspot::Headers {
-        signature: delivery.header("X-HubSpot-Signature"),
-        signature_version: delivery.header("X-HubSpot-Signature-Version"),
-        signature_v3: delivery.header("X-HubSpot-Signature-v3"),
-        request_timestamp: delivery.header("X-HubSpot-Request-Timestamp"),
-    };
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
-    switchboard_signatures::hubspot::verify(HUBSPOT_CLIENT_SECRET, &headers, "POST", uri, &delivery.body, now_ms)
-        .expect("verifies");
 }

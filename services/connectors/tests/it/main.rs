@@ -7,6 +7,7 @@
 mod support;
 
 mod actions;
+mod hubspot;
 mod oauth;
 mod refresh;
 mod rotation;

@@ -34,6 +34,10 @@ pub fn settings(sandbox: &SandboxHandle) -> ProviderSettings {
     s.stripe_webhook_secret = Secret::new(switchboard_sandbox::STRIPE_WEBHOOK_SECRET);
     s.shopify_client_id = switchboard_sandbox::SHOPIFY_CLIENT_ID.into();
     s.shopify_client_secret = Secret::new(switchboard_sandbox::SHOPIFY_CLIENT_SECRET);
+    s.hubspot_auth_url = format!("{}/oauth/authorize", sandbox.hubspot_base());
+    s.hubspot_api_base = sandbox.hubspot_base();
+    s.hubspot_client_id = switchboard_sandbox::HUBSPOT_CLIENT_ID.into();
+    s.hubspot_client_secret = Secret::new(switchboard_sandbox::HUBSPOT_CLIENT_SECRET);
     s.redirect_uris = vec!["http://127.0.0.1:8080/oauth/callback".into()];
     s
 }

@@ -1,44 +1,37 @@
-//! The HubSpot skeleton under `{base}/hubspot` (HubSpot splits app.hubspot.com and api.hubapi.com; here they share
-//! one base):
+//! HubSpot's OAuth under `{base}/hubspot`:
 //!
 //! - `GET /oauth/authorize?client_id&redirect_uri&scope&state` approves at once: 302 to
 //!   `redirect_uri?code=..&state=..`, connecting [`DEMO_HUBSPOT_PORTAL`];
 //! - `POST /oauth/2026-03/token` and the deprecated `POST /oauth/v1/token`, form body with `client_id` and
 //!   `client_secret`: `authorization_code` or `refresh_token` → `{"token_type","access_token","refresh_token",
-//!   "expires_in":1800,"hub_id"}`; refresh tokens are not rotated; errors are RFC 6749 plus HubSpot's `status`;
-//! - `GET /account-info/v3/details`: one authenticated call, for token expiry and fault injection.
+//!   "expires_in":1800,"hub_id"}`; errors are RFC 6749 plus HubSpot's `status`;
+//! - `GET /oauth/v1/access-tokens/{token}`: what an access token grants (`scopes`, `hub_id`), as HubSpot's token
+//!   information endpoint answers;
+//! - `GET /account-info/v3/details`: the portal the token opens.
 //!
-//! Webhooks are built by [`crate::SandboxHandle::hubspot_webhook`].
+//! Refresh tokens ROTATE here and the used one dies at once ([`Rotation::Immediate`]). HubSpot's documentation
+//! describes long-lived refresh tokens that are not rotated (../shared/reference/providers.md §5.1, a secondary
+//! source); issue #14 asks the sandbox to rotate anyway so that a client which loses or races a refresh response is
+//! caught — the stricter rule: a client correct under rotation is correct without it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::oauth::{AccessError, Authorization, Grant, Issued, Rotation, TokenPolicy};
+use crate::oauth::{Authorization, Grant, Issued, Rotation, TokenPolicy};
 use crate::state::{Shared, lock};
 use crate::{DEMO_HUBSPOT_PORTAL, Provider};
 
 const POLICY: TokenPolicy = TokenPolicy {
     access_prefix: "CNa1",
     access_lifetime: Some(Duration::from_secs(1800)),
-    refresh: Some(("na1-", Rotation::Keep)),
+    refresh: Some(("na1-", Rotation::Immediate)),
 };
-
-pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/hubspot/oauth/authorize", get(authorize))
-        .route("/hubspot/oauth/v1/token", post(token))
-        .route("/hubspot/oauth/2026-03/token", post(token))
-        .route("/hubspot/account-info/v3/details", get(account_details))
-        .route_layer(axum::middleware::from_fn_with_state(shared.clone(), crate::gate::hubspot))
-}
 
 fn error_page(message: &str) -> Response {
     (
@@ -48,7 +41,7 @@ fn error_page(message: &str) -> Response {
         .into_response()
 }
 
-async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+pub(super) async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
     let params: Vec<(String, String)> =
         form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -107,7 +100,7 @@ fn token_response(issued: &Issued) -> Response {
     .into_response()
 }
 
-async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+pub(super) async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let apps = &shared.apps;
     let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -146,38 +139,13 @@ async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     }
 }
 
-async fn account_details(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .unwrap_or_default();
-    let refused = |category: &str, message: &str| {
-        (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({
-                "status": "error",
-                "message": message,
-                "correlationId": uuid::Uuid::new_v4().to_string(),
-                "category": category,
-            })),
-        )
-            .into_response()
-    };
-    let grant = match lock(&shared.grants).check(Provider::HubSpot, token) {
-        Ok(grant) => grant,
-        Err(AccessError::Expired) => {
-            return refused("EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired.");
-        }
-        Err(AccessError::Unknown) => {
-            return refused(
-                "INVALID_AUTHENTICATION",
-                "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
-            );
-        }
+pub(super) async fn account_details(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let portal = match super::authenticate(&shared, &headers) {
+        Ok(portal) => portal,
+        Err(refused) => return refused,
     };
     axum::Json(json!({
-        "portalId": grant.account.parse::<i64>().unwrap_or(DEMO_HUBSPOT_PORTAL),
+        "portalId": portal,
         "accountType": "STANDARD",
         "timeZone": "US/Eastern",
         "companyCurrency": "USD",
@@ -188,4 +156,26 @@ async fn account_details(State(shared): State<Arc<Shared>>, headers: HeaderMap) 
         "dataHostingLocation": "na1",
     }))
     .into_response()
+}
+
+pub(super) async fn access_token_info(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
+    match lock(&shared.grants).check(Provider::HubSpot, &token) {
+        Ok(grant) => axum::Json(json!({
+            "token": token,
+            "user": "owner@demo-coffee.example",
+            "hub_domain": "demo-coffee.example",
+            "scopes": grant.scope.split_whitespace().collect::<Vec<_>>(),
+            "hub_id": grant.account.parse::<i64>().unwrap_or(DEMO_HUBSPOT_PORTAL),
+            "app_id": 1,
+            "user_id": 1,
+            "token_type": "access",
+        }))
+        .into_response(),
+        Err(_) => super::HubSpotError::new(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            "The access token is expired or invalid",
+        )
+        .into_response(),
+    }
 }
