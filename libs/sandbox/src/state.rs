@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::counts::Recorder;
 use crate::faults::Faults;
 use crate::oauth::Grants;
+use crate::quickbooks::QuickBooksData;
 use crate::shopify::ShopifyData;
 use crate::stripe::StripeData;
 use crate::webhooks::Delivery;
@@ -33,6 +34,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) stripe: Mutex<StripeData>,
     pub(crate) shopify: Mutex<ShopifyData>,
+    pub(crate) quickbooks: Mutex<QuickBooksData>,
     pub(crate) grants: Mutex<Grants>,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) recorder: Mutex<Recorder>,
@@ -52,9 +54,13 @@ impl Shared {
             .map_err(|e| SandboxError::Startup(format!("building the webhook client: {e}")))?;
         let mut grants = Grants::default();
         grants.set_token_lifetime(config.token_lifetime);
+        let mut shopify = ShopifyData::generate(config.seed, config.scale);
+        // The books sell to the shop's customers: generated from the demo shop.
+        let quickbooks = QuickBooksData::generate(config.seed, config.scale, shopify.shop_mut(crate::DEMO_SHOP));
         Ok(Self {
             stripe: Mutex::new(StripeData::generate(config.seed, config.scale)),
-            shopify: Mutex::new(ShopifyData::generate(config.seed, config.scale)),
+            shopify: Mutex::new(shopify),
+            quickbooks: Mutex::new(quickbooks),
             apps: config.apps,
             base_url,
             clock: Clock::new(),
@@ -112,6 +118,9 @@ async fn not_found(method: Method, uri: Uri) -> Response {
     }
     let body = if path.starts_with("/shopify/") {
         json!({"errors": "Not Found"})
+    } else if path.starts_with("/quickbooks/") {
+        json!({"Fault": {"Error": [{"Message": "Unsupported Operation",
+            "Detail": format!("Operation {method} {path} is not supported"), "code": "500"}], "type": "ValidationFault"}})
     } else if path.starts_with("/hubspot/") {
         json!({"status": "error", "message": "Resource not found", "category": "OBJECT_NOT_FOUND"})
     } else {
