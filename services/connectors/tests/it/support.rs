@@ -34,6 +34,12 @@ pub fn settings(sandbox: &SandboxHandle) -> ProviderSettings {
     s.stripe_webhook_secret = Secret::new(switchboard_sandbox::STRIPE_WEBHOOK_SECRET);
     s.shopify_client_id = switchboard_sandbox::SHOPIFY_CLIENT_ID.into();
     s.shopify_client_secret = Secret::new(switchboard_sandbox::SHOPIFY_CLIENT_SECRET);
+    s.quickbooks_auth_url = format!("{}/connect/oauth2", sandbox.quickbooks_base());
+    s.quickbooks_token_url = format!("{}/oauth2/v1/tokens/bearer", sandbox.quickbooks_base());
+    s.quickbooks_api_base = sandbox.quickbooks_base();
+    s.quickbooks_client_id = switchboard_sandbox::QUICKBOOKS_CLIENT_ID.into();
+    s.quickbooks_client_secret = Secret::new(switchboard_sandbox::QUICKBOOKS_CLIENT_SECRET);
+    s.quickbooks_verifier_token = Secret::new(switchboard_sandbox::QUICKBOOKS_VERIFIER_TOKEN);
     s.redirect_uris = vec!["http://127.0.0.1:8080/oauth/callback".into()];
     s
 }
