@@ -1,5 +1,6 @@
 //! The sandbox's behaviour through its public API and HTTP: every test starts its own sandbox on `127.0.0.1:0`.
 
+mod quickbooks;
 mod shopify;
 mod skeletons;
 mod stripe;

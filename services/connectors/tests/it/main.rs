@@ -8,6 +8,7 @@ mod support;
 
 mod actions;
 mod oauth;
+mod quickbooks;
 mod refresh;
 mod rotation;
 mod sync;
