@@ -55,7 +55,7 @@ fn run_query(
 ) -> Response {
     let _admitted = match admit(shared, headers, realm, params) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if text.trim().is_empty() {
         return parser_error("Encountered end of query but expected SELECT");
@@ -113,7 +113,7 @@ pub(super) async fn cdc(
     let params = pairs(raw.as_deref());
     let _admitted = match admit(&shared, &headers, &realm, &params) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut kinds = Vec::new();
     for name in param(&params, "entities").unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -190,7 +190,7 @@ pub(super) async fn read(
     let params = pairs(raw.as_deref());
     let _admitted = match admit(&shared, &headers, &realm, &params) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(kind) = Kind::parse(&entity) else {
         return validation("Unsupported Operation", &format!("Operation read is not supported for {entity}"), "500");
@@ -216,7 +216,7 @@ pub(super) async fn company_info(
     }
     let _admitted = match admit(&shared, &headers, &realm, &params) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     json_answer(json!({
         "CompanyInfo": {

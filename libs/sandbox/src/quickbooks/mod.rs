@@ -254,13 +254,13 @@ impl Drop for Admitted {
     }
 }
 
-/// Checks the bearer token (of `realm`), `minorversion`, and the realm's throttle.
+/// Checks the bearer token (of `realm`), `minorversion`, and the realm's throttle; `Err` is the answer to send.
 pub(crate) fn admit(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
     realm: &str,
     params: &[(String, String)],
-) -> Result<Admitted, Response> {
+) -> Result<Admitted, Box<Response>> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -277,35 +277,35 @@ pub(crate) fn admit(
     };
     let grant = match lock(&shared.grants).check(Provider::QuickBooks, token) {
         Ok(grant) => grant,
-        Err(AccessError::Expired) => return Err(unauthorized("Token expired")),
-        Err(AccessError::Unknown) => return Err(unauthorized("Token invalid")),
+        Err(AccessError::Expired) => return Err(Box::new(unauthorized("Token expired"))),
+        Err(AccessError::Unknown) => return Err(Box::new(unauthorized("Token invalid"))),
     };
     if grant.account != realm {
-        return Err(auth_fault(
+        return Err(Box::new(auth_fault(
             StatusCode::FORBIDDEN,
             "AUTHORIZATION",
             "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403",
             "The token is not authorized for this company.",
             "3100",
-        ));
+        )));
     }
     let minor = params.iter().find(|(k, _)| k.eq_ignore_ascii_case("minorversion")).map(|(_, v)| v.trim());
     match minor.map(str::parse::<u32>) {
         Some(Ok(v)) if v >= MIN_MINOR_VERSION => {}
         Some(Ok(_)) | Some(Err(_)) | None => {
-            return Err(validation(
+            return Err(Box::new(validation(
                 "Invalid minorversion",
                 &format!(
                     "minorversion {} is not served: send minorversion={MIN_MINOR_VERSION} or later on every call",
                     minor.unwrap_or("(missing)")
                 ),
                 "4001",
-            ));
+            )));
         }
     }
     match lock(&shared.quickbooks).admit(realm, Instant::now()) {
         Ok(()) => Ok(Admitted { shared: shared.clone(), realm: realm.to_owned() }),
-        Err(wait) => Err(throttled(wait)),
+        Err(wait) => Err(Box::new(throttled(wait))),
     }
 }
 

@@ -110,7 +110,7 @@ pub(super) async fn create(
     let params = pairs(raw.as_deref());
     let _admitted = match admit(&shared, &headers, &realm, &params) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let kind = match Kind::parse(&entity) {
         Some(kind @ (Kind::Customer | Kind::Invoice | Kind::Payment)) => kind,
@@ -357,7 +357,7 @@ pub(super) async fn send_invoice(
     let params = pairs(raw.as_deref());
     let _admitted = match admit(&shared, &headers, &realm, &params) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let send_to = param(&params, "sendTo").map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     if let Some(address) = &send_to

