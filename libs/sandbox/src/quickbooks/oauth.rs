@@ -6,6 +6,8 @@
 //! - `POST /oauth2/v1/tokens/bearer`, HTTP Basic client authentication, form body: `authorization_code` (the
 //!   `redirect_uri` must match) or `refresh_token`. Every refresh returns a new refresh token and kills the old one
 //!   at once, so a reused token is `{"error":"invalid_grant"}` — what the single-flight refresh lock guards against.
+//!   Answers carry `x_refresh_token_expires_in`, and `x_refresh_token_hard_expires_in` when asked for with
+//!   `x-include-refresh-token-hard-expires-in: true`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,8 @@ const POLICY: TokenPolicy = TokenPolicy {
 };
 /// The rolling refresh-token lifetime Intuit reports (101 days).
 const REFRESH_TOKEN_LIFETIME_SECS: u64 = 8_726_400;
+/// The absolute refresh-token lifetime (five years), reported on request.
+const REFRESH_TOKEN_HARD_LIFETIME_SECS: u64 = 5 * 365 * 86_400;
 
 fn error_page(message: &str) -> Response {
     (
@@ -93,19 +97,28 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
-fn token_response(issued: &Issued) -> Response {
-    axum::Json(json!({
+/// The token answer; `hard` adds `x_refresh_token_hard_expires_in` (asked for with the
+/// `x-include-refresh-token-hard-expires-in: true` header).
+fn token_response(issued: &Issued, hard: bool) -> Response {
+    let mut body = json!({
         "token_type": "bearer",
         "access_token": issued.access_token,
         "expires_in": issued.expires_in.unwrap_or(3600),
         "refresh_token": issued.refresh_token,
         "x_refresh_token_expires_in": REFRESH_TOKEN_LIFETIME_SECS,
-    }))
-    .into_response()
+    });
+    if hard {
+        body["x_refresh_token_hard_expires_in"] = json!(REFRESH_TOKEN_HARD_LIFETIME_SECS);
+    }
+    axum::Json(body).into_response()
 }
 
 pub(super) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let apps = &shared.apps;
+    let hard = headers
+        .get("x-include-refresh-token-hard-expires-in")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     match basic_credentials(&headers) {
         Some((id, secret)) if id == apps.quickbooks_client_id && secret == apps.quickbooks_client_secret => {}
         _ => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client"),
@@ -122,7 +135,7 @@ pub(super) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap,
             match grants.redeem_code(Provider::QuickBooks, code, &apps.quickbooks_client_id, Some(redirect_uri), None) {
                 Ok(authorization) => {
                     let grant = Grant { account: authorization.account, scope: authorization.scope };
-                    token_response(&grants.issue(Provider::QuickBooks, grant, &POLICY))
+                    token_response(&grants.issue(Provider::QuickBooks, grant, &POLICY), hard)
                 }
                 Err(CodeError::RedirectMismatch) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
                 Err(_) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
@@ -133,7 +146,7 @@ pub(super) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap,
             match issued {
                 Some(issued) => {
                     lock(&shared.recorder).refresh(Provider::QuickBooks, &issued.grant.account);
-                    token_response(&issued)
+                    token_response(&issued, hard)
                 }
                 None => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
             }

@@ -31,11 +31,14 @@ async fn token(env: &Env) -> String {
         .post(format!("{}/oauth2/v1/tokens/bearer", env.sandbox.quickbooks_base()))
         .basic_auth(QUICKBOOKS_CLIENT_ID, Some(QUICKBOOKS_CLIENT_SECRET))
         .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-include-refresh-token-hard-expires-in", "true")
         .body(body)
         .send()
         .await
         .expect("token");
     let answer = answer(response).await;
+    assert_eq!(answer.body["x_refresh_token_expires_in"], 8_726_400);
+    assert_eq!(answer.body["x_refresh_token_hard_expires_in"], 157_680_000, "asked for with the header");
     answer.body["access_token"].as_str().expect("access_token").to_owned()
 }
 

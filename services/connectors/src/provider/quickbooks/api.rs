@@ -1,7 +1,8 @@
 //! Calls to the QuickBooks Accounting API: the URL (`{base}/v3/company/{realm}/...`, `minorversion` on every
 //! call), the per-realm limits Intuit sets (10 calls at once, 500 a minute — kept here so a sync never earns the
-//! 429s; a 429 that still comes is waited out by the shared client), and Intuit's `Fault` body read into a clear
-//! [`ProviderError`], logged with the `intuit_tid` Intuit support asks for.
+//! 429s; a 429 that still comes is waited out by the shared client, whose retries of one call count once here),
+//! and Intuit's `Fault` body read into a clear [`ProviderError`], logged with the `intuit_tid` Intuit support asks
+//! for.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
