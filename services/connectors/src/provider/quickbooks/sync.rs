@@ -89,8 +89,15 @@ pub(super) async fn fetch_page(
             let count = objects.len();
             let records: Vec<RecordIn> = objects.into_iter().filter_map(record).collect();
             let newest = records.iter().map(|r| r.updated_at_us).max().unwrap_or(0);
-            let next =
-                (count >= CDC_CAP && newest > since * 1_000_000).then(|| format!("c:{}", newest.div_euclid(1_000_000)));
+            let full = count >= CDC_CAP;
+            if full && newest <= since * 1_000_000 {
+                // A thousand changes in one second: asking again from it would answer the same thousand.
+                tracing::warn!(
+                    entity,
+                    "QuickBooks CDC answered its cap within one second; later deletions may be missed"
+                );
+            }
+            let next = (full && newest > since * 1_000_000).then(|| format!("c:{}", newest.div_euclid(1_000_000)));
             Ok(Page { records, next })
         }
         _ => Err(ProviderError::Invalid(format!("unreadable QuickBooks cursor {cursor:?}"))),
