@@ -85,13 +85,25 @@ fn page(query: &Query, kind: Kind, rows: &mut Vec<&Value>) -> Value {
     if query.count {
         return json!({"totalCount": rows.len()});
     }
-    // Entities are kept in id order, which is Intuit's order when none is asked for.
+    // Entities are kept in id order, which is Intuit's order when none is asked for (and `ORDERBY Id`'s).
+    let by_id = |(field, _): &(String, bool)| field.eq_ignore_ascii_case("Id");
+    if query.order.len() == 1 && by_id(&query.order[0]) {
+        if query.order[0].1 {
+            rows.reverse();
+        }
+        return cut(query, kind, rows);
+    }
     for (field, descending) in query.order.iter().rev() {
         rows.sort_by(|a, b| {
             let ordering = query::order_by(a, b, field);
             if *descending { ordering.reverse() } else { ordering }
         });
     }
+    cut(query, kind, rows)
+}
+
+/// The page of `rows` the query asks for.
+fn cut(query: &Query, kind: Kind, rows: &[&Value]) -> Value {
     let found: Vec<Value> = rows.iter().skip(query.start - 1).take(query.max).map(|b| (*b).clone()).collect();
     if found.is_empty() {
         return json!({});

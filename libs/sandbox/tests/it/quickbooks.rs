@@ -85,6 +85,8 @@ async fn the_query_language_pages_filters_counts_and_refuses() {
     assert_eq!(past.body["QueryResponse"], json!({}), "no entity key when nothing matched");
     let capped = query(&env, &token, "SELECT * FROM Invoice MAXRESULTS 5000").await;
     assert_eq!(capped.body["QueryResponse"]["maxResults"], 250, "MAXRESULTS is capped at 1000");
+    let newest = query(&env, &token, "SELECT * FROM Invoice ORDERBY Id DESC MAXRESULTS 1").await;
+    assert_eq!(newest.body["QueryResponse"]["Invoice"][0]["Id"], "250");
     let count = query(&env, &token, "SELECT COUNT(*) FROM Payment").await;
     assert_eq!(count.body["QueryResponse"]["totalCount"], 175);
 
