@@ -120,9 +120,10 @@ pub(crate) fn demo_company(seed: u64, scale: u32, shop: &Shop) -> Company {
 
     let vendor_created = start - 200 * 86_400;
     for (i, name) in VENDORS.iter().enumerate() {
+        let email = format!("billing@{}.example", name.to_lowercase().replace([' ', '&'], ""));
         let body = json!({
             "DisplayName": name, "CompanyName": name, "PrintOnCheckName": name, "Active": true, "Balance": 0.0,
-            "PrimaryEmailAddr": {"Address": format!("billing@{}.example", name.to_lowercase().replace([' ', '&'], "").replace("--", "-"))},
+            "PrimaryEmailAddr": {"Address": email},
             "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
         });
         company.insert(Kind::Vendor, entity(i as u64 + 1, vendor_created, vendor_created, body));

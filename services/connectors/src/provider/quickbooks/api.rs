@@ -210,8 +210,11 @@ mod tests {
     fn faults_read_in_either_case_and_map_to_errors() {
         let validation = answer(
             400,
-            json!({"Fault": {"Error": [{"Message": "Duplicate Name Exists Error",
-                "Detail": "The name supplied already exists. : Ava Chen", "code": "6240"}], "type": "ValidationFault"}}),
+            json!({"Fault": {
+                "Error": [{"Message": "Duplicate Name Exists Error",
+                           "Detail": "The name supplied already exists. : Ava Chen", "code": "6240"}],
+                "type": "ValidationFault",
+            }}),
         );
         match fault_error(&validation, "creating a customer") {
             ProviderError::Rejected { message, .. } => {
