@@ -141,6 +141,37 @@ impl SandboxHandle {
         webhooks::quickbooks_delivery(&self.shared.apps, realm_id, entity, id, op)
     }
 
+    /// A signed QuickBooks delivery in the legacy `eventNotifications` shape naming each `(entity, id, operation)`.
+    pub fn quickbooks_legacy_webhook(&self, realm_id: &str, entities: &[(&str, &str, &str)]) -> Delivery {
+        webhooks::quickbooks_legacy_delivery(&self.shared.apps, realm_id, entities)
+    }
+
+    /// Whether the QuickBooks change webhooks the sandbox sends by itself use the legacy `eventNotifications` shape
+    /// (default: CloudEvents).
+    pub fn set_quickbooks_legacy_webhooks(&self, legacy: bool) {
+        lock(&self.shared.quickbooks).legacy_webhooks = legacy;
+    }
+
+    /// Edits QuickBooks `entity` `id` of `realm_id` as someone in QuickBooks would: sets the top-level fields of
+    /// `patch`, stamps a new `SyncToken` and `LastUpdatedTime`, and sends the change webhook if a target is set.
+    pub fn quickbooks_update(&self, realm_id: &str, entity: &str, id: &str, patch: &Value) -> Result<(), SandboxError> {
+        crate::quickbooks::change_entity(&self.shared, realm_id, entity, id, patch).map_err(quickbooks_error)
+    }
+
+    /// Deletes QuickBooks `entity` `id` of `realm_id` (CDC then lists it as `"status":"Deleted"`) and sends the
+    /// change webhook if a target is set.
+    pub fn quickbooks_delete(&self, realm_id: &str, entity: &str, id: &str) -> Result<(), SandboxError> {
+        crate::quickbooks::delete_entity(&self.shared, realm_id, entity, id).map_err(quickbooks_error)
+    }
+
+    /// The QuickBooks objects of `entity` (`Invoice`, `Customer`, ...) in `realm_id`, as the API serves them, in
+    /// id order.
+    pub fn quickbooks_entities(&self, realm_id: &str, entity: &str) -> Vec<Value> {
+        let Some(kind) = crate::quickbooks::Kind::parse(entity) else { return Vec::new() };
+        let data = lock(&self.shared.quickbooks);
+        data.companies.get(realm_id).map(|c| c.of(kind).map(|e| e.body.clone()).collect()).unwrap_or_default()
+    }
+
     /// A signed HubSpot delivery of `events` for `portal_id`, signed (v3, current timestamp) for a POST to `uri`.
     pub fn hubspot_webhook(&self, portal_id: i64, uri: &str, events: Value) -> Delivery {
         webhooks::hubspot_delivery(&self.shared.apps, portal_id, uri, events)
@@ -236,6 +267,15 @@ impl SandboxHandle {
     pub async fn deliver(&self, provider: Provider, delivery: &Delivery) -> Result<reqwest::StatusCode, SandboxError> {
         let url = self.webhook_target(provider).ok_or(SandboxError::NoWebhookTarget(provider))?;
         delivery.post(&self.shared.client, &url).await
+    }
+}
+
+fn quickbooks_error(error: crate::quickbooks::ChangeError) -> SandboxError {
+    match error {
+        crate::quickbooks::ChangeError::NoSuchEntity(entity) => {
+            SandboxError::Conflict(format!("the QuickBooks sandbox keeps no {entity} entities"))
+        }
+        crate::quickbooks::ChangeError::NotFound(kind, id) => SandboxError::NotFound { kind, id },
     }
 }
 

@@ -1,5 +1,5 @@
-//! Local fakes of the provider APIs Switchboard connects to — Stripe, Shopify, HubSpot, and OAuth/webhook skeletons
-//! of QuickBooks Online — speaking their real wire formats, with deterministic demo data. Integration
+//! Local fakes of the provider APIs Switchboard connects to — Stripe, Shopify, QuickBooks Online and HubSpot —
+//! speaking their real wire formats, with deterministic demo data. Integration
 //! tests take it as a dev-dependency ([`Sandbox::start`] on `127.0.0.1:0`); `make run` starts its own binary.
 //!
 //! One HTTP server hosts every provider under its own prefix (see [`SandboxHandle`] for the base URLs), one module
@@ -9,7 +9,8 @@
 //!   OAuth;
 //! - `shopify`: OAuth with PKCE and expiring, rotating tokens; the GraphQL Admin API with a cost-based leaky
 //!   bucket; the legacy REST `orders.json`;
-//! - `quickbooks`: OAuth and one authenticated endpoint;
+//! - `quickbooks`: Intuit OAuth with immediately rotating refresh tokens; the Accounting API's query language
+//!   subset, CDC, reads and writes with `requestid` idempotency, per-realm throttling, `Fault` bodies;
 //! - `hubspot`: OAuth with rotating refresh tokens; the CRM (v3 objects, search with its 10,000 cap, v4
 //!   associations, writes) over a demo portal whose contacts are the shop's and Stripe's customers;
 //! - `webhooks`: signed deliveries for all four, built on demand or sent when the API changes;

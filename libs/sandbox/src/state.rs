@@ -16,6 +16,7 @@ use crate::counts::Recorder;
 use crate::faults::Faults;
 use crate::hubspot::HubSpotData;
 use crate::oauth::Grants;
+use crate::quickbooks::QuickBooksData;
 use crate::shopify::ShopifyData;
 use crate::stripe::StripeData;
 use crate::webhooks::Delivery;
@@ -34,6 +35,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) stripe: Mutex<StripeData>,
     pub(crate) shopify: Mutex<ShopifyData>,
+    pub(crate) quickbooks: Mutex<QuickBooksData>,
     pub(crate) hubspot: Mutex<HubSpotData>,
     pub(crate) grants: Mutex<Grants>,
     pub(crate) faults: Mutex<Faults>,
@@ -56,12 +58,15 @@ impl Shared {
         grants.set_token_lifetime(config.token_lifetime);
         let stripe = StripeData::generate(config.seed, config.scale);
         let mut shopify = ShopifyData::generate(config.seed, config.scale);
+        // The books sell to the shop's customers: generated from the demo shop.
+        let quickbooks = QuickBooksData::generate(config.seed, config.scale, shopify.shop_mut(crate::DEMO_SHOP));
         // HubSpot's contacts are the shop's and Stripe's customers.
         let people = crate::hubspot::people(shopify.shop_mut(crate::DEMO_SHOP), &stripe);
         let hubspot = HubSpotData::generate(config.seed, config.scale, &people);
         Ok(Self {
             stripe: Mutex::new(stripe),
             shopify: Mutex::new(shopify),
+            quickbooks: Mutex::new(quickbooks),
             hubspot: Mutex::new(hubspot),
             apps: config.apps,
             base_url,
@@ -120,6 +125,9 @@ async fn not_found(method: Method, uri: Uri) -> Response {
     }
     let body = if path.starts_with("/shopify/") {
         json!({"errors": "Not Found"})
+    } else if path.starts_with("/quickbooks/") {
+        json!({"Fault": {"Error": [{"Message": "Unsupported Operation",
+            "Detail": format!("Operation {method} {path} is not supported"), "code": "500"}], "type": "ValidationFault"}})
     } else if path.starts_with("/hubspot/") {
         json!({"status": "error", "message": "Resource not found", "category": "OBJECT_NOT_FOUND"})
     } else {

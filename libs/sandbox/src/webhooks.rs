@@ -4,7 +4,8 @@
 //! - Stripe: the event JSON, `Stripe-Signature: t=..,v1=..` with the endpoint secret;
 //! - Shopify: the REST-shaped payload, `X-Shopify-Topic`, `-Hmac-Sha256`, `-Shop-Domain`, `-API-Version`,
 //!   `-Webhook-Id` (unique per delivery: the dedupe key), `-Triggered-At`, `-Event-Id`;
-//! - QuickBooks: a CloudEvents array (`qbo.<entity>.<op>.v1`), `intuit-signature` with the verifier token;
+//! - QuickBooks: a CloudEvents array (`qbo.<entity>.<op>.v1`) or the legacy `eventNotifications` object,
+//!   `intuit-signature` with the verifier token;
 //! - HubSpot: an array of events, v3 (`X-HubSpot-Signature-v3` over method, URI, body and
 //!   `X-HubSpot-Request-Timestamp`) and v1 signatures.
 
@@ -129,6 +130,25 @@ pub(crate) fn quickbooks_delivery(apps: &Apps, realm_id: &str, entity: &str, id:
     }
 }
 
+/// A QuickBooks delivery in the legacy shape: one `eventNotifications` entry for `realm_id` naming each
+/// `(entity, id, operation)` (`Create`, `Update`, `Delete`, `Merge`, `Void`, `Emailed`). Legacy bodies carry no
+/// event id; the delivery's is a fresh one for the caller's bookkeeping.
+pub(crate) fn quickbooks_legacy_delivery(apps: &Apps, realm_id: &str, entities: &[(&str, &str, &str)]) -> Delivery {
+    let now = rfc3339(wall_unix());
+    let entities: Vec<Value> = entities
+        .iter()
+        .map(|(name, id, operation)| json!({"name": name, "id": id, "operation": operation, "lastUpdated": now}))
+        .collect();
+    let body = json!({"eventNotifications": [{"realmId": realm_id, "dataChangeEvent": {"entities": entities}}]});
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let signature = switchboard_signatures::quickbooks::sign(&apps.quickbooks_verifier_token, &body);
+    Delivery {
+        headers: vec![("Content-Type".into(), "application/json".into()), ("intuit-signature".into(), signature)],
+        event_id: uuid::Uuid::new_v4().to_string(),
+        body,
+    }
+}
+
 /// A HubSpot delivery of `events` (an array, or one event) for `portal_id`, signed for a POST to `uri`.
 /// Events missing `portalId`, `eventId`, `occurredAt`, `subscriptionId`, `appId` or `attemptNumber` get them.
 pub(crate) fn hubspot_delivery(apps: &Apps, portal_id: i64, uri: &str, events: Value) -> Delivery {
@@ -215,6 +235,23 @@ mod tests {
         assert_eq!(body[0]["type"], "qbo.invoice.updated.v1");
         assert_eq!(body[0]["intuitaccountid"], "9341453050");
         assert_eq!(body[0]["id"], delivery.event_id.as_str());
+        switchboard_signatures::quickbooks::verify(
+            &apps.quickbooks_verifier_token,
+            delivery.header("intuit-signature").unwrap(),
+            &delivery.body,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn quickbooks_legacy_deliveries_name_every_entity_and_verify() {
+        let apps = Apps::default();
+        let delivery =
+            quickbooks_legacy_delivery(&apps, "9341453050", &[("Invoice", "7", "Update"), ("Customer", "3", "Delete")]);
+        let body = delivery.json().unwrap();
+        let notification = &body["eventNotifications"][0];
+        assert_eq!(notification["realmId"], "9341453050");
+        assert_eq!(notification["dataChangeEvent"]["entities"][1]["operation"], "Delete");
         switchboard_signatures::quickbooks::verify(
             &apps.quickbooks_verifier_token,
             delivery.header("intuit-signature").unwrap(),

@@ -92,6 +92,10 @@ pub struct ProviderSettings {
     pub quickbooks_auth_url: String,
     /// QuickBooks token URL.
     pub quickbooks_token_url: String,
+    /// QuickBooks Accounting API, `https://quickbooks.api.intuit.com` (`/v3/company/{realm}/...` under it).
+    pub quickbooks_api_base: String,
+    /// `minorversion` sent on every QuickBooks call (Intuit serves anything older than 75 as 75).
+    pub quickbooks_minor_version: u32,
     /// The app's client id.
     pub quickbooks_client_id: String,
     /// The app's client secret.
@@ -130,6 +134,8 @@ impl ProviderSettings {
             shopify_client_secret: Secret::default(),
             quickbooks_auth_url: "https://appcenter.intuit.com/connect/oauth2".into(),
             quickbooks_token_url: "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer".into(),
+            quickbooks_api_base: "https://quickbooks.api.intuit.com".into(),
+            quickbooks_minor_version: 75,
             quickbooks_client_id: String::new(),
             quickbooks_client_secret: Secret::default(),
             quickbooks_verifier_token: Secret::default(),

@@ -390,6 +390,12 @@ pub struct ConnectorsArgs {
     /// The Shopify app's client secret (signs OAuth redirects and webhooks).
     #[arg(long, env = "SWITCHBOARD_SHOPIFY_API_SECRET", default_value = "", hide_env_values = true)]
     pub shopify_api_secret: String,
+    /// QuickBooks Accounting API base URL (`/v3/company/{realm}/...` under it).
+    #[arg(long, env = "SWITCHBOARD_QUICKBOOKS_API_BASE")]
+    pub quickbooks_api_base: Option<String>,
+    /// The QuickBooks `minorversion` sent on every call (75 or later).
+    #[arg(long, env = "SWITCHBOARD_QUICKBOOKS_MINOR_VERSION", default_value_t = 75)]
+    pub quickbooks_minor_version: u32,
     /// The QuickBooks app's client id.
     #[arg(long, env = "SWITCHBOARD_QUICKBOOKS_CLIENT_ID", default_value = "")]
     pub quickbooks_client_id: String,
@@ -428,6 +434,7 @@ impl ConnectorsArgs {
             s.shopify_base = format!("{sandbox}/shopify/{{shop}}");
             s.quickbooks_auth_url = format!("{sandbox}/quickbooks/connect/oauth2");
             s.quickbooks_token_url = format!("{sandbox}/quickbooks/oauth2/v1/tokens/bearer");
+            s.quickbooks_api_base = format!("{sandbox}/quickbooks");
             s.hubspot_auth_url = format!("{sandbox}/hubspot/oauth/authorize");
             s.hubspot_api_base = format!("{sandbox}/hubspot");
         }
@@ -439,6 +446,8 @@ impl ConnectorsArgs {
         set(&mut s.stripe_api_base, &self.stripe_api_base);
         set(&mut s.stripe_connect_base, &self.stripe_connect_base);
         set(&mut s.shopify_base, &self.shopify_base);
+        set(&mut s.quickbooks_api_base, &self.quickbooks_api_base);
+        s.quickbooks_minor_version = self.quickbooks_minor_version;
         s.stripe_client_id = self.stripe_client_id.clone();
         s.stripe_platform_key = Secret::new(self.stripe_secret_key.clone());
         s.stripe_webhook_secret = Secret::new(self.stripe_webhook_secret.clone());

@@ -1,6 +1,7 @@
 //! The sandbox's behaviour through its public API and HTTP: every test starts its own sandbox on `127.0.0.1:0`.
 
 mod hubspot;
+mod quickbooks;
 mod shopify;
 mod skeletons;
 mod stripe;

@@ -310,7 +310,7 @@ pub(crate) trait Provider: Send + Sync {
     }
 }
 
-/// What a provider of the framework does not do yet (QuickBooks and HubSpot sync and actions: connectors part 2).
+/// What a provider does not offer (the trait's defaults: a provider that takes no static credential, has no actions…).
 fn not_yet(provider: &'static str, what: &str) -> ProviderError {
     ProviderError::Rejected { provider, message: format!("{what} is not available for {provider} yet") }
 }

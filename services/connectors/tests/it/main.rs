@@ -9,6 +9,7 @@ mod support;
 mod actions;
 mod hubspot;
 mod oauth;
+mod quickbooks;
 mod refresh;
 mod rotation;
 mod sync;

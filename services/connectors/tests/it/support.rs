@@ -38,6 +38,12 @@ pub fn settings(sandbox: &SandboxHandle) -> ProviderSettings {
     s.hubspot_api_base = sandbox.hubspot_base();
     s.hubspot_client_id = switchboard_sandbox::HUBSPOT_CLIENT_ID.into();
     s.hubspot_client_secret = Secret::new(switchboard_sandbox::HUBSPOT_CLIENT_SECRET);
+    s.quickbooks_auth_url = format!("{}/connect/oauth2", sandbox.quickbooks_base());
+    s.quickbooks_token_url = format!("{}/oauth2/v1/tokens/bearer", sandbox.quickbooks_base());
+    s.quickbooks_api_base = sandbox.quickbooks_base();
+    s.quickbooks_client_id = switchboard_sandbox::QUICKBOOKS_CLIENT_ID.into();
+    s.quickbooks_client_secret = Secret::new(switchboard_sandbox::QUICKBOOKS_CLIENT_SECRET);
+    s.quickbooks_verifier_token = Secret::new(switchboard_sandbox::QUICKBOOKS_VERIFIER_TOKEN);
     s.redirect_uris = vec!["http://127.0.0.1:8080/oauth/callback".into()];
     s
 }

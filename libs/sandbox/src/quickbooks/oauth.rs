@@ -1,31 +1,26 @@
-//! The QuickBooks Online skeleton under `{base}/quickbooks` (Intuit splits these over appcenter.intuit.com,
-//! oauth.platform.intuit.com and quickbooks.api.intuit.com; here they share one base):
+//! Intuit OAuth 2.0 under `{base}/quickbooks` (Intuit splits it over appcenter.intuit.com and
+//! oauth.platform.intuit.com; here they share one base):
 //!
 //! - `GET /connect/oauth2?client_id&scope&redirect_uri&state&response_type=code` approves at once: 302 to
 //!   `redirect_uri?code=..&state=..&realmId=<DEMO_QUICKBOOKS_REALM>`;
 //! - `POST /oauth2/v1/tokens/bearer`, HTTP Basic client authentication, form body: `authorization_code` (the
 //!   `redirect_uri` must match) or `refresh_token`. Every refresh returns a new refresh token and kills the old one
-//!   at once, so a reused token is `{"error":"invalid_grant"}` — what the single-flight refresh lock guards against;
-//! - `GET /v3/company/{realm}/companyinfo/{realm}`: one authenticated call, for token expiry (401
-//!   `AuthenticationFailed`) and fault injection.
-//!
-//! Webhooks are built by [`crate::SandboxHandle::quickbooks_webhook`].
+//!   at once, so a reused token is `{"error":"invalid_grant"}` — what the single-flight refresh lock guards against.
+//!   Answers carry `x_refresh_token_expires_in`, and `x_refresh_token_hard_expires_in` when asked for with
+//!   `x-include-refresh-token-hard-expires-in: true`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::clock::{EPOCH, rfc3339, wall_unix};
-use crate::oauth::{AccessError, Authorization, CodeError, Grant, Issued, Rotation, TokenPolicy};
+use crate::oauth::{Authorization, CodeError, Grant, Issued, Rotation, TokenPolicy};
 use crate::state::{Shared, lock};
 use crate::{DEMO_QUICKBOOKS_REALM, Provider};
 
@@ -36,14 +31,8 @@ const POLICY: TokenPolicy = TokenPolicy {
 };
 /// The rolling refresh-token lifetime Intuit reports (101 days).
 const REFRESH_TOKEN_LIFETIME_SECS: u64 = 8_726_400;
-
-pub(crate) fn routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/quickbooks/connect/oauth2", get(authorize))
-        .route("/quickbooks/oauth2/v1/tokens/bearer", post(token))
-        .route("/quickbooks/v3/company/{realm}/companyinfo/{id}", get(company_info))
-        .route_layer(axum::middleware::from_fn_with_state(shared.clone(), crate::gate::quickbooks))
-}
+/// The absolute refresh-token lifetime (five years), reported on request.
+const REFRESH_TOKEN_HARD_LIFETIME_SECS: u64 = 5 * 365 * 86_400;
 
 fn error_page(message: &str) -> Response {
     (
@@ -53,7 +42,7 @@ fn error_page(message: &str) -> Response {
         .into_response()
 }
 
-async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+pub(super) async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
     let params: Vec<(String, String)> =
         form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -108,19 +97,28 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
-fn token_response(issued: &Issued) -> Response {
-    axum::Json(json!({
+/// The token answer; `hard` adds `x_refresh_token_hard_expires_in` (asked for with the
+/// `x-include-refresh-token-hard-expires-in: true` header).
+fn token_response(issued: &Issued, hard: bool) -> Response {
+    let mut body = json!({
         "token_type": "bearer",
         "access_token": issued.access_token,
         "expires_in": issued.expires_in.unwrap_or(3600),
         "refresh_token": issued.refresh_token,
         "x_refresh_token_expires_in": REFRESH_TOKEN_LIFETIME_SECS,
-    }))
-    .into_response()
+    });
+    if hard {
+        body["x_refresh_token_hard_expires_in"] = json!(REFRESH_TOKEN_HARD_LIFETIME_SECS);
+    }
+    axum::Json(body).into_response()
 }
 
-async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let apps = &shared.apps;
+    let hard = headers
+        .get("x-include-refresh-token-hard-expires-in")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     match basic_credentials(&headers) {
         Some((id, secret)) if id == apps.quickbooks_client_id && secret == apps.quickbooks_client_secret => {}
         _ => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client"),
@@ -137,7 +135,7 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
             match grants.redeem_code(Provider::QuickBooks, code, &apps.quickbooks_client_id, Some(redirect_uri), None) {
                 Ok(authorization) => {
                     let grant = Grant { account: authorization.account, scope: authorization.scope };
-                    token_response(&grants.issue(Provider::QuickBooks, grant, &POLICY))
+                    token_response(&grants.issue(Provider::QuickBooks, grant, &POLICY), hard)
                 }
                 Err(CodeError::RedirectMismatch) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
                 Err(_) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
@@ -148,76 +146,11 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
             match issued {
                 Some(issued) => {
                     lock(&shared.recorder).refresh(Provider::QuickBooks, &issued.grant.account);
-                    token_response(&issued)
+                    token_response(&issued, hard)
                 }
                 None => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
             }
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     }
-}
-
-fn fault(status: StatusCode, kind: &str, message: &str, detail: &str, code: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({
-            "fault": {"error": [{"message": message, "detail": detail, "code": code}], "type": kind},
-            "time": rfc3339(wall_unix()),
-        })),
-    )
-        .into_response()
-}
-
-async fn company_info(
-    State(shared): State<Arc<Shared>>,
-    Path((realm, _id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .unwrap_or_default();
-    let unauthorized = |detail: &str| {
-        fault(
-            StatusCode::UNAUTHORIZED,
-            "AUTHENTICATION",
-            "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-            detail,
-            "3200",
-        )
-    };
-    let grant = match lock(&shared.grants).check(Provider::QuickBooks, token) {
-        Ok(grant) => grant,
-        Err(AccessError::Expired) => return unauthorized("Token expired"),
-        Err(AccessError::Unknown) => return unauthorized("Token invalid"),
-    };
-    if grant.account != realm {
-        return fault(
-            StatusCode::FORBIDDEN,
-            "AUTHORIZATION",
-            "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403",
-            "The token is not authorized for this company.",
-            "3100",
-        );
-    }
-    axum::Json(json!({
-        "CompanyInfo": {
-            "CompanyName": "Demo Coffee Roasters LLC",
-            "LegalName": "Demo Coffee Roasters LLC",
-            "CompanyAddr": {"Id": "1", "Line1": "1 Roastery Way", "City": "Portland", "CountrySubDivisionCode": "OR",
-                            "PostalCode": "97201", "Country": "US"},
-            "Country": "US",
-            "Email": {"Address": "owner@demo-coffee.example"},
-            "FiscalYearStartMonth": "January",
-            "SupportedLanguages": "en",
-            "domain": "QBO",
-            "sparse": false,
-            "Id": "1",
-            "SyncToken": "3",
-            "MetaData": {"CreateTime": rfc3339(EPOCH - 400 * 86_400), "LastUpdatedTime": rfc3339(EPOCH - 86_400)},
-        },
-        "time": rfc3339(wall_unix()),
-    }))
-    .into_response()
 }
