@@ -3,7 +3,9 @@
 //! **Sync**: a full sync of the sandbox's Stripe account and Shopify shop (demo data × `SCALE`, pages of 100) by
 //! the connectors service into PostgreSQL, against the same pages fetched from the sandbox without storing them
 //! (the ratio is what the engine costs: upserts, cursors and counters in one transaction per page). Peak RSS is the
-//! bench process's growth during the sync (service and sandbox share it).
+//! bench process's growth during the sync (service and sandbox share it). The same for QuickBooks Online (OAuth;
+//! Query API pages of 1000) and HubSpot (a private app token; CRM pages of 100 with associations, at HubSpot's
+//! rate limit for such apps, 190 calls per 10 s, which the fetch-only walk obeys too).
 //!
 //! **Webhooks**: signed Stripe events posted to `POST /v1/webhooks/stripe` of a live `switchboard up` (verified,
 //! routed to the demo tenant's connection, stored once and published through the outbox), 64 connections for a fixed
@@ -51,8 +53,13 @@ fn peak_rss_mib(pid: u32) -> f64 {
 }
 
 fn request<T>(tenant: TenantId, message: T) -> tonic::Request<T> {
+    request_by(tenant, UserId::generate(), message)
+}
+
+/// A request of `user`, an owner of `tenant` (OAuth binds its state to the user who started it).
+fn request_by<T>(tenant: TenantId, user: UserId, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    let context = RequestContext::new_root().with_tenant(tenant).with_user(UserId::generate()).with_role(Role::Owner);
+    let context = RequestContext::new_root().with_tenant(tenant).with_user(user).with_role(Role::Owner);
     request.extensions_mut().insert(context);
     request
 }
@@ -122,7 +129,115 @@ async fn fetch_only(client: &reqwest::Client, stripe: &str, shopify: &str) -> u6
     records
 }
 
-async fn sync_bench() -> (u64, Duration, u64, Duration, u64) {
+/// A QuickBooks access token for the demo company, obtained as the platform would (authorization, then the code
+/// exchange with HTTP Basic client authentication).
+async fn quickbooks_token(client: &reqwest::Client, base: &str) -> String {
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let redirect = "http://127.0.0.1:8080/oauth/callback";
+    let answer = no_redirects
+        .get(format!("{base}/connect/oauth2"))
+        .query(&[
+            ("client_id", switchboard_sandbox::QUICKBOOKS_CLIENT_ID),
+            ("response_type", "code"),
+            ("scope", "com.intuit.quickbooks.accounting"),
+            ("redirect_uri", redirect),
+            ("state", "bench"),
+        ])
+        .send()
+        .await
+        .expect("authorize");
+    let location = answer.headers()["location"].to_str().expect("location").to_owned();
+    let code = url::Url::parse(&location)
+        .expect("redirect")
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let token: serde_json::Value = client
+        .post(format!("{base}/oauth2/v1/tokens/bearer"))
+        .basic_auth(switchboard_sandbox::QUICKBOOKS_CLIENT_ID, Some(switchboard_sandbox::QUICKBOOKS_CLIENT_SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", redirect)])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token json");
+    token["access_token"].as_str().expect("access token").to_owned()
+}
+
+/// Walks every page the QuickBooks and HubSpot syncs walk (Query API pages of 1000 by id; CRM objects 100 a page with
+/// their associations), storing nothing: records fetched. Throttled answers are waited out, as the sync does.
+async fn fetch_only_books_and_crm(client: &reqwest::Client, quickbooks: &str, hubspot: &str) -> u64 {
+    let token = quickbooks_token(client, quickbooks).await;
+    let realm = switchboard_sandbox::DEMO_QUICKBOOKS_REALM;
+    let mut records = 0u64;
+    for entity in ["Bill", "Customer", "Invoice", "Item", "Payment"] {
+        let mut start = 1;
+        loop {
+            let query = format!("SELECT * FROM {entity} ORDERBY Id STARTPOSITION {start} MAXRESULTS 1000");
+            let answer = client
+                .get(format!("{quickbooks}/v3/company/{realm}/query"))
+                .bearer_auth(&token)
+                .header("accept", "application/json")
+                .query(&[("query", query.as_str()), ("minorversion", "75")])
+                .send()
+                .await
+                .expect("query");
+            if answer.status() == 429 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            let page: serde_json::Value = answer.json().await.expect("query json");
+            let count = page["QueryResponse"][entity].as_array().map_or(0, Vec::len);
+            records += count as u64;
+            if count < 1000 {
+                break;
+            }
+            start += count;
+        }
+    }
+    for (object_type, associations) in
+        [("companies", "contacts,deals"), ("contacts", "companies,deals"), ("deals", "contacts,companies")]
+    {
+        let mut after: Option<String> = None;
+        loop {
+            let mut query = vec![("limit", "100".to_owned()), ("associations", associations.to_owned())];
+            if let Some(a) = &after {
+                query.push(("after", a.clone()));
+            }
+            let answer = client
+                .get(format!("{hubspot}/crm/v3/objects/{object_type}"))
+                .bearer_auth(switchboard_sandbox::DEMO_HUBSPOT_TOKEN)
+                .query(&query)
+                .send()
+                .await
+                .expect("objects");
+            if answer.status() == 429 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            let page: serde_json::Value = answer.json().await.expect("objects json");
+            records += page["results"].as_array().map_or(0, |r| r.len() as u64);
+            match page.pointer("/paging/next/after").and_then(serde_json::Value::as_str) {
+                Some(next) => after = Some(next.to_owned()),
+                None => break,
+            }
+        }
+    }
+    records
+}
+
+/// Which providers a sync run covers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Providers {
+    /// Connectors part 1: Stripe (API key) and Shopify (admin token).
+    StripeShopify,
+    /// Connectors part 2: QuickBooks Online (OAuth) and HubSpot (private app token).
+    QuickBooksHubSpot,
+}
+
+async fn sync_bench(providers: Providers) -> (u64, Duration, u64, Duration, u64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let stop = tokio_util::sync::CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -136,7 +251,12 @@ async fn sync_bench() -> (u64, Duration, u64, Duration, u64) {
 
     let client = reqwest::Client::new();
     let started = Instant::now();
-    let fetched = fetch_only(&client, &sandbox.stripe_api_base(), &shop_base).await;
+    let fetched = match providers {
+        Providers::StripeShopify => fetch_only(&client, &sandbox.stripe_api_base(), &shop_base).await,
+        Providers::QuickBooksHubSpot => {
+            fetch_only_books_and_crm(&client, &sandbox.quickbooks_base(), &sandbox.hubspot_base()).await
+        }
+    };
     let fetch_time = started.elapsed();
 
     let store = test_store(TestDb::Postgres, dir.path()).await;
@@ -144,6 +264,12 @@ async fn sync_bench() -> (u64, Duration, u64, Duration, u64) {
     settings.stripe_api_base = sandbox.stripe_api_base();
     settings.shopify_base = sandbox.shopify_base_template();
     settings.stripe_webhook_secret = Secret::new(switchboard_sandbox::STRIPE_WEBHOOK_SECRET);
+    settings.quickbooks_auth_url = format!("{}/connect/oauth2", sandbox.quickbooks_base());
+    settings.quickbooks_token_url = format!("{}/oauth2/v1/tokens/bearer", sandbox.quickbooks_base());
+    settings.quickbooks_api_base = sandbox.quickbooks_base();
+    settings.quickbooks_client_id = switchboard_sandbox::QUICKBOOKS_CLIENT_ID.into();
+    settings.quickbooks_client_secret = Secret::new(switchboard_sandbox::QUICKBOOKS_CLIENT_SECRET);
+    settings.hubspot_api_base = sandbox.hubspot_base();
     let service = ConnectorService::with_parts(
         store.store.clone(),
         KeyRing::load_or_create(&dir.path().join("kek")).expect("kek"),
@@ -155,10 +281,45 @@ async fn sync_bench() -> (u64, Duration, u64, Duration, u64) {
     .expect("service");
     let tenant = TenantId::generate();
     let mut names = Vec::new();
-    for (provider, account, secret) in [
-        ("stripe", "", switchboard_sandbox::DEMO_STRIPE_KEY),
-        ("shopify", switchboard_sandbox::DEMO_SHOP, switchboard_sandbox::DEMO_SHOPIFY_TOKEN),
-    ] {
+    let static_keys = match providers {
+        Providers::StripeShopify => vec![
+            ("stripe", "", switchboard_sandbox::DEMO_STRIPE_KEY),
+            ("shopify", switchboard_sandbox::DEMO_SHOP, switchboard_sandbox::DEMO_SHOPIFY_TOKEN),
+        ],
+        Providers::QuickBooksHubSpot => {
+            let owner = UserId::generate();
+            let started = service
+                .start_o_auth(request_by(
+                    tenant,
+                    owner,
+                    pb::StartOAuthRequest {
+                        provider: "quickbooks".into(),
+                        redirect_uri: "http://127.0.0.1:8080/oauth/callback".into(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("start oauth")
+                .into_inner();
+            let no_redirects =
+                reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+            let answer = no_redirects.get(&started.authorization_url).send().await.expect("authorize");
+            let location = answer.headers()["location"].to_str().expect("location").to_owned();
+            let mut params: std::collections::HashMap<String, String> =
+                url::Url::parse(&location).expect("redirect").query_pairs().into_owned().collect();
+            let (state, code) = (params.remove("state").expect("state"), params.remove("code").expect("code"));
+            let connected = service
+                .complete_o_auth(request_by(tenant, owner, pb::CompleteOAuthRequest { state, code, params }))
+                .await
+                .expect("complete oauth")
+                .into_inner()
+                .connection
+                .expect("connection");
+            names.push(connected.name);
+            vec![("hubspot", "", switchboard_sandbox::DEMO_HUBSPOT_TOKEN)]
+        }
+    };
+    for (provider, account, secret) in static_keys {
         let created = service
             .create_connection(request(
                 tenant,
@@ -388,14 +549,16 @@ async fn webhook_bench() -> (f64, f64, f64, f64) {
 }
 
 async fn run() {
-    let (fetched, fetch_time, stored, sync_time, growth) = sync_bench().await;
+    let (fetched, fetch_time, stored, sync_time, growth) = sync_bench(Providers::StripeShopify).await;
+    let (fetched2, fetch_time2, stored2, sync_time2, growth2) = sync_bench(Providers::QuickBooksHubSpot).await;
+    let growth = growth.max(growth2);
     let (webhooks, direct, noop, rss) = webhook_bench().await;
     let fetch_rate = fetched as f64 / fetch_time.as_secs_f64();
     let sync_rate = stored as f64 / sync_time.as_secs_f64();
     println!();
     println!(
         "Switchboard connectors benchmark: machine {} cores; sandbox demo data x{SCALE} (Shopify Enterprise bucket), \
-         pages of 100; webhooks on the embedded defaults (SQLite)",
+         pages of 100 (QuickBooks 1000); webhooks on the embedded defaults (SQLite)",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     println!();
@@ -409,6 +572,17 @@ async fn run() {
         "| full sync Stripe + Shopify into PostgreSQL | {stored} | {:.2} | {sync_rate:.0} | {:.2} |",
         sync_time.as_secs_f64(),
         sync_rate / fetch_rate
+    );
+    let (fetch_rate2, sync_rate2) =
+        (fetched2 as f64 / fetch_time2.as_secs_f64(), stored2 as f64 / sync_time2.as_secs_f64());
+    println!(
+        "| fetch only, QuickBooks + HubSpot (sandbox, nothing stored) | {fetched2} | {:.2} | {fetch_rate2:.0} | 1.00 |",
+        fetch_time2.as_secs_f64()
+    );
+    println!(
+        "| full sync QuickBooks + HubSpot into PostgreSQL | {stored2} | {:.2} | {sync_rate2:.0} | {:.2} |",
+        sync_time2.as_secs_f64(),
+        sync_rate2 / fetch_rate2
     );
     println!("| anonymous no-op route (GET /.well-known/jwks.json) | - | {} | {noop:.0} | 1.00 |", RUN.as_secs());
     println!(
