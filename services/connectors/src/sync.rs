@@ -244,6 +244,7 @@ async fn write_page(
     let scope = inner.store.tenant(job.tenant).await?;
     let repo = Repo::new(&scope);
     let counts = repo.upsert_records(job.connection, provider, kind, &page.records, now).await?;
+    repo.delete_records(job.connection, kind, page.deleted.clone()).await?;
     repo.save_cursor(cursor.clone()).await?;
     let progress =
         Progress { pages: 1, fetched: page.records.len() as i64, created: counts.created, updated: counts.updated };

@@ -102,6 +102,9 @@ pub(crate) struct Page {
     pub(crate) records: Vec<RecordIn>,
     /// The cursor of the next page; `None` on the last.
     pub(crate) next: Option<String>,
+    /// Ids of records of this kind the provider reports deleted (QuickBooks CDC); removed from the store with the
+    /// page.
+    pub(crate) deleted: Vec<String>,
 }
 
 /// A record as fetched.

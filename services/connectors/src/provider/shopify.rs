@@ -292,7 +292,7 @@ async fn fetch_page(
         .collect();
     let has_next = connection.pointer("/pageInfo/hasNextPage").and_then(Value::as_bool).unwrap_or(false);
     let end = connection.pointer("/pageInfo/endCursor").and_then(Value::as_str).map(str::to_owned);
-    Ok(Page { records, next: if has_next { end } else { None } })
+    Ok(Page { records, next: if has_next { end } else { None }, deleted: Vec::new() })
 }
 
 /// One record by its GraphQL id, with the fields a sync stores.

@@ -239,7 +239,7 @@ async fn fetch_page(
                 _ if since_secs.is_some() => Some("e:".to_owned()),
                 _ => None,
             };
-            Ok(Page { records, next })
+            Ok(Page { records, next, deleted: Vec::new() })
         }
         Some(("e", after)) => {
             if !after.is_empty() {
@@ -263,7 +263,7 @@ async fn fetch_page(
                 (true, Some(last)) => Some(format!("e:{last}")),
                 _ => None,
             };
-            Ok(Page { records, next })
+            Ok(Page { records, next, deleted: Vec::new() })
         }
         _ => Err(ProviderError::Invalid(format!("unreadable Stripe sync cursor {cursor:?}"))),
     }

@@ -384,6 +384,28 @@ impl<'a> Repo<'a> {
     }
 
     /// Deletes one record; whether it was there.
+    /// Removes the records of `kind` with these ids; how many there were.
+    pub(crate) async fn delete_records(
+        &self,
+        connection: ConnectionId,
+        kind: &str,
+        ids: Vec<String>,
+    ) -> Result<u64, StoreError> {
+        use record::Column as C;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let result = self
+            .scope
+            .delete_many::<record::Entity>()
+            .filter(C::ConnectionId.eq(connection.to_string()))
+            .filter(C::Kind.eq(kind))
+            .filter(C::ExternalId.is_in(ids))
+            .exec(self.db())
+            .await?;
+        Ok(result.rows_affected)
+    }
+
     pub(crate) async fn delete_record(
         &self,
         connection: ConnectionId,

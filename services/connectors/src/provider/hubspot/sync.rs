@@ -224,7 +224,7 @@ async fn list_page(call: &Call<'_>, kind: &Kind, cursor: Option<&str>) -> Result
         .ok_or_else(|| ProviderError::Invalid(format!("HubSpot's {} list has no results", kind.object_type)))?;
     let records = results.iter().filter_map(|o| record(kind, o, v3_associations(o))).collect();
     let next = body.pointer("/paging/next/after").and_then(Value::as_str).map(str::to_owned);
-    Ok(Page { records, next })
+    Ok(Page { records, next, deleted: Vec::new() })
 }
 
 /// Where an incremental pass is: the offset in the first window and the windows left, in milliseconds.
@@ -344,7 +344,7 @@ async fn search_page(call: &Call<'_>, kind: &Kind, mut state: Windows) -> Result
             }
             other => state.advance(other),
         };
-        return Ok(Page { records, next: next.map(|s| s.render()) });
+        return Ok(Page { records, next: next.map(|s| s.render()), deleted: Vec::new() });
     }
 }
 

@@ -6,8 +6,8 @@
 //! the offset, unseen; in id order an edit moves nothing (new objects are appended, deletions are CDC's).
 //!
 //! An incremental pass then reads `cdc?entities=<Entity>&changedSince=<since>`: deleted objects come back as
-//! `{"Id":..,"status":"Deleted"}` and are stored as such — a tombstone — because a sync page can only upsert
-//! records (the engine has no deletion in a page; webhooks, which can, delete the record outright). CDC reaches 30
+//! `{"Id":..,"status":"Deleted"}`: the page names them as deleted and the engine removes those records with the page
+//! (webhooks delete them the same way). CDC reaches 30
 //! days back: a watermark older than that is clamped, so deletions before it go unseen until a full resync (logged).
 //! CDC answers at most 1,000 objects; a full answer is followed by another from its newest object's time.
 //!
@@ -69,7 +69,7 @@ pub(super) async fn fetch_page(
             } else {
                 since_us.map(|us| format!("c:{}", cdc_since(us).div_euclid(1_000_000)))
             };
-            Ok(Page { records, next })
+            Ok(Page { records, next, deleted: Vec::new() })
         }
         Some(("c", since)) => {
             let since: i64 = since
@@ -98,7 +98,9 @@ pub(super) async fn fetch_page(
                 );
             }
             let next = (full && newest > since * 1_000_000).then(|| format!("c:{}", newest.div_euclid(1_000_000)));
-            Ok(Page { records, next })
+            let (gone, records): (Vec<RecordIn>, Vec<RecordIn>) =
+                records.into_iter().partition(|r| r.data.get("status").and_then(Value::as_str) == Some("Deleted"));
+            Ok(Page { records, next, deleted: gone.into_iter().map(|r| r.external_id).collect() })
         }
         _ => Err(ProviderError::Invalid(format!("unreadable QuickBooks cursor {cursor:?}"))),
     }
