@@ -100,7 +100,7 @@ pub(crate) async fn ingest(
     let chunks = chunk::split(&new.text, new.media_type == "text/markdown");
     let id = uuid::Uuid::now_v7().to_string();
     // Vectors first, rows second: until the rows commit, a search finds the vectors but no rows and skips them.
-    knowledge.index(tenant, &id, &chunks).await?;
+    knowledge.index(tenant, &id, &new.title, &chunks).await?;
     let row = DocumentRow {
         tenant_id: String::new(),
         id: id.clone(),

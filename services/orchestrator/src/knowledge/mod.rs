@@ -126,19 +126,28 @@ impl Knowledge {
         Ok(vectors)
     }
 
-    /// Embeds `chunks` of document `document` and indexes them for `tenant` (replacing any earlier vectors of the
-    /// same chunk positions).
+    /// Embeds `chunks` of document `document` (titled `title`) and indexes them for `tenant` (replacing any earlier
+    /// vectors of the same chunk positions).
     pub(crate) async fn index(
         &self,
         tenant: TenantId,
         document: &str,
+        title: &str,
         chunks: &[Chunk],
     ) -> Result<(), OrchestratorError> {
         self.ensure_collection().await?;
-        // The heading is embedded with the text: a chunk under "Returns" is about returns even if it never says so.
+        // The title and heading are embedded with the text: a chunk under "Returns" of the "Customer policy" is
+        // about returning goods even if it never says so, and every chunk of a document shares its title, so what
+        // tells them apart is their own text.
         let texts = chunks
             .iter()
-            .map(|c| if c.heading.is_empty() { c.text.clone() } else { format!("{}\n\n{}", c.heading, c.text) })
+            .map(|c| {
+                if c.heading.is_empty() {
+                    format!("{title}\n\n{}", c.text)
+                } else {
+                    format!("{title} > {}\n\n{}", c.heading, c.text)
+                }
+            })
             .collect();
         let vectors = self.embed(texts).await?;
         let points = vectors
