@@ -100,11 +100,9 @@ fn split_long(text: &str, max: usize) -> Vec<String> {
         let window = &rest[..limit];
         let sentence = window
             .char_indices()
-            .filter(|(i, c)| {
-                matches!(c, '.' | '!' | '?') && window[*i + c.len_utf8()..].starts_with(char::is_whitespace)
-            })
+            .rev()
+            .find(|(i, c)| matches!(c, '.' | '!' | '?') && window[*i + c.len_utf8()..].starts_with(char::is_whitespace))
             .map(|(i, c)| i + c.len_utf8())
-            .last()
             .filter(|at| *at > limit / 3);
         let cut = sentence.or_else(|| window.rfind(char::is_whitespace).filter(|at| *at > 0)).unwrap_or(limit);
         pieces.push(rest[..cut].trim().to_owned());

@@ -123,7 +123,8 @@ async fn tenants_never_retrieve_or_delete_each_others_documents(db: TestDb) {
     let secret = ingest(&h, a, "A's return policy", POLICY).await;
     let own = ingest(&h, b, "B's notes", "Our return window is whatever the manager decides on the day.").await;
 
-    assert_eq!(list(&h, b).await.into_iter().map(|d| d.name).collect::<Vec<_>>(), [own.name.clone()]);
+    let listed: Vec<String> = list(&h, b).await.into_iter().map(|d| d.name).collect();
+    assert_eq!(listed, vec![own.name.clone()]);
     for question in ["What is our return policy?", "What is written in our refund policy document?"] {
         let answer = answer_of(&h, b, question).await;
         assert!(!answer.text.contains("30 days"), "{}", answer.text);
