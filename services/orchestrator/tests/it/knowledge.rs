@@ -235,3 +235,56 @@ async fn bad_documents_are_refused() {
     assert!(list(&h, owner).await.is_empty());
     h.stop().await;
 }
+
+/// As the platform runs it: over the mesh with its access rules, with the platform's embedder (the local model
+/// when installed) and its embedded index in the data dir.
+#[tokio::test]
+async fn the_platform_serves_documents_and_settings_with_their_access_rules() {
+    use switchboard_mesh::Identity;
+    use switchboard_proto::orchestrator::v1::orchestrator_service_client::OrchestratorServiceClient;
+    use switchboard_test_support::TestPlatform;
+
+    let platform = TestPlatform::start(TestDb::Sqlite).await;
+    let channel = platform.channel_as(Identity::gateway(), Identity::orchestrator(), &platform.orchestrator_addr);
+    let mut client = OrchestratorServiceClient::new(channel);
+    let owner = Caller::owner();
+    let viewer = owner.colleague(Role::Viewer);
+
+    let document = pb::Document { title: "Customer policy".into(), text: POLICY.into(), ..Default::default() };
+    let request = pb::IngestDocumentRequest { document: Some(document.clone()) };
+    let refused = client.ingest_document(viewer.context().request(request.clone())).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    let stored = client.ingest_document(owner.context().request(request)).await.unwrap().into_inner().document.unwrap();
+    let listed = client
+        .list_documents(viewer.context().request(pb::ListDocumentsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .documents;
+    assert_eq!(listed.len(), 1);
+
+    let request = pb::AskRequest { question: "What is our return policy?".into(), ..Default::default() };
+    let mut stream = client.ask(owner.context().request(request)).await.unwrap().into_inner();
+    let mut run = String::new();
+    while let Some(event) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), stream.message()).await.unwrap().unwrap()
+    {
+        run = event.run;
+    }
+    let run = client.get_run(owner.context().request(pb::GetRunRequest { name: run })).await.unwrap().into_inner();
+    let answer = run.run.unwrap().answer.unwrap();
+    assert_eq!(answer.citations[0].record_id, format!("{}/chunks/0", stored.name), "{answer:#?}");
+
+    let get = pb::GetAssistantSettingsRequest::default();
+    let settings = client.get_assistant_settings(viewer.context().request(get)).await.unwrap().into_inner();
+    assert_eq!(settings.settings.unwrap().runs_per_minute, 30);
+    let update = pb::UpdateAssistantSettingsRequest {
+        settings: Some(pb::AssistantSettings { runs_per_minute: 5, ..Default::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["runs_per_minute".into()] }),
+    };
+    let refused = client.update_assistant_settings(viewer.context().request(update.clone())).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    let saved = client.update_assistant_settings(owner.context().request(update)).await.unwrap().into_inner();
+    assert_eq!(saved.settings.unwrap().runs_per_minute, 5);
+    platform.stop().await;
+}
