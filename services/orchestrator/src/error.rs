@@ -31,6 +31,9 @@ pub enum OrchestratorError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A backend (the vector store) did not answer; retry later.
+    #[error("{0}")]
+    Unavailable(String),
     /// A bug or a broken invariant; details in the log.
     #[error("{0}")]
     Internal(String),
@@ -78,6 +81,17 @@ impl From<switchboard_events::EventsError> for OrchestratorError {
     }
 }
 
+impl From<switchboard_vectors::VectorError> for OrchestratorError {
+    fn from(e: switchboard_vectors::VectorError) -> Self {
+        match e {
+            switchboard_vectors::VectorError::Unavailable(m) => {
+                Self::Unavailable(format!("the knowledge base's vector store is unavailable ({m}); retry later"))
+            }
+            other => Self::Internal(format!("knowledge base: {other}")),
+        }
+    }
+}
+
 impl From<sea_orm::DbErr> for OrchestratorError {
     fn from(e: sea_orm::DbErr) -> Self {
         Self::Store(e.into())
@@ -93,6 +107,7 @@ impl From<OrchestratorError> for tonic::Status {
             OrchestratorError::FailedPrecondition(m) => Status::failed_precondition(m),
             OrchestratorError::PermissionDenied(m) => Status::permission_denied(m),
             OrchestratorError::ResourceExhausted(m) => Status::resource_exhausted(m),
+            OrchestratorError::Unavailable(m) => Status::unavailable(m),
             OrchestratorError::Tool(t) => Status::new(tonic::Code::from_i32(t.code), t.message),
             OrchestratorError::Context(c) => c.into(),
             OrchestratorError::Store(StoreError::Conflict(_)) => {

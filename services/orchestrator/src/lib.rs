@@ -9,14 +9,20 @@
 //!   ([`MeshConnectors`] over the mesh).
 //! - `runner`: the run engine (planning, steps in parallel, approvals, idempotent writes, resumption after a
 //!   restart, cancellation); `live`: the run event log as a stream, re-attachable without gaps.
-//! - [`settings`]: per-tenant assistant settings and token usage; [`storage`]: the tables this service owns.
+//! - `knowledge`: the knowledge base (documents chunked, embedded and indexed per tenant in a vector store; the
+//!   `knowledge.search` tool retrieves from it); `documents`: its RPCs.
+//! - [`settings`]: per-tenant assistant settings and token usage; `assistant_settings`: their RPCs.
+//!   [`storage`]: the tables this service owns.
 //! - `service`: the gRPC methods.
 //!
-//! Not here yet: the OpenAI and Anthropic clients and their provider chain (they implement [`Planner`]), the
-//! sentence-embedding model (an [`router::Embedder`]), knowledge retrieval, and RPCs for the settings.
+//! Not here yet: the OpenAI and Anthropic clients and their provider chain (they implement [`Planner`]) and the
+//! sentence-embedding model in the router (an [`router::Embedder`]).
 
+mod assistant_settings;
 mod convert;
+mod documents;
 mod error;
+mod knowledge;
 mod live;
 mod plan;
 mod planner;
@@ -51,7 +57,6 @@ pub use crate::tools::{ApiFuture, ConnectorsApi, MeshConnectors, ToolSpec};
 pub const SERVICE_NAME: &str = "switchboard.orchestrator.v1.OrchestratorService";
 
 /// Everything the orchestrator needs to run.
-#[derive(Debug)]
 pub struct OrchestratorConfig {
     /// This service's mesh certificate (also presented to the connectors service).
     pub credentials: MeshCredentials,
@@ -64,6 +69,23 @@ pub struct OrchestratorConfig {
     pub connectors_addr: String,
     /// Longest a connectors call, and so a step, may take.
     pub step_timeout: Duration,
+    /// Turns text into vectors for the knowledge base: the local sentence-embedding model, or its hashed fallback
+    /// (`switchboard_embedding::embedder_or_fallback`).
+    pub embedder: Arc<dyn switchboard_vectors::Embedder>,
+    /// Where the knowledge base's vectors live: the embedded index in the data dir, or Qdrant (`QDRANT_URL`).
+    pub vectors: Arc<dyn switchboard_vectors::VectorStore>,
+}
+
+impl std::fmt::Debug for OrchestratorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrchestratorConfig")
+            .field("credentials", &self.credentials)
+            .field("connectors_addr", &self.connectors_addr)
+            .field("step_timeout", &self.step_timeout)
+            .field("embedder", &self.embedder.model())
+            .field("vectors", &self.vectors.name())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Serves on an already-bound listener until `shutdown` is cancelled. Unfinished runs from before are resumed
@@ -76,7 +98,8 @@ pub async fn serve_with(
     let work = shutdown.child_token();
     let connectors = MeshConnectors::new(&config.connectors_addr, &config.credentials, config.step_timeout)?;
     let options = RunOptions { step_timeout: config.step_timeout, clock: Clock::System };
-    let service = OrchestratorService::offline(config.store.clone(), Arc::new(connectors), options, work.clone())?;
+    let service = OrchestratorService::offline(config.store.clone(), Arc::new(connectors), options, work.clone())?
+        .with_knowledge(config.vectors, config.embedder)?;
     let resumed = service.resume().await?;
     if resumed > 0 {
         tracing::info!(runs = resumed, "resumed unfinished runs");

@@ -92,7 +92,7 @@ pub(crate) struct Engine {
     pub(crate) store: Store,
     pub(crate) hub: Arc<Hub>,
     pub(crate) router: Router,
-    tools: Tools,
+    pub(crate) tools: Tools,
     planner: Arc<dyn Planner>,
     envelopes: EnvelopeBuilder,
     options: RunOptions,
@@ -192,7 +192,7 @@ impl Engine {
     }
 
     /// Writes an audit record through the outbox in `scope`'s transaction.
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         scope: &TenantScope,
         context: &RequestContext,

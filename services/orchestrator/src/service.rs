@@ -65,6 +65,23 @@ impl OrchestratorService {
         Ok(Self::new(store, connectors, Arc::new(OfflinePlanner), router, options, stop))
     }
 
+    /// Adds the knowledge base: documents are indexed in `vectors` with `embedder`'s vectors, the document RPCs
+    /// work, and `knowledge.search` joins the tools. Call it right after construction, before the service is
+    /// cloned or serving.
+    pub fn with_knowledge(
+        mut self,
+        vectors: Arc<dyn switchboard_vectors::VectorStore>,
+        embedder: Arc<dyn switchboard_vectors::Embedder>,
+    ) -> Result<Self, OrchestratorError> {
+        let engine = Arc::get_mut(&mut self.engine).ok_or_else(|| {
+            OrchestratorError::Internal("with_knowledge must be called before the service is cloned".into())
+        })?;
+        let knowledge = crate::knowledge::Knowledge::new(engine.store.clone(), vectors, embedder);
+        tracing::info!(knowledge = ?knowledge, "knowledge base");
+        engine.tools.set_knowledge(Arc::new(knowledge));
+        Ok(self)
+    }
+
     /// Resumes every unfinished run in the store (runs waiting for approval keep waiting; approved and running
     /// steps run, with their stored idempotency keys). Returns how many runs.
     pub async fn resume(&self) -> Result<usize, OrchestratorError> {
@@ -100,7 +117,7 @@ fn step_id(name: &str) -> Result<(String, String), OrchestratorError> {
     Ok((run, step.to_owned()))
 }
 
-fn page_size(requested: i32) -> Result<u64, OrchestratorError> {
+pub(crate) fn page_size(requested: i32) -> Result<u64, OrchestratorError> {
     match requested {
         0 => Ok(50),
         n if n < 0 => Err(OrchestratorError::InvalidArgument("page_size: must not be negative".into())),
@@ -108,12 +125,12 @@ fn page_size(requested: i32) -> Result<u64, OrchestratorError> {
     }
 }
 
-/// Page tokens: base64url of `<created_at_us>:<id>` of the last run of the previous page.
-fn encode_token(time: i64, id: &str) -> String {
+/// Page tokens: base64url of `<created_at_us>:<id>` of the last run (or document) of the previous page.
+pub(crate) fn encode_token(time: i64, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{time}:{id}"))
 }
 
-fn decode_token(token: &str) -> Result<Option<(i64, String)>, OrchestratorError> {
+pub(crate) fn decode_token(token: &str) -> Result<Option<(i64, String)>, OrchestratorError> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -286,6 +303,41 @@ impl pb::orchestrator_service_server::OrchestratorService for OrchestratorServic
         let id = run_id(&request.name, "name")?;
         let (run, steps) = self.engine.cancel(&context, &id, &request.reason).await?;
         Ok(Response::new(pb::CancelRunResponse { run: Some(run_message(&run, &steps, true)) }))
+    }
+
+    async fn ingest_document(&self, request: Request<pb::IngestDocumentRequest>) -> Reply<pb::IngestDocumentResponse> {
+        let context = RequestContext::of(&request)?.clone();
+        let document = crate::documents::ingest(&self.engine, &context, request.into_inner()).await?;
+        Ok(Response::new(pb::IngestDocumentResponse { document: Some(document) }))
+    }
+
+    async fn list_documents(&self, request: Request<pb::ListDocumentsRequest>) -> Reply<pb::ListDocumentsResponse> {
+        let context = RequestContext::of(&request)?.clone();
+        Ok(Response::new(crate::documents::list(&self.engine, &context, request.into_inner()).await?))
+    }
+
+    async fn delete_document(&self, request: Request<pb::DeleteDocumentRequest>) -> Reply<pb::DeleteDocumentResponse> {
+        let context = RequestContext::of(&request)?.clone();
+        let document = crate::documents::delete(&self.engine, &context, request.into_inner()).await?;
+        Ok(Response::new(pb::DeleteDocumentResponse { document: Some(document) }))
+    }
+
+    async fn get_assistant_settings(
+        &self,
+        request: Request<pb::GetAssistantSettingsRequest>,
+    ) -> Reply<pb::GetAssistantSettingsResponse> {
+        let context = RequestContext::of(&request)?.clone();
+        let settings = crate::assistant_settings::get(&self.engine, &context, request.into_inner()).await?;
+        Ok(Response::new(pb::GetAssistantSettingsResponse { settings: Some(settings) }))
+    }
+
+    async fn update_assistant_settings(
+        &self,
+        request: Request<pb::UpdateAssistantSettingsRequest>,
+    ) -> Reply<pb::UpdateAssistantSettingsResponse> {
+        let context = RequestContext::of(&request)?.clone();
+        let settings = crate::assistant_settings::update(&self.engine, &context, request.into_inner()).await?;
+        Ok(Response::new(pb::UpdateAssistantSettingsResponse { settings: Some(settings) }))
     }
 }
 

@@ -206,6 +206,8 @@ pub struct Platform {
     bus: OnceCell<Arc<dyn EventBus>>,
     redis: OnceCell<Option<RedisCache>>,
     cache: OnceCell<Arc<dyn Cache>>,
+    embedder: OnceCell<Arc<dyn switchboard_vectors::Embedder>>,
+    vectors: OnceCell<Arc<dyn switchboard_vectors::VectorStore>>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -224,6 +226,8 @@ impl Platform {
             bus: OnceCell::new(),
             redis: OnceCell::new(),
             cache: OnceCell::new(),
+            embedder: OnceCell::new(),
+            vectors: OnceCell::new(),
         }
     }
 
@@ -266,6 +270,48 @@ impl Platform {
             })
             .await?;
         Ok(store.clone())
+    }
+
+    /// The sentence embedder (the local all-MiniLM-L6-v2 model, else the hashed fallback, said loudly in the log),
+    /// loaded once on the blocking pool.
+    pub async fn embedder(&self) -> Result<Arc<dyn switchboard_vectors::Embedder>, PlatformError> {
+        let embedder = self
+            .embedder
+            .get_or_try_init(|| async {
+                let dir = switchboard_embedding::default_model_dir();
+                tokio::task::spawn_blocking(move || switchboard_embedding::embedder_or_fallback(dir.as_deref()))
+                    .await
+                    .map_err(|e| PlatformError::Config(format!("loading the embedding model: {e}")))
+            })
+            .await?;
+        Ok(embedder.clone())
+    }
+
+    /// The vector store: Qdrant when `QDRANT_URL` is set, else the embedded index in `<data dir>/vectors`.
+    pub async fn vector_store(&self) -> Result<Arc<dyn switchboard_vectors::VectorStore>, PlatformError> {
+        let vectors = self
+            .vectors
+            .get_or_try_init(|| async {
+                let store: Arc<dyn switchboard_vectors::VectorStore> = match &self.config.qdrant_url {
+                    Some(url) if !url.trim().is_empty() => Arc::new(
+                        switchboard_vectors::QdrantStore::connect(url.trim(), QDRANT_TIMEOUT)
+                            .await
+                            .map_err(|e| PlatformError::Config(format!("QDRANT_URL: {e}")))?,
+                    ),
+                    _ => {
+                        let dir = self.config.mesh.data_dir.join("vectors");
+                        let index = tokio::task::spawn_blocking(move || switchboard_vectors::EmbeddedIndex::open(&dir))
+                            .await
+                            .map_err(|e| PlatformError::Config(format!("opening the vector index: {e}")))?
+                            .map_err(|e| PlatformError::Config(format!("the vector index in the data dir: {e}")))?;
+                        Arc::new(index)
+                    }
+                };
+                tracing::info!(vectors = store.name(), "vector store");
+                Ok::<_, PlatformError>(store)
+            })
+            .await?;
+        Ok(vectors.clone())
     }
 
     /// The event bus: Kafka when `KAFKA_BROKERS` is set, else the log in the store.
@@ -503,6 +549,8 @@ impl Platform {
                 store: self.store().await?,
                 connectors_addr: self.config.mesh.connectors_addr.clone(),
                 step_timeout: ORCHESTRATOR_STEP_TIMEOUT,
+                embedder: self.embedder().await?,
+                vectors: self.vector_store().await?,
             };
             let at = addr(&listener);
             let task = switchboard_orchestrator::serve_with(config, listener, shutdown.clone())
@@ -560,6 +608,8 @@ impl Platform {
 
 /// Longest one orchestrator step (a connectors call) may take.
 const ORCHESTRATOR_STEP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest a Qdrant request may take.
+const QDRANT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the backlog gauges are refreshed.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);

@@ -8,10 +8,12 @@
 //!   (charges by default), in a time range ("last week", "yesterday", "last 30 days", ...); overdue invoices.
 //! - action: refund the last charge of an e-mail address (find it, then refund it, with approval) or a charge by
 //!   id; send an invoice by id; create a Stripe customer.
-//! - help, knowledge, unsupported: no steps, and an answer that says what it can do.
+//! - knowledge: one `knowledge.search` step with the question as the query, when the knowledge base is configured;
+//!   the answer quotes the closest passages, each cited with its document and chunk.
+//! - help, unsupported: no steps, and an answer that says what it can do.
 //!
-//! Only the question is read when planning. Step outputs (text of synced records included) are quoted in answers,
-//! never followed.
+//! Only the question is read when planning. Step outputs (text of synced records and of documents included) are
+//! quoted in answers, never followed.
 
 use serde_json::{Value, json};
 use switchboard_proto::orchestrator::v1::{Citation, StepStatus};
@@ -315,12 +317,31 @@ fn plan(request: &PlanRequest) -> PlanDraft {
         // read as a question about the data ("show customers of jane@example.com" is near "create a customer").
         Intent::Action if !words.any(WRITE_VERBS) => plan_data(request, &words),
         Intent::Action => plan_action(request, &words),
-        Intent::Knowledge => no_steps(
-            "Questions about your documents need the knowledge base, which the offline assistant does not have yet.",
-        ),
+        Intent::Knowledge => plan_knowledge(request),
         Intent::Help => no_steps("How to use the assistant."),
         Intent::Unsupported => no_steps("This is not something the assistant can help with."),
     }
+}
+
+/// Passages a knowledge question retrieves.
+const KNOWLEDGE_PASSAGES: u64 = 5;
+/// Passages the answer quotes.
+const QUOTED_PASSAGES: usize = 3;
+
+fn plan_knowledge(request: &PlanRequest) -> PlanDraft {
+    if !request.tools.iter().any(|t| t.name == "knowledge.search") {
+        return no_steps("Questions about your documents need a knowledge base, and none is configured.");
+    }
+    let step = PlannedStep {
+        id: "1".to_owned(),
+        description: "Search your documents for the passages closest to the question".to_owned(),
+        tool: "knowledge.search".to_owned(),
+        connection: String::new(),
+        input: json!({"query": request.question, "limit": KNOWLEDGE_PASSAGES}),
+        needs_approval: false,
+        depends_on: Vec::new(),
+    };
+    PlanDraft { summary: "Look the question up in your documents.".into(), steps: vec![step] }
 }
 
 /// Words that ask for a change.
@@ -699,6 +720,7 @@ fn answer_step(writer: &mut Writer, step: &StepResult) {
                 writer.line(&format!("- {line} {cite}"));
             }
         }
+        "knowledge.search" => answer_passages(writer, step, &output),
         "stripe.refund.create" => {
             let amount = output.get("amount").map(|a| money(a, Money::Cents)).unwrap_or_default();
             let id = text_of(output.get("id"));
@@ -714,6 +736,39 @@ fn answer_step(writer: &mut Writer, step: &StepResult) {
             let cite = writer.cite(step, format!("{} {id}", step.tool), &id, output.to_string());
             writer.line(&format!("**Done:** {} {cite}.", step.description));
         }
+    }
+}
+
+/// Quotes the closest passages as Markdown block quotes, each cited with its chunk: the text is shown as written,
+/// as data, whatever it says.
+fn answer_passages(writer: &mut Writer, step: &StepResult, output: &Value) {
+    let passages = output.get("passages").and_then(Value::as_array).cloned().unwrap_or_default();
+    if passages.is_empty() {
+        writer.line(
+            "None of your documents has a passage close to the question. Admins can add documents (IngestDocument, \
+             `POST /v1/documents`).",
+        );
+        return;
+    }
+    writer.line("From your documents, the closest passages:");
+    for passage in passages.iter().take(QUOTED_PASSAGES) {
+        let text = text_of(passage.get("text"));
+        let title = text_of(passage.get("title"));
+        let heading = text_of(passage.get("heading"));
+        let label = if heading.is_empty() { title } else { format!("{title} › {heading}") };
+        let quoted: String = text.chars().take(800).collect();
+        let more = if quoted.len() < text.len() { " …" } else { "" };
+        let cite = writer.cite(step, label.clone(), &text_of(passage.get("chunk")), text.clone());
+        writer.line("");
+        for line in quoted.lines() {
+            writer.line(&format!("> {line}"));
+        }
+        if !more.is_empty() {
+            writer.line(">");
+            writer.line(&format!(">{more}"));
+        }
+        writer.line("");
+        writer.line(&format!("— *{label}* {cite}"));
     }
 }
 

@@ -174,3 +174,58 @@ pub(crate) mod active_run {
 
     switchboard_store::tenant_owned!(TenantId);
 }
+
+/// `orchestrator_documents`: the documents of each tenant's knowledge base (their text is in the chunks).
+pub(crate) mod document {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "orchestrator_documents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub title: String,
+        pub media_type: String,
+        pub size_bytes: i64,
+        pub chunk_count: i32,
+        /// The embedder whose vectors index the chunks (vectors of another model are not comparable).
+        pub embedding_model: String,
+        pub creator: String,
+        pub created_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    switchboard_store::tenant_owned!(TenantId);
+}
+
+/// `orchestrator_document_chunks`: the text of each document's chunks, by position from 0; what retrieval quotes.
+pub(crate) mod document_chunk {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "orchestrator_document_chunks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub document_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub position: i32,
+        /// The Markdown heading path the chunk sits under (`Returns > Damaged items`), or empty.
+        pub heading: String,
+        pub text: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    switchboard_store::tenant_owned!(TenantId);
+}

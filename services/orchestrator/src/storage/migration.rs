@@ -9,7 +9,7 @@ pub(super) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Orchestrator)]
+        vec![Box::new(Orchestrator), Box::new(Knowledge)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -145,6 +145,63 @@ impl MigrationTrait for Orchestrator {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         for table in TABLES.iter().rev() {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {}", table.name)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The knowledge base: documents and the text of their chunks (their vectors live in the vector store).
+struct Knowledge;
+
+impl MigrationName for Knowledge {
+    fn name(&self) -> &str {
+        "m20261130_000002_knowledge"
+    }
+}
+
+const KNOWLEDGE_TABLES: [TenantTable<'static>; 2] = [
+    TenantTable { name: "orchestrator_documents", privileges: ALL, tenant_column: "tenant_id", force: true },
+    TenantTable { name: "orchestrator_document_chunks", privileges: ALL, tenant_column: "tenant_id", force: true },
+];
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for Knowledge {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let statements = [
+            "CREATE TABLE IF NOT EXISTS orchestrator_documents (
+                tenant_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                media_type TEXT NOT NULL,
+                size_bytes BIGINT NOT NULL,
+                chunk_count INTEGER NOT NULL,
+                embedding_model TEXT NOT NULL,
+                creator TEXT NOT NULL,
+                created_at_us BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            )",
+            "CREATE INDEX IF NOT EXISTS orchestrator_documents_created
+                ON orchestrator_documents (tenant_id, created_at_us)",
+            "CREATE TABLE IF NOT EXISTS orchestrator_document_chunks (
+                tenant_id TEXT NOT NULL,
+                document_id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                heading TEXT NOT NULL,
+                text TEXT NOT NULL,
+                PRIMARY KEY (tenant_id, document_id, position)
+            )",
+        ];
+        for statement in statements {
+            db.execute_unprepared(statement).await?;
+        }
+        protect_tenant_tables(db, &KNOWLEDGE_TABLES).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in KNOWLEDGE_TABLES.iter().rev() {
             db.execute_unprepared(&format!("DROP TABLE IF EXISTS {}", table.name)).await?;
         }
         Ok(())

@@ -6,6 +6,7 @@
 //! after the run's `last_sequence` and writes both in the caller's transaction: the log has no gaps and no
 //! duplicates, and an event is never visible without the state change it reports (or the other way round).
 
+mod documents;
 mod entity;
 mod migration;
 
@@ -16,6 +17,7 @@ use switchboard_proto::orchestrator::v1::AskResponse;
 use switchboard_store::{Store, StoreError, TenantScope};
 use switchboard_types::TenantId;
 
+pub(crate) use self::documents::{ChunkRow, DocumentRow};
 pub(crate) use self::entity::run::Model as RunRow;
 pub(crate) use self::entity::step::Model as StepRow;
 use self::entity::{active_run, run, run_event, settings, step, token_usage};
@@ -240,6 +242,12 @@ impl<'a> Repo<'a> {
     /// The tenant's assistant settings (JSON), if ever saved.
     pub(crate) async fn settings(&self) -> Result<Option<String>, StoreError> {
         Ok(self.scope.select::<settings::Entity>().one(self.db()).await?.map(|row| row.settings))
+    }
+
+    /// The tenant's assistant settings (JSON) and when they were saved, if ever.
+    pub(crate) async fn settings_saved(&self) -> Result<Option<(String, i64)>, StoreError> {
+        let row = self.scope.select::<settings::Entity>().one(self.db()).await?;
+        Ok(row.map(|row| (row.settings, row.updated_at_us)))
     }
 
     pub(crate) async fn save_settings(&self, json: String, now_us: i64) -> Result<(), StoreError> {

@@ -1,10 +1,12 @@
-//! The tools a plan's steps call: the built-in read tools over synced records ([`records`]) and the connectors'
-//! action catalog, both reached through [`ConnectorsApi`] — the connectors service over the mesh in production
+//! The tools a plan's steps call: the built-in read tools over synced records ([`records`]) and over the tenant's
+//! documents ([`knowledge`], when a knowledge base is configured), and the connectors' action catalog; records and
+//! actions are reached through [`ConnectorsApi`] — the connectors service over the mesh in production
 //! ([`MeshConnectors`]), or any other implementation (tests call a service in process).
 //!
 //! Every call carries the run's request context (tenant, user, role, request id, trace), so the connectors service
 //! scopes, authorizes and audits it as the person who asked.
 
+pub(crate) mod knowledge;
 mod mesh;
 pub(crate) mod records;
 
@@ -20,6 +22,7 @@ use switchboard_proto::connectors::v1 as pb;
 pub use self::mesh::MeshConnectors;
 use crate::convert::{object_struct, struct_to_json};
 use crate::error::ToolError;
+use crate::knowledge::Knowledge;
 
 /// A boxed future of a connectors call (keeps [`ConnectorsApi`] object-safe).
 pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, tonic::Status>> + Send + 'a>>;
@@ -94,6 +97,8 @@ pub(crate) struct ToolOutput {
 #[derive(Clone)]
 pub(crate) struct Tools {
     api: Arc<dyn ConnectorsApi>,
+    /// The knowledge base `knowledge.search` reads; without one the tool is not offered.
+    knowledge: Option<Arc<Knowledge>>,
 }
 
 impl std::fmt::Debug for Tools {
@@ -107,12 +112,25 @@ const MAX_LIST_PAGES: usize = 50;
 
 impl Tools {
     pub(crate) fn new(api: Arc<dyn ConnectorsApi>) -> Self {
-        Self { api }
+        Self { api, knowledge: None }
+    }
+
+    /// Offers `knowledge.search` over `knowledge`.
+    pub(crate) fn set_knowledge(&mut self, knowledge: Arc<Knowledge>) {
+        self.knowledge = Some(knowledge);
+    }
+
+    /// The knowledge base, if configured.
+    pub(crate) fn knowledge(&self) -> Option<&Arc<Knowledge>> {
+        self.knowledge.as_ref()
     }
 
     /// Every tool the tenant can call: the built-in read tools, then the connectors' actions.
     pub(crate) async fn catalog(&self, context: &RequestContext) -> Result<Vec<ToolSpec>, ToolError> {
         let mut tools = records::specs();
+        if self.knowledge.is_some() {
+            tools.extend(knowledge::specs());
+        }
         let mut page_token = String::new();
         for _ in 0..MAX_LIST_PAGES {
             let request = pb::ListActionsRequest { page_size: 1000, page_token, ..Default::default() };
@@ -155,6 +173,9 @@ impl Tools {
         if records::is_builtin(call.tool) {
             return records::parse(call.tool, call.input).map(|_| ());
         }
+        if knowledge::is_builtin(call.tool) {
+            return knowledge::parse(call.input).map(|_| ());
+        }
         let request = self.action_request(call, true)?;
         self.api.invoke_action(context, request).await?;
         Ok(())
@@ -165,6 +186,14 @@ impl Tools {
         if records::is_builtin(call.tool) {
             let query = records::parse(call.tool, call.input)?;
             let output = records::run(self.api.as_ref(), context, call.connection, &query).await?;
+            return Ok(ToolOutput { output, audit_event_id: String::new() });
+        }
+        if knowledge::is_builtin(call.tool) {
+            let input = knowledge::parse(call.input)?;
+            let Some(base) = &self.knowledge else {
+                return Err(ToolError::invalid("this orchestrator has no knowledge base configured"));
+            };
+            let output = knowledge::run(base, context, &input).await?;
             return Ok(ToolOutput { output, audit_event_id: String::new() });
         }
         let request = self.action_request(call, false)?;

@@ -9,7 +9,7 @@ use switchboard_types::Role;
 use crate::support::{Caller, Harness, assert_contiguous, field, is_approval, is_finished, to_json};
 
 /// A demo customer's e-mail address and the id of their newest succeeded, unrefunded charge, from the records.
-async fn customer_with_a_charge(h: &Harness, caller: Caller) -> (String, String) {
+pub(crate) async fn customer_with_a_charge(h: &Harness, caller: Caller) -> (String, String) {
     let mut charges: Vec<serde_json::Value> = h
         .records(caller, "charge")
         .await

@@ -9,7 +9,9 @@
 mod support;
 
 mod approvals;
+mod assistant_settings;
 mod isolation;
+mod knowledge;
 mod platform;
 mod questions;
 mod streams;

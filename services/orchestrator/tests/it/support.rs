@@ -100,8 +100,13 @@ impl Caller {
 const SLOW_NEVER: (std::time::Duration, std::time::Duration) =
     (std::time::Duration::ZERO, std::time::Duration::from_secs(30));
 
+/// The knowledge base's vector store and embedder: one index for the harness's life, so a restarted orchestrator
+/// finds the documents indexed before.
+type KnowledgeParts = (Arc<dyn switchboard_vectors::VectorStore>, Arc<dyn switchboard_vectors::Embedder>);
+
 pub struct Harness {
     pub store: TestStore,
+    knowledge: KnowledgeParts,
     pub sandbox: SandboxHandle,
     pub connectors: ConnectorService,
     pub orchestrator: OrchestratorService,
@@ -133,27 +138,40 @@ impl Harness {
             ConnectorService::with_parts(store.store.clone(), keys, cache, settings(&sandbox), retry, stop.clone())
                 .unwrap();
         let orchestrator_stop = stop.child_token();
-        let orchestrator = Self::orchestrator(&store, &connectors, orchestrator_stop.clone(), SLOW_NEVER);
-        Self { store, sandbox, connectors, orchestrator, orchestrator_stop, stop, _dir: dir }
+        let knowledge: KnowledgeParts = (
+            Arc::new(switchboard_vectors::EmbeddedIndex::open(&dir.path().join("vectors")).unwrap()),
+            Arc::new(switchboard_vectors::HashedEmbedder::new(384)),
+        );
+        let orchestrator = Self::orchestrator(&store, &connectors, &knowledge, orchestrator_stop.clone(), SLOW_NEVER);
+        Self { store, knowledge, sandbox, connectors, orchestrator, orchestrator_stop, stop, _dir: dir }
     }
 
     fn orchestrator(
         store: &TestStore,
         connectors: &ConnectorService,
+        (vectors, embedder): &KnowledgeParts,
         stop: CancellationToken,
         (query_delay, step_timeout): (std::time::Duration, std::time::Duration),
     ) -> OrchestratorService {
         let options = RunOptions { step_timeout, clock: Clock::Fixed(DEMO_NOW) };
         let api = Arc::new(InProcess(connectors.clone(), query_delay));
-        OrchestratorService::offline(store.store.clone(), api, options, stop).unwrap()
+        OrchestratorService::offline(store.store.clone(), api, options, stop)
+            .unwrap()
+            .with_knowledge(vectors.clone(), embedder.clone())
+            .unwrap()
     }
 
     /// Replaces the orchestrator with one whose record queries take `delay` and whose steps time out after `timeout`.
     pub async fn slow_orchestrator(&mut self, delay: std::time::Duration, timeout: std::time::Duration) {
         self.stop_orchestrator().await;
         self.orchestrator_stop = self.stop.child_token();
-        self.orchestrator =
-            Self::orchestrator(&self.store, &self.connectors, self.orchestrator_stop.clone(), (delay, timeout));
+        self.orchestrator = Self::orchestrator(
+            &self.store,
+            &self.connectors,
+            &self.knowledge,
+            self.orchestrator_stop.clone(),
+            (delay, timeout),
+        );
     }
 
     /// Stops the orchestrator (its run drivers end, as in a process that exits).
@@ -166,8 +184,13 @@ impl Harness {
     pub async fn restart_orchestrator(&mut self) -> usize {
         self.stop_orchestrator().await;
         self.orchestrator_stop = self.stop.child_token();
-        self.orchestrator =
-            Self::orchestrator(&self.store, &self.connectors, self.orchestrator_stop.clone(), SLOW_NEVER);
+        self.orchestrator = Self::orchestrator(
+            &self.store,
+            &self.connectors,
+            &self.knowledge,
+            self.orchestrator_stop.clone(),
+            SLOW_NEVER,
+        );
         self.orchestrator.resume().await.unwrap()
     }
 
@@ -263,6 +286,28 @@ impl Harness {
                 let envelope = switchboard_proto::events::v1::EventEnvelope::decode(row.envelope.as_slice()).ok()?;
                 let event = switchboard_events::audit_recorded(&envelope).ok()?.event?;
                 Some((event.action, event.resource))
+            })
+            .collect()
+    }
+
+    /// The audit records written so far with their details (string values), as (action, resource, details).
+    pub async fn audit_records(&self) -> Vec<(String, String, std::collections::BTreeMap<String, String>)> {
+        let rows = self.store.store.outbox_relay().pending(100_000).await.unwrap();
+        rows.into_iter()
+            .filter(|row| row.topic == switchboard_events::topics::AUDIT_EVENTS)
+            .filter_map(|row| {
+                let envelope = switchboard_proto::events::v1::EventEnvelope::decode(row.envelope.as_slice()).ok()?;
+                let event = switchboard_events::audit_recorded(&envelope).ok()?.event?;
+                let details = event
+                    .details
+                    .map(|d| {
+                        d.fields
+                            .iter()
+                            .map(|(k, v)| (k.clone(), to_json(v).as_str().unwrap_or("").to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some((event.action, event.resource, details))
             })
             .collect()
     }
