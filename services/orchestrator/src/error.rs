@@ -37,6 +37,9 @@ pub enum OrchestratorError {
     /// Serving failed.
     #[error(transparent)]
     Mesh(#[from] MeshError),
+    /// The model providers' configuration is wrong (found at start).
+    #[error(transparent)]
+    Models(#[from] switchboard_models::ModelError),
 }
 
 /// Why a tool call did not produce an output: a gRPC code (as `google.rpc.Code`) and a message for the person.
@@ -95,6 +98,7 @@ impl From<OrchestratorError> for tonic::Status {
             OrchestratorError::ResourceExhausted(m) => Status::resource_exhausted(m),
             OrchestratorError::Tool(t) => Status::new(tonic::Code::from_i32(t.code), t.message),
             OrchestratorError::Context(c) => c.into(),
+            OrchestratorError::Models(m) => m.into(),
             OrchestratorError::Store(StoreError::Conflict(_)) => {
                 Status::aborted("a concurrent change got there first; retry")
             }

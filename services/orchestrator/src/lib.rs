@@ -2,18 +2,19 @@
 //! answer with citations (`switchboard.orchestrator.v1.OrchestratorService`).
 //!
 //! How it is laid out:
-//! - `planner`: the [`Planner`] trait model providers implement, the intent [`router`] (embedding similarity over
-//!   example utterances), and the [`OfflinePlanner`], the default with no model configured.
+//! - `planner`: the [`Planner`] trait, the intent [`router`] (embedding similarity over example utterances), the
+//!   [`OfflinePlanner`], the default with no model configured, and the [`ModelPlanner`], which plans through tool
+//!   calling and streams its answers over the model providers' chain (`switchboard-models`).
 //! - `plan`: plans as small DAGs, their check against the tool catalog, and references between steps.
 //! - `tools`: the built-in read tools over synced records and the connectors' actions, through [`ConnectorsApi`]
 //!   ([`MeshConnectors`] over the mesh).
 //! - `runner`: the run engine (planning, steps in parallel, approvals, idempotent writes, resumption after a
 //!   restart, cancellation); `live`: the run event log as a stream, re-attachable without gaps.
-//! - [`settings`]: per-tenant assistant settings and token usage; [`storage`]: the tables this service owns.
+//! - [`settings`]: per-tenant assistant settings and token usage; `usage`: the chain's usage sink into the usage
+//!   table and the monthly budget check; [`storage`]: the tables this service owns.
 //! - `service`: the gRPC methods.
 //!
-//! Not here yet: the OpenAI and Anthropic clients and their provider chain (they implement [`Planner`]), the
-//! sentence-embedding model (an [`router::Embedder`]), knowledge retrieval, and RPCs for the settings.
+//! Not here yet: the (an [`router::Embedder`]), knowledge retrieval, and RPCs for the settings.
 
 mod convert;
 mod error;
@@ -25,6 +26,7 @@ mod service;
 pub mod settings;
 pub mod storage;
 mod tools;
+mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,8 +42,8 @@ pub use crate::error::{OrchestratorError, ToolError};
 pub use crate::plan::{PlanDraft, PlannedStep, UsableConnection};
 pub use crate::planner::router::{self, Embedder, Intent, Routed, Router};
 pub use crate::planner::{
-    AnswerRequest, Answered, OfflinePlanner, PlanRequest, Planned, Planner, PlannerError, PlannerFuture, StepResult,
-    Usage,
+    AnswerDeltas, AnswerRequest, Answered, ModelPlanner, OfflinePlanner, PlanRequest, Planned, Planner, PlannerError,
+    PlannerFuture, StepResult, Usage,
 };
 pub use crate::runner::{Clock, RunOptions};
 pub use crate::service::OrchestratorService;
@@ -64,6 +66,9 @@ pub struct OrchestratorConfig {
     pub connectors_addr: String,
     /// Longest a connectors call, and so a step, may take.
     pub step_timeout: Duration,
+    /// The model providers, in chain order (`switchboard_models::providers_from_env`); empty for the offline
+    /// planner.
+    pub models: Vec<switchboard_models::ProviderConfig>,
 }
 
 /// Serves on an already-bound listener until `shutdown` is cancelled. Unfinished runs from before are resumed
@@ -76,7 +81,14 @@ pub async fn serve_with(
     let work = shutdown.child_token();
     let connectors = MeshConnectors::new(&config.connectors_addr, &config.credentials, config.step_timeout)?;
     let options = RunOptions { step_timeout: config.step_timeout, clock: Clock::System };
-    let service = OrchestratorService::offline(config.store.clone(), Arc::new(connectors), options, work.clone())?;
+    let service = OrchestratorService::with_models(
+        config.store.clone(),
+        Arc::new(connectors),
+        config.models,
+        switchboard_models::ChainPolicy::default(),
+        options,
+        work.clone(),
+    )?;
     let resumed = service.resume().await?;
     if resumed > 0 {
         tracing::info!(runs = resumed, "resumed unfinished runs");

@@ -247,14 +247,8 @@ impl Engine {
         let tenant = context.require_tenant()?;
         let settings = settings::load(&self.store, tenant).await?;
         let now = now_unix_micros();
-        if let Some(budget) = settings.monthly_token_budget {
-            let (input, output) = settings::usage(&self.store, tenant, now).await?;
-            if (input + output).max(0) as u64 >= budget {
-                return Err(OrchestratorError::ResourceExhausted(format!(
-                    "this month's model token budget ({budget} tokens) is spent; an owner or admin can raise it in \
-                     the assistant settings"
-                )));
-            }
+        if let Some(refusal) = crate::usage::budget_refusal(&self.store, tenant, &settings, now).await? {
+            return Err(OrchestratorError::ResourceExhausted(refusal));
         }
         let routed = self.router.route(&request.question);
         let id = uuid::Uuid::now_v7().to_string();

@@ -2,6 +2,7 @@
 //! [`PlanDraft`]; write the answer from the steps' results), the intent [`router`], and the built-in
 //! [`OfflinePlanner`], the default when no model provider is configured.
 
+mod model;
 mod offline;
 pub mod router;
 mod time;
@@ -13,6 +14,7 @@ use serde_json::Value;
 use switchboard_proto::orchestrator::v1::{Citation, StepStatus};
 use switchboard_types::TenantId;
 
+pub use self::model::ModelPlanner;
 pub use self::offline::OfflinePlanner;
 use self::router::Routed;
 
