@@ -84,9 +84,10 @@ impl OrchestratorService {
         let Some(primary) = providers.first() else { return Self::offline(store, connectors, options, stop) };
         let model = format!("{}/{}", primary.name, primary.model);
         let router = Router::hashed().map_err(OrchestratorError::Internal)?;
-        let chain = ProviderChain::from_configs(providers, policy)?.with_usage_sink(UsageRecorder::start(store.clone()));
+        let usage = UsageRecorder::start(store.clone());
+        let chain = ProviderChain::from_configs(providers, policy)?.with_usage_sink(usage.clone());
         tracing::info!(%model, chain = ?chain, "planning with model providers");
-        let planner = ModelPlanner::new(Arc::new(chain), model, store.clone());
+        let planner = ModelPlanner::new(Arc::new(chain), model, store.clone(), usage);
         Ok(Self::new(store, connectors, Arc::new(planner), router, options, stop))
     }
 

@@ -4,15 +4,16 @@
 //! every model call.
 //!
 //! The sink is called on the model call's task and must not block, so it queues the record for a writer task;
-//! a budget check may therefore miss the last few calls' tokens. A budget can be overshot by the calls in flight
-//! when it runs out, never by a call started after it was seen spent.
+//! [`UsageRecorder::flush`] waits until what was queued before it is written, so a budget check after a call sees
+//! that call's tokens. A budget can be overshot by the calls in flight when it runs out (other runs of the tenant,
+//! and the call that spends it), never by a call started after it was seen spent.
 
 use std::sync::Arc;
 
 use switchboard_models::{UsageRecord, UsageSink};
 use switchboard_store::Store;
 use switchboard_types::TenantId;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::OrchestratorError;
 use crate::settings::{self, AssistantSettings};
@@ -21,32 +22,55 @@ use crate::storage::Repo;
 /// Usage records queued before the sink starts dropping them (and logging that it does).
 const QUEUE: usize = 4096;
 
+/// What the writer task is asked to do.
+#[derive(Debug)]
+enum Work {
+    Record(UsageRecord),
+    /// Answer once everything queued before is written.
+    Flush(oneshot::Sender<()>),
+}
+
 /// Writes the chain's usage reports to the usage table, per tenant and month.
 #[derive(Debug)]
 pub(crate) struct UsageRecorder {
-    queue: mpsc::Sender<UsageRecord>,
+    queue: mpsc::Sender<Work>,
 }
 
 impl UsageRecorder {
     /// A recorder writing to `store`; its writer task ends when the recorder is dropped, after writing what is
     /// queued.
     pub(crate) fn start(store: Store) -> Arc<Self> {
-        let (queue, mut records) = mpsc::channel::<UsageRecord>(QUEUE);
+        let (queue, mut work) = mpsc::channel::<Work>(QUEUE);
         tokio::spawn(async move {
-            while let Some(record) = records.recv().await {
-                if let Err(error) = write(&store, &record).await {
-                    tracing::error!(tenant = %record.tenant, provider = %record.provider, %error,
-                        "model token usage could not be recorded");
+            while let Some(next) = work.recv().await {
+                match next {
+                    Work::Record(record) => {
+                        if let Err(error) = write(&store, &record).await {
+                            tracing::error!(tenant = %record.tenant, provider = %record.provider, %error,
+                                "model token usage could not be recorded");
+                        }
+                    }
+                    // The asker may have stopped waiting; nothing to undo.
+                    Work::Flush(done) => drop(done.send(())),
                 }
             }
         });
         Arc::new(Self { queue })
     }
+
+    /// Waits until the usage reported before this call is in the table.
+    pub(crate) async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.queue.send(Work::Flush(done)).await.is_ok() {
+            // An error means the writer stopped: there is nothing left to wait for.
+            drop(written.await);
+        }
+    }
 }
 
 impl UsageSink for UsageRecorder {
     fn record(&self, record: UsageRecord) {
-        if let Err(error) = self.queue.try_send(record) {
+        if let Err(error) = self.queue.try_send(Work::Record(record)) {
             tracing::error!(%error, "model token usage dropped: the usage writer is behind or stopped");
         }
     }

@@ -10,6 +10,7 @@ mod support;
 
 mod approvals;
 mod isolation;
+mod models;
 mod platform;
 mod questions;
 mod streams;

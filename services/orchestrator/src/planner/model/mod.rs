@@ -27,12 +27,14 @@ use switchboard_types::TenantId;
 use super::{AnswerDeltas, AnswerRequest, Answered, PlanRequest, Planned, Planner, PlannerError, PlannerFuture, Usage};
 use crate::plan::{self, PlanDraft};
 use crate::tools::records;
+use crate::usage::UsageRecorder;
 
 /// Plans and answers with the provider chain.
 pub struct ModelPlanner {
     chain: Arc<ProviderChain>,
     model: String,
     store: Store,
+    usage: Arc<UsageRecorder>,
 }
 
 impl std::fmt::Debug for ModelPlanner {
@@ -42,15 +44,15 @@ impl std::fmt::Debug for ModelPlanner {
 }
 
 impl ModelPlanner {
-    /// A planner over `chain`, whose first provider is `model` (`<provider>/<model>`, as runs show it); budgets are
-    /// read from `store`. The chain's usage sink should record into the same store (see
-    /// [`crate::OrchestratorService::with_models`]).
-    pub fn new(chain: Arc<ProviderChain>, model: String, store: Store) -> Self {
-        Self { chain, model, store }
+    /// A planner over `chain`, whose first provider is `model` (`<provider>/<model>`, as runs show it) and whose
+    /// usage sink is `usage`; budgets are read from `store`.
+    pub(crate) fn new(chain: Arc<ProviderChain>, model: String, store: Store, usage: Arc<UsageRecorder>) -> Self {
+        Self { chain, model, store, usage }
     }
 
-    /// Refuses when the tenant's token budget is spent.
+    /// Refuses when the tenant's token budget is spent (counting every call that has finished so far).
     async fn within_budget(&self, tenant: TenantId) -> Result<(), PlannerError> {
+        self.usage.flush().await;
         let internal = |e: crate::error::OrchestratorError| PlannerError {
             code: tonic::Code::Unavailable,
             message: format!("the token budget could not be checked: {e}"),
@@ -63,7 +65,11 @@ impl ModelPlanner {
         }
     }
 
-    async fn chat(&self, tenant: TenantId, request: &ChatRequest) -> Result<switchboard_models::ChatResponse, PlannerError> {
+    async fn chat(
+        &self,
+        tenant: TenantId,
+        request: &ChatRequest,
+    ) -> Result<switchboard_models::ChatResponse, PlannerError> {
         self.within_budget(tenant).await?;
         let outcome = self.chain.chat(&CallContext { tenant }, request).await.map_err(model_error)?;
         if !outcome.fallbacks.is_empty() {
@@ -114,7 +120,11 @@ impl ModelPlanner {
         Ok(plan)
     }
 
-    async fn answer_run(&self, request: &AnswerRequest, deltas: Option<AnswerDeltas>) -> Result<Answered, PlannerError> {
+    async fn answer_run(
+        &self,
+        request: &AnswerRequest,
+        deltas: Option<AnswerDeltas>,
+    ) -> Result<Answered, PlannerError> {
         self.within_budget(request.tenant).await?;
         let (chat, citations) = prompt::answer_request(request);
         let asked = Instant::now();

@@ -264,10 +264,9 @@ fn status_word(status: StepStatus) -> &'static str {
         StepStatus::Rejected => "rejected by the reviewer",
         StepStatus::Skipped => "skipped",
         StepStatus::Cancelled => "cancelled",
-        StepStatus::Unspecified
-        | StepStatus::Pending
-        | StepStatus::AwaitingApproval
-        | StepStatus::Running => "not finished",
+        StepStatus::Unspecified | StepStatus::Pending | StepStatus::AwaitingApproval | StepStatus::Running => {
+            "not finished"
+        }
     }
 }
 

@@ -140,9 +140,9 @@ fn check_object(
 
 /// `{"$ref": "steps.…"}`: a value taken from an earlier step's output when the step runs.
 fn is_plan_reference(value: &Value) -> bool {
-    value.as_object().is_some_and(|m| {
-        m.len() == 1 && m.get("$ref").and_then(Value::as_str).is_some_and(|r| r.starts_with("steps."))
-    })
+    value
+        .as_object()
+        .is_some_and(|m| m.len() == 1 && m.get("$ref").and_then(Value::as_str).is_some_and(|r| r.starts_with("steps.")))
 }
 
 /// A local `$ref` (`#/$defs/Name`, `#/definitions/Name`) in `root`.
