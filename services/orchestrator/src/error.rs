@@ -37,9 +37,9 @@ pub enum OrchestratorError {
     /// Serving failed.
     #[error(transparent)]
     Mesh(#[from] MeshError),
-    /// The model providers' configuration is wrong (found at start).
+    /// The model providers' configuration is wrong (found at start). Boxed: it is large and rare.
     #[error(transparent)]
-    Models(#[from] switchboard_models::ModelError),
+    Models(Box<switchboard_models::ModelError>),
 }
 
 /// Why a tool call did not produce an output: a gRPC code (as `google.rpc.Code`) and a message for the person.
@@ -81,6 +81,12 @@ impl From<switchboard_events::EventsError> for OrchestratorError {
     }
 }
 
+impl From<switchboard_models::ModelError> for OrchestratorError {
+    fn from(e: switchboard_models::ModelError) -> Self {
+        Self::Models(Box::new(e))
+    }
+}
+
 impl From<sea_orm::DbErr> for OrchestratorError {
     fn from(e: sea_orm::DbErr) -> Self {
         Self::Store(e.into())
@@ -98,7 +104,7 @@ impl From<OrchestratorError> for tonic::Status {
             OrchestratorError::ResourceExhausted(m) => Status::resource_exhausted(m),
             OrchestratorError::Tool(t) => Status::new(tonic::Code::from_i32(t.code), t.message),
             OrchestratorError::Context(c) => c.into(),
-            OrchestratorError::Models(m) => m.into(),
+            OrchestratorError::Models(m) => (*m).into(),
             OrchestratorError::Store(StoreError::Conflict(_)) => {
                 Status::aborted("a concurrent change got there first; retry")
             }

@@ -61,6 +61,28 @@ pub enum Command {
     /// Create (once) the demo tenant and owner, and connect it to the sandbox's demo Stripe account and Shopify shop;
     /// `make run` calls it once the platform is up.
     Demo(DemoArgs),
+    /// Ask the assistant a question, signed in through the gateway as a user: shows the plan, the steps and the
+    /// answer as they stream, and asks before any step that changes something.
+    Ask(AskArgs),
+}
+
+/// Who asks, and where.
+#[derive(Debug, Clone, Args)]
+pub struct AskArgs {
+    /// The question, such as "How much revenue did we make last week?".
+    pub question: String,
+    /// The tenant's slug.
+    #[arg(long, env = "SWITCHBOARD_ASK_TENANT", default_value = "demo")]
+    pub tenant: String,
+    /// The user's email.
+    #[arg(long, env = "SWITCHBOARD_ASK_EMAIL", default_value = "owner@demo.example")]
+    pub email: String,
+    /// The user's password.
+    #[arg(long, env = "SWITCHBOARD_ASK_PASSWORD", default_value = "demo-password-1", hide_default_value = true)]
+    pub password: String,
+    /// The gateway's public URL.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub gateway_url: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -401,8 +423,8 @@ pub struct ModelsArgs {
 
 impl ModelsArgs {
     /// The configured providers in chain order (empty: the offline assistant), or the setting at fault.
-    pub fn providers(&self) -> Result<Vec<switchboard_models::ProviderConfig>, switchboard_models::ModelError> {
-        switchboard_models::providers_from_env(|name| {
+    pub fn providers(&self) -> Result<Vec<switchboard_models::ProviderConfig>, crate::PlatformError> {
+        let found = switchboard_models::providers_from_env(|name| {
             match name {
                 "OPENAI_API_KEY" => &self.openai_api_key,
                 "OPENAI_BASE_URL" => &self.openai_base_url,
@@ -419,7 +441,8 @@ impl ModelsArgs {
                 _ => &None,
             }
             .clone()
-        })
+        });
+        found.map_err(|e| crate::PlatformError::Config(e.to_string()))
     }
 }
 

@@ -503,7 +503,7 @@ impl Platform {
                 store: self.store().await?,
                 connectors_addr: self.config.mesh.connectors_addr.clone(),
                 step_timeout: ORCHESTRATOR_STEP_TIMEOUT,
-                models: self.config.models.providers().map_err(|e| PlatformError::Config(e.to_string()))?,
+                models: self.config.models.providers()?,
             };
             let at = addr(&listener);
             let task = switchboard_orchestrator::serve_with(config, listener, shutdown.clone())
