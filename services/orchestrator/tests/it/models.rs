@@ -411,3 +411,43 @@ async fn record_text_reaches_the_model_only_as_a_tool_result_and_starts_no_write
     assert_eq!(h.refunds_made(), 0);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_answer_cut_mid_stream_fails_the_run_and_keeps_what_was_shown() {
+    let (h, owner, _) = with_models(&[Api::OpenAi], Duration::from_secs(60)).await;
+    let plan = json!({"summary": "Count charges", "steps": [
+        {"id": "1", "description": "Count charges", "tool": "records.count", "input": {"kind": "charge"}}
+    ]});
+    // The role chunk and two text fragments, then an error event: no fallback can take back text already shown.
+    let answer = Reply::text("There are many charges [1].").in_fragments_of(4).error_after(3);
+    h.models.script_all(Api::OpenAi, [plan_reply(plan), answer]);
+
+    let events = h.ask(owner, "How many charges do we have?").await.rest().await;
+    assert_contiguous(&events, 1);
+    assert_eq!(delta_text(&events), "There ar", "the fragments before the error stay in the log");
+    assert!(!events.iter().any(|e| matches!(e.event, Some(Event::Answer(_)))), "no final answer");
+    let run = h.get_run(owner, &events[0].run).await;
+    let (code, message) = run_error(&run);
+    assert_eq!((run.status, code), (RunStatus::Failed as i32, tonic::Code::Unavailable as i32), "{message}");
+    assert!(message.contains("broke off") && message.contains("ask again"), "{message}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_question_needing_no_tools_is_answered_by_the_model_without_steps() {
+    let (h, owner, _) = with_models(&[Api::Anthropic], Duration::from_secs(60)).await;
+    let plan = json!({"summary": "A question about the product: no data needed", "steps": []});
+    let help =
+        "I answer questions about your synced Stripe and Shopify data, and can refund charges after you approve.";
+    h.models.script_all(Api::Anthropic, [plan_reply(plan), Reply::text(help)]);
+
+    let events = h.ask(owner, "What can you do for me?").await.rest().await;
+    let run = h.get_run(owner, &events[0].run).await;
+    assert_eq!(run.status, RunStatus::Succeeded as i32, "{run:#?}");
+    assert!(run.steps.is_empty());
+    assert_eq!((delta_text(&events), run.answer.unwrap().text), (help.to_owned(), help.to_owned()));
+    let answering = &h.models.requests(Api::Anthropic)[1].body;
+    assert!(answering.get("tools").is_none_or(|t| t.as_array().is_some_and(Vec::is_empty)), "{answering}");
+    assert!(answering["system"].to_string().contains("A question about the product"), "{answering}");
+    h.stop().await;
+}
