@@ -72,9 +72,8 @@ impl ModelPlanner {
     ) -> Result<switchboard_models::ChatResponse, PlannerError> {
         self.within_budget(tenant).await?;
         let outcome = self.chain.chat(&CallContext { tenant }, request).await.map_err(model_error)?;
-        if !outcome.fallbacks.is_empty() {
-            tracing::warn!(provider = %outcome.provider, failed = ?outcome.fallbacks.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "planned by a fallback provider");
+        for failure in &outcome.fallbacks {
+            tracing::warn!(answered_by = %outcome.provider, %failure, "a model provider failed; a fallback answered");
         }
         Ok(outcome.response)
     }
@@ -82,14 +81,14 @@ impl ModelPlanner {
     async fn plan_run(&self, request: &PlanRequest) -> Result<Planned, PlannerError> {
         let mut chat = prompt::plan_request(request);
         let first = self.chat(request.tenant, &chat).await?;
-        let refused = match self.accept(request, &first) {
+        let refused = match Self::accept(request, &first) {
             Ok(plan) => return Ok(Planned { plan, usage: Usage::default() }),
             Err(reason) => reason,
         };
         tracing::info!(reason = %refused, "the model's plan was refused; asking it to repair the plan once");
         chat.messages.extend(prompt::repair_turn(&first, &refused));
         let second = self.chat(request.tenant, &chat).await?;
-        match self.accept(request, &second) {
+        match Self::accept(request, &second) {
             Ok(plan) => Ok(Planned { plan, usage: Usage::default() }),
             Err(again) => Err(PlannerError::refused(format!(
                 "the model could not produce a valid plan: first {refused}; after one repair, {again}. Try asking \
@@ -99,7 +98,7 @@ impl ModelPlanner {
     }
 
     /// The plan in the model's reply, checked; or why it is refused (for the model, and the person).
-    fn accept(&self, request: &PlanRequest, response: &switchboard_models::ChatResponse) -> Result<PlanDraft, String> {
+    fn accept(request: &PlanRequest, response: &switchboard_models::ChatResponse) -> Result<PlanDraft, String> {
         let call = match response.tool_calls.as_slice() {
             [call] => call,
             [] => return Err(format!("no {} call was made", prompt::SUBMIT_PLAN)),

@@ -25,6 +25,9 @@ use crate::planner::{AnswerRequest, PlanRequest, StepResult};
 pub(crate) const SUBMIT_PLAN: &str = "submit_plan";
 /// The tool whose results carry the steps' outputs to the answer.
 const READ_STEP_RESULT: &str = "read_step_result";
+/// Output limit of the planning call: a plan of [`MAX_STEPS`] steps with their inputs must fit (a cut-off plan is
+/// not JSON).
+const PLAN_MAX_TOKENS: u32 = 4096;
 /// Records of one step shown to the model (and cited); the rest are counted.
 const MAX_RECORDS: usize = 50;
 /// Longest step output, as JSON text, shown to the model.
@@ -84,7 +87,7 @@ pub(crate) fn plan_request(request: &PlanRequest) -> ChatRequest {
         messages: vec![Message::user(request.question.clone())],
         tools: vec![submit_plan_tool(request)],
         tool_choice: ToolChoice::Tool(SUBMIT_PLAN.to_owned()),
-        max_tokens: None,
+        max_tokens: Some(PLAN_MAX_TOKENS),
         temperature: Some(0.0),
     }
 }
