@@ -419,7 +419,11 @@ impl Engine {
         run: &RunRow,
         routed: Routed,
     ) -> Result<(), OrchestratorError> {
-        let planned = self.draft(context, run, routed).await;
+        let planned = tokio::select! {
+            planned = self.draft(context, run, routed) => planned,
+            // Stopping: nothing is written; the run is still PLANNING and is planned on the next start.
+            _ = self.stop.cancelled() => return Ok(()),
+        };
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
@@ -783,7 +787,8 @@ impl Engine {
 
     /// Has the planner write the answer, appending its text to the run's log as `answer_delta` events while it is
     /// written. Deltas that arrive together go in one event (one transaction each, not one per token). `None` when
-    /// the run ended meanwhile (cancelled): the answer is dropped, which stops the model's stream.
+    /// the run ended meanwhile (cancelled) or the process is stopping: the answer is dropped, which stops the
+    /// model's stream.
     async fn stream_answer(
         &self,
         tenant: TenantId,
@@ -814,6 +819,9 @@ impl Engine {
                     restart = false;
                 }
                 answered = &mut answering => break answered,
+                // Stopping: the run keeps its status, and the next start writes the answer again (its deltas
+                // start with `restart`).
+                _ = self.stop.cancelled() => return Ok(None),
             }
         };
         // The planner is done and its sender dropped: what it sent last is still queued.

@@ -451,3 +451,46 @@ async fn a_question_needing_no_tools_is_answered_by_the_model_without_steps() {
     assert!(answering["system"].to_string().contains("A question about the product"), "{answering}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_answer_interrupted_by_a_restart_is_written_again_after_a_restart_marker() {
+    let (mut h, owner, _) = with_models(&[Api::OpenAi], Duration::from_secs(60)).await;
+    let plan = json!({"summary": "Count charges", "steps": [
+        {"id": "1", "description": "Count charges", "tool": "records.count", "input": {"kind": "charge"}}
+    ]});
+    let full = "There are many charges [1].";
+    h.models.script_all(
+        Api::OpenAi,
+        [
+            plan_reply(plan),
+            // The process stops while this answer is being written: two fragments, then the stream hangs.
+            Reply::text(full).in_fragments_of(4).stall_after(3),
+            Reply::text(full).in_fragments_of(4),
+        ],
+    );
+    let mut stream = h.ask(owner, "How many charges do we have?").await;
+    let head = stream.until(|e| matches!(e, Event::AnswerDelta(_))).await;
+    let run = head[0].run.clone();
+    drop(stream);
+    assert_eq!(h.restart_orchestrator().await, 1, "the run was left unfinished and is resumed");
+
+    let all = h.attach(owner, &run, 0).await.rest().await;
+    assert_contiguous(&all, 1);
+    let deltas: Vec<pb::AnswerDelta> = all
+        .iter()
+        .filter_map(|e| match &e.event {
+            Some(Event::AnswerDelta(d)) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    let restart = deltas.iter().position(|d| d.restart).expect("a delta marks the restart");
+    let before: String = deltas[..restart].iter().map(|d| d.text.as_str()).collect();
+    let after: String = deltas[restart..].iter().map(|d| d.text.as_str()).collect();
+    assert!(restart > 0 && !before.is_empty() && full.starts_with(&before), "{deltas:?}");
+    assert_eq!(after, full, "the answer written again, whole");
+    let done = h.get_run(owner, &run).await;
+    assert_eq!(done.status, RunStatus::Succeeded as i32);
+    assert_eq!(done.answer.unwrap().text, full);
+    assert_eq!(h.models.pending(Api::OpenAi), 0);
+    h.stop().await;
+}
