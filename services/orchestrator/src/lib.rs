@@ -14,7 +14,8 @@
 //!   table and the monthly budget check; [`storage`]: the tables this service owns.
 //! - `service`: the gRPC methods.
 //!
-//! Not here yet: the (an [`router::Embedder`]), knowledge retrieval, and RPCs for the settings.
+//! Not here yet: the sentence-embedding model (an [`router::Embedder`]), knowledge retrieval, and RPCs for the
+//! settings.
 
 mod convert;
 mod error;
