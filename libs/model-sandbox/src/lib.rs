@@ -5,9 +5,9 @@
 //!
 //! A test queues one [`Reply`] per request it expects, per API ([`ModelSandboxHandle::script`]); failures are
 //! injected the same way ([`Failure`]: 429 with `retry-after` / `retry-after-ms`, quota 429, 500/503/529, context
-//! length, 401, 400; and on a reply, a slow first byte, a stream cut before its final event, a mid-stream error
-//! event, or raw argument text that is not JSON). With nothing queued the fake answers by echoing the last user
-//! message. Every request is recorded ([`ModelSandboxHandle::requests`]) so tests can assert what was sent and how
+//! length, 401, 400; and on a reply, a slow first byte, a stream cut before its final event, a stream that stalls
+//! open, a mid-stream error event, or raw argument text that is not JSON). With nothing queued the fake answers by
+//! echoing the last user message. Every request is recorded ([`ModelSandboxHandle::requests`]) so tests can assert what was sent and how
 //! often. A request without the right key is answered 401 without using a scripted reply, as the real APIs do.
 //!
 //! Layout: `script` holds what tests script, `state` the queues and the record, `openai` and `anthropic` render

@@ -77,6 +77,7 @@ pub struct Reply {
     pub(crate) fragment_len: usize,
     pub(crate) cut_after: Option<usize>,
     pub(crate) error_after: Option<usize>,
+    pub(crate) stall_after: Option<usize>,
     pub(crate) usage: Option<(u64, u64)>,
     pub(crate) should_retry: Option<bool>,
 }
@@ -89,6 +90,7 @@ impl Reply {
             fragment_len: 8,
             cut_after: None,
             error_after: None,
+            stall_after: None,
             usage: None,
             should_retry: None,
         }
@@ -135,6 +137,13 @@ impl Reply {
     /// A streamed answer sends an error event after this many events, then ends.
     pub fn error_after(mut self, events: usize) -> Self {
         self.error_after = Some(events);
+        self
+    }
+
+    /// A streamed answer sends this many events, then nothing more while the connection stays open (a provider
+    /// that hangs mid-answer, or a process stopped mid-answer).
+    pub fn stall_after(mut self, events: usize) -> Self {
+        self.stall_after = Some(events);
         self
     }
 

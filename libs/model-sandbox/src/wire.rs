@@ -19,8 +19,12 @@ pub(crate) struct Wire {
 
 pub(crate) enum WireBody {
     Json(Value),
-    /// Complete SSE events (each ending in a blank line); the last is the final event.
-    Events(Vec<String>),
+    /// Complete SSE events (each ending in a blank line); the last is the final event. `stall`: then the stream
+    /// stays open and silent.
+    Events {
+        events: Vec<String>,
+        stall: bool,
+    },
 }
 
 impl Wire {
@@ -30,7 +34,7 @@ impl Wire {
     }
 
     pub(crate) fn events(events: Vec<String>) -> Self {
-        Self { status: StatusCode::OK, headers: Vec::new(), body: WireBody::Events(events) }
+        Self { status: StatusCode::OK, headers: Vec::new(), body: WireBody::Events { events, stall: false } }
     }
 
     pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -38,16 +42,19 @@ impl Wire {
         self
     }
 
-    /// Applies the reply's stream faults: an error event after N events, or a cut after N, each before the final
-    /// event at the latest.
+    /// Applies the reply's stream faults: an error event after N events, a cut after N, or a stall after N, each
+    /// before the final event at the latest.
     pub(crate) fn with_stream_faults(mut self, reply: &Reply, error_event: String) -> Self {
-        if let WireBody::Events(events) = &mut self.body {
+        if let WireBody::Events { events, stall } = &mut self.body {
             let before_final = events.len().saturating_sub(1);
             if let Some(n) = reply.error_after {
                 events.truncate(n.min(before_final));
                 events.push(error_event);
             } else if let Some(n) = reply.cut_after {
                 events.truncate(n.min(before_final));
+            } else if let Some(n) = reply.stall_after {
+                events.truncate(n.min(before_final));
+                *stall = true;
             }
         }
         self
@@ -58,10 +65,16 @@ impl IntoResponse for Wire {
     fn into_response(self) -> Response {
         let mut response = match self.body {
             WireBody::Json(body) => (self.status, axum::Json(body)).into_response(),
-            WireBody::Events(events) => {
+            WireBody::Events { events, stall } => {
                 // One chunk per event, as the providers flush them.
                 let chunks = events.into_iter().map(|e| Ok::<_, Infallible>(Bytes::from(e)));
-                let mut response = Response::new(Body::from_stream(futures::stream::iter(chunks)));
+                let chunks = futures::stream::iter(chunks);
+                let body = if stall {
+                    Body::from_stream(futures::StreamExt::chain(chunks, futures::stream::pending()))
+                } else {
+                    Body::from_stream(chunks)
+                };
+                let mut response = Response::new(body);
                 *response.status_mut() = self.status;
                 let headers = response.headers_mut();
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));

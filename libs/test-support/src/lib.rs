@@ -216,6 +216,12 @@ impl TestPlatform {
             // The embedded log in the test store, whatever the environment says.
             "--kafka-brokers",
             "",
+            // The offline planner, whatever the environment says: a developer's key must not make tests call a paid
+            // model API (a test that wants models passes its own flags, pointing at the model sandbox).
+            "--openai-api-key",
+            "",
+            "--anthropic-api-key",
+            "",
             "--cors-origins",
             "http://app.example",
             "--outbox-poll-ms",

@@ -40,6 +40,9 @@ pub enum OrchestratorError {
     /// Serving failed.
     #[error(transparent)]
     Mesh(#[from] MeshError),
+    /// The model providers' configuration is wrong (found at start). Boxed: it is large and rare.
+    #[error(transparent)]
+    Models(Box<switchboard_models::ModelError>),
 }
 
 /// Why a tool call did not produce an output: a gRPC code (as `google.rpc.Code`) and a message for the person.
@@ -92,6 +95,12 @@ impl From<switchboard_vectors::VectorError> for OrchestratorError {
     }
 }
 
+impl From<switchboard_models::ModelError> for OrchestratorError {
+    fn from(e: switchboard_models::ModelError) -> Self {
+        Self::Models(Box::new(e))
+    }
+}
+
 impl From<sea_orm::DbErr> for OrchestratorError {
     fn from(e: sea_orm::DbErr) -> Self {
         Self::Store(e.into())
@@ -110,6 +119,7 @@ impl From<OrchestratorError> for tonic::Status {
             OrchestratorError::Unavailable(m) => Status::unavailable(m),
             OrchestratorError::Tool(t) => Status::new(tonic::Code::from_i32(t.code), t.message),
             OrchestratorError::Context(c) => c.into(),
+            OrchestratorError::Models(m) => (*m).into(),
             OrchestratorError::Store(StoreError::Conflict(_)) => {
                 Status::aborted("a concurrent change got there first; retry")
             }

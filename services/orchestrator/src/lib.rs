@@ -2,8 +2,9 @@
 //! answer with citations (`switchboard.orchestrator.v1.OrchestratorService`).
 //!
 //! How it is laid out:
-//! - `planner`: the [`Planner`] trait model providers implement, the intent [`router`] (embedding similarity over
-//!   example utterances), and the [`OfflinePlanner`], the default with no model configured.
+//! - `planner`: the [`Planner`] trait, the intent [`router`] (embedding similarity over example utterances), the
+//!   [`OfflinePlanner`], the default with no model configured, and the [`ModelPlanner`], which plans through tool
+//!   calling and streams its answers over the model providers' chain (`switchboard-models`).
 //! - `plan`: plans as small DAGs, their check against the tool catalog, and references between steps.
 //! - `tools`: the built-in read tools over synced records and the connectors' actions, through [`ConnectorsApi`]
 //!   ([`MeshConnectors`] over the mesh).
@@ -11,12 +12,9 @@
 //!   restart, cancellation); `live`: the run event log as a stream, re-attachable without gaps.
 //! - `knowledge`: the knowledge base (documents chunked, embedded and indexed per tenant in a vector store; the
 //!   `knowledge.search` tool retrieves from it); `documents`: its RPCs.
-//! - [`settings`]: per-tenant assistant settings and token usage; `assistant_settings`: their RPCs.
-//!   [`storage`]: the tables this service owns.
+//! - [`settings`]: per-tenant assistant settings and token usage; `assistant_settings`: their RPCs; `usage`: the
+//!   chain's usage sink into the usage table and the monthly budget check. [`storage`]: the tables this service owns.
 //! - `service`: the gRPC methods.
-//!
-//! Not here yet: the OpenAI and Anthropic clients and their provider chain (they implement [`Planner`]) and the
-//! sentence-embedding model in the router (an [`router::Embedder`]).
 
 mod assistant_settings;
 mod convert;
@@ -31,6 +29,7 @@ mod service;
 pub mod settings;
 pub mod storage;
 mod tools;
+mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,8 +45,8 @@ pub use crate::error::{OrchestratorError, ToolError};
 pub use crate::plan::{PlanDraft, PlannedStep, UsableConnection};
 pub use crate::planner::router::{self, Embedder, Intent, Routed, Router};
 pub use crate::planner::{
-    AnswerRequest, Answered, OfflinePlanner, PlanRequest, Planned, Planner, PlannerError, PlannerFuture, StepResult,
-    Usage,
+    AnswerDeltas, AnswerRequest, Answered, ModelPlanner, OfflinePlanner, PlanRequest, Planned, Planner, PlannerError,
+    PlannerFuture, StepResult, Usage,
 };
 pub use crate::runner::{Clock, RunOptions};
 pub use crate::service::OrchestratorService;
@@ -74,6 +73,9 @@ pub struct OrchestratorConfig {
     pub embedder: Arc<dyn switchboard_vectors::Embedder>,
     /// Where the knowledge base's vectors live: the embedded index in the data dir, or Qdrant (`QDRANT_URL`).
     pub vectors: Arc<dyn switchboard_vectors::VectorStore>,
+    /// The model providers, in chain order (`switchboard_models::providers_from_env`); empty for the offline
+    /// planner.
+    pub models: Vec<switchboard_models::ProviderConfig>,
 }
 
 impl std::fmt::Debug for OrchestratorConfig {
@@ -84,6 +86,7 @@ impl std::fmt::Debug for OrchestratorConfig {
             .field("step_timeout", &self.step_timeout)
             .field("embedder", &self.embedder.model())
             .field("vectors", &self.vectors.name())
+            .field("models", &self.models)
             .finish_non_exhaustive()
     }
 }
@@ -98,8 +101,15 @@ pub async fn serve_with(
     let work = shutdown.child_token();
     let connectors = MeshConnectors::new(&config.connectors_addr, &config.credentials, config.step_timeout)?;
     let options = RunOptions { step_timeout: config.step_timeout, clock: Clock::System };
-    let service = OrchestratorService::offline(config.store.clone(), Arc::new(connectors), options, work.clone())?
-        .with_knowledge(config.vectors, config.embedder)?;
+    let service = OrchestratorService::with_models(
+        config.store.clone(),
+        Arc::new(connectors),
+        config.models,
+        switchboard_models::ChainPolicy::default(),
+        options,
+        work.clone(),
+    )?
+    .with_knowledge(config.vectors, config.embedder)?;
     let resumed = service.resume().await?;
     if resumed > 0 {
         tracing::info!(runs = resumed, "resumed unfinished runs");

@@ -127,7 +127,7 @@ pub(crate) fn check(
 }
 
 /// Every reference in `value`.
-fn references(value: &Value) -> Vec<String> {
+pub(crate) fn references(value: &Value) -> Vec<String> {
     let mut found = Vec::new();
     collect(value, &mut found);
     found

@@ -44,10 +44,13 @@ use crate::error::{OrchestratorError, ToolError};
 use crate::live::Hub;
 use crate::plan::{self, PlanDraft, UsableConnection};
 use crate::planner::router::{Intent, Routed, Router};
-use crate::planner::{AnswerRequest, PlanRequest, Planner, StepResult, Usage};
+use crate::planner::{AnswerRequest, PlanRequest, Planner, PlannerError, StepResult, Usage};
 use crate::settings::{self, AssistantSettings};
 use crate::storage::{Repo, RunRow, StepRow};
 use crate::tools::{ToolCall, Tools, with_timeout};
+
+/// Answer fragments a planner may send ahead of the run's log before it waits.
+const DELTA_BUFFER: usize = 64;
 
 /// How long a driver sleeps when nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(2);
@@ -244,14 +247,8 @@ impl Engine {
         let tenant = context.require_tenant()?;
         let settings = settings::load(&self.store, tenant).await?;
         let now = now_unix_micros();
-        if let Some(budget) = settings.monthly_token_budget {
-            let (input, output) = settings::usage(&self.store, tenant, now).await?;
-            if (input + output).max(0) as u64 >= budget {
-                return Err(OrchestratorError::ResourceExhausted(format!(
-                    "this month's model token budget ({budget} tokens) is spent; an owner or admin can raise it in \
-                     the assistant settings"
-                )));
-            }
+        if let Some(refusal) = crate::usage::budget_refusal(&self.store, tenant, &settings, now).await? {
+            return Err(OrchestratorError::ResourceExhausted(refusal));
         }
         let routed = self.router.route(&request.question);
         let id = uuid::Uuid::now_v7().to_string();
@@ -422,7 +419,11 @@ impl Engine {
         run: &RunRow,
         routed: Routed,
     ) -> Result<(), OrchestratorError> {
-        let planned = self.draft(context, run, routed).await;
+        let planned = tokio::select! {
+            planned = self.draft(context, run, routed) => planned,
+            // Stopping: nothing is written; the run is still PLANNING and is planned on the next start.
+            _ = self.stop.cancelled() => return Ok(()),
+        };
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
@@ -432,8 +433,8 @@ impl Engine {
         }
         let (plan, usage) = match planned {
             Ok(planned) => planned,
-            Err(message) => {
-                let events = self.fail_run(&scope, &mut row, tonic::Code::FailedPrecondition, &message, now).await?;
+            Err(error) => {
+                let events = self.fail_run(&scope, &mut row, error.code, &error.message, now).await?;
                 scope.commit().await?;
                 self.hub.publish(&run.id, &events);
                 return Ok(());
@@ -488,32 +489,35 @@ impl Engine {
         context: &RequestContext,
         run: &RunRow,
         routed: Routed,
-    ) -> Result<(PlanDraft, Usage), String> {
-        let tools = self.tools.catalog(context).await.map_err(|e| format!("the tool catalog is unavailable: {e}"))?;
+    ) -> Result<(PlanDraft, Usage), PlannerError> {
+        let refused = PlannerError::refused;
+        let tools =
+            self.tools.catalog(context).await.map_err(|e| refused(format!("the tool catalog is unavailable: {e}")))?;
         let allowed: Vec<&str> = run.allowed_connections.split_whitespace().collect();
         let connections: Vec<UsableConnection> = self
             .tools
             .connections(context)
             .await
-            .map_err(|e| format!("the connections are unavailable: {e}"))?
+            .map_err(|e| refused(format!("the connections are unavailable: {e}")))?
             .into_iter()
             .filter(|c| allowed.is_empty() || allowed.contains(&c.name.as_str()))
             .filter(|c| c.status == switchboard_proto::connectors::v1::ConnectionStatus::Active as i32)
             .map(|c| UsableConnection { name: c.name, provider: c.provider })
             .collect();
         let request = PlanRequest {
+            tenant: context.require_tenant().map_err(|e| refused(e.to_string()))?,
             question: run.question.clone(),
             routed,
             tools: tools.clone(),
             connections: connections.clone(),
             now: self.options.clock.now(),
         };
-        let planned = self.planner.plan(&request).await.map_err(|e| e.to_string())?;
+        let planned = self.planner.plan(&request).await?;
         let mut plan = planned.plan;
         if !allowed.is_empty() {
-            restrict_reads(&mut plan, &connections)?;
+            restrict_reads(&mut plan, &connections).map_err(refused)?;
         }
-        plan::check(&mut plan, &tools, &connections).map_err(|e| format!("the plan was refused: {e}"))?;
+        plan::check(&mut plan, &tools, &connections).map_err(|e| refused(format!("the plan was refused: {e}")))?;
         Ok((plan, planned.usage))
     }
 
@@ -750,12 +754,13 @@ impl Engine {
         routed: Routed,
     ) -> Result<(), OrchestratorError> {
         let request = AnswerRequest {
+            tenant,
             question: run.question.clone(),
             routed,
             summary: run.plan_summary.clone().unwrap_or_default(),
             steps: steps.iter().map(|s| step_result(&run.id, s)).collect(),
         };
-        let answered = self.planner.answer(&request).await;
+        let Some(answered) = self.stream_answer(tenant, run, &request).await? else { return Ok(()) };
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
@@ -773,13 +778,83 @@ impl Engine {
                 events.extend(self.end_run(&scope, &mut row, now).await?);
                 events
             }
-            Err(e) => {
-                self.fail_run(&scope, &mut row, tonic::Code::Unavailable, &format!("no answer: {e}"), now).await?
-            }
+            Err(e) => self.fail_run(&scope, &mut row, e.code, &format!("no answer: {}", e.message), now).await?,
         };
         scope.commit().await?;
         self.hub.publish(&run.id, &events);
         Ok(())
+    }
+
+    /// Has the planner write the answer, appending its text to the run's log as `answer_delta` events while it is
+    /// written. Deltas that arrive together go in one event (one transaction each, not one per token). `None` when
+    /// the run ended meanwhile (cancelled) or the process is stopping: the answer is dropped, which stops the
+    /// model's stream.
+    async fn stream_answer(
+        &self,
+        tenant: TenantId,
+        run: &RunRow,
+        request: &AnswerRequest,
+    ) -> Result<Option<Result<crate::planner::Answered, PlannerError>>, OrchestratorError> {
+        let (deltas, mut received) = tokio::sync::mpsc::channel::<String>(DELTA_BUFFER);
+        // An answer begun before a crash left deltas in the log: the new ones say they start over.
+        let mut restart = {
+            let scope = self.store.tenant(tenant).await?;
+            let last = Repo::new(&scope).events_after(&run.id, run.last_sequence - 1, 1).await?;
+            scope.commit().await?;
+            matches!(last.first().and_then(|e| e.event.as_ref()), Some(Event::AnswerDelta(_)))
+        };
+        let answering = self.planner.answer_streamed(request, deltas);
+        tokio::pin!(answering);
+        let answered = loop {
+            tokio::select! {
+                biased;
+                Some(first) = received.recv() => {
+                    let mut text = first;
+                    while let Ok(more) = received.try_recv() {
+                        text.push_str(&more);
+                    }
+                    if !self.append_delta(tenant, &run.id, text, restart).await? {
+                        return Ok(None);
+                    }
+                    restart = false;
+                }
+                answered = &mut answering => break answered,
+                // Stopping: the run keeps its status, and the next start writes the answer again (its deltas
+                // start with `restart`).
+                _ = self.stop.cancelled() => return Ok(None),
+            }
+        };
+        // The planner is done and its sender dropped: what it sent last is still queued.
+        let mut text = String::new();
+        while let Ok(more) = received.try_recv() {
+            text.push_str(&more);
+        }
+        if !text.is_empty() && !self.append_delta(tenant, &run.id, text, restart).await? {
+            return Ok(None);
+        }
+        Ok(Some(answered))
+    }
+
+    /// Appends one `answer_delta` event, unless the run has ended. Returns whether it did.
+    async fn append_delta(
+        &self,
+        tenant: TenantId,
+        run_id: &str,
+        text: String,
+        restart: bool,
+    ) -> Result<bool, OrchestratorError> {
+        let now = now_unix_micros();
+        let scope = self.store.tenant(tenant).await?;
+        let repo = Repo::new(&scope);
+        let Some(row) = repo.lock_run(run_id).await? else { return Ok(false) };
+        if terminal_run(row.status) {
+            return Ok(false);
+        }
+        let delta = Event::AnswerDelta(pb::AnswerDelta { text, restart });
+        let stored = repo.append_event(run_id, event(run_id, delta), now).await?;
+        scope.commit().await?;
+        self.hub.publish(run_id, &[stored]);
+        Ok(true)
     }
 
     async fn fail_run(

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::Stream;
 use switchboard_mesh::context::RequestContext;
+use switchboard_models::{ChainPolicy, ProviderChain, ProviderConfig};
 use switchboard_proto::orchestrator::v1 as pb;
 use switchboard_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -17,10 +18,11 @@ use tonic::{Request, Response, Status};
 use crate::convert::{run_message, step_message};
 use crate::error::OrchestratorError;
 use crate::planner::router::Router;
-use crate::planner::{OfflinePlanner, Planner};
+use crate::planner::{ModelPlanner, OfflinePlanner, Planner};
 use crate::runner::{Engine, NewRun, RunOptions};
 use crate::storage::Repo;
 use crate::tools::{ConnectorsApi, Tools};
+use crate::usage::UsageRecorder;
 
 /// Longest question accepted, in characters.
 const MAX_QUESTION_CHARS: usize = 4000;
@@ -80,6 +82,30 @@ impl OrchestratorService {
         tracing::info!(knowledge = ?knowledge, "knowledge base");
         engine.tools.set_knowledge(Arc::new(knowledge));
         Ok(self)
+    }
+
+    /// A service planning with the model providers `providers` (in chain order) through one provider chain with
+    /// `policy`, charging each call's tokens to its tenant; with no provider configured, [`Self::offline`].
+    ///
+    /// The offline planner is not the chain's last resort: a tenant with a model configured gets plans from it or
+    /// a clear UNAVAILABLE failure while every provider cools down, never a silent switch to keyword rules that may
+    /// read an action differently (and would sign the run with a model that did not write it).
+    pub fn with_models(
+        store: Store,
+        connectors: Arc<dyn ConnectorsApi>,
+        providers: Vec<ProviderConfig>,
+        policy: ChainPolicy,
+        options: RunOptions,
+        stop: CancellationToken,
+    ) -> Result<Self, OrchestratorError> {
+        let Some(primary) = providers.first() else { return Self::offline(store, connectors, options, stop) };
+        let model = format!("{}/{}", primary.name, primary.model);
+        let router = Router::hashed().map_err(OrchestratorError::Internal)?;
+        let usage = UsageRecorder::start(store.clone());
+        let chain = ProviderChain::from_configs(providers, policy)?.with_usage_sink(usage.clone());
+        tracing::info!(%model, chain = ?chain, "planning with model providers");
+        let planner = ModelPlanner::new(Arc::new(chain), model, store.clone(), usage);
+        Ok(Self::new(store, connectors, Arc::new(planner), router, options, stop))
     }
 
     /// Resumes every unfinished run in the store (runs waiting for approval keep waiting; approved and running

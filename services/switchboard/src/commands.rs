@@ -44,6 +44,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::User { command } => crate::admin::user(command).await,
         Command::Connectors { command } => crate::connectors::run(command).await,
         Command::Demo(args) => crate::connectors::demo(args).await,
+        Command::Ask(args) => crate::ask::ask(args).await,
     }
 }
 

@@ -61,6 +61,28 @@ pub enum Command {
     /// Create (once) the demo tenant and owner, and connect it to the sandbox's demo Stripe account and Shopify shop;
     /// `make run` calls it once the platform is up.
     Demo(DemoArgs),
+    /// Ask the assistant a question, signed in through the gateway as a user: shows the plan, the steps and the
+    /// answer as they stream, and asks before any step that changes something.
+    Ask(AskArgs),
+}
+
+/// Who asks, and where.
+#[derive(Debug, Clone, Args)]
+pub struct AskArgs {
+    /// The question, such as "How much revenue did we make last week?".
+    pub question: String,
+    /// The tenant's slug.
+    #[arg(long, env = "SWITCHBOARD_ASK_TENANT", default_value = "demo")]
+    pub tenant: String,
+    /// The user's email.
+    #[arg(long, env = "SWITCHBOARD_ASK_EMAIL", default_value = "owner@demo.example")]
+    pub email: String,
+    /// The user's password.
+    #[arg(long, env = "SWITCHBOARD_ASK_PASSWORD", default_value = "demo-password-1", hide_default_value = true)]
+    pub password: String,
+    /// The gateway's public URL.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub gateway_url: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -354,6 +376,78 @@ pub struct PlatformConfig {
     pub audit_signing_key: Option<PathBuf>,
     #[command(flatten)]
     pub connectors: ConnectorsArgs,
+    #[command(flatten)]
+    pub models: ModelsArgs,
+}
+
+/// The orchestrator's model providers. With no key set the orchestrator plans with its offline assistant. The
+/// names are `switchboard_models::providers_from_env`'s, which reads these values (so a flag and its variable mean
+/// the same thing, with the same checks and defaults).
+#[derive(Debug, Clone, Args)]
+pub struct ModelsArgs {
+    /// Enables OpenAI (Chat Completions) as a model provider.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+    /// OpenAI API base, with or without `/v1` (a compatible server, or the model sandbox); https://api.openai.com
+    /// when unset.
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+    /// OpenAI model; gpt-4o-mini when unset.
+    #[arg(long, env = "OPENAI_MODEL")]
+    pub openai_model: Option<String>,
+    /// OpenAI model's context window in tokens; 128000 when unset.
+    #[arg(long, env = "OPENAI_CONTEXT_WINDOW")]
+    pub openai_context_window: Option<String>,
+    /// Enables Anthropic (Messages) as a model provider.
+    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
+    pub anthropic_api_key: Option<String>,
+    /// Anthropic API base; https://api.anthropic.com when unset.
+    #[arg(long, env = "ANTHROPIC_BASE_URL")]
+    pub anthropic_base_url: Option<String>,
+    /// Anthropic model; claude-sonnet-4-5 when unset.
+    #[arg(long, env = "ANTHROPIC_MODEL")]
+    pub anthropic_model: Option<String>,
+    /// Anthropic model's context window in tokens; 200000 when unset.
+    #[arg(long, env = "ANTHROPIC_CONTEXT_WINDOW")]
+    pub anthropic_context_window: Option<String>,
+    /// The provider chain's order, comma-separated names (`anthropic,openai`); configured providers left out come
+    /// last. openai,anthropic when unset.
+    #[arg(long, env = "SWITCHBOARD_MODEL_ORDER")]
+    pub model_order: Option<String>,
+    /// Seconds a model call may wait for its first byte; 30 when unset.
+    #[arg(long, env = "SWITCHBOARD_MODEL_FIRST_BYTE_TIMEOUT_SECS")]
+    pub model_first_byte_timeout_secs: Option<String>,
+    /// Seconds a whole model call (a streamed answer included) may take; 300 when unset.
+    #[arg(long, env = "SWITCHBOARD_MODEL_TOTAL_TIMEOUT_SECS")]
+    pub model_total_timeout_secs: Option<String>,
+    /// Output token limit of a model call; 1024 when unset.
+    #[arg(long, env = "SWITCHBOARD_MODEL_MAX_TOKENS")]
+    pub model_max_tokens: Option<String>,
+}
+
+impl ModelsArgs {
+    /// The configured providers in chain order (empty: the offline assistant), or the setting at fault.
+    pub fn providers(&self) -> Result<Vec<switchboard_models::ProviderConfig>, crate::PlatformError> {
+        let found = switchboard_models::providers_from_env(|name| {
+            match name {
+                "OPENAI_API_KEY" => &self.openai_api_key,
+                "OPENAI_BASE_URL" => &self.openai_base_url,
+                "OPENAI_MODEL" => &self.openai_model,
+                "OPENAI_CONTEXT_WINDOW" => &self.openai_context_window,
+                "ANTHROPIC_API_KEY" => &self.anthropic_api_key,
+                "ANTHROPIC_BASE_URL" => &self.anthropic_base_url,
+                "ANTHROPIC_MODEL" => &self.anthropic_model,
+                "ANTHROPIC_CONTEXT_WINDOW" => &self.anthropic_context_window,
+                "SWITCHBOARD_MODEL_ORDER" => &self.model_order,
+                "SWITCHBOARD_MODEL_FIRST_BYTE_TIMEOUT_SECS" => &self.model_first_byte_timeout_secs,
+                "SWITCHBOARD_MODEL_TOTAL_TIMEOUT_SECS" => &self.model_total_timeout_secs,
+                "SWITCHBOARD_MODEL_MAX_TOKENS" => &self.model_max_tokens,
+                _ => &None,
+            }
+            .clone()
+        });
+        found.map_err(|e| crate::PlatformError::Config(e.to_string()))
+    }
 }
 
 /// The connectors service's settings: the vault's keys, and each provider's endpoints and app credentials.

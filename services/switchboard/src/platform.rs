@@ -551,6 +551,7 @@ impl Platform {
                 step_timeout: ORCHESTRATOR_STEP_TIMEOUT,
                 embedder: self.embedder().await?,
                 vectors: self.vector_store().await?,
+                models: self.config.models.providers()?,
             };
             let at = addr(&listener);
             let task = switchboard_orchestrator::serve_with(config, listener, shutdown.clone())

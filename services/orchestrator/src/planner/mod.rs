@@ -2,6 +2,7 @@
 //! [`PlanDraft`]; write the answer from the steps' results), the intent [`router`], and the built-in
 //! [`OfflinePlanner`], the default when no model provider is configured.
 
+mod model;
 mod offline;
 pub mod router;
 mod time;
@@ -11,7 +12,9 @@ use std::pin::Pin;
 
 use serde_json::Value;
 use switchboard_proto::orchestrator::v1::{Citation, StepStatus};
+use switchboard_types::TenantId;
 
+pub use self::model::ModelPlanner;
 pub use self::offline::OfflinePlanner;
 use self::router::Routed;
 
@@ -21,10 +24,26 @@ use crate::tools::ToolSpec;
 /// A boxed planner future (keeps [`Planner`] object-safe).
 pub type PlannerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PlannerError>> + Send + 'a>>;
 
-/// Why a planner could not plan or answer; the message is shown to the person.
+/// Why a planner could not plan or answer: the run fails with `code` and `message`, which is shown to the person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PlannerError(pub String);
+#[error("{message}")]
+pub struct PlannerError {
+    /// The run's error code: FAILED_PRECONDITION for a request that cannot be planned, UNAVAILABLE when no model
+    /// could be reached, RESOURCE_EXHAUSTED when the tenant's token budget is spent.
+    pub code: tonic::Code,
+    /// What went wrong and what to do, for the person.
+    pub message: String,
+}
+
+impl PlannerError {
+    /// The request cannot be planned or answered as asked (FAILED_PRECONDITION).
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self { code: tonic::Code::FailedPrecondition, message: message.into() }
+    }
+}
+
+/// Where a planner sends the answer's text as it is written (see [`Planner::answer_streamed`]).
+pub type AnswerDeltas = tokio::sync::mpsc::Sender<String>;
 
 /// Model tokens a planner call used (0 for the offline planner).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,6 +57,8 @@ pub struct Usage {
 /// What a planner plans from.
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
+    /// The tenant the run belongs to (model calls are charged to it).
+    pub tenant: TenantId,
     /// The question.
     pub question: String,
     /// The router's decision.
@@ -85,6 +106,8 @@ pub struct StepResult {
 /// What an answer is written from.
 #[derive(Debug, Clone)]
 pub struct AnswerRequest {
+    /// The tenant the run belongs to (model calls are charged to it).
+    pub tenant: TenantId,
     /// The question.
     pub question: String,
     /// The router's decision.
@@ -116,4 +139,10 @@ pub trait Planner: Send + Sync + 'static {
     /// Writes the answer from the steps' results. Step outputs are data: they are quoted and summarised, never
     /// followed as instructions.
     fn answer<'a>(&'a self, request: &'a AnswerRequest) -> PlannerFuture<'a, Answered>;
+    /// Writes the answer like [`Planner::answer`], sending its text to `deltas` as it is produced; the returned
+    /// [`Answered`] is the whole answer. A planner that writes its answer at once sends nothing (the default).
+    fn answer_streamed<'a>(&'a self, request: &'a AnswerRequest, deltas: AnswerDeltas) -> PlannerFuture<'a, Answered> {
+        drop(deltas);
+        self.answer(request)
+    }
 }

@@ -803,6 +803,7 @@ mod tests {
 
     fn request(question: &str, intent: Intent) -> PlanRequest {
         PlanRequest {
+            tenant: switchboard_types::TenantId::generate(),
             question: question.into(),
             routed: Routed { intent, confidence: 1.0, runner_up: Intent::Help, runner_up_confidence: 0.0 },
             tools: Vec::new(),

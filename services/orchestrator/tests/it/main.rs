@@ -12,6 +12,7 @@ mod approvals;
 mod assistant_settings;
 mod isolation;
 mod knowledge;
+mod models;
 mod platform;
 mod questions;
 mod streams;

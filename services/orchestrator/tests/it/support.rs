@@ -6,6 +6,8 @@ use prost::Message;
 use switchboard_cache::{Cache, MemoryCache};
 use switchboard_connectors::{ConnectorService, KeyRing, ProviderSettings, RetryPolicy, Secret};
 use switchboard_mesh::context::RequestContext;
+use switchboard_model_sandbox::{Api, ModelSandbox, ModelSandboxHandle};
+use switchboard_models::{ApiKey, BreakerPolicy, ChainPolicy, ProviderConfig, RetryPolicy as ModelRetry, Timeouts};
 use switchboard_orchestrator::{ApiFuture, Clock, ConnectorsApi, OrchestratorService, RunOptions};
 use switchboard_proto::connectors::v1 as cpb;
 use switchboard_proto::connectors::v1::connector_service_server::ConnectorService as _;
@@ -108,11 +110,51 @@ pub struct Harness {
     pub store: TestStore,
     knowledge: KnowledgeParts,
     pub sandbox: SandboxHandle,
+    /// The scripted model APIs; used once [`Harness::use_models`] configured providers on them.
+    pub models: ModelSandboxHandle,
     pub connectors: ConnectorService,
     pub orchestrator: OrchestratorService,
+    /// The model providers the orchestrator plans with (empty: the offline planner) and the chain's policy.
+    providers: (Vec<ProviderConfig>, ChainPolicy),
     orchestrator_stop: CancellationToken,
     stop: CancellationToken,
     _dir: tempfile::TempDir,
+}
+
+/// A provider of `api` on the model sandbox, with timeouts a test can wait out.
+pub fn provider(models: &ModelSandboxHandle, api: Api) -> ProviderConfig {
+    let mut config = match api {
+        Api::OpenAi => {
+            let mut c = ProviderConfig::openai(ApiKey::new(switchboard_model_sandbox::OPENAI_KEY), "gpt-4o-mini");
+            c.base_url = format!("{}/v1", models.openai_base());
+            c
+        }
+        Api::Anthropic => {
+            let mut c =
+                ProviderConfig::anthropic(ApiKey::new(switchboard_model_sandbox::ANTHROPIC_KEY), "claude-sonnet-4-5");
+            c.base_url = models.anthropic_base();
+            c
+        }
+    };
+    config.timeouts = Timeouts {
+        connect: std::time::Duration::from_secs(2),
+        first_byte: std::time::Duration::from_secs(5),
+        total: std::time::Duration::from_secs(20),
+    };
+    config
+}
+
+/// One retry after a millisecond; a provider cools down for `cooldown` after one failed call.
+pub fn chain_policy(cooldown: std::time::Duration) -> ChainPolicy {
+    ChainPolicy {
+        retry: ModelRetry {
+            max_retries: 1,
+            base_delay: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(5),
+            max_retry_after: std::time::Duration::from_secs(1),
+        },
+        breaker: BreakerPolicy { failure_threshold: 1, cooldown },
+    }
 }
 
 fn settings(sandbox: &SandboxHandle) -> ProviderSettings {
@@ -131,6 +173,8 @@ impl Harness {
         let stop = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sandbox = Sandbox::start(listener, SandboxConfig::default(), stop.clone()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let models = ModelSandbox::start(listener, stop.clone()).await.unwrap();
         let keys = KeyRing::load_or_create(&dir.path().join("kek")).unwrap();
         let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new());
         let retry = RetryPolicy { base_delay: std::time::Duration::from_millis(20), ..RetryPolicy::default() };
@@ -142,23 +186,41 @@ impl Harness {
             Arc::new(switchboard_vectors::EmbeddedIndex::open(&dir.path().join("vectors")).unwrap()),
             Arc::new(switchboard_vectors::HashedEmbedder::new(384)),
         );
-        let orchestrator = Self::orchestrator(&store, &connectors, &knowledge, orchestrator_stop.clone(), SLOW_NEVER);
-        Self { store, knowledge, sandbox, connectors, orchestrator, orchestrator_stop, stop, _dir: dir }
+        let providers = (Vec::new(), ChainPolicy::default());
+        let orchestrator =
+            Self::orchestrator(&store, &connectors, &knowledge, &providers, orchestrator_stop.clone(), SLOW_NEVER);
+        Self { store, knowledge, sandbox, models, connectors, orchestrator, providers, orchestrator_stop, stop, _dir: dir }
     }
 
     fn orchestrator(
         store: &TestStore,
         connectors: &ConnectorService,
         (vectors, embedder): &KnowledgeParts,
+        (providers, policy): &(Vec<ProviderConfig>, ChainPolicy),
         stop: CancellationToken,
         (query_delay, step_timeout): (std::time::Duration, std::time::Duration),
     ) -> OrchestratorService {
         let options = RunOptions { step_timeout, clock: Clock::Fixed(DEMO_NOW) };
         let api = Arc::new(InProcess(connectors.clone(), query_delay));
-        OrchestratorService::offline(store.store.clone(), api, options, stop)
+        OrchestratorService::with_models(store.store.clone(), api, providers.clone(), *policy, options, stop)
             .unwrap()
             .with_knowledge(vectors.clone(), embedder.clone())
             .unwrap()
+    }
+
+    /// Replaces the orchestrator with one planning with the model sandbox's `apis`, in that order.
+    pub async fn use_models(&mut self, apis: &[Api], policy: ChainPolicy) {
+        self.stop_orchestrator().await;
+        self.providers = (apis.iter().map(|api| provider(&self.models, *api)).collect(), policy);
+        self.orchestrator_stop = self.stop.child_token();
+        self.orchestrator = Self::orchestrator(
+            &self.store,
+            &self.connectors,
+            &self.knowledge,
+            &self.providers,
+            self.orchestrator_stop.clone(),
+            SLOW_NEVER,
+        );
     }
 
     /// Replaces the orchestrator with one whose record queries take `delay` and whose steps time out after `timeout`.
@@ -169,6 +231,7 @@ impl Harness {
             &self.store,
             &self.connectors,
             &self.knowledge,
+            &self.providers,
             self.orchestrator_stop.clone(),
             (delay, timeout),
         );
@@ -188,6 +251,7 @@ impl Harness {
             &self.store,
             &self.connectors,
             &self.knowledge,
+            &self.providers,
             self.orchestrator_stop.clone(),
             SLOW_NEVER,
         );
@@ -366,6 +430,17 @@ pub fn assert_contiguous(events: &[pb::AskResponse], first: i64) {
     for (i, event) in events.iter().enumerate() {
         assert_eq!(event.sequence, first + i as i64, "event {i} of {events:#?}");
     }
+}
+
+/// The text of the `answer_delta` events, in order.
+pub fn delta_text(events: &[pb::AskResponse]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Some(Event::AnswerDelta(delta)) => Some(delta.text.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A field of a `Struct` as JSON.
