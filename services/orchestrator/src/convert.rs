@@ -5,6 +5,7 @@ use prost_types::value::Kind;
 use serde_json::Value;
 use switchboard_proto::orchestrator::v1 as pb;
 
+use crate::planner::router::Intent;
 use crate::storage::{RunRow, StepRow};
 
 /// JSON to `google.protobuf.Value`.
@@ -162,5 +163,16 @@ mod tests {
         let json = serde_json::json!({"a": 1, "b": [true, null, "x"], "c": {"d": 2.5}});
         let back = struct_to_json(&object_struct(&json).unwrap());
         assert_eq!(back, json);
+    }
+}
+
+/// An intent as the contract names it.
+pub(crate) fn intent_message(intent: Intent) -> pb::Intent {
+    match intent {
+        Intent::Data => pb::Intent::Data,
+        Intent::Action => pb::Intent::Action,
+        Intent::Knowledge => pb::Intent::Knowledge,
+        Intent::Help => pb::Intent::Help,
+        Intent::Unsupported => pb::Intent::Unsupported,
     }
 }

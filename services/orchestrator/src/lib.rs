@@ -12,8 +12,12 @@
 //! - [`settings`]: per-tenant assistant settings and token usage; [`storage`]: the tables this service owns.
 //! - `service`: the gRPC methods.
 //!
-//! Not here yet: the OpenAI and Anthropic clients and their provider chain (they implement [`Planner`]), the
-//! sentence-embedding model (an [`router::Embedder`]), knowledge retrieval, and RPCs for the settings.
+//! The router embeds with any [`Embedder`] (the local all-MiniLM-L6-v2 model, which the binary loads, or the hashed
+//! fallback); `eval/intents.jsonl` is its labelled set, `examples/eval.rs` (`make eval`) measures it.
+//!
+//! Not here yet: the OpenAI and Anthropic clients and their provider chain (they implement [`Planner`], and may
+//! implement [`router::Fallback`] for questions the router cannot place), knowledge retrieval, and RPCs for the
+//! settings.
 
 mod convert;
 mod error;
@@ -33,12 +37,14 @@ use switchboard_mesh::pki::MeshCredentials;
 use switchboard_mesh::server::{MAX_MESSAGE_BYTES, ServeOptions};
 use switchboard_proto::orchestrator::v1::orchestrator_service_server::OrchestratorServiceServer;
 use switchboard_store::Store;
+pub use switchboard_vectors::Embedder;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::error::{OrchestratorError, ToolError};
 pub use crate::plan::{PlanDraft, PlannedStep, UsableConnection};
-pub use crate::planner::router::{self, Embedder, Intent, Routed, Router};
+pub use crate::planner::evaluation;
+pub use crate::planner::router::{self, Calibration, Fallback, Intent, Routed, Router, RouterError};
 pub use crate::planner::{
     AnswerRequest, Answered, OfflinePlanner, PlanRequest, Planned, Planner, PlannerError, PlannerFuture, StepResult,
     Usage,
@@ -64,6 +70,18 @@ pub struct OrchestratorConfig {
     pub connectors_addr: String,
     /// Longest a connectors call, and so a step, may take.
     pub step_timeout: Duration,
+    /// What the intent router embeds questions with (the local model, or the hashed fallback when it is absent).
+    pub embedder: SharedEmbedder,
+}
+
+/// An [`Embedder`] shared between the router and whoever else embeds (retrieval).
+#[derive(Clone)]
+pub struct SharedEmbedder(pub Arc<dyn Embedder>);
+
+impl std::fmt::Debug for SharedEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedEmbedder").field(&self.0.model()).finish()
+    }
 }
 
 /// Serves on an already-bound listener until `shutdown` is cancelled. Unfinished runs from before are resumed
@@ -76,7 +94,20 @@ pub async fn serve_with(
     let work = shutdown.child_token();
     let connectors = MeshConnectors::new(&config.connectors_addr, &config.credentials, config.step_timeout)?;
     let options = RunOptions { step_timeout: config.step_timeout, clock: Clock::System };
-    let service = OrchestratorService::offline(config.store.clone(), Arc::new(connectors), options, work.clone())?;
+    // Embedding the router's examples is a second of CPU work with the model: off the runtime.
+    let embedder = config.embedder.0;
+    let router = tokio::task::spawn_blocking(move || Router::new(embedder))
+        .await
+        .map_err(|e| OrchestratorError::Internal(format!("building the router: {e}")))??;
+    tracing::info!(model = router.model(), "intent router ready");
+    let service = OrchestratorService::new(
+        config.store.clone(),
+        Arc::new(connectors),
+        Arc::new(OfflinePlanner),
+        router,
+        options,
+        work.clone(),
+    );
     let resumed = service.resume().await?;
     if resumed > 0 {
         tracing::info!(runs = resumed, "resumed unfinished runs");

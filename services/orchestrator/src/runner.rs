@@ -91,7 +91,7 @@ impl Default for RunOptions {
 pub(crate) struct Engine {
     pub(crate) store: Store,
     pub(crate) hub: Arc<Hub>,
-    pub(crate) router: Router,
+    pub(crate) router: Arc<Router>,
     tools: Tools,
     planner: Arc<dyn Planner>,
     envelopes: EnvelopeBuilder,
@@ -170,7 +170,7 @@ impl Engine {
         Self {
             store,
             hub: Arc::new(Hub::default()),
-            router,
+            router: Arc::new(router),
             tools,
             planner,
             envelopes: EnvelopeBuilder::new("orchestrator"),
@@ -253,7 +253,7 @@ impl Engine {
                 )));
             }
         }
-        let routed = self.router.route(&request.question);
+        let routed = self.router.route(&request.question).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let row = RunRow {
             tenant_id: String::new(),

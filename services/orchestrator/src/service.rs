@@ -14,7 +14,7 @@ use switchboard_store::Store;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::convert::{run_message, step_message};
+use crate::convert::{intent_message, run_message, step_message};
 use crate::error::OrchestratorError;
 use crate::planner::router::Router;
 use crate::planner::{OfflinePlanner, Planner};
@@ -61,7 +61,7 @@ impl OrchestratorService {
         options: RunOptions,
         stop: CancellationToken,
     ) -> Result<Self, OrchestratorError> {
-        let router = Router::hashed().map_err(OrchestratorError::Internal)?;
+        let router = Router::hashed()?;
         Ok(Self::new(store, connectors, Arc::new(OfflinePlanner), router, options, stop))
     }
 
@@ -203,6 +203,30 @@ impl OrchestratorService {
         let id = self.engine.start(context, new).await?;
         Ok(self.follow(tenant, id, 0))
     }
+
+    async fn route(
+        &self,
+        context: &RequestContext,
+        request: pb::RouteRequest,
+    ) -> Result<pb::RouteResponse, OrchestratorError> {
+        // Nothing of the tenant's is read, but only a caller in a tenant may use the router.
+        context.require_tenant()?;
+        let text = request.text.trim();
+        if text.is_empty() {
+            return Err(OrchestratorError::InvalidArgument("text: required".into()));
+        }
+        if text.chars().count() > MAX_QUESTION_CHARS {
+            return Err(OrchestratorError::InvalidArgument(format!("text: at most {MAX_QUESTION_CHARS} characters")));
+        }
+        let routed = self.engine.router.route(text).await?;
+        Ok(pb::RouteResponse {
+            intent: intent_message(routed.intent) as i32,
+            confidence: routed.confidence,
+            runner_up: intent_message(routed.runner_up) as i32,
+            runner_up_confidence: routed.runner_up_confidence,
+            embedding_model: self.engine.router.model().to_owned(),
+        })
+    }
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -286,6 +310,11 @@ impl pb::orchestrator_service_server::OrchestratorService for OrchestratorServic
         let id = run_id(&request.name, "name")?;
         let (run, steps) = self.engine.cancel(&context, &id, &request.reason).await?;
         Ok(Response::new(pb::CancelRunResponse { run: Some(run_message(&run, &steps, true)) }))
+    }
+
+    async fn route(&self, request: Request<pb::RouteRequest>) -> Reply<pb::RouteResponse> {
+        let context = RequestContext::of(&request)?.clone();
+        Ok(Response::new(self.route(&context, request.into_inner()).await?))
     }
 }
 

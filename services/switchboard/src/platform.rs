@@ -23,7 +23,7 @@ use switchboard_gateway::{
 };
 use switchboard_mesh::pki::{CertFiles, DevCa, MeshCredentials};
 use switchboard_mesh::{Identity, MeshError};
-use switchboard_orchestrator::OrchestratorConfig;
+use switchboard_orchestrator::{Embedder, OrchestratorConfig, SharedEmbedder};
 use switchboard_store::{Store, StoreConfig, StoreError};
 use switchboard_telemetry::Metrics;
 use tokio::net::TcpListener;
@@ -206,6 +206,7 @@ pub struct Platform {
     bus: OnceCell<Arc<dyn EventBus>>,
     redis: OnceCell<Option<RedisCache>>,
     cache: OnceCell<Arc<dyn Cache>>,
+    embedder: OnceCell<Arc<dyn Embedder>>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -224,6 +225,7 @@ impl Platform {
             bus: OnceCell::new(),
             redis: OnceCell::new(),
             cache: OnceCell::new(),
+            embedder: OnceCell::new(),
         }
     }
 
@@ -266,6 +268,27 @@ impl Platform {
             })
             .await?;
         Ok(store.clone())
+    }
+
+    /// The sentence-embedding model (all-MiniLM-L6-v2 from `SWITCHBOARD_EMBEDDING_MODEL_DIR`, else the default cache
+    /// directory), loaded once on the blocking pool; the hashed n-gram embedder, with an error in the log saying
+    /// how to fetch the model, when it is absent or does not load.
+    pub async fn embedder(&self) -> Result<Arc<dyn Embedder>, PlatformError> {
+        let embedder = self
+            .embedder
+            .get_or_try_init(|| async {
+                let dir = self
+                    .config
+                    .embedding_model_dir
+                    .clone()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .or_else(switchboard_embedding::default_model_dir);
+                tokio::task::spawn_blocking(move || switchboard_embedding::embedder_or_fallback(dir.as_deref()))
+                    .await
+                    .map_err(|e| PlatformError::Config(format!("loading the embedding model: {e}")))
+            })
+            .await?;
+        Ok(Arc::clone(embedder))
     }
 
     /// The event bus: Kafka when `KAFKA_BROKERS` is set, else the log in the store.
@@ -503,6 +526,7 @@ impl Platform {
                 store: self.store().await?,
                 connectors_addr: self.config.mesh.connectors_addr.clone(),
                 step_timeout: ORCHESTRATOR_STEP_TIMEOUT,
+                embedder: SharedEmbedder(self.embedder().await?),
             };
             let at = addr(&listener);
             let task = switchboard_orchestrator::serve_with(config, listener, shutdown.clone())
