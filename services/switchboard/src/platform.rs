@@ -283,7 +283,7 @@ impl Platform {
                     .clone()
                     .filter(|d| !d.as_os_str().is_empty())
                     .or_else(switchboard_embedding::default_model_dir);
-                tokio::task::spawn_blocking(move || switchboard_embedding::embedder_or_fallback(dir.as_deref()))
+                tokio::task::spawn_blocking(move || load_embedder(dir))
                     .await
                     .map_err(|e| PlatformError::Config(format!("loading the embedding model: {e}")))
             })
@@ -580,6 +580,21 @@ impl Platform {
         }
         Ok(Running { tasks, shutdown })
     }
+}
+
+/// The embedder for the model in `dir`, loaded once per process: the model is read-only, 90 MB and a second to
+/// load, and a process may build several platforms (the tests do).
+fn load_embedder(dir: Option<std::path::PathBuf>) -> Arc<dyn Embedder> {
+    type Loaded = Vec<(Option<std::path::PathBuf>, Arc<dyn Embedder>)>;
+    static LOADED: std::sync::Mutex<Loaded> = std::sync::Mutex::new(Vec::new());
+    // A poisoned lock only means another load panicked; the list itself is always whole.
+    let mut loaded = LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, embedder)) = loaded.iter().find(|(d, _)| *d == dir) {
+        return Arc::clone(embedder);
+    }
+    let embedder = switchboard_embedding::embedder_or_fallback(dir.as_deref());
+    loaded.push((dir, Arc::clone(&embedder)));
+    embedder
 }
 
 /// Longest one orchestrator step (a connectors call) may take.

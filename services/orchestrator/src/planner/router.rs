@@ -66,7 +66,7 @@ pub struct Routed {
     pub intent: Intent,
     /// Its score, 0 to 1: the intent's similarity, or for a question below the threshold, 1 minus the best one.
     pub confidence: f32,
-    /// The next best intent (for a question below the threshold, the best one).
+    /// The next best intent (for a question below the threshold, the best one other than `unsupported`).
     pub runner_up: Intent,
     /// Its score.
     pub runner_up_confidence: f32,
@@ -98,11 +98,14 @@ impl Scores {
         let (best, best_score) = self.best();
         let (second, second_score) = self.second();
         if best_score < calibration.threshold || best_score - second_score < calibration.margin {
+            // The runner-up is the intent it came closest to being: the best one other than `unsupported`.
+            let (near, near_score) =
+                self.0.iter().copied().find(|(i, _)| *i != Intent::Unsupported).unwrap_or((Intent::Data, 0.0));
             let routed = Routed {
                 intent: Intent::Unsupported,
                 confidence: (1.0 - best_score).clamp(0.0, 1.0),
-                runner_up: best,
-                runner_up_confidence: best_score,
+                runner_up: near,
+                runner_up_confidence: near_score,
             };
             return (routed, false);
         }
