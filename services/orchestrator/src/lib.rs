@@ -94,13 +94,11 @@ pub async fn serve_with(
     let work = shutdown.child_token();
     let connectors = MeshConnectors::new(&config.connectors_addr, &config.credentials, config.step_timeout)?;
     let options = RunOptions { step_timeout: config.step_timeout, clock: Clock::System };
-    // Embedding the router's examples is a second of CPU work with the model: off the runtime.
+    // Embedding the router's examples is seconds of CPU work with the model: built on the blocking pool while the
+    // service starts serving; questions wait for it.
     let embedder = config.embedder.0;
-    let router = tokio::task::spawn_blocking(move || Router::new(embedder))
-        .await
-        .map_err(|e| OrchestratorError::Internal(format!("building the router: {e}")))??;
-    tracing::info!(model = router.model(), "intent router ready");
-    let service = OrchestratorService::new(
+    let router = planner::router::Routing::building(move || Router::new(embedder));
+    let service = OrchestratorService::with_routing(
         config.store.clone(),
         Arc::new(connectors),
         Arc::new(OfflinePlanner),

@@ -43,7 +43,7 @@ use crate::convert::{self, json_to_value, object_struct, step_name, stored_json,
 use crate::error::{OrchestratorError, ToolError};
 use crate::live::Hub;
 use crate::plan::{self, PlanDraft, UsableConnection};
-use crate::planner::router::{Intent, Routed, Router};
+use crate::planner::router::{Intent, Routed, Routing};
 use crate::planner::{AnswerRequest, PlanRequest, Planner, StepResult, Usage};
 use crate::settings::{self, AssistantSettings};
 use crate::storage::{Repo, RunRow, StepRow};
@@ -91,7 +91,7 @@ impl Default for RunOptions {
 pub(crate) struct Engine {
     pub(crate) store: Store,
     pub(crate) hub: Arc<Hub>,
-    pub(crate) router: Arc<Router>,
+    pub(crate) router: Routing,
     tools: Tools,
     planner: Arc<dyn Planner>,
     envelopes: EnvelopeBuilder,
@@ -163,14 +163,14 @@ impl Engine {
         store: Store,
         tools: Tools,
         planner: Arc<dyn Planner>,
-        router: Router,
+        router: Routing,
         options: RunOptions,
         stop: CancellationToken,
     ) -> Self {
         Self {
             store,
             hub: Arc::new(Hub::default()),
-            router: Arc::new(router),
+            router,
             tools,
             planner,
             envelopes: EnvelopeBuilder::new("orchestrator"),
@@ -253,7 +253,7 @@ impl Engine {
                 )));
             }
         }
-        let routed = self.router.route(&request.question).await?;
+        let routed = self.router.get().await?.route(&request.question).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let row = RunRow {
             tenant_id: String::new(),

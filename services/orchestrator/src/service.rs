@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert::{intent_message, run_message, step_message};
 use crate::error::OrchestratorError;
-use crate::planner::router::Router;
+use crate::planner::router::{Router, Routing};
 use crate::planner::{OfflinePlanner, Planner};
 use crate::runner::{Engine, NewRun, RunOptions};
 use crate::storage::Repo;
@@ -47,6 +47,18 @@ impl OrchestratorService {
         connectors: Arc<dyn ConnectorsApi>,
         planner: Arc<dyn Planner>,
         router: Router,
+        options: RunOptions,
+        stop: CancellationToken,
+    ) -> Self {
+        Self::with_routing(store, connectors, planner, Routing::ready(router), options, stop)
+    }
+
+    /// [`OrchestratorService::new`] with a router that may still be being built.
+    pub(crate) fn with_routing(
+        store: Store,
+        connectors: Arc<dyn ConnectorsApi>,
+        planner: Arc<dyn Planner>,
+        router: Routing,
         options: RunOptions,
         stop: CancellationToken,
     ) -> Self {
@@ -218,13 +230,14 @@ impl OrchestratorService {
         if text.chars().count() > MAX_QUESTION_CHARS {
             return Err(OrchestratorError::InvalidArgument(format!("text: at most {MAX_QUESTION_CHARS} characters")));
         }
-        let routed = self.engine.router.route(text).await?;
+        let router = self.engine.router.get().await?;
+        let routed = router.route(text).await?;
         Ok(pb::RouteResponse {
             intent: intent_message(routed.intent) as i32,
             confidence: routed.confidence,
             runner_up: intent_message(routed.runner_up) as i32,
             runner_up_confidence: routed.runner_up_confidence,
-            embedding_model: self.engine.router.model().to_owned(),
+            embedding_model: router.model().to_owned(),
         })
     }
 }

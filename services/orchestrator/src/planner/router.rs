@@ -433,6 +433,44 @@ impl Router {
     }
 }
 
+/// The router as the service holds it: ready, or still being built on the blocking pool (embedding the examples
+/// takes a moment, and the service answers health checks and re-attaching clients meanwhile).
+#[derive(Debug, Clone)]
+pub(crate) struct Routing(tokio::sync::watch::Receiver<Option<Result<Arc<Router>, String>>>);
+
+impl Routing {
+    /// A router that is ready.
+    pub(crate) fn ready(router: Router) -> Self {
+        Self(tokio::sync::watch::channel(Some(Ok(Arc::new(router)))).1)
+    }
+
+    /// A router built by `build` on the blocking pool; callers wait for it.
+    pub(crate) fn building(build: impl FnOnce() -> Result<Router, RouterError> + Send + 'static) -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        tokio::task::spawn_blocking(move || {
+            let built = build().map(Arc::new).map_err(|e| e.to_string());
+            match &built {
+                Ok(router) => tracing::info!(model = router.model(), "intent router ready"),
+                Err(error) => tracing::error!(%error, "the intent router could not be built; questions fail"),
+            }
+            // No receiver left means the service is gone; nothing to tell.
+            let _ = tx.send(Some(built));
+        });
+        Self(rx)
+    }
+
+    /// The router, once built.
+    pub(crate) async fn get(&self) -> Result<Arc<Router>, RouterError> {
+        let mut rx = self.0.clone();
+        let built = rx.wait_for(Option::is_some).await.map_err(|_| RouterError::Task("the router build stopped".into()))?;
+        match built.as_ref() {
+            Some(Ok(router)) => Ok(Arc::clone(router)),
+            Some(Err(error)) => Err(RouterError::Task(error.clone())),
+            None => Err(RouterError::Task("the router is not built".into())),
+        }
+    }
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
