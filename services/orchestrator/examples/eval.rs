@@ -105,9 +105,9 @@ fn calibrate_on_tuning(
     println!("{:<52}{:>10}{:>8}{:>10}{:>12}", "scoring", "threshold", "margin", "accuracy", "oos recall");
     let mut scorings = vec![Scoring::Nearest(1), Scoring::Nearest(2), Scoring::Nearest(3), Scoring::Nearest(5)];
     scorings.push(Scoring::Centroid);
-    for gamma in [1.0, 2.0, 5.0] {
-        for lambda in [0.03, 0.1, 0.3] {
-            for words in [0.0, 0.25, 0.5, 1.0, 2.0] {
+    for gamma in [1.0, 2.0, 3.0] {
+        for lambda in [0.1, 0.3, 1.0] {
+            for words in [0.0, 0.5, 1.0, 2.0] {
                 scorings.push(Scoring::Ridge { gamma, lambda, words });
             }
         }
