@@ -89,6 +89,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The gates tried ([`Calibration::gate`]).
+const GATES: [f32; 6] = [0.0, 0.3, 0.35, 0.4, 0.45, 0.5];
+
 /// Folds of the tuning part in calibration: each tuning request is scored by a router built from the other folds.
 const FOLDS: usize = 10;
 
@@ -102,18 +105,18 @@ fn calibrate_on_tuning(
     println!();
     println!("{FOLDS}-fold cross-validation on the tuning part; the best threshold and margin per scoring");
     println!("(best accuracy among settings with at least 90% out-of-scope recall)");
-    println!("{:<52}{:>10}{:>8}{:>10}{:>12}", "scoring", "threshold", "margin", "accuracy", "oos recall");
+    println!("{:<52}{:>10}{:>8}{:>6}{:>10}{:>12}", "scoring", "threshold", "margin", "gate", "accuracy", "oos recall");
     let mut scorings = vec![Scoring::Nearest(1), Scoring::Nearest(2), Scoring::Nearest(3), Scoring::Nearest(5)];
     scorings.push(Scoring::Centroid);
-    for gamma in [1.0, 2.0, 3.0] {
+    for gamma in [1.0, 2.0] {
         for lambda in [0.1, 0.3, 1.0] {
-            for words in [0.0, 0.5, 1.0, 2.0] {
+            for words in [0.0, 0.5, 1.0] {
                 scorings.push(Scoring::Ridge { gamma, lambda, words });
             }
         }
     }
     for scoring in scorings {
-        let placeholder = Calibration { scoring, threshold: f32::MIN, margin: 0.0 };
+        let placeholder = Calibration { scoring, threshold: f32::MIN, margin: 0.0, gate: 0.0 };
         let mut scores: Vec<Option<Scores>> = vec![None; tune.len()];
         for fold in 0..FOLDS {
             let others = tune
@@ -129,11 +132,11 @@ fn calibrate_on_tuning(
             }
         }
         let scores: Vec<Scores> = scores.into_iter().flatten().collect();
-        let mut best: Option<(f64, f64, f32, f32)> = None;
+        let mut best: Option<(f64, f64, f32, f32, f32)> = None;
         for t in 0..=80 {
-            for margin in [0.0f32, 0.01, 0.02, 0.03, 0.05, 0.1] {
+            for (margin, gate) in [0.0f32, 0.02, 0.05].into_iter().flat_map(|m| GATES.map(|g| (m, g))) {
                 let threshold = t as f32 / 100.0;
-                let calibration = Calibration { scoring, threshold, margin };
+                let calibration = Calibration { scoring, threshold, margin, gate };
                 let mut e = Evaluation::default();
                 for ((row, want), s) in tune.iter().zip(&scores) {
                     let (routed, _) = s.decide(&calibration);
@@ -141,15 +144,15 @@ fn calibrate_on_tuning(
                 }
                 let (accuracy, oos) = (e.accuracy(), e.out_of_scope_recall());
                 // Strictly better only, so ties keep the lower threshold and margin.
-                let better = best.is_none_or(|(a, o, _, _)| (oos >= 0.9, accuracy) > (o >= 0.9, a));
+                let better = best.is_none_or(|(a, o, ..)| (oos >= 0.9, accuracy) > (o >= 0.9, a));
                 if better {
-                    best = Some((accuracy, oos, threshold, margin));
+                    best = Some((accuracy, oos, threshold, margin, gate));
                 }
             }
         }
-        if let Some((accuracy, oos, threshold, margin)) = best {
+        if let Some((accuracy, oos, threshold, margin, gate)) = best {
             println!(
-                "{:<52}{threshold:>10.2}{margin:>8.2}{:>9.1}%{:>11.1}%",
+                "{:<52}{threshold:>10.2}{margin:>8.2}{gate:>6.2}{:>9.1}%{:>11.1}%",
                 format!("{scoring:?}"),
                 100.0 * accuracy,
                 100.0 * oos

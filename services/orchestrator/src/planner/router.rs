@@ -2,14 +2,16 @@
 //! by embedding similarity to labelled example utterances.
 //!
 //! The examples are the tuning part of the crate's labelled set (`eval/intents.jsonl`, rows with `"split":
-//! "tune"`); the test part is never read here, so `make eval` measures the router on questions it has not seen.
+//! "tune"`); the test part is never learnt from, so `make eval` measures the router on requests it has not seen.
 //! They are embedded once, in batches, when the router is built; each question is then one embedding and a scan.
 //!
-//! How a question is scored and decided ([`Calibration`], measured on the tuning part by `make eval -- --calibrate`,
-//! leave-one-out): each intent scores the mean cosine similarity of its `k` nearest examples (`unsupported` has
-//! examples too: weather, jokes, code, other software). The best intent wins when its score clears the threshold;
-//! below it the question is `unsupported`, unless a [`Fallback`] (a real model provider) is configured, which is
-//! then asked. The runner-up is reported too, so a decision can be judged from outside (the `Route` RPC).
+//! How a question is scored and decided ([`Calibration`], chosen by cross-validation on the tuning part, `make
+//! eval-calibrate`): every intent, `unsupported` included (weather, jokes, code, other software), has examples; by
+//! default the intents' scores come from kernel ridge regression over all examples ([`Scoring::Ridge`]: a weighted
+//! sum of the question's similarities to them, in meaning and in words), which beat the nearest example and the
+//! intents' centroids. The best intent wins when its score clears the threshold; below it the question is
+//! `unsupported`, unless a [`Fallback`] (a real model provider) is configured, which is then asked. The runner-up
+//! is reported too, so a decision can be judged from outside (the `Route` RPC).
 //!
 //! The embedder is any [`Embedder`]: all-MiniLM-L6-v2 from switchboard-embedding normally, the hashed n-gram
 //! embedder when the model is absent. Their similarities are not comparable, so each has its own calibration.
@@ -64,7 +66,7 @@ impl Intent {
 pub struct Routed {
     /// The chosen intent.
     pub intent: Intent,
-    /// Its score, 0 to 1: the intent's similarity, or for a question below the threshold, 1 minus the best one.
+    /// Its score, 0 to 1 (see [`Scoring`]), or for a question below the threshold, 1 minus the best one.
     pub confidence: f32,
     /// The next best intent (for a question below the threshold, the best one other than `unsupported`).
     pub runner_up: Intent,
@@ -74,22 +76,27 @@ pub struct Routed {
 
 /// Every intent's similarity to a question, best first.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Scores(pub [(Intent, f32); 5]);
+pub struct Scores {
+    /// Every intent with its score, best first.
+    pub ranked: [(Intent, f32); 5],
+    /// The question's meaning's cosine similarity to the nearest example of an intent other than `unsupported`.
+    pub nearest_in_scope: f32,
+}
 
 impl Scores {
     /// The best intent and its score.
     pub fn best(&self) -> (Intent, f32) {
-        self.0[0]
+        self.ranked[0]
     }
 
     /// The second best intent and its score.
     pub fn second(&self) -> (Intent, f32) {
-        self.0[1]
+        self.ranked[1]
     }
 
     /// The score of `intent`.
     pub fn of(&self, intent: Intent) -> f32 {
-        self.0.iter().find(|(i, _)| *i == intent).map_or(0.0, |(_, s)| *s)
+        self.ranked.iter().find(|(i, _)| *i == intent).map_or(0.0, |(_, s)| *s)
     }
 
     /// The decision under `calibration`, and whether the best intent cleared it (when not, the decision is
@@ -97,25 +104,34 @@ impl Scores {
     pub fn decide(&self, calibration: &Calibration) -> (Routed, bool) {
         let (best, best_score) = self.best();
         let (second, second_score) = self.second();
-        if best_score < calibration.threshold || best_score - second_score < calibration.margin {
+        let out_of_scope = self.nearest_in_scope < calibration.gate
+            || best_score < calibration.threshold
+            || best_score - second_score < calibration.margin;
+        if out_of_scope {
             // The runner-up is the intent it came closest to being: the best one other than `unsupported`.
             let (near, near_score) =
-                self.0.iter().copied().find(|(i, _)| *i != Intent::Unsupported).unwrap_or((Intent::Data, 0.0));
+                self.ranked.iter().copied().find(|(i, _)| *i != Intent::Unsupported).unwrap_or((Intent::Data, 0.0));
             let routed = Routed {
                 intent: Intent::Unsupported,
                 confidence: (1.0 - best_score).clamp(0.0, 1.0),
                 runner_up: near,
-                runner_up_confidence: near_score,
+                runner_up_confidence: near_score.clamp(0.0, 1.0),
             };
             return (routed, false);
         }
-        (Routed { intent: best, confidence: best_score, runner_up: second, runner_up_confidence: second_score }, true)
+        let routed = Routed {
+            intent: best,
+            confidence: best_score.clamp(0.0, 1.0),
+            runner_up: second,
+            runner_up_confidence: second_score.clamp(0.0, 1.0),
+        };
+        (routed, true)
     }
 
     /// The decision with `intent` chosen (by a [`Fallback`]), the best other intent as the runner-up.
     fn chosen(&self, intent: Intent) -> Routed {
         let (runner_up, runner_up_confidence) =
-            self.0.iter().copied().find(|(i, _)| *i != intent).unwrap_or((Intent::Unsupported, 0.0));
+            self.ranked.iter().copied().find(|(i, _)| *i != intent).unwrap_or((Intent::Unsupported, 0.0));
         Routed { intent, confidence: self.of(intent), runner_up, runner_up_confidence }
     }
 }
@@ -151,15 +167,23 @@ pub struct Calibration {
     pub threshold: f32,
     /// Below this lead of the best intent over the runner-up, likewise.
     pub margin: f32,
+    /// Below this similarity of the question's meaning to the nearest example of an intent other than
+    /// `unsupported`, likewise, whatever the scores: nothing the assistant does is like it.
+    pub gate: f32,
 }
 
 impl Calibration {
     /// all-MiniLM-L6-v2's, measured by cross-validation on the tuning part (`make eval-calibrate`).
-    pub const MODEL: Calibration =
-        Calibration { scoring: Scoring::Ridge { gamma: 2.0, lambda: 0.3, words: 1.0 }, threshold: 0.32, margin: 0.0 };
+    pub const MODEL: Calibration = Calibration {
+        scoring: Scoring::Ridge { gamma: 1.0, lambda: 0.3, words: 0.5 },
+        threshold: 0.36,
+        margin: 0.0,
+        gate: 0.35,
+    };
 
     /// The hashed n-gram embedder's: it matches words, so only a near copy of an example is trusted.
-    pub const HASHED: Calibration = Calibration { scoring: Scoring::Nearest(1), threshold: 0.25, margin: 0.0 };
+    pub const HASHED: Calibration =
+        Calibration { scoring: Scoring::Nearest(1), threshold: 0.25, margin: 0.0, gate: 0.0 };
 
     /// The calibration for vectors of `model` ([`Embedder::model`]); the hashed one for any model not measured.
     pub fn for_model(model: &str) -> Self {
@@ -367,10 +391,18 @@ impl Router {
 
     /// Every intent's score for an embedded question.
     pub fn score(&self, query: &Embedded) -> Scores {
+        let nearest_in_scope = self
+            .examples
+            .iter()
+            .filter(|(intent, _)| *intent != Intent::Unsupported)
+            .flat_map(|(_, examples)| examples.iter().map(|e| dot(&query.meaning, &e.meaning)))
+            .fold(0.0f32, f32::max);
         let k = match self.calibration.scoring {
             Scoring::Nearest(k) => k.max(1),
             Scoring::Centroid => 1,
-            Scoring::Ridge { gamma, words, .. } => return self.score_ridge(query, gamma, words),
+            Scoring::Ridge { gamma, words, .. } => {
+                return Scores { ranked: self.score_ridge(query, gamma, words), nearest_in_scope };
+            }
         };
         let mut scores = Intent::ALL.map(|i| (i, 0.0f32));
         for (slot, (intent, examples)) in scores.iter_mut().zip(&self.examples) {
@@ -381,10 +413,10 @@ impl Router {
             *slot = (*intent, score);
         }
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Scores(scores)
+        Scores { ranked: scores, nearest_in_scope }
     }
 
-    fn score_ridge(&self, query: &Embedded, gamma: f32, words: f32) -> Scores {
+    fn score_ridge(&self, query: &Embedded, gamma: f32, words: f32) -> [(Intent, f32); 5] {
         let mut totals = [0.0f32; 5];
         for (example, weights) in &self.ridge {
             let similarity = kernel(query, example, gamma, words);
@@ -397,7 +429,7 @@ impl Router {
             *slot = (intent, total);
         }
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Scores(scores)
+        scores
     }
 
     /// Routes `question` on the calling thread, without the fallback: the scores and the calibrated decision
@@ -591,14 +623,15 @@ mod tests {
 
     #[test]
     fn a_question_below_the_threshold_is_unsupported_with_the_best_intent_as_runner_up() {
-        let scores = Scores([
+        let ranked = [
             (Intent::Data, 0.2),
             (Intent::Help, 0.1),
             (Intent::Action, 0.0),
             (Intent::Knowledge, 0.0),
             (Intent::Unsupported, 0.0),
-        ]);
-        let calibration = Calibration { scoring: Scoring::Nearest(1), threshold: 0.3, margin: 0.0 };
+        ];
+        let scores = Scores { ranked, nearest_in_scope: 0.5 };
+        let calibration = Calibration { scoring: Scoring::Nearest(1), threshold: 0.3, margin: 0.0, gate: 0.0 };
         let (routed, confident) = scores.decide(&calibration);
         assert!(!confident);
         assert_eq!((routed.intent, routed.runner_up), (Intent::Unsupported, Intent::Data));
@@ -607,6 +640,9 @@ mod tests {
         assert_eq!((routed.intent, routed.runner_up), (Intent::Data, Intent::Help));
         let (_, confident) = scores.decide(&Calibration { threshold: 0.15, margin: 0.2, ..calibration });
         assert!(!confident, "a lead smaller than the margin is not trusted");
+        let (routed, confident) = scores.decide(&Calibration { threshold: 0.15, gate: 0.6, ..calibration });
+        assert!(!confident, "nothing in scope is near enough");
+        assert_eq!(routed.intent, Intent::Unsupported);
         assert_eq!(scores.chosen(Intent::Help).runner_up, Intent::Data);
     }
 
