@@ -97,7 +97,7 @@ pub async fn serve_with(
     // Embedding the router's examples is seconds of CPU work with the model: built on the blocking pool while the
     // service starts serving; questions wait for it.
     let embedder = config.embedder.0;
-    let router = planner::router::Routing::building(move || Router::new(embedder));
+    let router = planner::router::Routing::building(move || planner::router::shared_router(embedder));
     let service = OrchestratorService::with_routing(
         config.store.clone(),
         Arc::new(connectors),

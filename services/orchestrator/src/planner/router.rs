@@ -476,10 +476,10 @@ impl Routing {
     }
 
     /// A router built by `build` on the blocking pool; callers wait for it.
-    pub(crate) fn building(build: impl FnOnce() -> Result<Router, RouterError> + Send + 'static) -> Self {
+    pub(crate) fn building(build: impl FnOnce() -> Result<Arc<Router>, RouterError> + Send + 'static) -> Self {
         let (tx, rx) = tokio::sync::watch::channel(None);
         tokio::task::spawn_blocking(move || {
-            let built = build().map(Arc::new).map_err(|e| e.to_string());
+            let built = build().map_err(|e| e.to_string());
             match &built {
                 Ok(router) => tracing::info!(model = router.model(), "intent router ready"),
                 Err(error) => tracing::error!(%error, "the intent router could not be built; questions fail"),
@@ -501,6 +501,23 @@ impl Routing {
             None => Err(RouterError::Task("the router is not built".into())),
         }
     }
+}
+
+/// The router over the tuning examples for `embedder` ([`Router::new`]), built once per process and embedder:
+/// building embeds every example (seconds of CPU in a debug build), and a process may start several orchestrators
+/// over one embedder (the tests' platforms do). Concurrent callers wait for the first build.
+pub(crate) fn shared_router(embedder: Arc<dyn Embedder>) -> Result<Arc<Router>, RouterError> {
+    type Built = Vec<(Arc<dyn Embedder>, Arc<Router>)>;
+    static BUILT: std::sync::Mutex<Built> = std::sync::Mutex::new(Vec::new());
+    // A poisoned lock only means a build panicked; the list itself is always whole.
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, router)) = built.iter().find(|(e, _)| std::ptr::addr_eq(Arc::as_ptr(e), Arc::as_ptr(&embedder))) {
+        return Ok(Arc::clone(router));
+    }
+    // The entry keeps the embedder alive, so its address cannot be reused by another one.
+    let router = Arc::new(Router::new(Arc::clone(&embedder))?);
+    built.push((embedder, Arc::clone(&router)));
+    Ok(router)
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -644,6 +661,16 @@ mod tests {
         assert!(!confident, "nothing in scope is near enough");
         assert_eq!(routed.intent, Intent::Unsupported);
         assert_eq!(scores.chosen(Intent::Help).runner_up, Intent::Data);
+    }
+
+    #[test]
+    fn a_router_is_built_once_per_embedder() {
+        let embedder: Arc<dyn Embedder> = Arc::new(HashedEmbedder::new(384));
+        let first = shared_router(Arc::clone(&embedder)).unwrap();
+        let again = shared_router(Arc::clone(&embedder)).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = shared_router(Arc::new(HashedEmbedder::new(384))).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other), "another embedder gets its own router");
     }
 
     struct Always(Option<Intent>);
