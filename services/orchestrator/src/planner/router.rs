@@ -174,11 +174,13 @@ pub struct Calibration {
 
 impl Calibration {
     /// all-MiniLM-L6-v2's, measured by cross-validation on the tuning part (`make eval-calibrate`).
+    /// 10-fold on 362 tuning requests: 90.9% accuracy, 90.0% out-of-scope recall (nearest example 70.4%, centroids
+    /// 83.4%, ridge without the words 89.5%).
     pub const MODEL: Calibration = Calibration {
-        scoring: Scoring::Ridge { gamma: 1.0, lambda: 0.3, words: 0.5 },
+        scoring: Scoring::Ridge { gamma: 2.0, lambda: 0.3, words: 0.5 },
         threshold: 0.36,
-        margin: 0.0,
-        gate: 0.35,
+        margin: 0.02,
+        gate: 0.30,
     };
 
     /// The hashed n-gram embedder's: it matches words, so only a near copy of an example is trusted.
