@@ -1,10 +1,11 @@
 //! `make eval`: the intent router with the real embedding model (all-MiniLM-L6-v2) on the test part of
 //! `eval/intents.jsonl` — accuracy, out-of-scope recall, the confusion matrix and the misrouted requests.
 //!
-//! `--calibrate` measures the choices behind [`Calibration::MODEL`] instead, on the tuning part only, leave-one-out
-//! (each tuning request is routed against every other tuning example, so it never meets itself): scoring by the
-//! nearest example, the mean of the k nearest, or the intent's centroid, and the threshold and margin below which a
-//! request is refused. `--hashed` measures the hashed n-gram fallback instead of the model.
+//! `--calibrate` (`make eval-calibrate`) measures the choices behind [`Calibration::MODEL`] instead, on the tuning
+//! part only, by 10-fold cross-validation (each tuning request is routed by a router built from the other folds, so
+//! it never meets itself): scoring by the nearest example, the mean of the k nearest, the intents' centroids, or
+//! kernel ridge regression, and the threshold, margin and gate below which a request is refused; the rule is the
+//! best accuracy with at least 90% out-of-scope recall. `--hashed` measures the hashed n-gram fallback instead.
 //!
 //! The model comes from `SWITCHBOARD_EMBEDDING_MODEL_DIR` or the default cache directory; `make eval` runs
 //! scripts/fetch-embedding-model.sh first.
