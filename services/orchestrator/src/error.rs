@@ -101,6 +101,12 @@ impl From<switchboard_models::ModelError> for OrchestratorError {
     }
 }
 
+impl From<crate::planner::router::RouterError> for OrchestratorError {
+    fn from(e: crate::planner::router::RouterError) -> Self {
+        Self::Internal(format!("intent router: {e}"))
+    }
+}
+
 impl From<sea_orm::DbErr> for OrchestratorError {
     fn from(e: sea_orm::DbErr) -> Self {
         Self::Store(e.into())

@@ -15,6 +15,10 @@
 //! - [`settings`]: per-tenant assistant settings and token usage; `assistant_settings`: their RPCs; `usage`: the
 //!   chain's usage sink into the usage table and the monthly budget check. [`storage`]: the tables this service owns.
 //! - `service`: the gRPC methods.
+//!
+//! The router embeds with any [`Embedder`] (the local all-MiniLM-L6-v2 model, which the binary loads, or the hashed
+//! fallback); `eval/intents.jsonl` is its labelled set, `examples/eval.rs` (`make eval`) measures it. A model
+//! provider may implement [`router::Fallback`] for questions the router cannot place (not done yet).
 
 mod assistant_settings;
 mod convert;
@@ -38,12 +42,14 @@ use switchboard_mesh::pki::MeshCredentials;
 use switchboard_mesh::server::{MAX_MESSAGE_BYTES, ServeOptions};
 use switchboard_proto::orchestrator::v1::orchestrator_service_server::OrchestratorServiceServer;
 use switchboard_store::Store;
+pub use switchboard_vectors::Embedder;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::error::{OrchestratorError, ToolError};
 pub use crate::plan::{PlanDraft, PlannedStep, UsableConnection};
-pub use crate::planner::router::{self, Embedder, Intent, Routed, Router};
+pub use crate::planner::evaluation;
+pub use crate::planner::router::{self, Calibration, Fallback, Intent, Routed, Router, RouterError};
 pub use crate::planner::{
     AnswerDeltas, AnswerRequest, Answered, ModelPlanner, OfflinePlanner, PlanRequest, Planned, Planner, PlannerError,
     PlannerFuture, StepResult, Usage,
@@ -68,8 +74,8 @@ pub struct OrchestratorConfig {
     pub connectors_addr: String,
     /// Longest a connectors call, and so a step, may take.
     pub step_timeout: Duration,
-    /// Turns text into vectors for the knowledge base: the local sentence-embedding model, or its hashed fallback
-    /// (`switchboard_embedding::embedder_or_fallback`).
+    /// Turns text into vectors for the intent router and the knowledge base: the local sentence-embedding model, or
+    /// its hashed fallback (`switchboard_embedding::embedder_or_fallback`).
     pub embedder: Arc<dyn switchboard_vectors::Embedder>,
     /// Where the knowledge base's vectors live: the embedded index in the data dir, or Qdrant (`QDRANT_URL`).
     pub vectors: Arc<dyn switchboard_vectors::VectorStore>,
@@ -101,14 +107,20 @@ pub async fn serve_with(
     let work = shutdown.child_token();
     let connectors = MeshConnectors::new(&config.connectors_addr, &config.credentials, config.step_timeout)?;
     let options = RunOptions { step_timeout: config.step_timeout, clock: Clock::System };
-    let service = OrchestratorService::with_models(
+    // Embedding the router's examples is seconds of CPU work with the model: built on the blocking pool while the
+    // service starts serving; questions wait for it.
+    let embedder = config.embedder.clone();
+    let router = planner::router::Routing::building(move || planner::router::shared_router(embedder));
+    let planner =
+        OrchestratorService::planner(&config.store, config.models, switchboard_models::ChainPolicy::default())?;
+    let service = OrchestratorService::with_routing(
         config.store.clone(),
         Arc::new(connectors),
-        config.models,
-        switchboard_models::ChainPolicy::default(),
+        planner,
+        router,
         options,
         work.clone(),
-    )?
+    )
     .with_knowledge(config.vectors, config.embedder)?;
     let resumed = service.resume().await?;
     if resumed > 0 {

@@ -43,7 +43,7 @@ use crate::convert::{self, json_to_value, object_struct, step_name, stored_json,
 use crate::error::{OrchestratorError, ToolError};
 use crate::live::Hub;
 use crate::plan::{self, PlanDraft, UsableConnection};
-use crate::planner::router::{Intent, Routed, Router};
+use crate::planner::router::{Intent, Routed, Routing};
 use crate::planner::{AnswerRequest, PlanRequest, Planner, PlannerError, StepResult, Usage};
 use crate::settings::{self, AssistantSettings};
 use crate::storage::{Repo, RunRow, StepRow};
@@ -94,7 +94,7 @@ impl Default for RunOptions {
 pub(crate) struct Engine {
     pub(crate) store: Store,
     pub(crate) hub: Arc<Hub>,
-    pub(crate) router: Router,
+    pub(crate) router: Routing,
     pub(crate) tools: Tools,
     planner: Arc<dyn Planner>,
     envelopes: EnvelopeBuilder,
@@ -166,7 +166,7 @@ impl Engine {
         store: Store,
         tools: Tools,
         planner: Arc<dyn Planner>,
-        router: Router,
+        router: Routing,
         options: RunOptions,
         stop: CancellationToken,
     ) -> Self {
@@ -250,7 +250,7 @@ impl Engine {
         if let Some(refusal) = crate::usage::budget_refusal(&self.store, tenant, &settings, now).await? {
             return Err(OrchestratorError::ResourceExhausted(refusal));
         }
-        let routed = self.router.route(&request.question);
+        let routed = self.router.get().await?.route(&request.question).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let row = RunRow {
             tenant_id: String::new(),

@@ -15,9 +15,9 @@ use switchboard_store::Store;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::convert::{run_message, step_message};
+use crate::convert::{intent_message, run_message, step_message};
 use crate::error::OrchestratorError;
-use crate::planner::router::Router;
+use crate::planner::router::{Router, Routing};
 use crate::planner::{ModelPlanner, OfflinePlanner, Planner};
 use crate::runner::{Engine, NewRun, RunOptions};
 use crate::storage::Repo;
@@ -52,6 +52,18 @@ impl OrchestratorService {
         options: RunOptions,
         stop: CancellationToken,
     ) -> Self {
+        Self::with_routing(store, connectors, planner, Routing::ready(router), options, stop)
+    }
+
+    /// [`OrchestratorService::new`] with a router that may still be being built.
+    pub(crate) fn with_routing(
+        store: Store,
+        connectors: Arc<dyn ConnectorsApi>,
+        planner: Arc<dyn Planner>,
+        router: Routing,
+        options: RunOptions,
+        stop: CancellationToken,
+    ) -> Self {
         let engine = Engine::new(store, Tools::new(connectors), planner, router, options, stop);
         Self { engine: Arc::new(engine) }
     }
@@ -63,7 +75,7 @@ impl OrchestratorService {
         options: RunOptions,
         stop: CancellationToken,
     ) -> Result<Self, OrchestratorError> {
-        let router = Router::hashed().map_err(OrchestratorError::Internal)?;
+        let router = Router::hashed()?;
         Ok(Self::new(store, connectors, Arc::new(OfflinePlanner), router, options, stop))
     }
 
@@ -98,14 +110,24 @@ impl OrchestratorService {
         options: RunOptions,
         stop: CancellationToken,
     ) -> Result<Self, OrchestratorError> {
-        let Some(primary) = providers.first() else { return Self::offline(store, connectors, options, stop) };
+        let router = Routing::ready(Router::hashed()?);
+        let planner = Self::planner(&store, providers, policy)?;
+        Ok(Self::with_routing(store, connectors, planner, router, options, stop))
+    }
+
+    /// The planner for `providers`: the model planner on one provider chain with `policy`, charging each call's
+    /// tokens to its tenant; the offline planner when no provider is configured.
+    pub(crate) fn planner(
+        store: &Store,
+        providers: Vec<ProviderConfig>,
+        policy: ChainPolicy,
+    ) -> Result<Arc<dyn Planner>, OrchestratorError> {
+        let Some(primary) = providers.first() else { return Ok(Arc::new(OfflinePlanner)) };
         let model = format!("{}/{}", primary.name, primary.model);
-        let router = Router::hashed().map_err(OrchestratorError::Internal)?;
         let usage = UsageRecorder::start(store.clone());
         let chain = ProviderChain::from_configs(providers, policy)?.with_usage_sink(usage.clone());
         tracing::info!(%model, chain = ?chain, "planning with model providers");
-        let planner = ModelPlanner::new(Arc::new(chain), model, store.clone(), usage);
-        Ok(Self::new(store, connectors, Arc::new(planner), router, options, stop))
+        Ok(Arc::new(ModelPlanner::new(Arc::new(chain), model, store.clone(), usage)))
     }
 
     /// Resumes every unfinished run in the store (runs waiting for approval keep waiting; approved and running
@@ -246,6 +268,31 @@ impl OrchestratorService {
         let id = self.engine.start(context, new).await?;
         Ok(self.follow(tenant, id, 0))
     }
+
+    async fn route(
+        &self,
+        context: &RequestContext,
+        request: pb::RouteRequest,
+    ) -> Result<pb::RouteResponse, OrchestratorError> {
+        // Nothing of the tenant's is read, but only a caller in a tenant may use the router.
+        context.require_tenant()?;
+        let text = request.text.trim();
+        if text.is_empty() {
+            return Err(OrchestratorError::InvalidArgument("text: required".into()));
+        }
+        if text.chars().count() > MAX_QUESTION_CHARS {
+            return Err(OrchestratorError::InvalidArgument(format!("text: at most {MAX_QUESTION_CHARS} characters")));
+        }
+        let router = self.engine.router.get().await?;
+        let routed = router.route(text).await?;
+        Ok(pb::RouteResponse {
+            intent: intent_message(routed.intent) as i32,
+            confidence: routed.confidence,
+            runner_up: intent_message(routed.runner_up) as i32,
+            runner_up_confidence: routed.runner_up_confidence,
+            embedding_model: router.model().to_owned(),
+        })
+    }
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -364,6 +411,11 @@ impl pb::orchestrator_service_server::OrchestratorService for OrchestratorServic
         let context = RequestContext::of(&request)?.clone();
         let settings = crate::assistant_settings::update(&self.engine, &context, request.into_inner()).await?;
         Ok(Response::new(pb::UpdateAssistantSettingsResponse { settings: Some(settings) }))
+    }
+
+    async fn route(&self, request: Request<pb::RouteRequest>) -> Reply<pb::RouteResponse> {
+        let context = RequestContext::of(&request)?.clone();
+        Ok(Response::new(self.route(&context, request.into_inner()).await?))
     }
 }
 

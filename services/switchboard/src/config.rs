@@ -374,6 +374,12 @@ pub struct PlatformConfig {
     /// Ed25519 PKCS#8 key that signs audit checkpoints; generated at <data dir>/keys/audit-checkpoint.p8 when unset.
     #[arg(long, env = "SWITCHBOARD_AUDIT_SIGNING_KEY")]
     pub audit_signing_key: Option<PathBuf>,
+    /// Directory of the local sentence-embedding model (all-MiniLM-L6-v2) the orchestrator routes questions with;
+    /// ~/.cache/switchboard/models/all-minilm-l6-v2 when unset (scripts/fetch-embedding-model.sh puts it there).
+    /// Without the model the hashed n-gram embedder is used, which matches words rather than meaning, and an error
+    /// is logged.
+    #[arg(long, env = "SWITCHBOARD_EMBEDDING_MODEL_DIR")]
+    pub embedding_model_dir: Option<PathBuf>,
     #[command(flatten)]
     pub connectors: ConnectorsArgs,
     #[command(flatten)]

@@ -23,7 +23,7 @@ use switchboard_gateway::{
 };
 use switchboard_mesh::pki::{CertFiles, DevCa, MeshCredentials};
 use switchboard_mesh::{Identity, MeshError};
-use switchboard_orchestrator::OrchestratorConfig;
+use switchboard_orchestrator::{Embedder, OrchestratorConfig};
 use switchboard_store::{Store, StoreConfig, StoreError};
 use switchboard_telemetry::Metrics;
 use tokio::net::TcpListener;
@@ -272,14 +272,20 @@ impl Platform {
         Ok(store.clone())
     }
 
-    /// The sentence embedder (the local all-MiniLM-L6-v2 model, else the hashed fallback, said loudly in the log),
-    /// loaded once on the blocking pool.
+    /// The sentence-embedding model (all-MiniLM-L6-v2 from `SWITCHBOARD_EMBEDDING_MODEL_DIR`, else the default cache
+    /// directory), loaded once on the blocking pool; the hashed n-gram embedder, with an error in the log saying
+    /// how to fetch the model, when it is absent or does not load.
     pub async fn embedder(&self) -> Result<Arc<dyn switchboard_vectors::Embedder>, PlatformError> {
         let embedder = self
             .embedder
             .get_or_try_init(|| async {
-                let dir = switchboard_embedding::default_model_dir();
-                tokio::task::spawn_blocking(move || switchboard_embedding::embedder_or_fallback(dir.as_deref()))
+                let dir = self
+                    .config
+                    .embedding_model_dir
+                    .clone()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .or_else(switchboard_embedding::default_model_dir);
+                tokio::task::spawn_blocking(move || load_embedder(dir))
                     .await
                     .map_err(|e| PlatformError::Config(format!("loading the embedding model: {e}")))
             })
@@ -605,6 +611,21 @@ impl Platform {
         }
         Ok(Running { tasks, shutdown })
     }
+}
+
+/// The embedder for the model in `dir`, loaded once per process: the model is read-only, 90 MB and a second to
+/// load, and a process may build several platforms (the tests do).
+fn load_embedder(dir: Option<std::path::PathBuf>) -> Arc<dyn Embedder> {
+    type Loaded = Vec<(Option<std::path::PathBuf>, Arc<dyn Embedder>)>;
+    static LOADED: std::sync::Mutex<Loaded> = std::sync::Mutex::new(Vec::new());
+    // A poisoned lock only means another load panicked; the list itself is always whole.
+    let mut loaded = LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, embedder)) = loaded.iter().find(|(d, _)| *d == dir) {
+        return Arc::clone(embedder);
+    }
+    let embedder = switchboard_embedding::embedder_or_fallback(dir.as_deref());
+    loaded.push((dir, Arc::clone(&embedder)));
+    embedder
 }
 
 /// Longest one orchestrator step (a connectors call) may take.

@@ -1,7 +1,8 @@
 //! Planning and answering: the [`Planner`] trait a model provider implements (turn a routed question into a
-//! [`PlanDraft`]; write the answer from the steps' results), the intent [`router`], and the built-in
-//! [`OfflinePlanner`], the default when no model provider is configured.
+//! [`PlanDraft`]; write the answer from the steps' results), the intent [`router`] (and its [`evaluation`] on the
+//! labelled set), and the built-in [`OfflinePlanner`], the default when no model provider is configured.
 
+pub mod evaluation;
 mod model;
 mod offline;
 pub mod router;

