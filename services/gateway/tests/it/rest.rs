@@ -118,12 +118,21 @@ async fn rest_login_whoami_and_audit_through_the_gateway() {
         let (_, mine, _) = call(&addr, "GET", "/v1/audit/events?pageSize=100", Some(&token), "", None);
         assert!(mine["events"].as_array().unwrap().iter().all(|e| e["tenantId"] != their_tenant.as_str()));
 
-        // Internal-only RPCs have no REST route; streaming and pending contracts answer with a status.
+        // Internal-only RPCs have no REST route.
         let (code, _, _) = call(&addr, "POST", "/v1/audit/events", Some(&token), "", Some(&json!({})));
         assert_eq!(code, 404);
-        let (code, err, _) =
+        // Ask streams its run as one JSON object per line: run started first, run finished last.
+        let (code, stream, _) =
             call(&addr, "POST", "/v1/orchestrator:ask", Some(&token), "", Some(&json!({"question": "hi"})));
-        assert_eq!(code, 501, "{err}");
+        assert_eq!(code, 200, "{stream}");
+        let text = stream.as_str().map(str::to_owned).unwrap_or_else(|| stream.to_string());
+        let events: Vec<serde_json::Value> =
+            text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert!(events.first().is_some_and(|e| e["result"]["runStarted"].is_object()), "{text}");
+        assert!(events.last().is_some_and(|e| e["result"]["runFinished"].is_object()), "{text}");
+        let sequences: Vec<&str> = events.iter().map(|e| e["result"]["sequence"].as_str().unwrap()).collect();
+        let expected: Vec<String> = (1..=events.len()).map(|n| n.to_string()).collect();
+        assert_eq!(sequences, expected, "gapless sequences from 1");
         let (code, providers, _) = call(&addr, "GET", "/v1/providers", Some(&token), "", None);
         assert_eq!(code, 200, "{providers}");
         let ids: Vec<&str> =
