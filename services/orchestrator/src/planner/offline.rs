@@ -84,7 +84,7 @@ struct Kind {
     settled: Option<&'static str>,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind {
         kind: "payment_intent",
         provider: "stripe",
@@ -172,6 +172,18 @@ const KINDS: [Kind; 8] = [
         amount: Some(("amount", Money::Cents)),
         email_field: Some("receipt_email"),
         settled: Some("status = \"succeeded\""),
+    },
+    // QuickBooks invoices are named by the overdue-invoices plan only: "invoices" alone still means Stripe's.
+    Kind {
+        kind: "invoice",
+        provider: "quickbooks",
+        words: &[],
+        plural: "QuickBooks invoices",
+        time_field: "TxnDate",
+        clock: Clock::Rfc3339,
+        amount: Some(("TotalAmt", Money::Decimal)),
+        email_field: None,
+        settled: None,
     },
 ];
 
@@ -372,7 +384,31 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
             kind,
             json!({"filter": filter, "order_by": "due_date", "limit": 50}),
         );
-        return PlanDraft { summary: "Find the overdue invoices in the synced Stripe data.".into(), steps: vec![step] };
+        let mut steps = vec![step];
+        // The books: an invoice is overdue while it has a balance after its due date (QuickBooks has no status).
+        if let Some(books) = kind_named("invoice", "quickbooks").filter(|_| has_connection(request, "quickbooks")) {
+            let filter = and(&[
+                Some("Balance > 0".into()),
+                words.has("overdue").then(|| format!("DueDate < \"{}\"", time::date(request.now))),
+                range.as_ref().map(|r| time_filter(books, r)),
+            ]);
+            steps.push(read_step(
+                "2",
+                format!(
+                    "List QuickBooks invoices with a balance{}{during}",
+                    if words.has("overdue") { " past their due date" } else { "" }
+                ),
+                "records.query",
+                books,
+                json!({"filter": filter, "order_by": "DueDate", "limit": 50}),
+            ));
+        }
+        let summary = if steps.len() > 1 {
+            "Find the overdue invoices in the synced Stripe and QuickBooks data."
+        } else {
+            "Find the overdue invoices in the synced Stripe data."
+        };
+        return PlanDraft { summary: summary.into(), steps };
     }
     let money = words.any(&["revenue", "sales", "earn", "earned", "made", "make", "income", "total", "sum", "gross"])
         || words.phrase("how much");
@@ -638,6 +674,17 @@ fn describe(kind: Option<&Kind>, record: &Value) -> String {
     if let Some(due) = data.get("due_date").and_then(Value::as_i64) {
         parts.push(format!("due {}", time::date(due)));
     }
+    // QuickBooks: the customer, what is still owed, and the due date (dates, not timestamps).
+    let customer = text_of(data.pointer("/CustomerRef/name"));
+    if !customer.is_empty() {
+        parts.push(customer.chars().take(80).collect());
+    }
+    if let Some(balance) = data.get("Balance") {
+        parts.push(format!("balance {}", money(balance, Money::Decimal)));
+    }
+    if let Some(due) = data.get("DueDate").and_then(Value::as_str) {
+        parts.push(format!("due {}", due.chars().take(10).collect::<String>()));
+    }
     parts.join(", ")
 }
 
@@ -852,6 +899,28 @@ mod tests {
         let overdue = plan(&request("Which invoices are overdue?", Intent::Data));
         assert_eq!(overdue.steps[0].input["filter"], "(status = \"open\") AND (due_date < 1793892600)");
         assert!(plan(&request("Tell me a joke", Intent::Unsupported)).steps.is_empty());
+    }
+
+    #[test]
+    fn overdue_invoices_include_the_books_when_quickbooks_is_connected() {
+        let mut with_books = request("Which invoices are overdue?", Intent::Data);
+        with_books.connections.push(UsableConnection { name: "connections/q".into(), provider: "quickbooks".into() });
+        let overdue = plan(&with_books);
+        assert_eq!(overdue.steps.len(), 2, "{overdue:?}");
+        let books = &overdue.steps[1];
+        assert_eq!(
+            (books.input["kind"].as_str(), books.input["provider"].as_str()),
+            (Some("invoice"), Some("quickbooks"))
+        );
+        assert_eq!(books.input["filter"], "(Balance > 0) AND (DueDate < \"2026-11-05\")");
+        assert!(books.depends_on.is_empty(), "read in parallel with Stripe's");
+        assert_eq!(plan(&request("Which invoices are overdue?", Intent::Data)).steps.len(), 1, "no books, no step");
+        let line = describe(
+            kind_named("invoice", "quickbooks"),
+            &json!({"id": "130", "data": {"TotalAmt": 920.16, "Balance": 920.16, "DueDate": "2026-10-23",
+                     "TxnDate": "2026-09-23", "CustomerRef": {"value": "12", "name": "Yara Patel"}}}),
+        );
+        assert_eq!(line, "`130`, $920.16, 2026-09-23, Yara Patel, balance $920.16, due 2026-10-23");
     }
 
     #[test]
