@@ -16,7 +16,7 @@ use switchboard_sandbox::{DEMO_HUBSPOT_PORTAL, Fault, Provider, SandboxConfig};
 use switchboard_test_support::{TestDb, assert_eventually};
 
 use crate::support::{
-    Caller, Harness, all_records, authorize, fast_retries, get_connection, sync_to_end, wait_for_sync,
+    Caller, Harness, all_records, complete_oauth, fast_retries, get_connection, sync_to_end, wait_for_sync,
 };
 
 const KINDS: [(&str, &str); 3] = [("contact", "contacts"), ("company", "companies"), ("deal", "deals")];
@@ -42,10 +42,7 @@ async fn connect_hubspot_oauth(service: &ConnectorService, caller: Caller) -> pb
     };
     let started = service.start_o_auth(caller.request(start)).await.unwrap().into_inner();
     assert!(started.authorization_url.contains("crm.objects.companies.read"), "configured scopes are asked too");
-    let params = authorize(&started.authorization_url).await;
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
-    let complete = pb::CompleteOAuthRequest { state: get("state"), code: get("code"), params: Default::default() };
-    let connection = service.complete_o_auth(caller.request(complete)).await.unwrap().into_inner().connection.unwrap();
+    let connection = complete_oauth(service, caller, &started.authorization_url).await;
     for scope in ["crm.objects.contacts.write", "crm.objects.companies.read", "crm.objects.deals.read"] {
         assert!(connection.scopes.iter().any(|s| s == scope), "{scope} granted: {:?}", connection.scopes);
     }

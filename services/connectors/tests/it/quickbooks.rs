@@ -17,7 +17,7 @@ use switchboard_sandbox::{DEMO_QUICKBOOKS_REALM as REALM, Fault, Provider, Sandb
 use switchboard_test_support::{TestDb, assert_eventually};
 
 use crate::support::{
-    Caller, Harness, all_records, authorize, fast_retries, get_connection, sync_to_end, wait_for_sync,
+    Caller, Harness, all_records, complete_oauth, fast_retries, get_connection, sync_to_end, wait_for_sync,
 };
 
 /// The demo books at scale 1, by record kind.
@@ -40,11 +40,7 @@ async fn connect(service: &ConnectorService, caller: Caller) -> pb::Connection {
         "{}",
         started.authorization_url
     );
-    let params = authorize(&started.authorization_url).await;
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
-    let rest = params.iter().filter(|(k, _)| k != "code" && k != "state").cloned().collect();
-    let complete = pb::CompleteOAuthRequest { state: get("state"), code: get("code"), params: rest };
-    service.complete_o_auth(caller.request(complete)).await.unwrap().into_inner().connection.unwrap()
+    complete_oauth(service, caller, &started.authorization_url).await
 }
 
 /// A harness whose sandbox serves `scale` times the demo data.

@@ -224,7 +224,13 @@ pub async fn connect_shopify_oauth(service: &ConnectorService, caller: Caller) -
         ..Default::default()
     };
     let started = service.start_o_auth(caller.request(start)).await.unwrap().into_inner();
-    let params = authorize(&started.authorization_url).await;
+    complete_oauth(service, caller, &started.authorization_url).await
+}
+
+/// Follows the provider's authorization page (the sandbox approves at once), then completes the flow with `code`,
+/// `state` and every other parameter of the redirect, as the console does.
+pub async fn complete_oauth(service: &ConnectorService, caller: Caller, authorization_url: &str) -> pb::Connection {
+    let params = authorize(authorization_url).await;
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
     let rest = params.iter().filter(|(k, _)| k != "code" && k != "state").cloned().collect();
     let complete = pb::CompleteOAuthRequest { state: get("state"), code: get("code"), params: rest };
