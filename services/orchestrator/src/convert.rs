@@ -151,6 +151,7 @@ pub(crate) fn run_message(run: &RunRow, steps: &[StepRow], full: bool) -> pb::Ru
         create_time: Some(timestamp(run.created_at_us)),
         update_time: Some(timestamp(run.updated_at_us)),
         end_time: run.ended_at_us.map(timestamp),
+        intent: Intent::parse(&run.intent).map_or(pb::Intent::Unspecified, intent_message) as i32,
     }
 }
 

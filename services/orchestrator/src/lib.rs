@@ -17,8 +17,8 @@
 //! - `service`: the gRPC methods.
 //!
 //! The router embeds with any [`Embedder`] (the local all-MiniLM-L6-v2 model, which the binary loads, or the hashed
-//! fallback); `eval/intents.jsonl` is its labelled set, `examples/eval.rs` (`make eval`) measures it. A model
-//! provider may implement [`router::Fallback`] for questions the router cannot place (not done yet).
+//! fallback); `eval/intents.jsonl` is its labelled set, `examples/eval.rs` (`make eval`) measures it. With a model
+//! provider configured, questions below the router's threshold are put to the model ([`router::Fallback`]).
 
 mod assistant_settings;
 mod convert;

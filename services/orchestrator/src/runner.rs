@@ -96,7 +96,7 @@ pub(crate) struct Engine {
     pub(crate) hub: Arc<Hub>,
     pub(crate) router: Routing,
     pub(crate) tools: Tools,
-    planner: Arc<dyn Planner>,
+    pub(crate) planner: Arc<dyn Planner>,
     envelopes: EnvelopeBuilder,
     options: RunOptions,
     drivers: TaskTracker,
@@ -250,7 +250,8 @@ impl Engine {
         if let Some(refusal) = crate::usage::budget_refusal(&self.store, tenant, &settings, now).await? {
             return Err(OrchestratorError::ResourceExhausted(refusal));
         }
-        let routed = self.router.get().await?.route(&request.question).await?;
+        let fallback = self.planner.router_fallback();
+        let routed = self.router.get().await?.route(&request.question, fallback.as_deref().map(|f| (f, tenant))).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let row = RunRow {
             tenant_id: String::new(),
@@ -327,7 +328,8 @@ impl Engine {
             scope.commit().await?;
             let Some(row) = row else { continue };
             let intent = parse_intent(&row.intent);
-            let routed = Routed { intent, confidence: 1.0, runner_up: intent, runner_up_confidence: 0.0 };
+            let routed =
+                Routed { intent, confidence: 1.0, runner_up: intent, runner_up_confidence: 0.0, by_model: false };
             tracing::info!(run = %run_id, status = row.status, "resuming run");
             self.spawn_driver(tenant, run_id, routed);
         }

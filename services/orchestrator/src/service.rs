@@ -274,8 +274,9 @@ impl OrchestratorService {
         context: &RequestContext,
         request: pb::RouteRequest,
     ) -> Result<pb::RouteResponse, OrchestratorError> {
-        // Nothing of the tenant's is read, but only a caller in a tenant may use the router.
-        context.require_tenant()?;
+        // Nothing of the tenant's is read, but only a caller in a tenant may use the router (and a model asked about
+        // a question below the threshold is charged to it).
+        let tenant = context.require_tenant()?;
         let text = request.text.trim();
         if text.is_empty() {
             return Err(OrchestratorError::InvalidArgument("text: required".into()));
@@ -284,13 +285,15 @@ impl OrchestratorService {
             return Err(OrchestratorError::InvalidArgument(format!("text: at most {MAX_QUESTION_CHARS} characters")));
         }
         let router = self.engine.router.get().await?;
-        let routed = router.route(text).await?;
+        let fallback = self.engine.planner.router_fallback();
+        let routed = router.route(text, fallback.as_deref().map(|f| (f, tenant))).await?;
         Ok(pb::RouteResponse {
             intent: intent_message(routed.intent) as i32,
             confidence: routed.confidence,
             runner_up: intent_message(routed.runner_up) as i32,
             runner_up_confidence: routed.runner_up_confidence,
             embedding_model: router.model().to_owned(),
+            decided_by_model: routed.by_model,
         })
     }
 }

@@ -146,4 +146,9 @@ pub trait Planner: Send + Sync + 'static {
         drop(deltas);
         self.answer(request)
     }
+    /// Who decides the questions the intent router cannot place: a model planner asks its model; the offline
+    /// planner has no one (the default), and such questions are `unsupported`.
+    fn router_fallback(&self) -> Option<std::sync::Arc<dyn router::Fallback>> {
+        None
+    }
 }

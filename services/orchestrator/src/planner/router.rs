@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use switchboard_types::TenantId;
 use switchboard_vectors::{Embedder, HashedEmbedder, VectorError};
 
 use super::PlannerError;
@@ -72,6 +73,8 @@ pub struct Routed {
     pub runner_up: Intent,
     /// Its score.
     pub runner_up_confidence: f32,
+    /// Whether a [`Fallback`] (a model provider) chose the intent, the embeddings being below the threshold.
+    pub by_model: bool,
 }
 
 /// Every intent's similarity to a question, best first.
@@ -116,6 +119,7 @@ impl Scores {
                 confidence: (1.0 - best_score).clamp(0.0, 1.0),
                 runner_up: near,
                 runner_up_confidence: near_score.clamp(0.0, 1.0),
+                by_model: false,
             };
             return (routed, false);
         }
@@ -124,6 +128,7 @@ impl Scores {
             confidence: best_score.clamp(0.0, 1.0),
             runner_up: second,
             runner_up_confidence: second_score.clamp(0.0, 1.0),
+            by_model: false,
         };
         (routed, true)
     }
@@ -132,7 +137,7 @@ impl Scores {
     fn chosen(&self, intent: Intent) -> Routed {
         let (runner_up, runner_up_confidence) =
             self.ranked.iter().copied().find(|(i, _)| *i != intent).unwrap_or((Intent::Unsupported, 0.0));
-        Routed { intent, confidence: self.of(intent), runner_up, runner_up_confidence }
+        Routed { intent, confidence: self.of(intent), runner_up, runner_up_confidence, by_model: true }
     }
 }
 
@@ -251,13 +256,13 @@ pub enum RouterError {
 /// A boxed fallback future (keeps [`Fallback`] object-safe).
 pub type FallbackFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Intent>, PlannerError>> + Send + 'a>>;
 
-/// Decides questions the embeddings could not place (best similarity below the calibrated threshold), typically by
-/// asking a real model provider. Not set with the offline provider: such questions are then `unsupported`, and the
-/// offline planner answers with what the assistant can do.
+/// Decides questions the embeddings could not place (best similarity below the calibrated threshold) by asking a
+/// real model provider (the model planner's chain). There is none with the offline provider: such questions are
+/// then `unsupported`, and the offline planner answers with what the assistant can do.
 pub trait Fallback: Send + Sync + 'static {
-    /// The intent of `question`, given its similarity `scores`; `None` (or an error, which is logged) keeps it
-    /// `unsupported`.
-    fn classify<'a>(&'a self, question: &'a str, scores: &'a Scores) -> FallbackFuture<'a>;
+    /// The intent of `question` (asked by `tenant`, who is charged for the model call), given its similarity
+    /// `scores`; `None` (or an error, which is logged) keeps it `unsupported`.
+    fn classify<'a>(&'a self, tenant: TenantId, question: &'a str, scores: &'a Scores) -> FallbackFuture<'a>;
 }
 
 /// Texts embedded per model call (bounds the padded batch's memory).
@@ -284,7 +289,6 @@ pub struct Router {
     /// For [`Scoring::Ridge`]: every example, and its weight towards each intent (as in [`Intent::ALL`]).
     ridge: Vec<(Embedded, [f32; 5])>,
     calibration: Calibration,
-    fallback: Option<Arc<dyn Fallback>>,
 }
 
 impl std::fmt::Debug for Router {
@@ -293,7 +297,6 @@ impl std::fmt::Debug for Router {
             .field("model", &self.embedder.model())
             .field("examples", &self.examples.iter().map(|(_, v)| v.len()).sum::<usize>())
             .field("calibration", &self.calibration)
-            .field("fallback", &self.fallback.is_some())
             .finish()
     }
 }
@@ -344,18 +347,12 @@ impl Router {
             Scoring::Ridge { gamma, lambda, words } => ridge = fit_ridge(&examples, gamma, lambda, words),
             Scoring::Nearest(_) => {}
         }
-        Self { embedder, examples, ridge, calibration, fallback: None }
+        Self { embedder, examples, ridge, calibration }
     }
 
     /// The offline router: the hashed n-gram embedder and its calibration.
     pub fn hashed() -> Result<Self, RouterError> {
         Self::new(Arc::new(HashedEmbedder::new(384)))
-    }
-
-    /// This router, asking `fallback` about questions below the threshold.
-    pub fn with_fallback(mut self, fallback: Arc<dyn Fallback>) -> Self {
-        self.fallback = Some(fallback);
-        self
     }
 
     /// [`Embedder::model`] of its embedder.
@@ -445,17 +442,21 @@ impl Router {
     }
 
     /// Routes `question`: embeds it on the blocking pool (model inference is CPU work), decides, and below the
-    /// threshold asks the fallback when there is one.
-    pub async fn route(self: &Arc<Self>, question: &str) -> Result<Routed, RouterError> {
+    /// threshold asks `fallback` (on behalf of its tenant) when there is one.
+    pub async fn route(
+        self: &Arc<Self>,
+        question: &str,
+        fallback: Option<(&dyn Fallback, TenantId)>,
+    ) -> Result<Routed, RouterError> {
         let router = Arc::clone(self);
         let text = question.to_owned();
         let (scores, routed, confident) = tokio::task::spawn_blocking(move || router.route_blocking(&text))
             .await
             .map_err(|e| RouterError::Task(e.to_string()))??;
-        let Some(fallback) = self.fallback.as_ref().filter(|_| !confident) else {
+        let Some((fallback, tenant)) = fallback.filter(|_| !confident) else {
             return Ok(routed);
         };
-        match fallback.classify(question, &scores).await {
+        match fallback.classify(tenant, question, &scores).await {
             Ok(Some(intent)) => Ok(scores.chosen(intent)),
             Ok(None) => Ok(routed),
             Err(error) => {
@@ -678,19 +679,22 @@ mod tests {
     struct Always(Option<Intent>);
 
     impl Fallback for Always {
-        fn classify<'a>(&'a self, _: &'a str, _: &'a Scores) -> FallbackFuture<'a> {
+        fn classify<'a>(&'a self, _: TenantId, _: &'a str, _: &'a Scores) -> FallbackFuture<'a> {
             Box::pin(async move { Ok(self.0) })
         }
     }
 
     #[tokio::test]
     async fn the_fallback_is_asked_only_below_the_threshold() {
-        let router = Arc::new(Router::hashed().unwrap().with_fallback(Arc::new(Always(Some(Intent::Knowledge)))));
-        let routed = router.route("xq zzv").await.unwrap();
-        assert_eq!(routed.intent, Intent::Knowledge, "{routed:?}");
-        let routed = router.route("How much revenue did we make last week?").await.unwrap();
-        assert_eq!(routed.intent, Intent::Data, "a confident decision is not overridden: {routed:?}");
-        let router = Arc::new(Router::hashed().unwrap().with_fallback(Arc::new(Always(None))));
-        assert_eq!(router.route("xq zzv").await.unwrap().intent, Intent::Unsupported);
+        let router = Arc::new(Router::hashed().unwrap());
+        let tenant = TenantId::generate();
+        let knowledge = Always(Some(Intent::Knowledge));
+        let routed = router.route("xq zzv", Some((&knowledge, tenant))).await.unwrap();
+        assert_eq!((routed.intent, routed.by_model), (Intent::Knowledge, true), "{routed:?}");
+        let routed = router.route("How much revenue did we make last week?", Some((&knowledge, tenant))).await.unwrap();
+        assert_eq!((routed.intent, routed.by_model), (Intent::Data, false), "a confident decision stays: {routed:?}");
+        let routed = router.route("xq zzv", Some((&Always(None), tenant))).await.unwrap();
+        assert_eq!((routed.intent, routed.by_model), (Intent::Unsupported, false));
+        assert_eq!(router.route("xq zzv", None).await.unwrap().intent, Intent::Unsupported);
     }
 }

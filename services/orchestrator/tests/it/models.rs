@@ -494,3 +494,37 @@ async fn an_answer_interrupted_by_a_restart_is_written_again_after_a_restart_mar
     assert_eq!(h.models.pending(Api::OpenAi), 0);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_question_the_router_cannot_place_is_put_to_the_model() {
+    let (h, owner, _) = with_models(&[Api::OpenAi], Duration::from_secs(60)).await;
+    let question = "zorbly fnark wibble";
+    let route = |intent: &str| Reply::tool_calls(vec![ScriptedCall::new("route_request", json!({"intent": intent}))]);
+    h.models.script_all(Api::OpenAi, [route("help")]);
+    use switchboard_proto::orchestrator::v1::RouteRequest;
+    let routed = h.orchestrator.route(owner.request(RouteRequest { text: question.into() })).await.unwrap();
+    let routed = routed.into_inner();
+    assert_eq!((routed.intent, routed.decided_by_model), (pb::Intent::Help as i32, true), "{routed:?}");
+    let asked = &h.models.requests(Api::OpenAi)[0].body;
+    assert_eq!(asked["tool_choice"]["function"]["name"], "route_request", "{asked}");
+    assert!(asked["messages"].to_string().contains(question), "{asked}");
+
+    // A confident decision asks no model.
+    let plain = RouteRequest { text: "How much revenue did we make last week?".into() };
+    let routed = h.orchestrator.route(owner.request(plain)).await.unwrap().into_inner();
+    assert_eq!((routed.intent, routed.decided_by_model), (pb::Intent::Data as i32, false));
+    assert_eq!(h.models.requests(Api::OpenAi).len(), 1);
+
+    // In a run: the model's intent is the run's, then the model plans as usual; a reply that names no intent
+    // leaves the question unsupported.
+    let plan = json!({"summary": "A question about the product: no data needed", "steps": []});
+    h.models.script_all(Api::OpenAi, [route("help"), plan_reply(plan.clone()), Reply::text("Ask me about your data.")]);
+    let events = h.ask(owner, question).await.rest().await;
+    let Some(Event::RunStarted(started)) = &events[0].event else { panic!("{events:?}") };
+    assert_eq!(started.run.as_ref().unwrap().intent, pb::Intent::Help as i32, "{started:?}");
+    h.models.script_all(Api::OpenAi, [Reply::text("no idea"), plan_reply(plan), Reply::text("Sorry.")]);
+    let events = h.ask(owner, question).await.rest().await;
+    let Some(Event::RunStarted(started)) = &events[0].event else { panic!("{events:?}") };
+    assert_eq!(started.run.as_ref().unwrap().intent, pb::Intent::Unsupported as i32, "{started:?}");
+    h.stop().await;
+}

@@ -13,6 +13,7 @@
 //! The approval gate is not the model's to decide: `needs_approval` from the model can only add approvals; the
 //! catalog's flag is forced by the plan check (here and again in the runner).
 
+mod classify;
 mod prompt;
 mod schema;
 
@@ -52,17 +53,7 @@ impl ModelPlanner {
 
     /// Refuses when the tenant's token budget is spent (counting every call that has finished so far).
     async fn within_budget(&self, tenant: TenantId) -> Result<(), PlannerError> {
-        self.usage.flush().await;
-        let internal = |e: crate::error::OrchestratorError| PlannerError {
-            code: tonic::Code::Unavailable,
-            message: format!("the token budget could not be checked: {e}"),
-        };
-        let settings = crate::settings::load(&self.store, tenant).await.map_err(internal)?;
-        let now = switchboard_types::now_unix_micros();
-        match crate::usage::budget_refusal(&self.store, tenant, &settings, now).await.map_err(internal)? {
-            Some(message) => Err(PlannerError { code: tonic::Code::ResourceExhausted, message }),
-            None => Ok(()),
-        }
+        within_budget(&self.store, &self.usage, tenant).await
     }
 
     async fn chat(
@@ -169,6 +160,21 @@ impl ModelPlanner {
     }
 }
 
+/// Refuses when `tenant`'s token budget is spent (counting every call that has finished so far).
+async fn within_budget(store: &Store, usage: &UsageRecorder, tenant: TenantId) -> Result<(), PlannerError> {
+    usage.flush().await;
+    let internal = |e: crate::error::OrchestratorError| PlannerError {
+        code: tonic::Code::Unavailable,
+        message: format!("the token budget could not be checked: {e}"),
+    };
+    let settings = crate::settings::load(store, tenant).await.map_err(internal)?;
+    let now = switchboard_types::now_unix_micros();
+    match crate::usage::budget_refusal(store, tenant, &settings, now).await.map_err(internal)? {
+        Some(message) => Err(PlannerError { code: tonic::Code::ResourceExhausted, message }),
+        None => Ok(()),
+    }
+}
+
 /// A chain failure as the run's error: its gRPC class (UNAVAILABLE when every provider is cooling down or failed,
 /// RESOURCE_EXHAUSTED for rate limits, FAILED_PRECONDITION for configuration) and its message.
 fn model_error(error: ModelError) -> PlannerError {
@@ -191,5 +197,13 @@ impl Planner for ModelPlanner {
 
     fn answer_streamed<'a>(&'a self, request: &'a AnswerRequest, deltas: AnswerDeltas) -> PlannerFuture<'a, Answered> {
         Box::pin(self.answer_run(request, Some(deltas)))
+    }
+
+    fn router_fallback(&self) -> Option<Arc<dyn crate::planner::router::Fallback>> {
+        Some(Arc::new(classify::ModelRouterFallback {
+            chain: Arc::clone(&self.chain),
+            store: self.store.clone(),
+            usage: Arc::clone(&self.usage),
+        }))
     }
 }
