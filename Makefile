@@ -47,6 +47,8 @@ bench: setup
 	@scripts/with-kafka.sh $(CARGO) bench -p switchboard --bench platform --bench edge --bench data --bench events --bench connectors --locked
 	@scripts/fetch-embedding-model.sh
 	$(CARGO) bench -p switchboard-embedding --bench embedding --locked
+	$(CARGO) bench -p switchboard-orchestrator --bench orchestrator --locked
+	$(CARGO) bench -p switchboard-models --bench chain --locked
 
 ## The intent router with the real embedding model on the test part of services/orchestrator/eval/intents.jsonl:
 ## accuracy, out-of-scope recall, the confusion matrix. A dev build: it shares the tests' build, and runs in seconds.
