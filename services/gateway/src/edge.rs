@@ -80,6 +80,8 @@ pub(crate) struct EdgeLayer {
     /// How long a stream answered to a caller without a token (a health Watch) may stay open.
     pub(crate) anonymous_stream_lifetime: Duration,
     pub(crate) metrics: switchboard_telemetry::Metrics,
+    /// Whether the web console's files are served (see `crate::console`): its paths are then public documents.
+    pub(crate) console: bool,
 }
 
 impl<S> tower_layer::Layer<S> for EdgeLayer {
@@ -233,7 +235,8 @@ where
             record(&metrics, None, label, &response, started);
             Box::pin(std::future::ready(Ok(response))) as Self::Future
         };
-        let document = is_public_document(request.uri().path());
+        let console = self.layer.console && crate::console::is_console_request(request.method(), request.uri().path());
+        let document = console || is_public_document(request.uri().path());
         if is_grpc_path(request.uri().path()) && !document && protocol == Protocol::Rest {
             // A gRPC path with another content type: never route it around authentication.
             let error = EdgeError::NotGrpc { path: request.uri().path().to_owned() };
@@ -292,7 +295,11 @@ where
                         }
                     }
                 }
-                let limited_path = rpc.as_deref().unwrap_or(&path);
+                let limited_path = match (&rpc, console) {
+                    (Some(rpc), _) => rpc.as_str(),
+                    (None, true) => crate::ratelimit::CONSOLE_FILES,
+                    (None, false) => &path,
+                };
                 let allowance = match layer.limiter.check(caller.as_ref(), client, limited_path).await {
                     Verdict::Pass(allowance) => allowance,
                     Verdict::Refuse { error, headers } => {

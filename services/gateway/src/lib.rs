@@ -34,6 +34,7 @@ mod auth_service;
 mod authn;
 mod body;
 pub mod client_ip;
+pub mod console;
 mod convert;
 mod edge;
 mod error;
@@ -138,6 +139,8 @@ pub struct GatewayConfig {
     pub revocation_on_cache_error: OnCacheError,
     /// Where requests, refusals and connections are counted.
     pub metrics: switchboard_telemetry::Metrics,
+    /// The web console's built files (`web/dist`), served at `/`; no console when `None`.
+    pub console_dir: Option<std::path::PathBuf>,
 }
 
 /// What the public port allows each client, beyond what every RPC's access rule says.
@@ -254,6 +257,14 @@ pub async fn serve_with(
     let openapi = switchboard_transcode::openapi::document(&table, &|rpc| access.is_anonymous(rpc));
     let grpc = public_routes.into_axum_router();
     let rest = rest::RestHandler { grpc: grpc.clone() };
+    let console = match &config.console_dir {
+        Some(dir) => Some(console::Console::open(dir).map_err(GatewayError::Internal)?),
+        None => None,
+    };
+    if let Some(dir) = &config.console_dir {
+        tracing::info!(dir = %dir.display(), "serving the web console at /");
+    }
+    let serves_console = console.is_some();
     let router = grpc
         .route(
             "/openapi.json",
@@ -269,7 +280,17 @@ pub async fn serve_with(
                 async move { ([(http::header::CACHE_CONTROL, "public, max-age=300")], axum::Json(jwks)) }
             }),
         )
-        .fallback(move |request: http::Request<axum::body::Body>| rest.clone().handle(request));
+        .fallback(move |request: http::Request<axum::body::Body>| {
+            let (console, rest) = (console.clone(), rest.clone());
+            async move {
+                match console {
+                    Some(console) if console::is_console_request(request.method(), request.uri().path()) => {
+                        console.serve(request).await
+                    }
+                    _ => rest.handle(request).await,
+                }
+            }
+        });
     let edge = edge::EdgeLayer {
         authenticator: Arc::new(authn::JwtAuthenticator { keys }),
         routes: table,
@@ -285,6 +306,7 @@ pub async fn serve_with(
         budget: body::Budget::default(),
         anonymous_stream_lifetime: config.public_limits.anonymous_stream_lifetime,
         metrics: config.metrics.clone(),
+        console: serves_console,
     };
     let app = front::app(router, edge, &config.cors_origins);
     let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);

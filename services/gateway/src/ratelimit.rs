@@ -57,6 +57,8 @@ impl std::fmt::Debug for RateLimits {
 
 /// The provider webhook RPC: anonymous, counted in its own allowance per client address.
 pub(crate) const WEBHOOK_RPC: &str = "/switchboard.connectors.v1.ConnectorService/ReceiveWebhook";
+/// The key the edge checks web console files under (not a path anything is served at).
+pub(crate) const CONSOLE_FILES: &str = "console files";
 
 /// How long a tenant's override is cached before it is read again.
 pub(crate) const OVERRIDE_TTL: Duration = Duration::from_secs(30);
@@ -163,6 +165,14 @@ impl Limiter {
             ],
             // IPv6 clients by their /64: one host or home network holds a whole /64.
             None => match client.map(switchboard_mesh::net::client_key) {
+                // A console page load is a dozen files: counted apart, so it does not use up the client's
+                // allowance for signing in.
+                Some(ip) if path == CONSOLE_FILES => vec![(
+                    format!("console:ip:{ip}"),
+                    default.saturating_mul(10),
+                    "console files from this client address",
+                    "console",
+                )],
                 Some(ip) if path == WEBHOOK_RPC => vec![(
                     format!("webhook:ip:{ip}"),
                     self.config.webhook_per_minute,

@@ -344,6 +344,10 @@ pub struct PlatformConfig {
     /// Browser origins allowed to call the public port (CORS), comma-separated; none when unset.
     #[arg(long, env = "SWITCHBOARD_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// The web console's built files (`web/dist`, made by `npm run build` in web/), served at `/` on the public
+    /// port; no console when unset.
+    #[arg(long, env = "SWITCHBOARD_CONSOLE_DIR")]
+    pub console_dir: Option<PathBuf>,
     /// Directory of Ed25519 PKCS#8 keys that sign access tokens (newest signs, all verify); <data dir>/keys/jwt
     /// when unset, with a key generated on first run.
     #[arg(long, env = "SWITCHBOARD_JWT_KEYS_DIR")]

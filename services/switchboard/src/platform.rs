@@ -450,6 +450,12 @@ impl Platform {
         let items = |values: &[String]| -> Vec<String> {
             values.iter().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect()
         };
+        let console_dir = config.console_dir.clone().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = &console_dir {
+            // Refused here, before any service starts, rather than by the gateway once the others run.
+            switchboard_gateway::console::Console::open(dir)
+                .map_err(|e| PlatformError::Config(format!("SWITCHBOARD_CONSOLE_DIR: {e}")))?;
+        }
         Ok(GatewayConfig {
             public_tls,
             store: self.store().await?,
@@ -486,6 +492,7 @@ impl Platform {
                 OnCacheError::Allow
             },
             metrics: self.metrics.clone(),
+            console_dir,
             public_limits: PublicLimits {
                 max_connections: config.max_connections.max(1),
                 max_connections_per_client: config.max_connections_per_client.max(1),

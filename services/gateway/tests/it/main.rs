@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod console;
 mod hardening;
 mod http;
 mod jwt;

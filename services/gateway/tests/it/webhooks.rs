@@ -158,6 +158,7 @@ impl Edge {
             public_limits: PublicLimits::default(),
             revocation_on_cache_error: OnCacheError::Allow,
             metrics: switchboard_telemetry::Metrics::new(),
+            console_dir: None,
         };
         let stop = shutdown.clone();
         tokio::spawn(async move {
