@@ -96,8 +96,9 @@ impl OrchestratorService {
         Ok(self)
     }
 
-    /// A service planning with the model providers `providers` (in chain order) through one provider chain with
-    /// `policy`, charging each call's tokens to its tenant; with no provider configured, [`Self::offline`].
+    /// A service routing with `router`, planning with the model providers `providers` (in chain order) through one
+    /// provider chain with `policy`, charging each call's tokens to its tenant; with no provider configured, the
+    /// offline planner.
     ///
     /// The offline planner is not the chain's last resort: a tenant with a model configured gets plans from it or
     /// a clear UNAVAILABLE failure while every provider cools down, never a silent switch to keyword rules that may
@@ -107,12 +108,12 @@ impl OrchestratorService {
         connectors: Arc<dyn ConnectorsApi>,
         providers: Vec<ProviderConfig>,
         policy: ChainPolicy,
+        router: Router,
         options: RunOptions,
         stop: CancellationToken,
     ) -> Result<Self, OrchestratorError> {
-        let router = Routing::ready(Router::hashed()?);
         let planner = Self::planner(&store, providers, policy)?;
-        Ok(Self::with_routing(store, connectors, planner, router, options, stop))
+        Ok(Self::with_routing(store, connectors, planner, Routing::ready(router), options, stop))
     }
 
     /// The planner for `providers`: the model planner on one provider chain with `policy`, charging each call's

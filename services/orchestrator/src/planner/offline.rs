@@ -64,8 +64,10 @@ enum Money {
 enum Clock {
     /// Unix seconds (Stripe `created`).
     Unix,
-    /// RFC 3339 (Shopify `createdAt`).
+    /// RFC 3339 (Shopify `createdAt`, HubSpot `createdate`).
     Rfc3339,
+    /// A calendar date, `YYYY-MM-DD` (QuickBooks `TxnDate`).
+    Date,
 }
 
 /// A record kind the connectors store, and its fields.
@@ -75,6 +77,8 @@ struct Kind {
     provider: &'static str,
     /// Words that name it in a question.
     words: &'static [&'static str],
+    /// Words that name it when the question also names its provider ("QuickBooks invoices", "Shopify customers").
+    also: &'static [&'static str],
     plural: &'static str,
     time_field: &'static str,
     clock: Clock,
@@ -82,108 +86,220 @@ struct Kind {
     email_field: Option<&'static str>,
     /// The filter of records that count as money in (for revenue).
     settled: Option<&'static str>,
+    /// The field a breakdown "by status" groups on.
+    status_field: &'static str,
 }
 
-const KINDS: [Kind; 9] = [
+const KINDS: [Kind; 16] = [
     Kind {
         kind: "payment_intent",
         provider: "stripe",
         words: &["intent", "intents"],
+        also: &[],
         plural: "Stripe payment intents",
         time_field: "created",
         clock: Clock::Unix,
         amount: Some(("amount", Money::Cents)),
         email_field: None,
         settled: Some("status = \"succeeded\""),
+        status_field: "status",
     },
     Kind {
         kind: "refund",
         provider: "stripe",
         words: &["refund", "refunds", "refunded"],
+        also: &[],
         plural: "Stripe refunds",
         time_field: "created",
         clock: Clock::Unix,
         amount: Some(("amount", Money::Cents)),
         email_field: None,
         settled: Some("status = \"succeeded\""),
+        status_field: "status",
     },
     Kind {
         kind: "invoice",
         provider: "stripe",
-        words: &["invoice", "invoices", "bill", "bills"],
+        words: &["invoice", "invoices"],
+        also: &[],
         plural: "Stripe invoices",
         time_field: "created",
         clock: Clock::Unix,
         amount: Some(("amount_due", Money::Cents)),
         email_field: Some("customer_email"),
         settled: Some("status = \"paid\""),
+        status_field: "status",
     },
     Kind {
         kind: "order",
         provider: "shopify",
         words: &["order", "orders"],
+        also: &[],
         plural: "Shopify orders",
         time_field: "createdAt",
         clock: Clock::Rfc3339,
         amount: Some(("totalPriceSet.shopMoney.amount", Money::Decimal)),
         email_field: Some("email"),
         settled: None,
+        status_field: "status",
     },
     Kind {
         kind: "product",
         provider: "shopify",
         words: &["product", "products"],
+        also: &[],
         plural: "Shopify products",
         time_field: "createdAt",
         clock: Clock::Rfc3339,
         amount: None,
         email_field: None,
         settled: None,
+        status_field: "status",
     },
     Kind {
         kind: "customer",
         provider: "shopify",
         words: &[],
+        also: &["customer", "customers", "client", "clients"],
         plural: "Shopify customers",
         time_field: "createdAt",
         clock: Clock::Rfc3339,
         amount: None,
         email_field: Some("email"),
         settled: None,
+        status_field: "status",
     },
     Kind {
         kind: "customer",
         provider: "stripe",
         words: &["customer", "customers", "client", "clients", "signups", "signed"],
+        also: &[],
         plural: "Stripe customers",
         time_field: "created",
         clock: Clock::Unix,
         amount: None,
         email_field: Some("email"),
         settled: None,
+        status_field: "status",
     },
     Kind {
         kind: "charge",
         provider: "stripe",
         words: &["charge", "charges", "payment", "payments", "transaction", "transactions", "revenue", "sales"],
+        also: &[],
         plural: "Stripe charges",
         time_field: "created",
         clock: Clock::Unix,
         amount: Some(("amount", Money::Cents)),
         email_field: Some("receipt_email"),
         settled: Some("status = \"succeeded\""),
+        status_field: "status",
     },
-    // QuickBooks invoices are named by the overdue-invoices plan only: "invoices" alone still means Stripe's.
+    // QuickBooks: "invoices", "customers" and "payments" alone still mean Stripe's; bills are the books' only.
     Kind {
         kind: "invoice",
         provider: "quickbooks",
         words: &[],
+        also: &["invoice", "invoices"],
         plural: "QuickBooks invoices",
         time_field: "TxnDate",
-        clock: Clock::Rfc3339,
+        clock: Clock::Date,
+        amount: Some(("TotalAmt", Money::Decimal)),
+        email_field: Some("BillEmail.Address"),
+        settled: None,
+        status_field: "EmailStatus",
+    },
+    Kind {
+        kind: "bill",
+        provider: "quickbooks",
+        words: &["bill", "bills"],
+        also: &[],
+        plural: "QuickBooks bills",
+        time_field: "TxnDate",
+        clock: Clock::Date,
         amount: Some(("TotalAmt", Money::Decimal)),
         email_field: None,
         settled: None,
+        status_field: "status",
+    },
+    Kind {
+        kind: "payment",
+        provider: "quickbooks",
+        words: &[],
+        also: &["payment", "payments"],
+        plural: "QuickBooks payments",
+        time_field: "TxnDate",
+        clock: Clock::Date,
+        amount: Some(("TotalAmt", Money::Decimal)),
+        email_field: None,
+        settled: None,
+        status_field: "status",
+    },
+    Kind {
+        kind: "customer",
+        provider: "quickbooks",
+        words: &[],
+        also: &["customer", "customers", "client", "clients"],
+        plural: "QuickBooks customers",
+        time_field: "MetaData.CreateTime",
+        clock: Clock::Rfc3339,
+        amount: Some(("Balance", Money::Decimal)),
+        email_field: Some("PrimaryEmailAddr.Address"),
+        settled: None,
+        status_field: "Active",
+    },
+    Kind {
+        kind: "item",
+        provider: "quickbooks",
+        words: &["item", "items"],
+        also: &["product", "products"],
+        plural: "QuickBooks items",
+        time_field: "MetaData.CreateTime",
+        clock: Clock::Rfc3339,
+        amount: Some(("UnitPrice", Money::Decimal)),
+        email_field: None,
+        settled: None,
+        status_field: "Type",
+    },
+    // HubSpot's CRM.
+    Kind {
+        kind: "deal",
+        provider: "hubspot",
+        words: &["deal", "deals", "pipeline", "opportunities"],
+        also: &[],
+        plural: "HubSpot deals",
+        time_field: "createdate",
+        clock: Clock::Rfc3339,
+        amount: Some(("amount", Money::Decimal)),
+        email_field: None,
+        settled: Some("dealstage = \"closedwon\""),
+        status_field: "dealstage",
+    },
+    Kind {
+        kind: "contact",
+        provider: "hubspot",
+        words: &["contact", "contacts", "lead", "leads"],
+        also: &[],
+        plural: "HubSpot contacts",
+        time_field: "createdate",
+        clock: Clock::Rfc3339,
+        amount: None,
+        email_field: Some("email"),
+        settled: None,
+        status_field: "lifecyclestage",
+    },
+    Kind {
+        kind: "company",
+        provider: "hubspot",
+        words: &["company", "companies"],
+        also: &[],
+        plural: "HubSpot companies",
+        time_field: "createdate",
+        clock: Clock::Rfc3339,
+        amount: None,
+        email_field: None,
+        settled: None,
+        status_field: "lifecyclestage",
     },
 ];
 
@@ -256,14 +372,26 @@ fn kind_of(words: &Words) -> Option<&'static Kind> {
     if words.phrase("payment intent") || words.phrase("payment intents") {
         return kind_named("payment_intent", "stripe");
     }
-    if words.has("shopify") && words.any(&["customer", "customers", "clients"]) {
-        return kind_named("customer", "shopify");
-    }
-    KINDS.iter().find(|k| words.any(k.words))
+    // A named provider picks among the kinds a word could mean ("QuickBooks invoices", "Shopify customers").
+    let named = |provider: &str| match provider {
+        "quickbooks" => words.any(&["quickbooks", "qbo", "books"]),
+        other => words.has(other),
+    };
+    KINDS
+        .iter()
+        .find(|k| named(k.provider) && (words.any(k.words) || words.any(k.also)))
+        .or_else(|| KINDS.iter().find(|k| words.any(k.words)))
 }
 
 fn time_filter(kind: &Kind, range: &TimeRange) -> String {
     match kind.clock {
+        // Whole days: the range's end is midnight, so its date is the first day not included.
+        Clock::Date => format!(
+            "{f} >= \"{}\" AND {f} < \"{}\"",
+            time::date(range.start),
+            time::date(range.end),
+            f = kind.time_field
+        ),
         Clock::Unix => format!("{f} >= {} AND {f} < {}", range.start, range.end, f = kind.time_field),
         Clock::Rfc3339 => format!(
             "{f} >= \"{}\" AND {f} < \"{}\"",
@@ -432,7 +560,7 @@ fn plan_data(request: &PlanRequest, words: &Words) -> PlanDraft {
     let email = words.email().and_then(|e| kind.email_field.map(|f| format!("{f} = \"{e}\"")));
     if grouping {
         let amount = kind.amount.map(|(field, _)| field);
-        let mut input = json!({"field": "status", "filter": and(&[time, email])});
+        let mut input = json!({"field": kind.status_field, "filter": and(&[time, email])});
         if let (Some(field), Some(map)) = (amount, input.as_object_mut()) {
             map.insert("sum_field".into(), json!(field));
         }
@@ -656,7 +784,10 @@ fn describe(kind: Option<&Kind>, record: &Value) -> String {
                     parts.push(time::date(at));
                 }
             }
-            Clock::Rfc3339 => parts.push(text_of(data.get(kind.time_field)).chars().take(10).collect()),
+            Clock::Rfc3339 | Clock::Date => {
+                let path = format!("/{}", kind.time_field.replace('.', "/"));
+                parts.push(text_of(data.pointer(&path)).chars().take(10).collect());
+            }
         }
         if let Some(field) = kind.email_field {
             let email = text_of(data.get(field));
@@ -665,7 +796,7 @@ fn describe(kind: Option<&Kind>, record: &Value) -> String {
             }
         }
     }
-    for field in ["status", "name", "title", "displayFinancialStatus"] {
+    for field in ["status", "name", "title", "displayFinancialStatus", "DisplayName", "Name", "dealname", "dealstage"] {
         let value = text_of(data.get(field));
         if !value.is_empty() {
             parts.push(value.chars().take(80).collect());

@@ -281,7 +281,8 @@ pub struct Embedded {
     words: Vec<f32>,
 }
 
-/// The router.
+/// The router. Cloning copies its example vectors (a few MiB), not the model.
+#[derive(Clone)]
 pub struct Router {
     embedder: Arc<dyn Embedder>,
     /// Each intent's example vectors (for [`Scoring::Centroid`], one: their normalised mean).

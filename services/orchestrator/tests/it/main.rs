@@ -16,4 +16,5 @@ mod models;
 mod platform;
 mod questions;
 mod routing;
+mod scenarios;
 mod streams;

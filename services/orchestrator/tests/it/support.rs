@@ -12,7 +12,7 @@ use switchboard_mesh::context::RequestContext;
 use switchboard_model_sandbox::{Api, ModelSandbox, ModelSandboxHandle};
 use switchboard_models::{ApiKey, BreakerPolicy, ChainPolicy, ProviderConfig, RetryPolicy as ModelRetry, Timeouts};
 use switchboard_orchestrator::Embedder;
-use switchboard_orchestrator::{ApiFuture, Clock, ConnectorsApi, OrchestratorService, RunOptions};
+use switchboard_orchestrator::{ApiFuture, Clock, ConnectorsApi, OrchestratorService, Router, RunOptions};
 use switchboard_proto::connectors::v1 as cpb;
 use switchboard_proto::connectors::v1::connector_service_server::ConnectorService as _;
 use switchboard_proto::orchestrator::v1 as pb;
@@ -120,6 +120,8 @@ pub struct Harness {
     pub orchestrator: OrchestratorService,
     /// The model providers the orchestrator plans with (empty: the offline planner) and the chain's policy.
     providers: (Vec<ProviderConfig>, ChainPolicy),
+    /// The intent router (the hashed one unless [`Harness::use_model_router`]).
+    router: Router,
     orchestrator_stop: CancellationToken,
     stop: CancellationToken,
     _dir: tempfile::TempDir,
@@ -161,13 +163,37 @@ pub fn chain_policy(cooldown: std::time::Duration) -> ChainPolicy {
     }
 }
 
+/// The four providers pointed at the sandbox, with its app credentials.
 fn settings(sandbox: &SandboxHandle) -> ProviderSettings {
     let mut s = ProviderSettings::production();
     s.stripe_api_base = sandbox.stripe_api_base();
     s.stripe_connect_base = sandbox.stripe_connect_base();
     s.stripe_client_id = switchboard_sandbox::STRIPE_CLIENT_ID.into();
     s.stripe_platform_key = Secret::new(switchboard_sandbox::STRIPE_PLATFORM_KEY);
+    s.shopify_base = sandbox.shopify_base_template();
+    s.shopify_client_id = switchboard_sandbox::SHOPIFY_CLIENT_ID.into();
+    s.shopify_client_secret = Secret::new(switchboard_sandbox::SHOPIFY_CLIENT_SECRET);
+    s.hubspot_auth_url = format!("{}/oauth/authorize", sandbox.hubspot_base());
+    s.hubspot_api_base = sandbox.hubspot_base();
+    s.hubspot_client_id = switchboard_sandbox::HUBSPOT_CLIENT_ID.into();
+    s.hubspot_client_secret = Secret::new(switchboard_sandbox::HUBSPOT_CLIENT_SECRET);
+    s.quickbooks_auth_url = format!("{}/connect/oauth2", sandbox.quickbooks_base());
+    s.quickbooks_token_url = format!("{}/oauth2/v1/tokens/bearer", sandbox.quickbooks_base());
+    s.quickbooks_api_base = sandbox.quickbooks_base();
+    s.quickbooks_client_id = switchboard_sandbox::QUICKBOOKS_CLIENT_ID.into();
+    s.quickbooks_client_secret = Secret::new(switchboard_sandbox::QUICKBOOKS_CLIENT_SECRET);
+    s.redirect_uris = vec![REDIRECT_URI.into()];
     s
+}
+
+/// Where the sandbox's authorization pages send the browser back.
+const REDIRECT_URI: &str = "http://127.0.0.1:8080/oauth/callback";
+
+/// The router with the real embedding model over the tuning examples, built once for the test binary (embedding
+/// a thousand examples takes seconds in a debug build).
+pub fn model_router() -> Router {
+    static ROUTER: OnceLock<Router> = OnceLock::new();
+    ROUTER.get_or_init(|| Router::new(model()).expect("the model router")).clone()
 }
 
 impl Harness {
@@ -191,8 +217,15 @@ impl Harness {
             Arc::new(switchboard_vectors::HashedEmbedder::new(384)),
         );
         let providers = (Vec::new(), ChainPolicy::default());
-        let orchestrator =
-            Self::orchestrator(&store, &connectors, &knowledge, &providers, orchestrator_stop.clone(), SLOW_NEVER);
+        let router = Router::hashed().unwrap();
+        let orchestrator = Self::orchestrator(
+            &store,
+            &connectors,
+            &knowledge,
+            (&providers, &router),
+            orchestrator_stop.clone(),
+            SLOW_NEVER,
+        );
         Self {
             store,
             knowledge,
@@ -201,6 +234,7 @@ impl Harness {
             connectors,
             orchestrator,
             providers,
+            router,
             orchestrator_stop,
             stop,
             _dir: dir,
@@ -211,13 +245,14 @@ impl Harness {
         store: &TestStore,
         connectors: &ConnectorService,
         (vectors, embedder): &KnowledgeParts,
-        (providers, policy): &(Vec<ProviderConfig>, ChainPolicy),
+        ((providers, policy), router): (&(Vec<ProviderConfig>, ChainPolicy), &Router),
         stop: CancellationToken,
         (query_delay, step_timeout): (std::time::Duration, std::time::Duration),
     ) -> OrchestratorService {
         let options = RunOptions { step_timeout, clock: Clock::Fixed(DEMO_NOW) };
         let api = Arc::new(InProcess(connectors.clone(), query_delay));
-        OrchestratorService::with_models(store.store.clone(), api, providers.clone(), *policy, options, stop)
+        let router = router.clone();
+        OrchestratorService::with_models(store.store.clone(), api, providers.clone(), *policy, router, options, stop)
             .unwrap()
             .with_knowledge(vectors.clone(), embedder.clone())
             .unwrap()
@@ -232,7 +267,22 @@ impl Harness {
             &self.store,
             &self.connectors,
             &self.knowledge,
-            &self.providers,
+            (&self.providers, &self.router),
+            self.orchestrator_stop.clone(),
+            SLOW_NEVER,
+        );
+    }
+
+    /// Replaces the orchestrator with one routing with the real embedding model, as the binary does.
+    pub async fn use_model_router(&mut self) {
+        self.stop_orchestrator().await;
+        self.router = model_router();
+        self.orchestrator_stop = self.stop.child_token();
+        self.orchestrator = Self::orchestrator(
+            &self.store,
+            &self.connectors,
+            &self.knowledge,
+            (&self.providers, &self.router),
             self.orchestrator_stop.clone(),
             SLOW_NEVER,
         );
@@ -246,7 +296,7 @@ impl Harness {
             &self.store,
             &self.connectors,
             &self.knowledge,
-            &self.providers,
+            (&self.providers, &self.router),
             self.orchestrator_stop.clone(),
             (delay, timeout),
         );
@@ -266,7 +316,7 @@ impl Harness {
             &self.store,
             &self.connectors,
             &self.knowledge,
-            &self.providers,
+            (&self.providers, &self.router),
             self.orchestrator_stop.clone(),
             SLOW_NEVER,
         );
@@ -288,6 +338,61 @@ impl Harness {
         };
         let connection =
             self.connectors.create_connection(caller.request(request)).await.unwrap().into_inner().connection.unwrap();
+        self.sync(caller, &connection.name).await;
+        connection
+    }
+
+    /// Connects the sandbox's demo shop with its Admin API token and syncs it to the end.
+    pub async fn connect_shopify(&self, caller: Caller) -> cpb::Connection {
+        let request = cpb::CreateConnectionRequest {
+            connection: Some(cpb::Connection {
+                provider: "shopify".into(),
+                account: switchboard_sandbox::DEMO_SHOP.into(),
+                ..Default::default()
+            }),
+            credentials: Some(cpb::Credentials { secret: switchboard_sandbox::DEMO_SHOPIFY_TOKEN.into() }),
+        };
+        let connection =
+            self.connectors.create_connection(caller.request(request)).await.unwrap().into_inner().connection.unwrap();
+        self.sync(caller, &connection.name).await;
+        connection
+    }
+
+    /// Connects the sandbox's demo HubSpot portal with its private app token and syncs it to the end.
+    pub async fn connect_hubspot(&self, caller: Caller) -> cpb::Connection {
+        let request = cpb::CreateConnectionRequest {
+            connection: Some(cpb::Connection { provider: "hubspot".into(), ..Default::default() }),
+            credentials: Some(cpb::Credentials { secret: switchboard_sandbox::DEMO_HUBSPOT_TOKEN.into() }),
+        };
+        let connection =
+            self.connectors.create_connection(caller.request(request)).await.unwrap().into_inner().connection.unwrap();
+        self.sync(caller, &connection.name).await;
+        connection
+    }
+
+    /// Connects the sandbox's demo QuickBooks company through OAuth (its authorization page approves at once), as
+    /// the console does, and syncs it to the end.
+    pub async fn connect_quickbooks(&self, caller: Caller) -> cpb::Connection {
+        let start = cpb::StartOAuthRequest {
+            provider: "quickbooks".into(),
+            redirect_uri: REDIRECT_URI.into(),
+            ..Default::default()
+        };
+        let started = self.connectors.start_o_auth(caller.request(start)).await.unwrap().into_inner();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let response = client.get(&started.authorization_url).send().await.unwrap();
+        assert!(response.status().is_redirection(), "{}", response.status());
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        let params: Vec<(String, String)> = url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+        let rest = params.iter().filter(|(k, _)| k != "code" && k != "state").cloned().collect();
+        let complete = cpb::CompleteOAuthRequest { state: get("state"), code: get("code"), params: rest };
+        let connection =
+            self.connectors.complete_o_auth(caller.request(complete)).await.unwrap().into_inner().connection.unwrap();
         self.sync(caller, &connection.name).await;
         connection
     }
@@ -514,3 +619,15 @@ pub fn model() -> Arc<dyn Embedder> {
 /// Held by the tests that run the model on many texts, so that they do not starve each other (and a platform's
 /// handshakes) of the CPU.
 pub static MODEL_WORK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// An intent as the contract names it.
+pub fn intent_message(intent: switchboard_orchestrator::Intent) -> pb::Intent {
+    use switchboard_orchestrator::Intent;
+    match intent {
+        Intent::Data => pb::Intent::Data,
+        Intent::Action => pb::Intent::Action,
+        Intent::Knowledge => pb::Intent::Knowledge,
+        Intent::Help => pb::Intent::Help,
+        Intent::Unsupported => pb::Intent::Unsupported,
+    }
+}
