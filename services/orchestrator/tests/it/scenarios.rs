@@ -387,7 +387,8 @@ async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, 
             let ids: Vec<&str> = matching.iter().filter_map(|r| r["__id"].as_str()).collect();
             assert!(listed.iter().all(|r| ids.contains(&r["id"].as_str().unwrap_or_default())), "{label}: {got}");
             if !model {
-                assert_eq!(run.answer.as_ref().map(|a| a.citations.len()), Some(listed.len()), "{label}");
+                let cited = run.answer.as_ref().map_or(0, |a| a.citations.len());
+                assert!(cited >= listed.len(), "{label}: {cited} citations for {} records", listed.len());
             }
         }
         Want::Groups { kind, provider, field } => {
