@@ -25,6 +25,15 @@ export SWITCHBOARD_HUBSPOT_CLIENT_ID="${SWITCHBOARD_HUBSPOT_CLIENT_ID:-hubspot_s
 export SWITCHBOARD_HUBSPOT_CLIENT_SECRET="${SWITCHBOARD_HUBSPOT_CLIENT_SECRET:-hubspot_sandbox_secret}"
 export SWITCHBOARD_PUBLIC_URL="${SWITCHBOARD_PUBLIC_URL:-http://$SWITCHBOARD_GATEWAY_ADDR}"
 
+# The web console (web/, React): built once per change of its sources, then served by the gateway at /.
+if [ -z "${SWITCHBOARD_CONSOLE_DIR:-}" ] && [ -f web/package.json ]; then
+  if scripts/build-console.sh; then
+    export SWITCHBOARD_CONSOLE_DIR="$PWD/web/dist"
+  else
+    echo "run: the web console did not build (see above); the API runs without it" >&2
+  fi
+fi
+
 "$bin/switchboard-sandbox" &
 sandbox=$!
 "$bin/switchboard" up &

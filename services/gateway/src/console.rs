@@ -67,8 +67,9 @@ impl Console {
             Ok(response) => response.map(Body::new),
             Err(never) => match never {},
         };
+        let cache =
+            if path.starts_with("/assets/") && response.status() == StatusCode::OK { IMMUTABLE } else { REVALIDATE };
         let headers = response.headers_mut();
-        let cache = if path.starts_with("/assets/") && response.status() == StatusCode::OK { IMMUTABLE } else { REVALIDATE };
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
         headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -25,8 +25,8 @@ const LAST_MONTH: (i64, i64) = (1_790_812_800, 1_793_491_200);
 /// A time field as unix seconds: Stripe's numbers, RFC 3339 strings (Shopify, HubSpot, QuickBooks metadata) or
 /// calendar dates (QuickBooks `TxnDate`, midnight UTC).
 fn unix(value: &Value) -> Option<i64> {
-    if let Some(n) = value.as_i64() {
-        return Some(n);
+    if let Some(n) = value.as_f64() {
+        return Some(n as i64);
     }
     let text = value.as_str()?;
     let text = if text.len() == 10 { format!("{text}T00:00:00Z") } else { text.to_owned() };
@@ -54,8 +54,8 @@ enum Want {
     Sum { kind: &'static str, provider: &'static str, field: &'static str, keep: Keep },
     /// A `records.count` of them.
     Count { kind: &'static str, provider: &'static str, keep: Keep },
-    /// A `records.query` listing `limit` of them, newest first by `time`.
-    List { kind: &'static str, provider: &'static str, time: &'static str, limit: usize, keep: Keep },
+    /// A `records.query` listing `limit` of them (or all, when fewer).
+    List { kind: &'static str, provider: &'static str, limit: usize, keep: Keep },
     /// A `records.group_by` of them on `field`, with each group's count.
     Groups { kind: &'static str, provider: &'static str, field: &'static str },
     /// Answered without any step.
@@ -100,7 +100,7 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "Show me the last 5 charges",
             intent: Intent::Data,
-            want: Want::List { kind: "charge", provider: "stripe", time: "created", limit: 5, keep: |_| true },
+            want: Want::List { kind: "charge", provider: "stripe", limit: 5, keep: |_| true },
             plan: json!({"summary": "Newest charges", "steps": [step("records.query", json!({"kind": "charge", "provider": "stripe", "order_by": "created desc", "limit": 5}))]}),
         },
         Scenario {
@@ -148,7 +148,7 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "Show the 10 biggest orders",
             intent: Intent::Data,
-            want: Want::List { kind: "order", provider: "shopify", time: "createdAt", limit: 10, keep: |_| true },
+            want: Want::List { kind: "order", provider: "shopify", limit: 10, keep: |_| true },
             plan: json!({"summary": "Biggest orders", "steps": [step("records.query", json!({"kind": "order", "provider": "shopify", "order_by": "totalPriceSet.shopMoney.amount desc", "limit": 10}))]}),
         },
         Scenario {
@@ -178,7 +178,7 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "Which invoices are overdue?",
             intent: Intent::Data,
-            want: Want::List { kind: "invoice", provider: "quickbooks", time: "DueDate", limit: 50, keep: |r| number(&r["Balance"]) > 0.0 && r["DueDate"].as_str().is_some_and(|d| d < "2026-11-01") },
+            want: Want::List { kind: "invoice", provider: "quickbooks", limit: 50, keep: |r| number(&r["Balance"]) > 0.0 && r["DueDate"].as_str().is_some_and(|d| d < "2026-11-01") },
             plan: json!({"summary": "Overdue invoices in the books", "steps": [step("records.query", json!({"kind": "invoice", "provider": "quickbooks", "filter": "Balance > 0 AND DueDate < \"2026-11-01\"", "order_by": "DueDate", "limit": 50}))]}),
         },
         Scenario {
@@ -208,7 +208,7 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "List our HubSpot companies",
             intent: Intent::Data,
-            want: Want::List { kind: "company", provider: "hubspot", time: "createdate", limit: 10, keep: |_| true },
+            want: Want::List { kind: "company", provider: "hubspot", limit: 10, keep: |_| true },
             plan: json!({"summary": "Companies", "steps": [step("records.query", json!({"kind": "company", "provider": "hubspot", "order_by": "createdate desc", "limit": 10}))]}),
         },
         Scenario {
@@ -327,12 +327,24 @@ async fn run_scenarios(model: bool) {
             .await
             .into_iter()
             .filter(|c| c["status"] == "succeeded" && c["refunded"] == false && c["receipt_email"].is_string())
-            .max_by_key(|c| c["created"].as_i64())
+            .max_by_key(|c| c["created"].as_f64().map(|t| t as i64))
             .map(|c| c["receipt_email"].as_str().unwrap_or_default().to_owned())
             .expect("a refundable charge");
         let question = scenario.question.replace("{email}", &email);
         let (_, routed, confident) = router.route_blocking(&question).unwrap();
-        assert_eq!(routed.intent, scenario.intent, "{question}: routed {routed:?}");
+        // Below the threshold, the offline assistant treats a question as unsupported (no steps), and a model is
+        // asked for the intent; a question that needs a plan must be placed by the embeddings alone.
+        let expected = match (confident, model) {
+            (true, _) => {
+                assert_eq!(routed.intent, scenario.intent, "{question}: routed {routed:?}");
+                scenario.intent
+            }
+            (false, true) => scenario.intent,
+            (false, false) => {
+                assert!(matches!(scenario.want, Want::NoSteps), "{question}: not placed: {routed:?}");
+                Intent::Unsupported
+            }
+        };
         if model {
             let mut replies = Vec::new();
             if !confident {
@@ -344,12 +356,12 @@ async fn run_scenarios(model: bool) {
             replies.push(Reply::text("Here is what the records say."));
             h.models.script_all(Api::OpenAi, replies);
         }
-        check(&h, owner, scenario, &question, model).await;
+        check(&h, owner, scenario, &question, expected, model).await;
     }
     h.stop().await;
 }
 
-async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, model: bool) {
+async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, intent: Intent, model: bool) {
     let refunds_before = h.refunds_made();
     let mut stream = h.ask(owner, question).await;
     let events = if matches!(scenario.want, Want::Refund { .. }) {
@@ -360,7 +372,7 @@ async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, 
     let run_name = events[0].run.clone();
     let run = h.get_run(owner, &run_name).await;
     let label = format!("{question} ({})", if model { "scripted model" } else { "offline" });
-    assert_eq!(run.intent, crate::support::intent_message(scenario.intent) as i32, "{label}");
+    assert_eq!(run.intent, crate::support::intent_message(intent) as i32, "{label}");
     let answer = || run.answer.clone().map(|a| a.text).unwrap_or_default();
     match &scenario.want {
         Want::Sum { kind, provider, field, keep } => {
@@ -373,7 +385,7 @@ async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, 
             let expected = data(h, owner, kind, provider).await.iter().filter(|r| keep(r)).count();
             assert!(expected > 0, "{label}: the demo data has something to count");
             let got = output(step_of(&run, "records.count", kind, provider));
-            assert_eq!(got["count"].as_u64(), Some(expected as u64), "{label}: {got}");
+            assert_eq!(number(&got["count"]), expected as f64, "{label}: {got}");
             if !model {
                 assert!(answer().contains(&format!("**{expected}**")), "{label}: {}", answer());
             }
@@ -397,10 +409,10 @@ async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, 
             for group in got["groups"].as_array().cloned().unwrap_or_default() {
                 let key = group["key"].clone();
                 let expected = records.iter().filter(|r| at(r, field) == &key).count();
-                assert_eq!(group["count"].as_u64(), Some(expected as u64), "{label}: {group}");
+                assert_eq!(number(&group["count"]), expected as f64, "{label}: {group}");
             }
-            let total: u64 = got["groups"].as_array().map(|g| g.iter().filter_map(|g| g["count"].as_u64()).sum()).unwrap_or(0);
-            assert_eq!(total, records.len() as u64, "{label}: every record in a group");
+            let total: f64 = got["groups"].as_array().map(|g| g.iter().map(|g| number(&g["count"])).sum()).unwrap_or(0.0);
+            assert_eq!(total, records.len() as f64, "{label}: every record in a group");
         }
         Want::NoSteps => {
             assert!(run.steps.is_empty(), "{label}: {:?}", run.steps);
