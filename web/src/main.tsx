@@ -7,12 +7,18 @@ import { createTransport } from "./api/transport";
 import { App } from "./app/App";
 import { AuthService } from "./gen/switchboard/auth/v1/auth_pb";
 import { Session } from "./session/session";
+import { broadcastPeers } from "./session/tabs";
 import { registerServiceWorker } from "./sw/register";
 import "./styles.css";
 
 // The session signs in and rotates tokens over a transport of its own, without the interceptor that needs it.
 const sessionTransport = createGrpcWebTransport({ baseUrl: window.location.origin, useBinaryFormat: true });
-const session = new Session(createClient(AuthService, sessionTransport), window.sessionStorage);
+const session = new Session(
+  createClient(AuthService, sessionTransport),
+  window.sessionStorage,
+  undefined,
+  broadcastPeers(),
+);
 const api = createApi(createTransport(session));
 
 const root = document.getElementById("root");

@@ -10,6 +10,7 @@ const REASONS: Record<EndReason, string | undefined> = {
   "signed-out": "You have signed out.",
   expired: "Your session has ended. Sign in again to carry on.",
   "no-session": undefined,
+  "copied-tab": "This tab is a copy of another Switchboard tab. Sign in here to use it on its own.",
 };
 
 export default function SignIn({ reason }: { reason: EndReason }) {

@@ -156,3 +156,33 @@ describe("Session", () => {
     expect(session.current()).toEqual({ status: "signed-out", reason: "signed-out" });
   });
 });
+
+describe("duplicated tabs", () => {
+  it("a copy of a live tab's session drops it instead of spending the shared refresh token", async () => {
+    // Two tabs of one browser: the copy starts with the original's sessionStorage.
+    const channel = `test-${Math.random()}`;
+    const { broadcastPeers } = await import("./tabs");
+    const originalStorage = new Map<string, string>();
+    const storageOf = (map: Map<string, string>) => ({
+      getItem: (k: string) => map.get(k) ?? null,
+      setItem: (k: string, v: string) => void map.set(k, v),
+      removeItem: (k: string) => void map.delete(k),
+    });
+    const auth = fakeAuth();
+    const original = new Session(auth, storageOf(originalStorage), undefined, broadcastPeers(channel));
+    await original.signIn("demo", "e", "p");
+    await original.refresh(); // rotations keep the lease
+
+    const copyStorage = new Map(originalStorage);
+    const copy = new Session(auth, storageOf(copyStorage), undefined, broadcastPeers(channel));
+    expect(await copy.restore()).toBe(false);
+    expect(copy.current()).toEqual({ status: "signed-out", reason: "copied-tab" });
+    expect(auth.refresh).toHaveBeenCalledTimes(1); // only the original's own rotation
+    expect(originalStorage.get(REFRESH_KEY)).toBe("rt-2");
+
+    // A reload of the original (the old page is gone, nobody holds the lease) restores as usual.
+    const reloadedStorage = new Map(originalStorage);
+    const reloaded = new Session(auth, storageOf(reloadedStorage), undefined, broadcastPeers(`${channel}-other`));
+    expect(await reloaded.restore()).toBe(true);
+  });
+});

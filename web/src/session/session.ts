@@ -12,6 +12,7 @@
 //   goes back to sign-in.
 
 import { Code, ConnectError } from "@connectrpc/connect";
+import { newLease, type TabPeers } from "./tabs";
 
 /** The part of the generated `AuthService` client the session uses (so tests can pass a fake). */
 export interface AuthApi {
@@ -36,7 +37,7 @@ export interface Clock {
 }
 
 /** Why the session ended, for the sign-in screen. */
-export type EndReason = "signed-out" | "expired" | "no-session";
+export type EndReason = "signed-out" | "expired" | "no-session" | "copied-tab";
 
 export type SessionState =
   | { status: "signed-out"; reason: EndReason }
@@ -44,6 +45,8 @@ export type SessionState =
 
 /** Where the refresh token is kept in `sessionStorage`. */
 export const REFRESH_KEY = "switchboard.refresh";
+/** This tab's lease on that token (see tabs.ts). */
+export const LEASE_KEY = "switchboard.lease";
 
 /** A call about to be sent with a token expiring within this many milliseconds refreshes first. */
 const EXPIRY_MARGIN_MS = 30_000;
@@ -70,6 +73,8 @@ export class Session {
   private state: SessionState = { status: "signed-out", reason: "no-session" };
   private inFlight: Promise<string> | undefined;
   private restoring: Promise<boolean> | undefined;
+  /** This page's lease on the stored refresh token: one per page load, kept across rotations (tabs.ts). */
+  private readonly lease = newLease();
   private timer: unknown;
   private readonly listeners = new Set<(state: SessionState) => void>();
 
@@ -81,6 +86,8 @@ export class Session {
       setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
       clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
     },
+    /** Other tabs of the console, to tell a duplicated tab from a reloaded one (tabs.ts). */
+    private readonly peers?: TabPeers,
   ) {}
 
   /** The current state. */
@@ -110,7 +117,13 @@ export class Session {
    */
   restore(): Promise<boolean> {
     if (!this.hasStoredSession()) return Promise.resolve(false);
-    this.restoring ??= this.refresh()
+    this.restoring ??= this.claimStoredSession()
+      .then((mine) => {
+        if (mine) return this.refresh();
+        // A copy of another live tab's session: using it would revoke that tab's session. Start afresh here.
+        this.end("copied-tab");
+        throw new ConnectError("this tab was copied from another one", Code.Unauthenticated);
+      })
       .then(
         () => true,
         (error: unknown) => {
@@ -122,6 +135,13 @@ export class Session {
         this.restoring = undefined;
       });
     return this.restoring;
+  }
+
+  /** Whether the stored refresh token is this tab's (not a copy another live tab still uses). */
+  private async claimStoredSession(): Promise<boolean> {
+    const lease = this.storage.getItem(LEASE_KEY);
+    if (!this.peers || !lease) return true;
+    return !(await this.peers.heldElsewhere(lease));
   }
 
   /**
@@ -182,6 +202,7 @@ export class Session {
   /** Forgets the session without telling the gateway (it already ended, or the tab is handing it over). */
   end(reason: EndReason): void {
     this.storage.removeItem(REFRESH_KEY);
+    this.storage.removeItem(LEASE_KEY);
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.set({ status: "signed-out", reason });
@@ -189,6 +210,10 @@ export class Session {
 
   private accept(grant: TokenGrant): string {
     this.storage.setItem(REFRESH_KEY, grant.refreshToken);
+    if (this.peers) {
+      this.storage.setItem(LEASE_KEY, this.lease);
+      this.peers.hold(this.lease);
+    }
     this.set({
       status: "signed-in",
       accessToken: grant.accessToken,
