@@ -45,7 +45,9 @@ function serviceWorker(): Plugin {
       this.emitFile({ type: "chunk", id: "src/sw/sw.ts", fileName: "sw.js" });
     },
     generateBundle(_options, bundle) {
-      const built = Object.keys(bundle).filter((f) => f !== "sw.js" && f !== "index.html" && !f.endsWith(".map"));
+      const built = Object.keys(bundle).filter(
+        (f) => f !== "sw.js" && f !== "index.html" && !f.endsWith(".map") && !f.startsWith(".vite/"),
+      );
       const publicFiles = filesUnder("public")
         .map((f) => relative("public", f).split("\\").join("/"))
         .filter((f) => f !== "robots.txt");
@@ -66,6 +68,8 @@ export default defineConfig({
     outDir: "dist",
     assetsDir: "assets",
     sourcemap: false,
+    // dist/.vite/manifest.json: the chunk graph scripts/size.mjs measures the first load from.
+    manifest: true,
     // Inline nothing as data: URLs; every asset is a file under /assets/ (and CSP allows data: for images only).
     assetsInlineLimit: 0,
   },
