@@ -39,7 +39,7 @@ test("the console is installable and its service worker caches the shell only", 
 
   await context.setOffline(true);
   await page.goto("/connections").catch(() => undefined);
-  await expect(page.getByRole("heading", { name: "You are offline" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "You are offline", exact: true })).toBeVisible();
   await shot(page, "40-offline");
   await context.setOffline(false);
   await context.close();

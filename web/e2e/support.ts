@@ -22,6 +22,17 @@ export const CSP =
   "manifest-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; " +
   "object-src 'none'";
 
+/** A policy as a map of directive to its sources. */
+export function directives(policy: string): Record<string, string> {
+  return Object.fromEntries(
+    policy
+      .split(";")
+      .map((d) => d.trim().split(/\s+/))
+      .filter((d) => d[0])
+      .map(([name, ...sources]) => [name, sources.join(" ")]),
+  );
+}
+
 /** Collects console errors and CSP violations on `page`; `check()` fails the test if any happened. */
 export function watchConsole(page: Page) {
   const problems: string[] = [];

@@ -168,13 +168,13 @@ function StepItem({ step }: { step: StepView }) {
           <summary>Details</summary>
           {step.input && (
             <>
-              <h4>Input</h4>
+              <h3 className="h4">Input</h3>
               <Json value={step.input} />
             </>
           )}
           {step.output && (
             <>
-              <h4>Output</h4>
+              <h3 className="h4">Output</h3>
               <Json value={step.output} />
             </>
           )}

@@ -97,6 +97,15 @@ describe("reduce", () => {
     expect(view.status).toBe(RunStatus.SUCCEEDED);
   });
 
+  it("keeps what the stream reported when ApproveStep's answer arrives after it", () => {
+    let view = refundStream().reduce(reduce, emptyRun);
+    view = reduce(view, ev({ case: "stepStarted", value: { stepId: "2", tool: "stripe.refund.create" } }));
+    view = reduce(view, ev({ case: "stepFinished", value: { stepId: "2", status: StepStatus.SUCCEEDED } }));
+    // The approval's answer (the step as it was when approved) arrives late.
+    expect(reviewed(view, "2", StepStatus.PENDING)).toBe(view);
+    expect(view.steps["2"].status).toBe(StepStatus.SUCCEEDED);
+  });
+
   it("records a rejected step and a failed run", () => {
     let view = refundStream().reduce(reduce, emptyRun);
     view = reduce(view, ev({ case: "stepFinished", value: { stepId: "2", status: StepStatus.REJECTED, outcome: { case: "error", value: { code: 9, message: "rejected: wrong customer" } } } }));

@@ -183,9 +183,12 @@ export function reduce(view: RunView, event: AskResponse): RunView {
   return next;
 }
 
-/** Marks a step as reviewed at once (the stream confirms it later), from ApproveStep's or RejectStep's answer. */
+/**
+ * Marks a step as reviewed at once, from ApproveStep's or RejectStep's answer. The stream may already have reported
+ * what happened next (the step ran while the answer was on its way): only a step still awaiting approval changes.
+ */
 export function reviewed(view: RunView, stepId: string, status: StepStatus): RunView {
-  if (!view.steps[stepId]) return view;
+  if (view.steps[stepId]?.status !== StepStatus.AWAITING_APPROVAL) return view;
   const next = withStep(view, stepId, { status });
   if (next.status === RunStatus.AWAITING_APPROVAL && awaitingApproval(next).length === 0) {
     next.status = RunStatus.RUNNING;
