@@ -7,6 +7,7 @@ import { useApi, useMe } from "../app/context";
 import { Link } from "../app/router";
 import { Badge, Json } from "../components/ui";
 import { RunStatus, StepStatus, type Citation } from "../gen/switchboard/orchestrator/v1/orchestrator_pb";
+import { useConnectionNames } from "../connections/useConnectionNames";
 import { canReview } from "../session/roles";
 import { citationHref } from "./citations";
 import { Markdown } from "./Markdown";
@@ -78,6 +79,7 @@ export function RunPanel({
   const me = useMe();
   const waiting = awaitingApproval(view);
   const reviewer = canReview(me.role, me.userId, view.creator);
+  const connectionName = useConnectionNames();
   return (
     <div className="run">
       <p className="run-status" role="status" data-testid="run-status">
@@ -90,7 +92,9 @@ export function RunPanel({
         <section aria-labelledby="approvals" className="approvals">
           <h2 id="approvals">Needs approval</h2>
           {reviewer ? (
-            waiting.map((step) => <ApprovalCard key={step.id} step={step} onReviewed={onReviewed} />)
+            waiting.map((step) => (
+              <ApprovalCard key={step.id} step={step} onReviewed={onReviewed} connectionName={connectionName} />
+            ))
           ) : (
             <p data-testid="approval-wait">
               {waiting.length === 1 ? "A step is" : `${waiting.length} steps are`} waiting for an owner or admin
@@ -106,7 +110,7 @@ export function RunPanel({
           {view.planSummary && <p>{view.planSummary}</p>}
           <ol className="steps">
             {view.order.map((id) => (
-              <StepItem key={id} step={view.steps[id]} />
+              <StepItem key={id} step={view.steps[id]} connectionName={connectionName} />
             ))}
           </ol>
         </section>
@@ -150,7 +154,7 @@ export function RunPanel({
   );
 }
 
-function StepItem({ step }: { step: StepView }) {
+function StepItem({ step, connectionName }: { step: StepView; connectionName: (name: string) => string }) {
   return (
     <li className="step" data-testid="step" data-status={stepLabel[step.status]}>
       <div className="step-head">
@@ -160,7 +164,7 @@ function StepItem({ step }: { step: StepView }) {
       </div>
       <p className="muted small">
         <code>{step.tool}</code>
-        {step.connection && <> on {step.connection}</>}
+        {step.connection && <> on {connectionName(step.connection)}</>}
       </p>
       {step.error?.message && <p className="error-text">{step.error.message}</p>}
       {(step.input || step.output) && (
@@ -188,9 +192,11 @@ function StepItem({ step }: { step: StepView }) {
 export function ApprovalCard({
   step,
   onReviewed,
+  connectionName = (name) => name,
 }: {
   step: StepView;
   onReviewed?: (stepId: string, status: StepStatus) => void;
+  connectionName?: (name: string) => string;
 }) {
   const api = useApi();
   const [busy, setBusy] = useState(false);
@@ -217,7 +223,7 @@ export function ApprovalCard({
       <h3 id={id}>{step.description || step.tool}</h3>
       <p className="small">
         <code>{step.tool}</code>
-        {step.connection && <> on {step.connection}</>}
+        {step.connection && <> on {connectionName(step.connection)}</>}
       </p>
       {step.input && <Json value={step.input} />}
       <label htmlFor={`${id}-reason`}>Reason if you reject (optional)</label>

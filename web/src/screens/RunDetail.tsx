@@ -1,5 +1,5 @@
 // One stored run (GetRun): its plan, steps with inputs and outputs, and answer. A run still going is asked for
-// again every two seconds, and can be followed live on the Ask screen.
+// again every three seconds, and can be followed live on the Ask screen.
 
 import { useApi } from "../app/context";
 import { Link } from "../app/router";
@@ -13,7 +13,7 @@ export default function RunDetail({ param }: { param: string }) {
   const run = useQuery(
     async (signal) => (await api.orchestrator.getRun({ name: `runs/${param}` }, { signal })).run,
     param,
-    { pollMs: 2000, poll: (r) => !r || !isFinished(r.status) },
+    { pollMs: 3000, poll: (r) => !r || !isFinished(r.status) },
   );
   const data = run.data;
   return (

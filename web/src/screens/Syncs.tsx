@@ -46,7 +46,12 @@ export default function Syncs() {
       {syncs.data?.length === 0 && <p>No syncs yet.</p>}
       <ul className="cards" aria-label="Syncs">
         {ordered.map((s) => (
-          <SyncCard key={s.name} sync={s} name={names.get(s.connection) ?? s.connection} highlighted={s === first} />
+          <SyncCard
+            key={s.name}
+            sync={s}
+            name={names.get(s.connection) ?? (connections.data ? "Deleted connection" : s.connection)}
+            highlighted={s === first}
+          />
         ))}
       </ul>
     </>
