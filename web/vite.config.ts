@@ -3,8 +3,9 @@
 // development with the API proxied to a running platform, and runs the unit tests (Vitest, jsdom).
 
 import { createHash } from "node:crypto";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import react from "@vitejs/plugin-react";
 import { defineConfig, type Plugin } from "vite";
 
@@ -62,8 +63,28 @@ function serviceWorker(): Plugin {
   };
 }
 
+/**
+ * Writes `<file>.gz` and `<file>.br` beside every compressible file of the build, for a server that serves
+ * precompressed files (tower-http's `ServeDir::precompressed_gzip().precompressed_br()`).
+ */
+function precompress(): Plugin {
+  return {
+    name: "precompress",
+    apply: "build",
+    closeBundle() {
+      for (const file of filesUnder("dist")) {
+        if (!/\.(js|css|html|svg|webmanifest)$/.test(file)) continue;
+        const bytes = readFileSync(file);
+        if (bytes.length < 1024) continue;
+        writeFileSync(`${file}.gz`, gzipSync(bytes, { level: 9 }));
+        writeFileSync(`${file}.br`, brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+      }
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), serviceWorker()],
+  plugins: [react(), serviceWorker(), precompress()],
   build: {
     outDir: "dist",
     assetsDir: "assets",
