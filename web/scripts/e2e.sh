@@ -56,6 +56,8 @@ export SWITCHBOARD_HUBSPOT_CLIENT_ID="${SWITCHBOARD_HUBSPOT_CLIENT_ID:-hubspot_s
 export SWITCHBOARD_HUBSPOT_CLIENT_SECRET="${SWITCHBOARD_HUBSPOT_CLIENT_SECRET:-hubspot_sandbox_secret}"
 export SWITCHBOARD_PUBLIC_URL="${SWITCHBOARD_PUBLIC_URL:-http://$SWITCHBOARD_GATEWAY_ADDR}"
 export SWITCHBOARD_CONSOLE_DIR="$web/dist"
+# Short-lived access tokens, so the console rotates them (every 15 s) many times during the run.
+export SWITCHBOARD_ACCESS_TOKEN_TTL="${SWITCHBOARD_ACCESS_TOKEN_TTL:-30}"
 
 server="${E2E_SERVER:-gateway}"
 if [[ "$server" == preview ]]; then

@@ -85,6 +85,22 @@ describe("Session", () => {
     expect(auth.refresh).toHaveBeenCalledTimes(1);
   });
 
+  it("uses a short-lived token for most of its life instead of refreshing before every call", async () => {
+    const auth = fakeAuth();
+    auth.login.mockResolvedValueOnce({ accessToken: "short", refreshToken: "rt-s", expiresIn: 30 });
+    const time = fakeClock();
+    const session = new Session(auth, window.sessionStorage, time.clock);
+    await session.signIn("demo", "e", "p");
+    expect(await session.accessToken()).toBe("short");
+    time.clock.clearTimeout(1);
+    time.advance(22_000);
+    expect(await session.accessToken()).toBe("short");
+    expect(auth.refresh).not.toHaveBeenCalled();
+    time.advance(1_000); // within the last quarter of its 30 s
+    expect(await session.accessToken()).not.toBe("short");
+    expect(auth.refresh).toHaveBeenCalledTimes(1);
+  });
+
   it("sends one Refresh for concurrent callers: a refresh token is single-use", async () => {
     const auth = fakeAuth();
     const session = new Session(auth, window.sessionStorage);

@@ -41,14 +41,23 @@ export type EndReason = "signed-out" | "expired" | "no-session" | "copied-tab";
 
 export type SessionState =
   | { status: "signed-out"; reason: EndReason }
-  | { status: "signed-in"; accessToken: string; expiresAt: number };
+  | {
+      status: "signed-in";
+      accessToken: string;
+      expiresAt: number;
+      /** After this, a call refreshes before it is sent (the timer should have by then). */
+      staleAt: number;
+    };
 
 /** Where the refresh token is kept in `sessionStorage`. */
 export const REFRESH_KEY = "switchboard.refresh";
 /** This tab's lease on that token (see tabs.ts). */
 export const LEASE_KEY = "switchboard.lease";
 
-/** A call about to be sent with a token expiring within this many milliseconds refreshes first. */
+/**
+ * A call about to be sent with a token expiring within this many milliseconds (or a quarter of its lifetime, if
+ * shorter) refreshes first.
+ */
 const EXPIRY_MARGIN_MS = 30_000;
 
 /** After a refresh that failed for a reason other than a refusal (network), try again after this long. */
@@ -150,7 +159,7 @@ export class Session {
   async accessToken(): Promise<string | undefined> {
     const state = this.state;
     if (state.status !== "signed-in") return this.inFlight;
-    if (state.expiresAt - this.clock.now() > EXPIRY_MARGIN_MS) return state.accessToken;
+    if (this.clock.now() < state.staleAt) return state.accessToken;
     return this.refresh();
   }
 
@@ -214,10 +223,13 @@ export class Session {
       this.storage.setItem(LEASE_KEY, this.lease);
       this.peers.hold(this.lease);
     }
+    const now = this.clock.now();
+    const lifetime = grant.expiresIn * 1000;
     this.set({
       status: "signed-in",
       accessToken: grant.accessToken,
-      expiresAt: this.clock.now() + grant.expiresIn * 1000,
+      expiresAt: now + lifetime,
+      staleAt: now + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 4),
     });
     this.schedule(refreshDelayMs(grant.expiresIn));
     return grant.accessToken;
