@@ -40,7 +40,10 @@ export default function Connections() {
       {justConnected && (
         <p className="notice" role="status">
           Connected {justConnected.displayName || justConnected.provider}
-          {justConnected.account ? ` (${justConnected.account})` : ""}. Start its first sync below.
+          {justConnected.account && !justConnected.displayName.includes(justConnected.account)
+            ? ` (${justConnected.account})`
+            : ""}
+          . Start its first sync below.
         </p>
       )}
       <section aria-labelledby="yours">
