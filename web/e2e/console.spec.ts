@@ -26,6 +26,10 @@ test("the gateway serves the console: CSP, caching, SPA fallback that never shad
   const script = await page.locator("script[type=module]").first().getAttribute("src");
   const asset = await request.get(script ?? "");
   expect(asset.headers()["cache-control"] ?? "").toMatch(/immutable|max-age=(\d{6,})/);
+  // The service worker must never be cached: a cached worker would pin an old build.
+  const sw = await request.get("/sw.js");
+  expect(sw.headers()["content-type"] ?? "").toMatch(/javascript/);
+  expect(sw.headers()["cache-control"] ?? "").toMatch(/no-cache|no-store|max-age=0/);
   const openapi = await request.get("/openapi.json");
   expect(openapi.headers()["content-type"] ?? "").toContain("json");
 });
