@@ -106,8 +106,9 @@ echo "viewer-password-1" | "$bin/switchboard" user create --tenant demo --email 
   >>"$work/logs/demo.log" 2>&1
 
 if [[ "$server" == preview ]]; then
-  SWITCHBOARD_URL="$SWITCHBOARD_PUBLIC_URL" npx vite preview --host 127.0.0.1 --port "$preview_port" --strictPort \
-    >"$work/logs/preview.log" 2>&1 &
+  # Vite itself, not through npx: the PID stopped on exit must be the server's.
+  SWITCHBOARD_URL="$SWITCHBOARD_PUBLIC_URL" node_modules/.bin/vite preview --host 127.0.0.1 --port "$preview_port" \
+    --strictPort >"$work/logs/preview.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 60); do curl -fsS "$base/" >/dev/null 2>&1 && break; sleep 0.25; done
 fi
