@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 CARGO ?= cargo
 BUF := tools/buf/node_modules/.bin/buf
 
-.PHONY: setup run build test proto-lint lint fmt bench eval eval-calibrate openapi fuzz clean
+.PHONY: setup run build test test-console console proto-lint lint fmt bench eval eval-calibrate openapi fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -27,6 +27,15 @@ test: setup proto-lint
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
 	@scripts/with-kafka.sh $(CARGO) test --workspace --locked
+	@CARGO="$(CARGO)" scripts/test-console.sh
+
+## The web console's tests alone: component tests (Vitest), then end to end in Chromium against a live platform.
+test-console: setup
+	@CARGO="$(CARGO)" scripts/test-console.sh
+
+## Build the web console into web/dist (make run does it too).
+console: setup
+	@scripts/build-console.sh
 
 proto-lint: setup
 	$(BUF) lint

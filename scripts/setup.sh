@@ -10,6 +10,8 @@ command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The web console's end-to-end tests drive Debian's Chromium (Playwright never downloads a browser here).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # librdkafka's TLS and SASL/SCRAM (Kafka connections only) build against the system's OpenSSL.
 { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl; } || need_apt+=(libssl-dev)
 
