@@ -49,6 +49,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::clock::{DEFAULT_EPOCH, set_epoch, start_of_today};
 pub use crate::counts::{Counts, RequestRecord, Throttle};
 pub use crate::error::SandboxError;
 pub use crate::faults::Fault;

@@ -21,6 +21,10 @@ struct Config {
     /// Base URL of the gateway; webhooks go to `{it}/v1/webhooks/{provider}`. None are sent without it.
     #[arg(long, env = "SWITCHBOARD_SANDBOX_WEBHOOK_TARGET")]
     webhook_target: Option<String>,
+    /// Where the 90 days of demo data end: `today` (00:00 UTC of the current day, so "last week" has data), or
+    /// `fixed` (2026-11-01, the date the tests' figures are computed for).
+    #[arg(long, env = "SWITCHBOARD_SANDBOX_DATA_END", default_value = "today", value_parser = ["today", "fixed"])]
+    data_end: String,
 }
 
 #[tokio::main]
@@ -36,6 +40,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e} (choose another with --listen)", config.listen))?;
     let shutdown = CancellationToken::new();
+    if config.data_end == "today" {
+        switchboard_sandbox::set_epoch(switchboard_sandbox::start_of_today());
+    }
     let sandbox_config = SandboxConfig { seed: config.seed, scale: config.scale, ..SandboxConfig::default() };
     let handle = Sandbox::start(listener, sandbox_config, shutdown.clone()).await?;
     if let Some(target) = &config.webhook_target {
@@ -44,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             handle.set_webhook_target(provider, format!("{target}/v1/webhooks/{provider}"));
         }
     }
-    println!("switchboard-sandbox (seed {}, scale {})", config.seed, config.scale);
+    println!("switchboard-sandbox (seed {}, scale {}, data ending {})", config.seed, config.scale, config.data_end);
     println!("  stripe api       {}", handle.stripe_api_base());
     println!("  stripe connect   {}", handle.stripe_connect_base());
     println!("  shopify          {}", handle.shopify_base_template());

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::objects::{Associations, CrmObject, ObjectType};
-use crate::clock::{DATA_WINDOW, EPOCH};
+use crate::clock::{DATA_WINDOW, epoch};
 use crate::names::{FIRST_NAMES, LAST_NAMES, PRODUCT_ADJECTIVES, PRODUCT_NOUNS};
 use crate::prng::Rng;
 
@@ -75,8 +75,8 @@ fn ids(rng: &mut Rng, base: u64, count: usize) -> Vec<u64> {
 /// A last change after `created_ms`: usually soon after, one time in ten much later; before the epoch.
 fn later(rng: &mut Rng, created_ms: i64) -> i64 {
     let soon = created_ms + rng.range(0, 2 * 86_400_000);
-    let updated = if rng.percent(10) { rng.range(soon, EPOCH * 1000) } else { soon };
-    updated.min(EPOCH * 1000 - 1)
+    let updated = if rng.percent(10) { rng.range(soon, epoch() * 1000) } else { soon };
+    updated.min(epoch() * 1000 - 1)
 }
 
 fn props(pairs: &[(&str, Option<String>)]) -> BTreeMap<String, String> {
@@ -86,7 +86,7 @@ fn props(pairs: &[(&str, Option<String>)]) -> BTreeMap<String, String> {
 /// Generates the demo portal at `scale` around `people` (the shop's customers, in any order).
 pub(crate) fn demo_portal(seed: u64, scale: u32, people: &[Person]) -> Portal {
     let scale = scale.max(1) as usize;
-    let start_ms = (EPOCH - DATA_WINDOW) * 1000;
+    let start_ms = (epoch() - DATA_WINDOW) * 1000;
     let mut portal = Portal::default();
 
     // Companies first: leads work somewhere.
@@ -134,7 +134,7 @@ pub(crate) fn demo_portal(seed: u64, scale: u32, people: &[Person]) -> Portal {
         let last = *rng.pick(LAST_NAMES);
         let company = (!companies.is_empty()).then(|| rng.below(companies.len() as u64) as usize);
         let domain = company.map(|c| companies[c].2.clone()).unwrap_or_else(|| "example.com".to_owned());
-        let created_ms = rng.range(start_ms, EPOCH * 1000 - 3_600_000);
+        let created_ms = rng.range(start_ms, epoch() * 1000 - 3_600_000);
         drafts.push(Draft {
             person: Person {
                 first: first.to_owned(),
@@ -185,13 +185,13 @@ pub(crate) fn demo_portal(seed: u64, scale: u32, people: &[Person]) -> Portal {
     let mut deals = Vec::with_capacity(deal_ids.len());
     for id in deal_ids {
         let (contact_id, contact_name, contact_created, company) = rng.pick(&contacts).clone();
-        let created = rng.range(contact_created.max(start_ms), EPOCH * 1000 - 3_600_000);
+        let created = rng.range(contact_created.max(start_ms), epoch() * 1000 - 3_600_000);
         let (stage, probability) = *rng.pick(&DEAL_STAGES);
         let closed = stage.starts_with("closed");
         let close = if closed {
-            rng.range(created, EPOCH * 1000 - 1)
+            rng.range(created, epoch() * 1000 - 1)
         } else {
-            EPOCH * 1000 + rng.range(86_400_000, 60 * 86_400_000)
+            epoch() * 1000 + rng.range(86_400_000, 60 * 86_400_000)
         };
         let who = company.map(|c| c.1.clone()).unwrap_or(contact_name);
         let properties = props(&[
@@ -223,7 +223,7 @@ pub(crate) fn demo_portal(seed: u64, scale: u32, people: &[Person]) -> Portal {
             let deal = rng.pick(&deals);
             (ObjectType::Deals, deal.0, deal.1)
         };
-        let created = rng.range(after.max(start_ms), EPOCH * 1000 - 60_000);
+        let created = rng.range(after.max(start_ms), epoch() * 1000 - 60_000);
         let properties = props(&[("hs_note_body", Some((*rng.pick(NOTE_BODIES)).to_owned()))]);
         portal.objects[ObjectType::Notes.index()].insert(id, CrmObject::new(id, created, created, properties));
         portal.associations.add(ObjectType::Notes, id, kind, about);
@@ -242,7 +242,7 @@ mod tests {
                 last: "Smith".into(),
                 email: format!("ava.smith{i}@example.com"),
                 phone: None,
-                created: EPOCH - 10 * 86_400 + i,
+                created: epoch() - 10 * 86_400 + i,
             })
             .collect()
     }
@@ -259,7 +259,7 @@ mod tests {
         assert!(contacts.values().any(|c| c.properties["email"] == "ava.smith7@example.com"));
         for deal in portal.objects[ObjectType::Deals.index()].values() {
             assert_eq!(portal.associations.of(ObjectType::Deals, deal.id, Some(ObjectType::Contacts)).len(), 1);
-            assert!(deal.updated_ms >= deal.created_ms && deal.updated_ms < EPOCH * 1000);
+            assert!(deal.updated_ms >= deal.created_ms && deal.updated_ms < epoch() * 1000);
         }
         let ids: Vec<u64> = contacts.values().map(|c| c.id).collect();
         assert!(ids.windows(2).all(|w| contacts[&w[0]].created_ms <= contacts[&w[1]].created_ms), "ids grow with time");

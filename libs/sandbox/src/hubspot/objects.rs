@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn timestamps_carry_milliseconds_both_ways() {
-        let ms = crate::clock::EPOCH * 1000 + 42;
+        let ms = crate::clock::epoch() * 1000 + 42;
         assert_eq!(iso_ms(ms), "2026-11-01T00:00:00.042Z");
         assert_eq!(parse_ms(&iso_ms(ms)), Some(ms));
         assert_eq!(parse_ms(&ms.to_string()), Some(ms));

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::query::{self, Query};
 use super::{Kind, admit, pairs, param, parse_time, qbo_time, validation};
-use crate::clock::{EPOCH, wall_unix};
+use crate::clock::{epoch, wall_unix};
 use crate::state::{Shared, lock};
 
 /// How far back CDC reaches.
@@ -144,7 +144,7 @@ pub(super) async fn cdc(
             "2000",
         );
     };
-    let now = shared.clock.now().max(EPOCH);
+    let now = shared.clock.now().max(epoch());
     if since < now - CDC_LOOK_BACK {
         return validation(
             "Invalid changedSince",
@@ -244,7 +244,7 @@ pub(super) async fn company_info(
             "sparse": false,
             "Id": "1",
             "SyncToken": "3",
-            "MetaData": {"CreateTime": qbo_time(EPOCH - 400 * 86_400), "LastUpdatedTime": qbo_time(EPOCH - 86_400)},
+            "MetaData": {"CreateTime": qbo_time(epoch() - 400 * 86_400), "LastUpdatedTime": qbo_time(epoch() - 86_400)},
         },
         "time": qbo_time(wall_unix()),
     }))

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::{Company, Entity, Kind, metadata, money, qbo_date};
-use crate::clock::{DATA_WINDOW, EPOCH};
+use crate::clock::{DATA_WINDOW, epoch};
 use crate::names::{PRODUCT_ADJECTIVES, PRODUCT_NOUNS};
 use crate::prng::Rng;
 use crate::shopify::Shop;
@@ -57,7 +57,7 @@ fn reference(id: u64, name: &str) -> Value {
 /// The demo company at `scale`, its customers and items the demo shop's.
 pub(crate) fn demo_company(seed: u64, scale: u32, shop: &Shop) -> Company {
     let scale = scale.max(1) as usize;
-    let start = EPOCH - DATA_WINDOW;
+    let start = epoch() - DATA_WINDOW;
     let mut company = Company::default();
 
     for (i, customer) in shop.customers.iter().enumerate() {
@@ -160,7 +160,7 @@ fn invoices_and_payments(seed: u64, count: usize, company: &mut Company, start: 
     if customers.is_empty() || items.is_empty() {
         return;
     }
-    let mut dates: Vec<i64> = (0..count).map(|_| rng.range(start, EPOCH - 3_600)).collect();
+    let mut dates: Vec<i64> = (0..count).map(|_| rng.range(start, epoch() - 3_600)).collect();
     dates.sort_unstable();
     let mut payments = Vec::new();
     let mut balances: HashMap<u64, i64> = HashMap::new();
@@ -189,7 +189,7 @@ fn invoices_and_payments(seed: u64, count: usize, company: &mut Company, start: 
             6 => (total / 2 / 100).max(1) * 100,
             _ => 0,
         };
-        let paid_at = (paid > 0).then(|| rng.range(created + 3_600, created + 40 * 86_400).min(EPOCH - 60));
+        let paid_at = (paid > 0).then(|| rng.range(created + 3_600, created + 40 * 86_400).min(epoch() - 60));
         let updated = paid_at.unwrap_or(created);
         let id = i as u64 + 1;
         let Some(customer) = customer_ref(company, *customer_id) else { continue };
@@ -258,13 +258,13 @@ fn bills(seed: u64, count: usize, company: &mut Company, start: i64) {
     if vendors.is_empty() {
         return;
     }
-    let mut dates: Vec<i64> = (0..count).map(|_| rng.range(start, EPOCH - 3_600)).collect();
+    let mut dates: Vec<i64> = (0..count).map(|_| rng.range(start, epoch() - 3_600)).collect();
     dates.sort_unstable();
     for (i, created) in dates.into_iter().enumerate() {
         let (vendor_id, vendor) = rng.pick(&vendors);
         let (account_id, account) = *rng.pick(EXPENSE_ACCOUNTS);
         let amount = rng.range(40, 3_000) * 100 + *rng.pick(&[0, 25, 50, 99]);
-        let paid_at = rng.percent(60).then(|| rng.range(created + 86_400, created + 35 * 86_400).min(EPOCH - 60));
+        let paid_at = rng.percent(60).then(|| rng.range(created + 86_400, created + 35 * 86_400).min(epoch() - 60));
         let description = format!("{} {} — supplies", rng.pick(PRODUCT_ADJECTIVES), rng.pick(PRODUCT_NOUNS));
         let body = json!({
             "DocNumber": format!("B-{:04}", i + 1),
@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn some_invoices_are_overdue_and_payments_match_balances() {
         let books = company(42, 1);
-        let today = qbo_date(EPOCH);
+        let today = qbo_date(epoch());
         let overdue = books
             .of(Kind::Invoice)
             .filter(|i| {

@@ -389,10 +389,10 @@ mod tests {
 
     #[test]
     fn times_are_pacific_and_parse_back() {
-        assert_eq!(qbo_time(crate::clock::EPOCH), "2026-10-31T17:00:00-07:00");
-        assert_eq!(parse_time(&qbo_time(crate::clock::EPOCH)), Some(crate::clock::EPOCH));
-        assert_eq!(parse_time("2026-11-01T00:00:00-00:00"), Some(crate::clock::EPOCH));
-        assert_eq!(qbo_date(crate::clock::EPOCH), "2026-10-31");
+        assert_eq!(qbo_time(crate::clock::DEFAULT_EPOCH), "2026-10-31T17:00:00-07:00");
+        assert_eq!(parse_time(&qbo_time(crate::clock::DEFAULT_EPOCH)), Some(crate::clock::DEFAULT_EPOCH));
+        assert_eq!(parse_time("2026-11-01T00:00:00-00:00"), Some(crate::clock::DEFAULT_EPOCH));
+        assert_eq!(qbo_date(crate::clock::DEFAULT_EPOCH), "2026-10-31");
     }
 
     #[test]

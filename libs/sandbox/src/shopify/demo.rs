@@ -4,7 +4,7 @@
 //! have something to find.
 
 use super::objects::{Customer, LineItem, Order, Product, Shop, Variant};
-use crate::clock::{DATA_WINDOW, EPOCH};
+use crate::clock::{DATA_WINDOW, epoch};
 use crate::names::{FIRST_NAMES, LAST_NAMES, PRODUCT_ADJECTIVES, PRODUCT_NOUNS, PRODUCT_TYPES, TAGS, VARIANT_TITLES};
 use crate::prng::Rng;
 
@@ -18,7 +18,7 @@ const DEMO_SHOP_ID: u64 = 68_123_456_789;
 /// Generates the demo shop `domain` at `scale`.
 pub(crate) fn demo_shop(domain: &str, seed: u64, scale: u32) -> Shop {
     let scale = scale.max(1) as usize;
-    let start = EPOCH - DATA_WINDOW;
+    let start = epoch() - DATA_WINDOW;
     let mut shop = Shop::empty(domain, DEMO_SHOP_ID);
     shop.name = "Demo Coffee Roasters".to_owned();
     shop.email = "owner@demo-coffee.example".to_owned();
@@ -42,7 +42,7 @@ fn ids(rng: &mut Rng, base: u64, count: usize) -> Vec<u64> {
 
 /// `count` creation times in the window, ascending.
 fn times(rng: &mut Rng, count: usize, start: i64) -> Vec<i64> {
-    let mut times: Vec<i64> = (0..count).map(|_| rng.range(start, EPOCH - 3_600)).collect();
+    let mut times: Vec<i64> = (0..count).map(|_| rng.range(start, epoch() - 3_600)).collect();
     times.sort_unstable();
     times
 }
@@ -50,8 +50,8 @@ fn times(rng: &mut Rng, count: usize, start: i64) -> Vec<i64> {
 /// An `updatedAt` after `at`: usually soon after, one time in ten much later.
 fn later(rng: &mut Rng, at: i64) -> i64 {
     let soon = at + rng.range(0, 2 * 86_400);
-    let updated = if rng.percent(10) { rng.range(soon, EPOCH) } else { soon };
-    updated.min(EPOCH - 1)
+    let updated = if rng.percent(10) { rng.range(soon, epoch()) } else { soon };
+    updated.min(epoch() - 1)
 }
 
 fn products(seed: u64, count: usize, start: i64) -> Vec<Product> {
@@ -183,9 +183,9 @@ fn orders(seed: u64, count: usize, products: &[Product], customers: &mut [Custom
             _ => 0,
         };
         let fulfilled = !cancelled && matches!(financial_status, "PAID" | "PARTIALLY_REFUNDED") && rng.percent(70);
-        let cancelled_at = cancelled.then(|| (created_at + rng.range(600, 86_400)).min(EPOCH - 1));
+        let cancelled_at = cancelled.then(|| (created_at + rng.range(600, 86_400)).min(epoch() - 1));
         let closed_at =
-            cancelled_at.or_else(|| fulfilled.then(|| (created_at + rng.range(86_400, 5 * 86_400)).min(EPOCH - 1)));
+            cancelled_at.or_else(|| fulfilled.then(|| (created_at + rng.range(86_400, 5 * 86_400)).min(epoch() - 1)));
         let last_change = closed_at.unwrap_or(created_at);
         let customer = customer_at.map(|at| &mut customers[at]);
         let (customer_id, email) = match customer {
@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(shop.customers.len(), CUSTOMERS);
         assert_eq!(shop.orders[0].name(), "#1001");
         assert!(shop.orders.windows(2).all(|w| w[0].id < w[1].id && w[0].created_at <= w[1].created_at));
-        assert!(shop.orders.iter().all(|o| o.updated_at >= o.created_at && o.updated_at < EPOCH));
+        assert!(shop.orders.iter().all(|o| o.updated_at >= o.created_at && o.updated_at < epoch()));
         assert!(shop.orders.iter().any(|o| o.updated_at > o.created_at + 7 * 86_400), "some later changes");
         assert!(shop.orders.iter().any(|o| o.cancelled_at.is_some()));
         let counted: u64 = shop.customers.iter().map(|c| c.orders_count).sum();

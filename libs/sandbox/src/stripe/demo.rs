@@ -7,7 +7,7 @@ use serde_json::json;
 use super::objects::{
     Account, Card, Charge, Collection, Customer, Event, Invoice, Listed, Metadata, PaymentIntent, Refund,
 };
-use crate::clock::{DATA_WINDOW, EPOCH};
+use crate::clock::{DATA_WINDOW, epoch};
 use crate::names::{FIRST_NAMES, LAST_NAMES, PRODUCT_ADJECTIVES, PRODUCT_NOUNS};
 use crate::prng::Rng;
 
@@ -28,17 +28,17 @@ pub(crate) fn stripe_id(rng: &mut Rng, prefix: &str) -> String {
 /// Generates the demo account `id` at `scale`.
 pub(crate) fn demo_account(id: &str, seed: u64, scale: u32) -> Account {
     let scale = scale.max(1) as usize;
-    let start = EPOCH - DATA_WINDOW;
+    let start = epoch() - DATA_WINDOW;
     let mut account = Account::empty(id, "Demo Coffee Roasters", "owner@demo-coffee.example", start - 400 * 86_400);
     let mut events = Vec::new();
 
     let customers = customers(seed, CUSTOMERS * scale, start);
-    for customer in customers.iter().filter(|c| c.created >= EPOCH - EVENT_WINDOW) {
+    for customer in customers.iter().filter(|c| c.created >= epoch() - EVENT_WINDOW) {
         events.push(("customer.created", customer.created, customer.to_json(), None));
     }
 
     let (payment_intents, mut charges) = payments(seed, PAYMENT_INTENTS * scale, CHARGES * scale, &customers, start);
-    for charge in charges.iter().filter(|c| c.created >= EPOCH - EVENT_WINDOW) {
+    for charge in charges.iter().filter(|c| c.created >= epoch() - EVENT_WINDOW) {
         let kind = match charge.status {
             "succeeded" => "charge.succeeded",
             "failed" => "charge.failed",
@@ -46,12 +46,12 @@ pub(crate) fn demo_account(id: &str, seed: u64, scale: u32) -> Account {
         };
         events.push((kind, charge.created, charge.to_json(), None));
     }
-    for intent in payment_intents.iter().filter(|p| p.created >= EPOCH - EVENT_WINDOW && p.status == "succeeded") {
+    for intent in payment_intents.iter().filter(|p| p.created >= epoch() - EVENT_WINDOW && p.status == "succeeded") {
         events.push(("payment_intent.succeeded", intent.created, intent.to_json(), None));
     }
 
     let refunds = refunds(seed, REFUNDS * scale, &mut charges);
-    for refund in refunds.iter().filter(|r| r.created >= EPOCH - EVENT_WINDOW) {
+    for refund in refunds.iter().filter(|r| r.created >= epoch() - EVENT_WINDOW) {
         if let Some(charge) = charges.iter().find(|c| c.id == refund.charge) {
             let previous = json!({"amount_refunded": charge.amount_refunded - refund.amount, "refunded": false});
             events.push(("charge.refunded", refund.created, charge.to_json(), Some(previous)));
@@ -60,7 +60,7 @@ pub(crate) fn demo_account(id: &str, seed: u64, scale: u32) -> Account {
 
     let invoices = invoices(seed, INVOICES * scale, &customers, start);
     for invoice in invoices.iter().filter(|i| i.status == "paid") {
-        if let Some(paid_at) = invoice.paid_at.filter(|at| *at >= EPOCH - EVENT_WINDOW) {
+        if let Some(paid_at) = invoice.paid_at.filter(|at| *at >= epoch() - EVENT_WINDOW) {
             events.push(("invoice.paid", paid_at, invoice.to_json(), None));
         }
     }
@@ -71,7 +71,7 @@ pub(crate) fn demo_account(id: &str, seed: u64, scale: u32) -> Account {
             .into_iter()
             .map(|(kind, created, object, previous_attributes)| Event {
                 id: stripe_id(&mut rng, "evt"),
-                created: (created + rng.range(0, 3)).min(EPOCH - 1),
+                created: (created + rng.range(0, 3)).min(epoch() - 1),
                 kind: kind.to_owned(),
                 account: id.to_owned(),
                 object,
@@ -97,7 +97,7 @@ fn customers(seed: u64, count: usize, start: i64) -> Vec<Customer> {
             let last = *rng.pick(LAST_NAMES);
             Customer {
                 id: stripe_id(&mut rng, "cus"),
-                created: rng.range(start, EPOCH - 86_400),
+                created: rng.range(start, epoch() - 86_400),
                 email: Some(format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase(), i + 1)),
                 name: Some(format!("{first} {last}")),
                 description: rng.percent(20).then(|| "Wholesale account".to_owned()),
@@ -137,7 +137,7 @@ fn payments(
     let mut charges = Vec::with_capacity(charge_count);
     for _ in 0..intent_count {
         let customer = (!customers.is_empty() && rng.percent(85)).then(|| rng.pick(customers));
-        let created = rng.range(customer.map_or(start, |c| c.created.max(start)), EPOCH - 60);
+        let created = rng.range(customer.map_or(start, |c| c.created.max(start)), epoch() - 60);
         let amount = rng.range(100, 5_000) * 5;
         let roll = rng.below(100);
         let status = match roll {
@@ -192,7 +192,7 @@ fn payments(
     }
     while charges.len() < charge_count {
         let customer = (!customers.is_empty() && rng.percent(70)).then(|| rng.pick(customers));
-        let created = rng.range(customer.map_or(start, |c| c.created.max(start)), EPOCH - 60);
+        let created = rng.range(customer.map_or(start, |c| c.created.max(start)), epoch() - 60);
         let succeeded = rng.percent(92);
         charges.push(Charge {
             id: stripe_id(&mut rng, "ch"),
@@ -233,7 +233,7 @@ fn refunds(seed: u64, count: usize, charges: &mut [Charge]) -> Vec<Refund> {
         charge.amount_refunded = amount;
         refunds.push(Refund {
             id: stripe_id(&mut rng, "re"),
-            created: rng.range(charge.created + 3_600, EPOCH).min(EPOCH - 1),
+            created: rng.range(charge.created + 3_600, epoch()).min(epoch() - 1),
             amount,
             charge: charge.id.clone(),
             payment_intent: charge.payment_intent.clone(),
@@ -255,7 +255,7 @@ fn invoices(seed: u64, count: usize, customers: &[Customer], start: i64) -> Vec<
     (0..count)
         .map(|_| {
             let customer = rng.pick(customers);
-            let created = rng.range(customer.created.max(start), EPOCH - 60);
+            let created = rng.range(customer.created.max(start), epoch() - 60);
             let status = match rng.below(100) {
                 0..55 => "paid",
                 55..80 => "open",
@@ -289,7 +289,7 @@ fn invoices(seed: u64, count: usize, customers: &[Customer], start: i64) -> Vec<
                 description: format!("Wholesale order: {}", description(&mut rng)),
                 due_date: (collection_method == "send_invoice").then_some(created + 30 * 86_400),
                 finalized_at: finalized.then_some(created + 60),
-                paid_at: (status == "paid").then(|| rng.range(created + 60, EPOCH).min(EPOCH - 1)),
+                paid_at: (status == "paid").then(|| rng.range(created + 60, epoch()).min(epoch() - 1)),
                 voided_at: (status == "void").then_some(created + 86_400),
                 line_id: stripe_id(&mut rng, "il"),
                 metadata: Metadata::new(),
@@ -321,7 +321,7 @@ mod tests {
     fn data_lies_in_the_window_and_scales() {
         let account = demo_account("acct_x", 7, 2);
         assert_eq!(account.charges.len(), 2 * CHARGES);
-        assert!(account.charges.items().iter().all(|c| c.created >= EPOCH - DATA_WINDOW && c.created < EPOCH));
+        assert!(account.charges.items().iter().all(|c| c.created >= epoch() - DATA_WINDOW && c.created < epoch()));
         assert!(account.charges.items().iter().all(|c| c.id.starts_with("ch_") && c.id.len() == 27));
     }
 

@@ -30,7 +30,7 @@ pub(crate) use self::objects::DEFAULT_API_VERSION;
 use self::objects::{Account, Collection, Listed};
 use self::writes::StoredResponse;
 pub(crate) use self::writes::{RefundRequest, WriteContext, refund};
-use crate::clock::EPOCH;
+use crate::clock::epoch;
 use crate::oauth::AccessError;
 use crate::prng::Rng;
 use crate::state::{Shared, lock};
@@ -59,7 +59,7 @@ impl StripeData {
                 PLATFORM_ACCOUNT,
                 "Switchboard Platform",
                 "platform@switchboard.example",
-                EPOCH - 800 * 86_400,
+                epoch() - 800 * 86_400,
             ),
         );
         Self { accounts, idempotency: HashMap::new(), ids: Rng::stream(seed, "stripe/runtime") }
