@@ -480,10 +480,12 @@ impl Routing {
         Self(tokio::sync::watch::channel(Some(Ok(Arc::new(router)))).1)
     }
 
-    /// A router built by `build` on the blocking pool; callers wait for it.
+    /// A router built by `build` on a thread of its own; callers wait for it. Not on the runtime's blocking pool:
+    /// a runtime shutting down waits for its blocking tasks, and a process stopped while the router is still being
+    /// built (seconds of CPU) must exit at once.
     pub(crate) fn building(build: impl FnOnce() -> Result<Arc<Router>, RouterError> + Send + 'static) -> Self {
         let (tx, rx) = tokio::sync::watch::channel(None);
-        tokio::task::spawn_blocking(move || {
+        let work = move || {
             let built = build().map_err(|e| e.to_string());
             match &built {
                 Ok(router) => tracing::info!(model = router.model(), "intent router ready"),
@@ -491,7 +493,12 @@ impl Routing {
             }
             // No receiver left means the service is gone; nothing to tell.
             let _ = tx.send(Some(built));
-        });
+        };
+        if let Err(error) = std::thread::Builder::new().name("intent-router".into()).spawn(work) {
+            let failed = format!("cannot start the thread that builds the intent router: {error}");
+            tracing::error!(error = %failed, "questions fail");
+            return Self(tokio::sync::watch::channel(Some(Err(failed))).1);
+        }
         Self(rx)
     }
 
