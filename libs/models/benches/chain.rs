@@ -93,16 +93,27 @@ async fn sample(sandbox: &ModelSandboxHandle, case: Case) -> (Duration, String) 
             sandbox.script(Api::Anthropic, answer());
         }
         Case::CoolingDown => {
-            // Three failed calls open the primary's breaker (not timed); the fourth skips it.
-            for _ in 0..3 {
-                sandbox.script(Api::OpenAi, Reply::fail(Failure::QuotaExhausted));
-                sandbox.script(Api::Anthropic, answer());
-                first_token(&chain, &call).await;
-            }
+            // A spent quota trips the primary's breaker at once (not timed); the next call skips it.
+            sandbox.script(Api::OpenAi, Reply::fail(Failure::QuotaExhausted));
+            sandbox.script(Api::Anthropic, answer());
+            first_token(&chain, &call).await;
             sandbox.script(Api::Anthropic, answer());
         }
     }
-    first_token(&chain, &call).await
+    let asked = sandbox.requests(Api::OpenAi).len();
+    let timed = first_token(&chain, &call).await;
+    // Every scripted reply was used, and the primary was asked as often as the case says.
+    let expected = match case {
+        Case::Healthy | Case::Quota => 1,
+        Case::CoolingDown => 0,
+        Case::ServerErrors => 3,
+    };
+    let primary_calls = sandbox.requests(Api::OpenAi).len() - asked;
+    if primary_calls != expected {
+        eprintln!("the primary was asked {primary_calls} times, not {expected}");
+        std::process::exit(1);
+    }
+    timed
 }
 
 fn main() {
@@ -134,7 +145,7 @@ fn main() {
             ("healthy (baseline)", Case::Healthy, 100),
             ("429 insufficient_quota (no retry, fallback)", Case::Quota, 100),
             ("cooling down (breaker open, skipped)", Case::CoolingDown, 50),
-            ("503 three times (two retries with backoff, fallback)", Case::ServerErrors, 5),
+            ("503 three times (two retries with backoff, fallback)", Case::ServerErrors, 4),
         ] {
             let mut times = Vec::with_capacity(samples);
             let mut by = String::new();
