@@ -105,7 +105,7 @@ def ask(orchestrator, auth, question: str) -> None:
             if writing:
                 print()
             answer = event.answer
-            print(f"   [{event.sequence}] answer:\n")
+            print(f"   [{event.sequence}] answer:")
             for line in answer.text.strip().splitlines():
                 print(f"     {line}".rstrip())
             for n, citation in enumerate(answer.citations, start=1):
