@@ -150,5 +150,6 @@ run typescript env SWITCHBOARD_VIEWER_EMAIL=viewer@demo.example SWITCHBOARD_VIEW
   npm start --prefix "$ts" --silent
 
 echo
-echo "examples: $passed passed, $failed failed ($((SECONDS - started)) s)"
+echo "examples: ran in $((SECONDS - started)) s"
+echo "examples: $passed passed, $failed failed"
 [[ $failed == 0 ]]
