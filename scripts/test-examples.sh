@@ -68,17 +68,17 @@ stop() {
     echo "examples: the platform's log ends with:" >&2
     tail -n 30 "$work/logs/platform.log" >&2 || true
   fi
-  [[ "${EXAMPLES_KEEP:-0}" == 1 ]] && echo "examples: kept $work" || rm -rf "$work"
+  if [[ "${EXAMPLES_KEEP:-0}" == 1 ]]; then echo "examples: kept $work"; else rm -rf "$work"; fi
   exit $status
 }
 trap stop EXIT
 trap 'exit 130' INT TERM
 
 "$bin/switchboard-sandbox" >"$work/logs/sandbox.log" 2>&1 &
-pids+=($!)
+pids+=("$!")
 "$bin/switchboard" up >"$work/logs/platform.log" 2>&1 &
 platform=$!
-pids+=($platform)
+pids+=("$platform")
 
 # While the platform starts (its intent router takes half a minute to build): the clients and their generated stubs.
 echo "examples: preparing the clients (pinned dependencies, stubs from proto/)"

@@ -21,7 +21,7 @@ ask_timeout=180
 work="$(mktemp -d -t switchboard-curl.XXXXXX)"
 stream_pid=""
 cleanup() {
-  [[ -n "$stream_pid" ]] && kill "$stream_pid" 2>/dev/null
+  if [[ -n "$stream_pid" ]]; then kill "$stream_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,6 +46,7 @@ call() {
   local args=(-sS -X "$method" -o "$work/body" -w '%{http_code}' "$base$path")
   [[ -n "${token:-}" ]] && args+=(-H "authorization: Bearer $token")
   [[ -n "$body" ]] && args+=(-H 'content-type: application/json' -d "$body")
+  # shellcheck disable=SC2016 # the single quotes are printed; the command substitution is inside double quotes
   echo "\$ curl -X $method $path${token:+ -H 'authorization: Bearer …'}${body:+ -d '$(redact "$body")'}"
   status="$(curl "${args[@]}")" || fail "$method $path: curl failed"
   if [[ "$status" != "$want" ]]; then
