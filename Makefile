@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 CARGO ?= cargo
 BUF := tools/buf/node_modules/.bin/buf
 
-.PHONY: setup run build test test-console console proto-lint lint fmt bench eval eval-calibrate openapi fuzz clean
+.PHONY: setup run build test test-console test-examples console proto-lint lint fmt bench eval eval-calibrate openapi fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -28,6 +28,13 @@ test: setup proto-lint
 	@scripts/ensure-redis.sh
 	@scripts/with-kafka.sh $(CARGO) test --workspace --locked
 	@CARGO="$(CARGO)" scripts/test-console.sh
+	@scripts/test-examples.sh
+
+## The client examples (examples/: Python over gRPC, TypeScript over connect-node, a curl walk-through of REST)
+## against a live platform.
+test-examples: setup
+	$(CARGO) build -q --locked -p switchboard -p switchboard-sandbox
+	@scripts/test-examples.sh
 
 ## The web console's tests alone: component tests (Vitest), then end to end in Chromium against a live platform.
 test-console: setup
