@@ -137,7 +137,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     },
     "ingress.annotations": STRING_MAP,
     "ingress.*.annotations": STRING_MAP,
-    "ingress.grpc.services": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_.]+$"}},
+    "ingress.grpc.hosts": STRINGS,
     "networkPolicy.*From": OBJECTS,
     "networkPolicy.egress.*.to": OBJECTS,
     "networkPolicy.egress.*.ports": NETWORK_PORTS,
