@@ -31,6 +31,7 @@ pub(crate) enum CliError {
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Up(platform) => up(platform).await,
+        Command::Migrate(platform) => migrate(platform).await,
         Command::Serve { service, platform, listen } => serve_one(service, platform, listen).await,
         Command::Certs { command: CertsCommand::Init { mesh } } => certs_init(&mesh),
         Command::Health(client) => health(&client).await,
@@ -62,6 +63,18 @@ fn ensure_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
 
 fn uses_dev_certs(mesh: &Mesh) -> bool {
     mesh.tls_ca.is_none() || mesh.tls_cert.is_none() || mesh.tls_key.is_none()
+}
+
+async fn migrate(config: PlatformConfig) -> Result<ExitCode, CliError> {
+    let _telemetry = switchboard_telemetry::init("switchboard")?;
+    if config.database_url.is_none() {
+        ensure_data_dir(&config.mesh.data_dir)?;
+    }
+    let platform = Platform::new(config);
+    let store = platform.open_store().await?;
+    switchboard::migrate_all(&store).await?;
+    tracing::info!("every service's migrations are applied");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn up(config: PlatformConfig) -> Result<ExitCode, CliError> {

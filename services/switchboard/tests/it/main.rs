@@ -253,6 +253,35 @@ fn a_data_dir_open_to_others_is_warned_about() {
 }
 
 #[test]
+fn version_names_the_package_and_the_commit() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(printed.starts_with(&format!("switchboard {} (commit ", env!("CARGO_PKG_VERSION"))), "{printed}");
+}
+
+/// `migrate` applies every service's migrations and exits (twice is harmless); a platform told not to migrate on
+/// start then finds its tables and serves.
+#[test]
+fn migrate_prepares_the_database_once_for_processes_that_do_not_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(BIN).arg("migrate").env("SWITCHBOARD_DATA_DIR", &data).env_remove("DATABASE_URL").output();
+    let out = out.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = Command::new(BIN).arg("migrate").env("SWITCHBOARD_DATA_DIR", &data).env_remove("DATABASE_URL").output();
+    assert!(again.unwrap().status.success(), "migrating twice changes nothing");
+
+    let migrated = Platform::start_with(&[
+        ("SWITCHBOARD_DATA_DIR", data.to_str().unwrap()),
+        ("SWITCHBOARD_MIGRATE_ON_START", "false"),
+    ]);
+    migrated.wait_serving();
+    let (status, log) = migrated.terminate();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
 fn certs_init_creates_the_ca_and_a_leaf_per_workload() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN).args(["certs", "init"]).env("SWITCHBOARD_DATA_DIR", dir.path()).output().unwrap();
