@@ -338,6 +338,11 @@ pub struct PlatformConfig {
     /// batch when a consumer resumes inside it. On Apache Kafka raise it (e.g. 10000) for throughput.
     #[arg(long, env = "KAFKA_BATCH_MESSAGES", default_value_t = 1)]
     pub kafka_batch_messages: u32,
+    /// A plaintext gRPC health port (`grpc.health.v1` only, no other service) for probes that cannot present a
+    /// mesh certificate, such as the kubelet's gRPC probes: SERVING once this process's services have started,
+    /// NOT_SERVING from the first shutdown signal. Off when unset.
+    #[arg(long, env = "SWITCHBOARD_HEALTH_ADDR")]
+    pub health_addr: Option<String>,
     /// Where Prometheus scrapes `GET /metrics` (never the public port); empty turns it off.
     #[arg(long, env = "SWITCHBOARD_METRICS_ADDR", default_value = "127.0.0.1:9464")]
     pub metrics_addr: String,

@@ -272,11 +272,22 @@ fn migrate_prepares_the_database_once_for_processes_that_do_not_migrate() {
     let again = Command::new(BIN).arg("migrate").env("SWITCHBOARD_DATA_DIR", &data).env_remove("DATABASE_URL").output();
     assert!(again.unwrap().status.success(), "migrating twice changes nothing");
 
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
     let migrated = Platform::start_with(&[
         ("SWITCHBOARD_DATA_DIR", data.to_str().unwrap()),
         ("SWITCHBOARD_MIGRATE_ON_START", "false"),
+        ("SWITCHBOARD_HEALTH_ADDR", &probe),
     ]);
     migrated.wait_serving();
+    // The probe port answers plaintext gRPC health checks, as the kubelet asks them.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = runtime.block_on(async {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_client::HealthClient;
+        let mut client = HealthClient::connect(format!("http://{probe}")).await.unwrap();
+        client.check(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner().status
+    });
+    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
     let (status, log) = migrated.terminate();
     assert!(status.success(), "{log}");
 }
