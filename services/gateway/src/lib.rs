@@ -265,21 +265,26 @@ pub async fn serve_with(
         tracing::info!(dir = %dir.display(), "serving the web console at /");
     }
     let serves_console = console.is_some();
+    // The public documents never change while the gateway runs: serialized once, each answer a reference count.
+    let document = |value: &serde_json::Value| -> Result<bytes::Bytes, GatewayError> {
+        serde_json::to_vec(value).map(bytes::Bytes::from).map_err(|e| GatewayError::Internal(format!("document: {e}")))
+    };
+    let (openapi, jwks) = (document(&openapi)?, document(&jwks)?);
+    let serve_document = |body: bytes::Bytes| {
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move {
+                let headers = [
+                    (http::header::CONTENT_TYPE, "application/json"),
+                    (http::header::CACHE_CONTROL, "public, max-age=300"),
+                ];
+                (headers, body)
+            }
+        })
+    };
     let router = grpc
-        .route(
-            "/openapi.json",
-            axum::routing::get(move || {
-                let openapi = openapi.clone();
-                async move { ([(http::header::CACHE_CONTROL, "public, max-age=300")], axum::Json(openapi)) }
-            }),
-        )
-        .route(
-            "/.well-known/jwks.json",
-            axum::routing::get(move || {
-                let jwks = jwks.clone();
-                async move { ([(http::header::CACHE_CONTROL, "public, max-age=300")], axum::Json(jwks)) }
-            }),
-        )
+        .route("/openapi.json", serve_document(openapi))
+        .route("/.well-known/jwks.json", serve_document(jwks))
         .fallback(move |request: http::Request<axum::body::Body>| {
             let (console, rest) = (console.clone(), rest.clone());
             async move {

@@ -128,12 +128,13 @@ impl Planner for InstantModel {
                 step("2", "records.sum", json!({"kind": "charge", "provider": "stripe", "field": "amount"})),
             ],
         };
-        Box::pin(async move { Ok(Planned { plan, usage: Usage::default() }) })
+        Box::pin(async move { Ok(Planned { plan, usage: Usage::default(), model: None }) })
     }
 
     fn answer<'a>(&'a self, _: &'a AnswerRequest) -> PlannerFuture<'a, Answered> {
         Box::pin(async {
-            Ok(Answered { text: "3 charges, $60.00 in all [1].".into(), citations: Vec::new(), usage: Usage::default() })
+            let text = "3 charges, $60.00 in all [1].".to_owned();
+            Ok(Answered { text, citations: Vec::new(), usage: Usage::default(), model: None })
         })
     }
 }

@@ -433,7 +433,7 @@ impl Engine {
         if row.status != RunStatus::Planning as i32 {
             return Ok(());
         }
-        let (plan, usage) = match planned {
+        let (plan, usage, model) = match planned {
             Ok(planned) => planned,
             Err(error) => {
                 let events = self.fail_run(&scope, &mut row, error.code, &error.message, now).await?;
@@ -474,6 +474,10 @@ impl Engine {
             .collect();
         repo.insert_steps(rows.clone()).await?;
         row.plan_summary = Some(plan.summary.clone());
+        // A fallback provider planned: the run says who did.
+        if let Some(model) = model {
+            row.model = model;
+        }
         row.status = RunStatus::Running as i32;
         row.updated_at_us = now;
         repo.save_run(&row).await?;
@@ -491,7 +495,7 @@ impl Engine {
         context: &RequestContext,
         run: &RunRow,
         routed: Routed,
-    ) -> Result<(PlanDraft, Usage), PlannerError> {
+    ) -> Result<(PlanDraft, Usage, Option<String>), PlannerError> {
         let refused = PlannerError::refused;
         let tools =
             self.tools.catalog(context).await.map_err(|e| refused(format!("the tool catalog is unavailable: {e}")))?;
@@ -520,7 +524,7 @@ impl Engine {
             restrict_reads(&mut plan, &connections).map_err(refused)?;
         }
         plan::check(&mut plan, &tools, &connections).map_err(|e| refused(format!("the plan was refused: {e}")))?;
-        Ok((plan, planned.usage))
+        Ok((plan, planned.usage, planned.model))
     }
 
     /// What should happen to each step now (no transaction held: it may call the connectors to check an input).
@@ -773,6 +777,10 @@ impl Engine {
         let events = match answered {
             Ok(answered) => {
                 record_usage(&repo, answered.usage, now).await?;
+                // A fallback provider answered: the run names both.
+                if let Some(model) = answered.model.filter(|m| *m != row.model) {
+                    row.model = format!("{}, {model}", row.model);
+                }
                 let answer = pb::Answer { text: answered.text, citations: answered.citations };
                 row.answer = Some(prost::Message::encode_to_vec(&answer));
                 let mut events = vec![repo.append_event(&run.id, event(&run.id, Event::Answer(answer)), now).await?];

@@ -31,6 +31,7 @@ pub(crate) enum CliError {
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Up(platform) => up(platform).await,
+        Command::Migrate(platform) => migrate(platform).await,
         Command::Serve { service, platform, listen } => serve_one(service, platform, listen).await,
         Command::Certs { command: CertsCommand::Init { mesh } } => certs_init(&mesh),
         Command::Health(client) => health(&client).await,
@@ -64,6 +65,18 @@ fn uses_dev_certs(mesh: &Mesh) -> bool {
     mesh.tls_ca.is_none() || mesh.tls_cert.is_none() || mesh.tls_key.is_none()
 }
 
+async fn migrate(config: PlatformConfig) -> Result<ExitCode, CliError> {
+    let _telemetry = switchboard_telemetry::init("switchboard")?;
+    if config.database_url.is_none() {
+        ensure_data_dir(&config.mesh.data_dir)?;
+    }
+    let platform = Platform::new(config);
+    let store = platform.open_store().await?;
+    switchboard::migrate_all(&store).await?;
+    tracing::info!("every service's migrations are applied");
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn up(config: PlatformConfig) -> Result<ExitCode, CliError> {
     let _telemetry = switchboard_telemetry::init("switchboard")?;
     ensure_data_dir(&config.mesh.data_dir)?;
@@ -75,8 +88,10 @@ async fn up(config: PlatformConfig) -> Result<ExitCode, CliError> {
     // Bind everything before starting anything: a taken port fails the whole start, with its address.
     let listeners = Listeners::bind_all(&config.mesh).await?.with_metrics(&config.metrics_addr).await?;
     let (gateway, data_dir) = (config.mesh.gateway_addr.clone(), config.mesh.data_dir.clone());
+    let probes = ProbePort::bind(config.health_addr.as_deref(), &shutdown).await?;
     let platform = Platform::new(config);
     let running = platform.start(listeners, shutdown.clone()).await?;
+    probes.serving().await;
     tracing::info!(%gateway, data_dir = %data_dir.display(), "Switchboard is up; Ctrl-C to stop");
     finish(running.wait().await)
 }
@@ -90,9 +105,55 @@ async fn serve_one(service: Service, config: PlatformConfig, listen: Option<Stri
         .await?
         .with_metrics(&config.metrics_addr)
         .await?;
+    let probes = ProbePort::bind(config.health_addr.as_deref(), &shutdown).await?;
     let platform = Platform::new(config);
     let running = platform.start(listeners, shutdown).await?;
+    probes.serving().await;
     finish(running.wait().await)
+}
+
+/// The plaintext health port (`--health-addr`): `grpc.health.v1` alone, for probes that cannot present a mesh
+/// certificate (the kubelet's). NOT_SERVING until the process's services have started, and again from the first
+/// shutdown signal, while they drain; it answers until the process exits.
+struct ProbePort(Option<(tonic_health::server::HealthReporter, tokio_util::sync::CancellationToken)>);
+
+impl ProbePort {
+    /// Binds `addr` (a taken port fails the start, as the services' own ports do) and serves on it.
+    async fn bind(addr: Option<&str>, shutdown: &tokio_util::sync::CancellationToken) -> Result<Self, CliError> {
+        use tonic_health::ServingStatus;
+        let Some(addr) = addr.map(str::trim).filter(|a| !a.is_empty()) else { return Ok(Self(None)) };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| CliError::Usage(format!("cannot listen on {addr} (SWITCHBOARD_HEALTH_ADDR): {e}")))?;
+        let (reporter, service) = tonic_health::server::health_reporter();
+        reporter.set_service_status("", ServingStatus::NotServing).await;
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        tokio::spawn(async move {
+            if let Err(error) = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await
+            {
+                tracing::error!(%error, "the health port stopped");
+            }
+        });
+        let draining = reporter.clone();
+        let signalled = shutdown.clone();
+        tokio::spawn(async move {
+            signalled.cancelled().await;
+            draining.set_service_status("", ServingStatus::NotServing).await;
+        });
+        tracing::info!(%addr, "health port listening (plaintext, grpc.health.v1 only)");
+        Ok(Self(Some((reporter, shutdown.clone()))))
+    }
+
+    /// Reports SERVING: every service of the process has started.
+    async fn serving(&self) {
+        if let Some((reporter, shutdown)) = &self.0 {
+            reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+            // A signal that came meanwhile may have been reported before the line above: report it again.
+            if shutdown.is_cancelled() {
+                reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            }
+        }
+    }
 }
 
 fn finish(outcome: Result<(), PlatformError>) -> Result<ExitCode, CliError> {

@@ -6,9 +6,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// What `--version` prints: the package's version and the commit it was built from, when the build said so
+/// (`SWITCHBOARD_COMMIT` in the build's environment, as the Dockerfile sets it).
+pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let commit = option_env!("SWITCHBOARD_COMMIT").filter(|c| !c.is_empty()).unwrap_or("unknown");
+    format!("{} (commit {commit})", env!("CARGO_PKG_VERSION"))
+});
+
 /// Switchboard: an AI command platform for small businesses.
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about)]
+#[command(name = "switchboard", version = VERSION.as_str(), about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the whole platform in one process: gateway, orchestrator, connectors and audit.
     Up(PlatformConfig),
+    /// Apply every service's database migrations, then exit. Each process also migrates when it starts, unless
+    /// `--migrate-on-start false` (the Helm chart runs this once per install and upgrade, in a Job, instead).
+    Migrate(PlatformConfig),
     /// Run one service.
     Serve {
         /// Which service.
@@ -263,6 +273,10 @@ pub struct PlatformConfig {
     /// PostgreSQL schema holding Switchboard's tables, instead of the connecting user's default (`public`).
     #[arg(long, env = "SWITCHBOARD_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
+    /// Apply the database migrations when the process starts (idempotent). `false` when something else runs
+    /// `switchboard migrate` first, such as the Helm chart's migration Job.
+    #[arg(long, env = "SWITCHBOARD_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
     /// PEM certificate for TLS on the gateway's public port (as behind an ingress); plaintext when unset.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_TLS_CERT", requires = "public_tls_key")]
     pub public_tls_cert: Option<PathBuf>,
@@ -324,6 +338,11 @@ pub struct PlatformConfig {
     /// batch when a consumer resumes inside it. On Apache Kafka raise it (e.g. 10000) for throughput.
     #[arg(long, env = "KAFKA_BATCH_MESSAGES", default_value_t = 1)]
     pub kafka_batch_messages: u32,
+    /// A plaintext gRPC health port (`grpc.health.v1` only, no other service) for probes that cannot present a
+    /// mesh certificate, such as the kubelet's gRPC probes: SERVING once this process's services have started,
+    /// NOT_SERVING from the first shutdown signal. Off when unset.
+    #[arg(long, env = "SWITCHBOARD_HEALTH_ADDR")]
+    pub health_addr: Option<String>,
     /// Where Prometheus scrapes `GET /metrics` (never the public port); empty turns it off.
     #[arg(long, env = "SWITCHBOARD_METRICS_ADDR", default_value = "127.0.0.1:9464")]
     pub metrics_addr: String,

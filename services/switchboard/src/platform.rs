@@ -258,6 +258,11 @@ impl Platform {
         }
     }
 
+    /// The store, opened without migrating (for `switchboard migrate`, which migrates it explicitly).
+    pub async fn open_store(&self) -> Result<Store, PlatformError> {
+        Ok(Store::open(&self.store_config()).await?)
+    }
+
     /// The store, opened (and migrated, every service's tables included) once and shared by every service of this
     /// platform.
     pub async fn store(&self) -> Result<Store, PlatformError> {
@@ -265,7 +270,9 @@ impl Platform {
             .store
             .get_or_try_init(|| async {
                 let store = Store::open(&self.store_config()).await?;
-                migrate_all(&store).await?;
+                if self.config.migrate_on_start {
+                    migrate_all(&store).await?;
+                }
                 Ok::<_, PlatformError>(store)
             })
             .await?;

@@ -79,6 +79,8 @@ pub struct Planned {
     pub plan: PlanDraft,
     /// Tokens used.
     pub usage: Usage,
+    /// `<provider>/<model>` that wrote the plan when it is not [`Planner::model`] (a fallback did); `None` otherwise.
+    pub model: Option<String>,
 }
 
 /// A step's result, as the answer is written from it.
@@ -128,6 +130,9 @@ pub struct Answered {
     pub citations: Vec<Citation>,
     /// Tokens used.
     pub usage: Usage,
+    /// `<provider>/<model>` that wrote the answer when it is not [`Planner::model`] (a fallback did); `None`
+    /// otherwise.
+    pub model: Option<String>,
 }
 
 /// Plans runs and writes their answers. Implemented by the offline planner and, once configured, by model

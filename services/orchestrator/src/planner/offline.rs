@@ -40,7 +40,7 @@ impl Planner for OfflinePlanner {
     }
 
     fn plan<'a>(&'a self, request: &'a PlanRequest) -> PlannerFuture<'a, Planned> {
-        Box::pin(async move { Ok(Planned { plan: plan(request), usage: Usage::default() }) })
+        Box::pin(async move { Ok(Planned { plan: plan(request), usage: Usage::default(), model: None }) })
     }
 
     fn answer<'a>(&'a self, request: &'a AnswerRequest) -> PlannerFuture<'a, Answered> {
@@ -970,7 +970,7 @@ fn answer(request: &AnswerRequest) -> Answered {
     }
     writer.line("");
     writer.line(SIGNATURE);
-    Answered { text: writer.text, citations: writer.citations, usage: Usage::default() }
+    Answered { text: writer.text, citations: writer.citations, usage: Usage::default(), model: None }
 }
 
 #[cfg(test)]

@@ -283,6 +283,9 @@ async fn a_failing_primary_falls_back_to_the_secondary() {
     let run = h.get_run(owner, &head[0].run).await;
     assert_eq!(run.status, RunStatus::Succeeded as i32, "{run:#?}");
     assert_eq!(run.answer.unwrap().text, "You have this many charges [1].");
+    assert_eq!(run.model, "openai/gpt-4o-mini", "the run names the provider that planned and answered");
+    let Some(Event::RunStarted(started)) = &head[0].event else { panic!("{head:?}") };
+    assert_eq!(started.run.as_ref().unwrap().model, "anthropic/claude-sonnet-4-5", "until planned: the first");
     assert_eq!(h.models.requests(Api::Anthropic).len(), 2, "one attempt and one retry, then it cools down");
     assert_eq!(h.models.requests(Api::OpenAi).len(), 2, "the plan and the answer");
     h.stop().await;

@@ -253,6 +253,46 @@ fn a_data_dir_open_to_others_is_warned_about() {
 }
 
 #[test]
+fn version_names_the_package_and_the_commit() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(printed.starts_with(&format!("switchboard {} (commit ", env!("CARGO_PKG_VERSION"))), "{printed}");
+}
+
+/// `migrate` applies every service's migrations and exits (twice is harmless); a platform told not to migrate on
+/// start then finds its tables and serves.
+#[test]
+fn migrate_prepares_the_database_once_for_processes_that_do_not_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(BIN).arg("migrate").env("SWITCHBOARD_DATA_DIR", &data).env_remove("DATABASE_URL").output();
+    let out = out.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = Command::new(BIN).arg("migrate").env("SWITCHBOARD_DATA_DIR", &data).env_remove("DATABASE_URL").output();
+    assert!(again.unwrap().status.success(), "migrating twice changes nothing");
+
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let migrated = Platform::start_with(&[
+        ("SWITCHBOARD_DATA_DIR", data.to_str().unwrap()),
+        ("SWITCHBOARD_MIGRATE_ON_START", "false"),
+        ("SWITCHBOARD_HEALTH_ADDR", &probe),
+    ]);
+    migrated.wait_serving();
+    // The probe port answers plaintext gRPC health checks, as the kubelet asks them.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = runtime.block_on(async {
+        use tonic_health::pb::HealthCheckRequest;
+        use tonic_health::pb::health_client::HealthClient;
+        let mut client = HealthClient::connect(format!("http://{probe}")).await.unwrap();
+        client.check(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner().status
+    });
+    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    let (status, log) = migrated.terminate();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
 fn certs_init_creates_the_ca_and_a_leaf_per_workload() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN).args(["certs", "init"]).env("SWITCHBOARD_DATA_DIR", dir.path()).output().unwrap();

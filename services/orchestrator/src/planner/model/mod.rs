@@ -56,31 +56,39 @@ impl ModelPlanner {
         within_budget(&self.store, &self.usage, tenant).await
     }
 
+    /// One call through the chain: the reply, and the `<provider>/<model>` that gave it when a fallback did.
     async fn chat(
         &self,
         tenant: TenantId,
         request: &ChatRequest,
-    ) -> Result<switchboard_models::ChatResponse, PlannerError> {
+    ) -> Result<(switchboard_models::ChatResponse, Option<String>), PlannerError> {
         self.within_budget(tenant).await?;
         let outcome = self.chain.chat(&CallContext { tenant }, request).await.map_err(model_error)?;
         for failure in &outcome.fallbacks {
             tracing::warn!(answered_by = %outcome.provider, %failure, "a model provider failed; a fallback answered");
         }
-        Ok(outcome.response)
+        let by = self.fallback_model(&outcome.provider, &outcome.model);
+        Ok((outcome.response, by))
+    }
+
+    /// `<provider>/<model>` when it is not the chain's first (the one runs are labelled with).
+    fn fallback_model(&self, provider: &str, model: &str) -> Option<String> {
+        let name = format!("{provider}/{model}");
+        (name != self.model).then_some(name)
     }
 
     async fn plan_run(&self, request: &PlanRequest) -> Result<Planned, PlannerError> {
         let mut chat = prompt::plan_request(request);
-        let first = self.chat(request.tenant, &chat).await?;
+        let (first, model) = self.chat(request.tenant, &chat).await?;
         let refused = match Self::accept(request, &first) {
-            Ok(plan) => return Ok(Planned { plan, usage: Usage::default() }),
+            Ok(plan) => return Ok(Planned { plan, usage: Usage::default(), model }),
             Err(reason) => reason,
         };
         tracing::info!(reason = %refused, "the model's plan was refused; asking it to repair the plan once");
         chat.messages.extend(prompt::repair_turn(&first, &refused));
-        let second = self.chat(request.tenant, &chat).await?;
+        let (second, model) = self.chat(request.tenant, &chat).await?;
         match Self::accept(request, &second) {
-            Ok(plan) => Ok(Planned { plan, usage: Usage::default() }),
+            Ok(plan) => Ok(Planned { plan, usage: Usage::default(), model }),
             Err(again) => Err(PlannerError::refused(format!(
                 "the model could not produce a valid plan: first {refused}; after one repair, {again}. Try asking \
                  in other words, or more precisely"
@@ -127,6 +135,7 @@ impl ModelPlanner {
             "answer streaming"
         );
         let provider = outcome.provider.clone();
+        let model = self.fallback_model(&outcome.provider, &outcome.model);
         let mut stream = outcome.stream;
         let mut text = String::new();
         while let Some(event) = stream.next().await {
@@ -156,7 +165,7 @@ impl ModelPlanner {
                 message: format!("{provider} returned an empty answer; ask again"),
             });
         }
-        Ok(Answered { text, citations, usage: Usage::default() })
+        Ok(Answered { text, citations, usage: Usage::default(), model })
     }
 }
 
