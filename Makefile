@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 CARGO ?= cargo
 BUF := tools/buf/node_modules/.bin/buf
 
-.PHONY: setup run build test test-console test-examples console proto-lint lint fmt bench eval eval-calibrate openapi fuzz clean
+.PHONY: setup run build test test-console test-examples test-chart console proto-lint lint fmt bench eval eval-calibrate openapi fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -29,6 +29,11 @@ test: setup proto-lint
 	@scripts/with-kafka.sh $(CARGO) test --workspace --locked
 	@CARGO="$(CARGO)" scripts/test-console.sh
 	@scripts/test-examples.sh
+	@scripts/test-chart.sh
+
+## The Helm chart's tests alone: render with Helm's engine, lint --strict, Kubernetes schemas, charts/tests/.
+test-chart:
+	@scripts/test-chart.sh
 
 ## The client examples (examples/: Python over gRPC, TypeScript over connect-node, a curl walk-through of REST)
 ## against a live platform.

@@ -61,6 +61,8 @@ READS: dict[str, frozenset[str]] = {
     "SWITCHBOARD_TLS_KEY": ALL,
     "DATABASE_URL": ALL,
     "SWITCHBOARD_DATABASE_SCHEMA": ALL,
+    "SWITCHBOARD_MIGRATE_ON_START": ALL,
+    "SWITCHBOARD_HEALTH_ADDR": ALL,
     "SWITCHBOARD_GATEWAY_ADDR": frozenset({"gateway"}),
     "SWITCHBOARD_GATEWAY_ADMIN_ADDR": frozenset({"gateway"}),
     "SWITCHBOARD_AUDIT_ADDR": frozenset({"gateway"}),
@@ -145,7 +147,7 @@ EXEMPT = {
 # Variables the chart sets that `serve --help` does not list: read by the logging and tracing setup, and one the
 # chart needs from the binary (see the chart's README: the plaintext health listener the kubelet's probes call).
 OUTSIDE_CLAP = {"RUST_LOG", "OTEL_EXPORTER_OTLP_ENDPOINT"}
-PENDING_IN_BINARY = {"SWITCHBOARD_HEALTH_ADDR"}
+PENDING_IN_BINARY: set[str] = set()
 
 # Values that are secrets although clap shows them: URLs that may carry a password.
 SECRET_URLS = {"DATABASE_URL", "REDIS_URL", "QDRANT_URL"}
@@ -547,15 +549,18 @@ def test_every_setting_the_binary_reads_is_reachable_from_values(role: str) -> N
     assert set(env) - set(settings) <= OUTSIDE_CLAP | PENDING_IN_BINARY
 
 
-@pytest.mark.xfail(strict=True, reason="pending in the binary: `switchboard migrate` (the hook Job runs it)")
 def test_the_binary_has_the_migrate_command() -> None:
     result = subprocess.run([str(binary()), "--help"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert re.search(r"^\s+migrate\s", result.stdout, re.MULTILINE)
 
 
-@pytest.mark.xfail(strict=True, reason="pending in the binary: SWITCHBOARD_HEALTH_ADDR (the probes call it)")
 def test_the_binary_serves_plaintext_health_for_probes() -> None:
     assert "SWITCHBOARD_HEALTH_ADDR" in serve_settings("gateway")
+
+
+def test_the_pods_leave_migrations_to_the_job() -> None:
+    for role in ROLES:
+        assert container_env(manifests("default"), role)["SWITCHBOARD_MIGRATE_ON_START"] == {"value": "false"}, role
 
 
 def test_chart_defaults_are_the_binarys_defaults() -> None:
@@ -566,6 +571,8 @@ def test_chart_defaults_are_the_binarys_defaults() -> None:
         default = setting["default"]
         if default in (None, '""') or name in ("SWITCHBOARD_DATA_DIR", "SWITCHBOARD_METRICS_ADDR") or name.endswith("_ADDR"):
             continue  # container paths and addresses are the chart's own
+        if name == "SWITCHBOARD_MIGRATE_ON_START":
+            continue  # the chart's migration Job migrates, so its pods do not (test_the_pods_leave_migrations_to_the_job)
         for role in READS.get(name, ()):
             value = env[role].get(name, {}).get("value")
             if value is not None and value != default:

@@ -20,6 +20,8 @@ ways.
 {{- $_ := set $env "RUST_LOG" $v.logLevel -}}
 {{- with $v.tracing.otlpEndpoint }}{{ $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" . }}{{ end -}}
 {{- with $v.database.schema }}{{ $_ := set $env "SWITCHBOARD_DATABASE_SCHEMA" . }}{{ end -}}
+{{- /* The migration Job migrates; the services then only use the tables (no DDL at every pod start). */ -}}
+{{- $_ := set $env "SWITCHBOARD_MIGRATE_ON_START" (ternary "false" "true" $v.migrations.enabled) -}}
 {{- /* Mesh certificate files. */ -}}
 {{- $_ := set $env "SWITCHBOARD_TLS_CA" (ternary (printf "%s/%s" $paths.trust $v.mtls.trustBundleKey) (printf "%s/ca.crt" $paths.tls) (not (empty $v.mtls.trustBundleConfigMap))) -}}
 {{- $_ := set $env "SWITCHBOARD_TLS_CERT" (printf "%s/tls.crt" $paths.tls) -}}

@@ -284,7 +284,8 @@ fn migrate_prepares_the_database_once_for_processes_that_do_not_migrate() {
     let status = runtime.block_on(async {
         use tonic_health::pb::HealthCheckRequest;
         use tonic_health::pb::health_client::HealthClient;
-        let mut client = HealthClient::connect(format!("http://{probe}")).await.unwrap();
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{probe}")).unwrap().connect().await;
+        let mut client = HealthClient::new(channel.unwrap());
         client.check(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner().status
     });
     assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
