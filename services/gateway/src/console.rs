@@ -56,7 +56,8 @@ impl Console {
     pub(crate) async fn serve(&self, request: Request<Body>) -> Response<Body> {
         let path = request.uri().path().to_owned();
         let spa_route = !path.starts_with("/assets/") && !last_segment(&path).contains('.');
-        let files = ServeDir::new(&self.dir).precompressed_br().precompressed_gzip().append_index_html_on_directories(true);
+        let files =
+            ServeDir::new(&self.dir).precompressed_br().precompressed_gzip().append_index_html_on_directories(true);
         let answer: Result<Response<_>, Infallible> = if spa_route {
             let index = ServeFile::new(self.dir.join("index.html")).precompressed_br().precompressed_gzip();
             files.fallback(index).oneshot(request).await

@@ -36,7 +36,8 @@ struct InstantConnectors;
 const CONNECTION: &str = "connections/00000000-0000-7000-8000-000000000001";
 
 fn charge(i: i64) -> cpb::Record {
-    let data = json!({"id": format!("ch_{i}"), "amount": 1000 * i, "status": "succeeded", "created": 1_792_400_000 + i});
+    let data =
+        json!({"id": format!("ch_{i}"), "amount": 1000 * i, "status": "succeeded", "created": 1_792_400_000 + i});
     let prost_types::Value { kind: Some(prost_types::value::Kind::StructValue(data)) } = to_value(&data) else {
         unreachable!("an object")
     };
@@ -57,10 +58,12 @@ fn to_value(value: &serde_json::Value) -> prost_types::Value {
         serde_json::Value::Bool(b) => Kind::BoolValue(*b),
         serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
         serde_json::Value::String(s) => Kind::StringValue(s.clone()),
-        serde_json::Value::Array(a) => Kind::ListValue(prost_types::ListValue { values: a.iter().map(to_value).collect() }),
-        serde_json::Value::Object(o) => Kind::StructValue(prost_types::Struct {
-            fields: o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect(),
-        }),
+        serde_json::Value::Array(a) => {
+            Kind::ListValue(prost_types::ListValue { values: a.iter().map(to_value).collect() })
+        }
+        serde_json::Value::Object(o) => {
+            Kind::StructValue(prost_types::Struct { fields: o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect() })
+        }
     };
     prost_types::Value { kind: Some(kind) }
 }
@@ -71,10 +74,16 @@ impl ConnectorsApi for InstantConnectors {
         _: &'a RequestContext,
         _: cpb::QueryRecordsRequest,
     ) -> ApiFuture<'a, cpb::QueryRecordsResponse> {
-        Box::pin(async { Ok(cpb::QueryRecordsResponse { records: (1..=3).map(charge).collect(), ..Default::default() }) })
+        Box::pin(async {
+            Ok(cpb::QueryRecordsResponse { records: (1..=3).map(charge).collect(), ..Default::default() })
+        })
     }
 
-    fn list_actions<'a>(&'a self, _: &'a RequestContext, _: cpb::ListActionsRequest) -> ApiFuture<'a, cpb::ListActionsResponse> {
+    fn list_actions<'a>(
+        &'a self,
+        _: &'a RequestContext,
+        _: cpb::ListActionsRequest,
+    ) -> ApiFuture<'a, cpb::ListActionsResponse> {
         Box::pin(async { Ok(cpb::ListActionsResponse::default()) })
     }
 

@@ -251,7 +251,8 @@ impl Engine {
             return Err(OrchestratorError::ResourceExhausted(refusal));
         }
         let fallback = self.planner.router_fallback();
-        let routed = self.router.get().await?.route(&request.question, fallback.as_deref().map(|f| (f, tenant))).await?;
+        let routed =
+            self.router.get().await?.route(&request.question, fallback.as_deref().map(|f| (f, tenant))).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let row = RunRow {
             tenant_id: String::new(),

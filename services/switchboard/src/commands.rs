@@ -129,7 +129,8 @@ impl ProbePort {
         reporter.set_service_status("", ServingStatus::NotServing).await;
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         tokio::spawn(async move {
-            if let Err(error) = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await
+            if let Err(error) =
+                tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await
             {
                 tracing::error!(%error, "the health port stopped");
             }

@@ -22,10 +22,8 @@ async fn the_console_is_served_beside_the_api_without_shadowing_it() {
     std::fs::write(dist.path().join("assets/index-AbC123.js.gz"), b"\x1f\x8b not really").unwrap();
     std::fs::write(dist.path().join("sw.js"), "self.addEventListener('fetch', () => {})").unwrap();
     std::fs::write(dist.path().join("manifest.webmanifest"), "{\"name\":\"Switchboard\"}").unwrap();
-    let options = TestOptions {
-        args: vec!["--console-dir".into(), dist.path().display().to_string()],
-        ..TestOptions::default()
-    };
+    let options =
+        TestOptions { args: vec!["--console-dir".into(), dist.path().display().to_string()], ..TestOptions::default() };
     let platform = TestPlatform::start_with(TestDb::Sqlite, options).await;
     let addr = platform.gateway_addr.clone();
     tokio::task::spawn_blocking(move || {

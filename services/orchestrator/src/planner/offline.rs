@@ -983,7 +983,13 @@ mod tests {
         PlanRequest {
             tenant: switchboard_types::TenantId::generate(),
             question: question.into(),
-            routed: Routed { intent, confidence: 1.0, runner_up: Intent::Help, runner_up_confidence: 0.0, by_model: false },
+            routed: Routed {
+                intent,
+                confidence: 1.0,
+                runner_up: Intent::Help,
+                runner_up_confidence: 0.0,
+                by_model: false,
+            },
             tools: Vec::new(),
             connections: vec![
                 UsableConnection { name: "connections/s".into(), provider: "stripe".into() },

@@ -82,7 +82,12 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "How much revenue did we make last week?",
             intent: Intent::Data,
-            want: Want::Sum { kind: "charge", provider: "stripe", field: "amount", keep: |r| r["status"] == "succeeded" && during(r, "created", LAST_WEEK) },
+            want: Want::Sum {
+                kind: "charge",
+                provider: "stripe",
+                field: "amount",
+                keep: |r| r["status"] == "succeeded" && during(r, "created", LAST_WEEK),
+            },
             plan: json!({"summary": "Sum last week's succeeded charges", "steps": [step("records.sum", json!({"kind": "charge", "provider": "stripe", "field": "amount", "filter": format!("status = \"succeeded\" AND created >= {} AND created < {}", LAST_WEEK.0, LAST_WEEK.1)}))]}),
         },
         Scenario {
@@ -106,7 +111,11 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "How many failed charges were there last month?",
             intent: Intent::Data,
-            want: Want::Count { kind: "charge", provider: "stripe", keep: |r| r["status"] == "failed" && during(r, "created", LAST_MONTH) },
+            want: Want::Count {
+                kind: "charge",
+                provider: "stripe",
+                keep: |r| r["status"] == "failed" && during(r, "created", LAST_MONTH),
+            },
             plan: json!({"summary": "Count failed charges", "steps": [step("records.count", json!({"kind": "charge", "provider": "stripe", "filter": format!("status = \"failed\" AND created >= {} AND created < {}", LAST_MONTH.0, LAST_MONTH.1)}))]}),
         },
         Scenario {
@@ -118,7 +127,12 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "What was the total of paid invoices last month?",
             intent: Intent::Data,
-            want: Want::Sum { kind: "invoice", provider: "stripe", field: "amount_due", keep: |r| r["status"] == "paid" && during(r, "created", LAST_MONTH) },
+            want: Want::Sum {
+                kind: "invoice",
+                provider: "stripe",
+                field: "amount_due",
+                keep: |r| r["status"] == "paid" && during(r, "created", LAST_MONTH),
+            },
             plan: json!({"summary": "Paid invoices", "steps": [step("records.sum", json!({"kind": "invoice", "provider": "stripe", "field": "amount_due", "filter": format!("status = \"paid\" AND created >= {} AND created < {}", LAST_MONTH.0, LAST_MONTH.1)}))]}),
         },
         Scenario {
@@ -130,7 +144,12 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "What was the total of our orders last month?",
             intent: Intent::Data,
-            want: Want::Sum { kind: "order", provider: "shopify", field: "totalPriceSet.shopMoney.amount", keep: |r| during(r, "createdAt", LAST_MONTH) },
+            want: Want::Sum {
+                kind: "order",
+                provider: "shopify",
+                field: "totalPriceSet.shopMoney.amount",
+                keep: |r| during(r, "createdAt", LAST_MONTH),
+            },
             plan: json!({"summary": "Order totals", "steps": [step("records.sum", json!({"kind": "order", "provider": "shopify", "field": "totalPriceSet.shopMoney.amount", "filter": "createdAt >= \"2026-10-01T00:00:00Z\" AND createdAt < \"2026-11-01T00:00:00Z\""}))]}),
         },
         Scenario {
@@ -160,13 +179,23 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "What is the total of our bills from last month?",
             intent: Intent::Data,
-            want: Want::Sum { kind: "bill", provider: "quickbooks", field: "TotalAmt", keep: |r| during(r, "TxnDate", LAST_MONTH) },
+            want: Want::Sum {
+                kind: "bill",
+                provider: "quickbooks",
+                field: "TotalAmt",
+                keep: |r| during(r, "TxnDate", LAST_MONTH),
+            },
             plan: json!({"summary": "Sum bills", "steps": [step("records.sum", json!({"kind": "bill", "provider": "quickbooks", "field": "TotalAmt", "filter": "TxnDate >= \"2026-10-01\" AND TxnDate < \"2026-11-01\""}))]}),
         },
         Scenario {
             question: "How much did QuickBooks payments bring in last month?",
             intent: Intent::Data,
-            want: Want::Sum { kind: "payment", provider: "quickbooks", field: "TotalAmt", keep: |r| during(r, "TxnDate", LAST_MONTH) },
+            want: Want::Sum {
+                kind: "payment",
+                provider: "quickbooks",
+                field: "TotalAmt",
+                keep: |r| during(r, "TxnDate", LAST_MONTH),
+            },
             plan: json!({"summary": "Sum payments", "steps": [step("records.sum", json!({"kind": "payment", "provider": "quickbooks", "field": "TotalAmt", "filter": "TxnDate >= \"2026-10-01\" AND TxnDate < \"2026-11-01\""}))]}),
         },
         Scenario {
@@ -178,7 +207,12 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "Which invoices are overdue?",
             intent: Intent::Data,
-            want: Want::List { kind: "invoice", provider: "quickbooks", limit: 50, keep: |r| number(&r["Balance"]) > 0.0 && r["DueDate"].as_str().is_some_and(|d| d < "2026-11-01") },
+            want: Want::List {
+                kind: "invoice",
+                provider: "quickbooks",
+                limit: 50,
+                keep: |r| number(&r["Balance"]) > 0.0 && r["DueDate"].as_str().is_some_and(|d| d < "2026-11-01"),
+            },
             plan: json!({"summary": "Overdue invoices in the books", "steps": [step("records.query", json!({"kind": "invoice", "provider": "quickbooks", "filter": "Balance > 0 AND DueDate < \"2026-11-01\"", "order_by": "DueDate", "limit": 50}))]}),
         },
         Scenario {
@@ -196,7 +230,12 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             question: "What's the total amount of our won deals?",
             intent: Intent::Data,
-            want: Want::Sum { kind: "deal", provider: "hubspot", field: "amount", keep: |r| r["dealstage"] == "closedwon" },
+            want: Want::Sum {
+                kind: "deal",
+                provider: "hubspot",
+                field: "amount",
+                keep: |r| r["dealstage"] == "closedwon",
+            },
             plan: json!({"summary": "Won deals", "steps": [step("records.sum", json!({"kind": "deal", "provider": "hubspot", "field": "amount", "filter": "dealstage = \"closedwon\""}))]}),
         },
         Scenario {
@@ -279,11 +318,11 @@ fn step_of<'a>(run: &'a pb::Run, tool: &str, kind: &str, provider: &str) -> &'a 
     run.steps
         .iter()
         .find(|s| {
-            let input = s.input.clone().map(|i| {
-                to_json(&prost_types::Value { kind: Some(prost_types::value::Kind::StructValue(i)) })
-            });
-            s.tool == tool
-                && input.as_ref().is_some_and(|i| i["kind"] == kind && i["provider"] == provider)
+            let input = s
+                .input
+                .clone()
+                .map(|i| to_json(&prost_types::Value { kind: Some(prost_types::value::Kind::StructValue(i)) }));
+            s.tool == tool && input.as_ref().is_some_and(|i| i["kind"] == kind && i["provider"] == provider)
         })
         .unwrap_or_else(|| panic!("no {tool} over {provider} {kind} in {:#?}", run.steps))
 }
@@ -376,7 +415,8 @@ async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, 
     let answer = || run.answer.clone().map(|a| a.text).unwrap_or_default();
     match &scenario.want {
         Want::Sum { kind, provider, field, keep } => {
-            let expected: f64 = data(h, owner, kind, provider).await.iter().filter(|r| keep(r)).map(|r| number(at(r, field))).sum();
+            let expected: f64 =
+                data(h, owner, kind, provider).await.iter().filter(|r| keep(r)).map(|r| number(at(r, field))).sum();
             assert!(expected > 0.0, "{label}: the demo data has something to sum");
             let got = output(step_of(&run, "records.sum", kind, provider));
             assert!((number(&got["sum"]) - expected).abs() < 0.005, "{label}: sum {got} != {expected}");
@@ -391,7 +431,7 @@ async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, 
             }
         }
         Want::List { kind, provider, limit, keep, .. } => {
-            let matching: Vec<Value> = data(h, owner, kind, provider).await.into_iter().filter(|r| keep(r)).collect();
+            let matching: Vec<Value> = data(h, owner, kind, provider).await.into_iter().filter(keep).collect();
             assert!(!matching.is_empty(), "{label}: the demo data has something to list");
             let got = output(step_of(&run, "records.query", kind, provider));
             let listed = got["records"].as_array().cloned().unwrap_or_default();
@@ -411,7 +451,8 @@ async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, 
                 let expected = records.iter().filter(|r| at(r, field) == &key).count();
                 assert_eq!(number(&group["count"]), expected as f64, "{label}: {group}");
             }
-            let total: f64 = got["groups"].as_array().map(|g| g.iter().map(|g| number(&g["count"])).sum()).unwrap_or(0.0);
+            let total: f64 =
+                got["groups"].as_array().map(|g| g.iter().map(|g| number(&g["count"])).sum()).unwrap_or(0.0);
             assert_eq!(total, records.len() as f64, "{label}: every record in a group");
         }
         Want::NoSteps => {
@@ -428,7 +469,9 @@ async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, 
             let viewer = owner.colleague(switchboard_types::Role::Viewer);
             let refused = h
                 .orchestrator
-                .approve_step(viewer.request(pb::ApproveStepRequest { name: needed.step.clone(), comment: String::new() }))
+                .approve_step(
+                    viewer.request(pb::ApproveStepRequest { name: needed.step.clone(), comment: String::new() }),
+                )
                 .await
                 .unwrap_err();
             assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{label}: a viewer cannot approve");
@@ -442,7 +485,12 @@ async fn check(h: &Harness, owner: Caller, scenario: &Scenario, question: &str, 
             let rest = h.attach(owner, &run_name, events.last().map_or(0, |e| e.sequence)).await.rest().await;
             assert!(rest.last().and_then(|e| e.event.as_ref()).is_some_and(is_finished), "{label}");
             let expected = refunds_before + u64::from(*approve);
-            assert_eq!(h.refunds_made(), expected, "{label}: the refund ran {} times", h.refunds_made() - refunds_before);
+            assert_eq!(
+                h.refunds_made(),
+                expected,
+                "{label}: the refund ran {} times",
+                h.refunds_made() - refunds_before
+            );
             let audited = h.audit_actions().await;
             assert!(audited.iter().any(|(a, r)| a == "orchestrator.run.start" && *r == run_name), "{label}");
         }

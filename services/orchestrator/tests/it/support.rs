@@ -383,11 +383,8 @@ impl Harness {
         let response = client.get(&started.authorization_url).send().await.unwrap();
         assert!(response.status().is_redirection(), "{}", response.status());
         let location = response.headers()["location"].to_str().unwrap().to_owned();
-        let params: Vec<(String, String)> = url::Url::parse(&location)
-            .unwrap()
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let params: Vec<(String, String)> =
+            url::Url::parse(&location).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
         let rest = params.iter().filter(|(k, _)| k != "code" && k != "state").cloned().collect();
         let complete = cpb::CompleteOAuthRequest { state: get("state"), code: get("code"), params: rest };
