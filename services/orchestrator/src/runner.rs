@@ -356,8 +356,14 @@ impl Engine {
                 self.plan(tenant, &context, &run, routed).await?;
                 continue;
             }
-            let settings = settings::load(&self.store, tenant).await?;
+            // The settings matter only to a write step that may be auto-approved: read only then.
+            let settings = if steps.iter().any(|s| s.needs_approval && s.status == StepStatus::Pending as i32) {
+                settings::load(&self.store, tenant).await?
+            } else {
+                AssistantSettings::default()
+            };
             let moves = self.decide(&context, &steps, &in_flight, &settings).await;
+            let moved = !moves.is_empty();
             let started = self.apply(tenant, run_id, moves).await?;
             for (step, input) in started {
                 in_flight.insert(step.id.clone());
@@ -375,7 +381,8 @@ impl Engine {
                     (step.id, result)
                 });
             }
-            let (run, steps) = self.load(tenant, run_id).await?;
+            // Nothing moved: the run and steps are still as just read.
+            let (run, steps) = if moved { self.load(tenant, run_id).await? } else { (run, steps) };
             if terminal_run(run.status) {
                 return Ok(());
             }
