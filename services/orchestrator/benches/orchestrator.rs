@@ -299,8 +299,12 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let router = Arc::new(build(Arc::clone(&embedder)));
-    router_table(&router);
+    // `-- --ask-only`: the Ask overhead on SQLite with the hashed router alone, many times (for a profiler).
+    let ask_only = std::env::args().any(|a| a == "--ask-only");
+    if !ask_only {
+        let router = Arc::new(build(Arc::clone(&embedder)));
+        router_table(&router);
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -309,15 +313,18 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let asks = 300;
+    let asks = if ask_only { 3000 } else { 300 };
     println!();
     println!("Ask overhead: a two-step read plan, planner and record queries answering at once ({asks} Asks in turn)");
     println!("{:<44} {:>10} {:>10} {:>10}", "store, router", "p50", "p99", "asks/s");
-    for (db, name) in [(TestDb::Sqlite, "SQLite"), (TestDb::Postgres, "PostgreSQL")] {
-        for (router_name, router) in [
-            ("hashed router", build(Arc::new(switchboard_vectors::HashedEmbedder::new(384)))),
-            ("all-MiniLM-L6-v2 router", build(Arc::clone(&embedder))),
-        ] {
+    let stores: &[(TestDb, &str)] =
+        if ask_only { &[(TestDb::Sqlite, "SQLite")] } else { &[(TestDb::Sqlite, "SQLite"), (TestDb::Postgres, "PostgreSQL")] };
+    for &(db, name) in stores {
+        let mut routers = vec![("hashed router", build(Arc::new(switchboard_vectors::HashedEmbedder::new(384))))];
+        if !ask_only {
+            routers.push(("all-MiniLM-L6-v2 router", build(Arc::clone(&embedder))));
+        }
+        for (router_name, router) in routers {
             let times = runtime.block_on(ask_overhead(db, router, asks));
             let rate = times.len() as f64 / times.iter().sum::<Duration>().as_secs_f64();
             println!(
