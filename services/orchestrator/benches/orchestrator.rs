@@ -317,8 +317,11 @@ fn main() {
     println!();
     println!("Ask overhead: a two-step read plan, planner and record queries answering at once ({asks} Asks in turn)");
     println!("{:<44} {:>10} {:>10} {:>10}", "store, router", "p50", "p99", "asks/s");
-    let stores: &[(TestDb, &str)] =
-        if ask_only { &[(TestDb::Sqlite, "SQLite")] } else { &[(TestDb::Sqlite, "SQLite"), (TestDb::Postgres, "PostgreSQL")] };
+    let stores: &[(TestDb, &str)] = if ask_only {
+        &[(TestDb::Sqlite, "SQLite")]
+    } else {
+        &[(TestDb::Sqlite, "SQLite"), (TestDb::Postgres, "PostgreSQL")]
+    };
     for &(db, name) in stores {
         let mut routers = vec![("hashed router", build(Arc::new(switchboard_vectors::HashedEmbedder::new(384))))];
         if !ask_only {
