@@ -228,24 +228,49 @@ pub fn dev_files(dir: &Path, identity: &Identity) -> CertFiles {
 /// others may enter, or a private key file in it that others may read, is reported with a warning naming the fix:
 /// every directory holding keys (the data dir, `certs`, `keys`) is created through here.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "directory holding secrets is open to other users: chmod 700 it");
+    let meta = std::fs::metadata(dir)?;
+    if open_to_others(&meta) {
+        let mode = format!("{:o}", mode_bits(&meta));
+        tracing::warn!(dir = %dir.display(), mode, "directory holding secrets is open to other users: chmod 700 it");
     }
     Ok(())
 }
 
 /// Warns when a private key file can be read by other users than its owner.
 pub fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(file = %path.display(), mode = format!("{mode:o}"), "private key is readable by other users: chmod 600 it");
-        }
+    if let Ok(meta) = std::fs::metadata(path)
+        && open_to_others(&meta)
+    {
+        let mode = format!("{:o}", mode_bits(&meta));
+        tracing::warn!(file = %path.display(), mode, "private key is readable by other users: chmod 600 it");
     }
+}
+
+fn mode_bits(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o777
+}
+
+/// Whether users other than the owner can reach the file: any bit for others, or group bits for a group this
+/// process is not in. A group of its own is how Kubernetes hands Secrets to a pod (mode 0440 or 0640, group = the
+/// pod's `fsGroup`, a supplementary group of the process): no one else is in it.
+fn open_to_others(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mode = mode_bits(meta);
+    mode & 0o007 != 0 || (mode & 0o070 != 0 && !process_groups().contains(&meta.gid()))
+}
+
+/// The process's real, effective and supplementary group ids (from `/proc/self/status`; none when unreadable,
+/// which keeps the stricter check).
+fn process_groups() -> Vec<u32> {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return Vec::new() };
+    status
+        .lines()
+        .filter_map(|line| line.strip_prefix("Gid:").or_else(|| line.strip_prefix("Groups:")))
+        .flat_map(|ids| ids.split_whitespace().filter_map(|id| id.parse().ok()))
+        .collect()
 }
 
 fn read_string(path: &Path) -> Result<String, MeshError> {
@@ -289,6 +314,22 @@ impl Drop for DirLock {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn secrets_in_a_group_of_the_process_are_not_open_to_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, "secret").unwrap();
+        let open = |mode: u32| {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+            open_to_others(&std::fs::metadata(&key).unwrap())
+        };
+        // The file's group is the process's own (it created it): group bits share it with no one else.
+        assert!(!open(0o600) && !open(0o640) && !open(0o440));
+        assert!(open(0o644) && open(0o604), "any bit for others");
+    }
+
     use super::*;
 
     #[test]
