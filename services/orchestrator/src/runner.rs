@@ -396,13 +396,18 @@ impl Engine {
             }
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
-                    match done {
-                        Ok((id, result)) => {
-                            in_flight.remove(&id);
-                            self.record(tenant, run_id, &id, result).await?;
-                        }
-                        Err(e) => return Err(OrchestratorError::Internal(format!("step task: {e}"))),
+                    // Steps that finished together are recorded together: one transaction, one wake of the loop.
+                    let mut finished = vec![done];
+                    while let Some(more) = running.try_join_next() {
+                        finished.push(more);
                     }
+                    let mut results = Vec::with_capacity(finished.len());
+                    for done in finished {
+                        let (id, result) = done.map_err(|e| OrchestratorError::Internal(format!("step task: {e}")))?;
+                        in_flight.remove(&id);
+                        results.push((id, result));
+                    }
+                    self.record(tenant, run_id, results).await?;
                 }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
@@ -728,34 +733,40 @@ impl Engine {
         &self,
         tenant: TenantId,
         run_id: &str,
-        step_id: &str,
-        result: Result<crate::tools::ToolOutput, ToolError>,
+        results: Vec<(String, Result<crate::tools::ToolOutput, ToolError>)>,
     ) -> Result<(), OrchestratorError> {
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
         let Some(run) = repo.lock_run(run_id).await? else { return Ok(()) };
-        let Some(mut step) = repo.steps(run_id).await?.into_iter().find(|s| s.id == step_id) else { return Ok(()) };
-        if terminal_run(run.status) || step.status != StepStatus::Running as i32 {
+        if terminal_run(run.status) {
             return Ok(());
         }
-        match result {
-            Ok(output) => {
-                step.status = StepStatus::Succeeded as i32;
-                step.output = Some(output.output.to_string());
-                step.audit_event_id = output.audit_event_id;
+        let steps = repo.steps(run_id).await?;
+        let mut stored = Vec::with_capacity(results.len());
+        for (step_id, result) in results {
+            let Some(mut step) = steps.iter().find(|s| s.id == step_id).cloned() else { continue };
+            if step.status != StepStatus::Running as i32 {
+                continue;
             }
-            Err(error) => {
-                step.status = StepStatus::Failed as i32;
-                step.error_code = error.code;
-                step.error_message = error.message;
+            match result {
+                Ok(output) => {
+                    step.status = StepStatus::Succeeded as i32;
+                    step.output = Some(output.output.to_string());
+                    step.audit_event_id = output.audit_event_id;
+                }
+                Err(error) => {
+                    step.status = StepStatus::Failed as i32;
+                    step.error_code = error.code;
+                    step.error_message = error.message;
+                }
             }
+            step.ended_at_us = Some(now);
+            repo.save_step(&step).await?;
+            stored.push(repo.append_event(run_id, finished_event(run_id, &step), now).await?);
         }
-        step.ended_at_us = Some(now);
-        repo.save_step(&step).await?;
-        let stored = repo.append_event(run_id, finished_event(run_id, &step), now).await?;
         scope.commit().await?;
-        self.hub.publish(run_id, &[stored]);
+        self.hub.publish(run_id, &stored);
         Ok(())
     }
 
