@@ -306,14 +306,14 @@ impl Engine {
         .await?;
         scope.commit().await?;
         self.hub.publish(&id, &[started]);
-        self.spawn_driver(tenant, id.clone(), routed);
+        self.spawn_driver(tenant, id.clone(), routed, Some(row));
         Ok(id)
     }
 
-    fn spawn_driver(self: &Arc<Self>, tenant: TenantId, run_id: String, routed: Routed) {
+    fn spawn_driver(self: &Arc<Self>, tenant: TenantId, run_id: String, routed: Routed, created: Option<RunRow>) {
         let engine = self.clone();
         self.drivers.spawn(async move {
-            if let Err(e) = engine.drive(tenant, &run_id, routed).await {
+            if let Err(e) = engine.drive(tenant, &run_id, routed, created).await {
                 tracing::error!(run = %run_id, error = %e, "run driver stopped on an error; the run resumes on restart");
             }
         });
@@ -332,14 +332,23 @@ impl Engine {
             let routed =
                 Routed { intent, confidence: 1.0, runner_up: intent, runner_up_confidence: 0.0, by_model: false };
             tracing::info!(run = %run_id, status = row.status, "resuming run");
-            self.spawn_driver(tenant, run_id, routed);
+            self.spawn_driver(tenant, run_id, routed, None);
         }
         Ok(count)
     }
 
     // === the driver ===
 
-    async fn drive(self: &Arc<Self>, tenant: TenantId, run_id: &str, routed: Routed) -> Result<(), OrchestratorError> {
+    /// Drives a run to its end. `created` is the run as [`Engine::start`] just wrote it (saving the first read);
+    /// `None` for a run resumed after a restart.
+    async fn drive(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        run_id: &str,
+        routed: Routed,
+        mut created: Option<RunRow>,
+    ) -> Result<(), OrchestratorError> {
+        let resumed = created.is_none();
         let wake = self.hub.waker(run_id);
         let mut running: JoinSet<(String, Result<crate::tools::ToolOutput, ToolError>)> = JoinSet::new();
         let mut in_flight: HashSet<String> = HashSet::new();
@@ -347,7 +356,10 @@ impl Engine {
             if self.stop.is_cancelled() {
                 return Ok(());
             }
-            let (run, steps) = self.load(tenant, run_id).await?;
+            let (run, steps) = match created.take() {
+                Some(run) => (run, Vec::new()),
+                None => self.load(tenant, run_id).await?,
+            };
             if terminal_run(run.status) {
                 return Ok(());
             }
@@ -364,7 +376,7 @@ impl Engine {
             };
             let moves = self.decide(&context, &steps, &in_flight, &settings).await;
             let moved = !moves.is_empty();
-            let started = self.apply(tenant, run_id, moves).await?;
+            let (started, after) = self.apply(tenant, run_id, moves).await?;
             for (step, input) in started {
                 in_flight.insert(step.id.clone());
                 let engine = self.clone();
@@ -381,17 +393,21 @@ impl Engine {
                     (step.id, result)
                 });
             }
-            // Nothing moved: the run and steps are still as just read.
-            let (run, steps) = if moved { self.load(tenant, run_id).await? } else { (run, steps) };
+            // Nothing moved: the run and steps are still as just read; moves applied: as `apply` left them.
+            let (run, steps) = match after {
+                Some(state) => state,
+                None if !moved => (run, steps),
+                None => self.load(tenant, run_id).await?,
+            };
             if terminal_run(run.status) {
                 return Ok(());
             }
             if in_flight.is_empty() && !steps.is_empty() && steps.iter().all(|s| terminal_step(s.status)) {
-                self.finish(tenant, &run, &steps, routed).await?;
+                self.finish(tenant, &run, &steps, routed, resumed).await?;
                 continue;
             }
             if steps.is_empty() && run.plan_summary.is_some() {
-                self.finish(tenant, &run, &steps, routed).await?;
+                self.finish(tenant, &run, &steps, routed, resumed).await?;
                 continue;
             }
             tokio::select! {
@@ -607,22 +623,23 @@ impl Engine {
         moves
     }
 
-    /// Applies `moves` to steps still as they were read, in one transaction; returns the steps to run now.
+    /// Applies `moves` to steps still as they were read, in one transaction; returns the steps to run now, and the
+    /// run and its steps as they are afterwards (`None` when nothing was applied).
     async fn apply(
         &self,
         tenant: TenantId,
         run_id: &str,
         moves: Vec<Move>,
-    ) -> Result<Vec<(Started, Value)>, OrchestratorError> {
+    ) -> Result<(Vec<(Started, Value)>, Option<(RunRow, Vec<StepRow>)>), OrchestratorError> {
         if moves.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
-        let Some(mut run) = repo.lock_run(run_id).await? else { return Ok(Vec::new()) };
+        let Some(mut run) = repo.lock_run(run_id).await? else { return Ok((Vec::new(), None)) };
         if terminal_run(run.status) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         let steps = repo.steps(run_id).await?;
         let mut events = Vec::new();
@@ -725,7 +742,8 @@ impl Engine {
         }
         scope.commit().await?;
         self.hub.publish(run_id, &stored);
-        Ok(started)
+        // The state as committed (but for `last_sequence`, which the appended events moved on).
+        Ok((started, Some((run, steps))))
     }
 
     /// Records a step's result, if the step is still running (a cancelled run drops it).
@@ -777,6 +795,7 @@ impl Engine {
         run: &RunRow,
         steps: &[StepRow],
         routed: Routed,
+        resumed: bool,
     ) -> Result<(), OrchestratorError> {
         let request = AnswerRequest {
             tenant,
@@ -785,7 +804,7 @@ impl Engine {
             summary: run.plan_summary.clone().unwrap_or_default(),
             steps: steps.iter().map(|s| step_result(&run.id, s)).collect(),
         };
-        let Some(answered) = self.stream_answer(tenant, run, &request).await? else { return Ok(()) };
+        let Some(answered) = self.stream_answer(tenant, run, &request, resumed).await? else { return Ok(()) };
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
@@ -823,14 +842,20 @@ impl Engine {
         tenant: TenantId,
         run: &RunRow,
         request: &AnswerRequest,
+        resumed: bool,
     ) -> Result<Option<Result<crate::planner::Answered, PlannerError>>, OrchestratorError> {
         let (deltas, mut received) = tokio::sync::mpsc::channel::<String>(DELTA_BUFFER);
-        // An answer begun before a crash left deltas in the log: the new ones say they start over.
-        let mut restart = {
+        // An answer begun before a crash left deltas in the log: the new ones say they start over. Only a resumed
+        // run can have begun one (a driver writes its run's answer once), so only then is the log read.
+        let mut restart = if resumed {
             let scope = self.store.tenant(tenant).await?;
-            let last = Repo::new(&scope).events_after(&run.id, run.last_sequence - 1, 1).await?;
+            let repo = Repo::new(&scope);
+            let last_sequence = repo.run(&run.id).await?.map_or(run.last_sequence, |r| r.last_sequence);
+            let last = repo.events_after(&run.id, last_sequence - 1, 1).await?;
             scope.commit().await?;
             matches!(last.first().and_then(|e| e.event.as_ref()), Some(Event::AnswerDelta(_)))
+        } else {
+            false
         };
         let answering = self.planner.answer_streamed(request, deltas);
         tokio::pin!(answering);

@@ -450,11 +450,16 @@ impl Router {
         question: &str,
         fallback: Option<(&dyn Fallback, TenantId)>,
     ) -> Result<Routed, RouterError> {
-        let router = Arc::clone(self);
-        let text = question.to_owned();
-        let (scores, routed, confident) = tokio::task::spawn_blocking(move || router.route_blocking(&text))
-            .await
-            .map_err(|e| RouterError::Task(e.to_string()))??;
+        // The hashed n-gram embedder costs microseconds: a hop to the blocking pool would cost more.
+        let (scores, routed, confident) = if self.embedder.model() == HashedEmbedder::new(1).model() {
+            self.route_blocking(question)?
+        } else {
+            let router = Arc::clone(self);
+            let text = question.to_owned();
+            tokio::task::spawn_blocking(move || router.route_blocking(&text))
+                .await
+                .map_err(|e| RouterError::Task(e.to_string()))??
+        };
         let Some((fallback, tenant)) = fallback.filter(|_| !confident) else {
             return Ok(routed);
         };
