@@ -736,10 +736,7 @@ impl Engine {
             run.updated_at_us = now;
             repo.save_run(&run).await?;
         }
-        let mut stored = Vec::with_capacity(events.len());
-        for e in events {
-            stored.push(repo.append_event(run_id, e, now).await?);
-        }
+        let stored = repo.append_events(run_id, events, now).await?;
         scope.commit().await?;
         self.hub.publish(run_id, &stored);
         // The state as committed (but for `last_sequence`, which the appended events moved on).
@@ -761,7 +758,7 @@ impl Engine {
             return Ok(());
         }
         let steps = repo.steps(run_id).await?;
-        let mut stored = Vec::with_capacity(results.len());
+        let mut finished = Vec::with_capacity(results.len());
         for (step_id, result) in results {
             let Some(mut step) = steps.iter().find(|s| s.id == step_id).cloned() else { continue };
             if step.status != StepStatus::Running as i32 {
@@ -781,8 +778,9 @@ impl Engine {
             }
             step.ended_at_us = Some(now);
             repo.save_step(&step).await?;
-            stored.push(repo.append_event(run_id, finished_event(run_id, &step), now).await?);
+            finished.push(finished_event(run_id, &step));
         }
+        let stored = repo.append_events(run_id, finished, now).await?;
         scope.commit().await?;
         self.hub.publish(run_id, &stored);
         Ok(())

@@ -134,10 +134,25 @@ impl<'a> Repo<'a> {
     pub(crate) async fn append_event(
         &self,
         run_id: &str,
-        mut event: AskResponse,
+        event: AskResponse,
         now_us: i64,
     ) -> Result<AskResponse, StoreError> {
+        let mut stored = self.append_events(run_id, vec![event], now_us).await?;
+        stored.pop().ok_or_else(|| StoreError::Conflict(format!("run {run_id}: no event appended")))
+    }
+
+    /// Appends `events` in order, with the next sequences: one read of the last sequence, one insert, one update,
+    /// whatever their number. Returns them as stored. The caller holds the run's lock ([`Repo::lock_run`]).
+    pub(crate) async fn append_events(
+        &self,
+        run_id: &str,
+        mut events: Vec<AskResponse>,
+        now_us: i64,
+    ) -> Result<Vec<AskResponse>, StoreError> {
         use run::Column as C;
+        if events.is_empty() {
+            return Ok(events);
+        }
         let last: Option<i64> = self
             .scope
             .select::<run::Entity>()
@@ -147,26 +162,30 @@ impl<'a> Repo<'a> {
             .into_tuple()
             .one(self.db())
             .await?;
-        let Some(last) = last else {
+        let Some(mut sequence) = last else {
             return Err(StoreError::Conflict(format!("run {run_id} does not exist")));
         };
-        event.sequence = last + 1;
-        let row = run_event::ActiveModel {
-            tenant_id: Set(String::new()),
-            run_id: Set(run_id.to_owned()),
-            sequence: Set(event.sequence),
-            event: Set(event.encode_to_vec()),
-            created_at_us: Set(now_us),
-        };
-        self.scope.insert([row]).await?;
+        let mut rows = Vec::with_capacity(events.len());
+        for event in &mut events {
+            sequence += 1;
+            event.sequence = sequence;
+            rows.push(run_event::ActiveModel {
+                tenant_id: Set(String::new()),
+                run_id: Set(run_id.to_owned()),
+                sequence: Set(sequence),
+                event: Set(event.encode_to_vec()),
+                created_at_us: Set(now_us),
+            });
+        }
+        self.scope.insert(rows).await?;
         self.scope
             .update_many::<run::Entity>()
-            .col_expr(C::LastSequence, Expr::value(event.sequence))
+            .col_expr(C::LastSequence, Expr::value(sequence))
             .col_expr(C::UpdatedAtUs, Expr::value(now_us))
             .filter(C::Id.eq(run_id))
             .exec(self.db())
             .await?;
-        Ok(event)
+        Ok(events)
     }
 
     /// The run's events after `after`, in order, at most `limit`.
