@@ -10,20 +10,9 @@ bin="$target/release"
 
 export SWITCHBOARD_SANDBOX_LISTEN="${SWITCHBOARD_SANDBOX_LISTEN:-127.0.0.1:8099}"
 export SWITCHBOARD_GATEWAY_ADDR="${SWITCHBOARD_GATEWAY_ADDR:-127.0.0.1:8080}"
-export SWITCHBOARD_SANDBOX_WEBHOOK_TARGET="${SWITCHBOARD_SANDBOX_WEBHOOK_TARGET:-http://$SWITCHBOARD_GATEWAY_ADDR}"
-# The sandbox's app credentials (public test values from libs/sandbox), so OAuth and webhooks verify end to end.
-export SWITCHBOARD_SANDBOX_URL="${SWITCHBOARD_SANDBOX_URL:-http://$SWITCHBOARD_SANDBOX_LISTEN}"
-export SWITCHBOARD_STRIPE_CLIENT_ID="${SWITCHBOARD_STRIPE_CLIENT_ID:-ca_sandbox}"
-export SWITCHBOARD_STRIPE_SECRET_KEY="${SWITCHBOARD_STRIPE_SECRET_KEY:-sk_test_sandbox_platform}"
-export SWITCHBOARD_STRIPE_WEBHOOK_SECRET="${SWITCHBOARD_STRIPE_WEBHOOK_SECRET:-whsec_sandbox}"
-export SWITCHBOARD_SHOPIFY_API_KEY="${SWITCHBOARD_SHOPIFY_API_KEY:-shopify_sandbox_client}"
-export SWITCHBOARD_SHOPIFY_API_SECRET="${SWITCHBOARD_SHOPIFY_API_SECRET:-shopify_sandbox_secret}"
-export SWITCHBOARD_QUICKBOOKS_CLIENT_ID="${SWITCHBOARD_QUICKBOOKS_CLIENT_ID:-quickbooks_sandbox_client}"
-export SWITCHBOARD_QUICKBOOKS_CLIENT_SECRET="${SWITCHBOARD_QUICKBOOKS_CLIENT_SECRET:-quickbooks_sandbox_secret}"
-export SWITCHBOARD_QUICKBOOKS_WEBHOOK_VERIFIER="${SWITCHBOARD_QUICKBOOKS_WEBHOOK_VERIFIER:-quickbooks_sandbox_verifier}"
-export SWITCHBOARD_HUBSPOT_CLIENT_ID="${SWITCHBOARD_HUBSPOT_CLIENT_ID:-hubspot_sandbox_client}"
-export SWITCHBOARD_HUBSPOT_CLIENT_SECRET="${SWITCHBOARD_HUBSPOT_CLIENT_SECRET:-hubspot_sandbox_secret}"
-export SWITCHBOARD_PUBLIC_URL="${SWITCHBOARD_PUBLIC_URL:-http://$SWITCHBOARD_GATEWAY_ADDR}"
+# The sandbox's URL and app credentials (shared with the other scripts that start the platform).
+# shellcheck source=/dev/null
+source scripts/sandbox-env.sh
 
 # The web console (web/, React): built once per change of its sources, then served by the gateway at /.
 if [ -z "${SWITCHBOARD_CONSOLE_DIR:-}" ] && [ -f web/package.json ]; then

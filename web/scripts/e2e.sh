@@ -41,20 +41,9 @@ export SWITCHBOARD_METRICS_ADDR="${SWITCHBOARD_METRICS_ADDR:-127.0.0.1:${ports[5
 export SWITCHBOARD_SANDBOX_LISTEN="${SWITCHBOARD_SANDBOX_LISTEN:-127.0.0.1:${ports[6]}}"
 preview_port="${E2E_PREVIEW_PORT:-${ports[7]}}"
 
-# The same settings as scripts/run.sh: the sandbox's app credentials, so OAuth and webhooks verify end to end.
-export SWITCHBOARD_SANDBOX_WEBHOOK_TARGET="${SWITCHBOARD_SANDBOX_WEBHOOK_TARGET:-http://$SWITCHBOARD_GATEWAY_ADDR}"
-export SWITCHBOARD_SANDBOX_URL="${SWITCHBOARD_SANDBOX_URL:-http://$SWITCHBOARD_SANDBOX_LISTEN}"
-export SWITCHBOARD_STRIPE_CLIENT_ID="${SWITCHBOARD_STRIPE_CLIENT_ID:-ca_sandbox}"
-export SWITCHBOARD_STRIPE_SECRET_KEY="${SWITCHBOARD_STRIPE_SECRET_KEY:-sk_test_sandbox_platform}"
-export SWITCHBOARD_STRIPE_WEBHOOK_SECRET="${SWITCHBOARD_STRIPE_WEBHOOK_SECRET:-whsec_sandbox}"
-export SWITCHBOARD_SHOPIFY_API_KEY="${SWITCHBOARD_SHOPIFY_API_KEY:-shopify_sandbox_client}"
-export SWITCHBOARD_SHOPIFY_API_SECRET="${SWITCHBOARD_SHOPIFY_API_SECRET:-shopify_sandbox_secret}"
-export SWITCHBOARD_QUICKBOOKS_CLIENT_ID="${SWITCHBOARD_QUICKBOOKS_CLIENT_ID:-quickbooks_sandbox_client}"
-export SWITCHBOARD_QUICKBOOKS_CLIENT_SECRET="${SWITCHBOARD_QUICKBOOKS_CLIENT_SECRET:-quickbooks_sandbox_secret}"
-export SWITCHBOARD_QUICKBOOKS_WEBHOOK_VERIFIER="${SWITCHBOARD_QUICKBOOKS_WEBHOOK_VERIFIER:-quickbooks_sandbox_verifier}"
-export SWITCHBOARD_HUBSPOT_CLIENT_ID="${SWITCHBOARD_HUBSPOT_CLIENT_ID:-hubspot_sandbox_client}"
-export SWITCHBOARD_HUBSPOT_CLIENT_SECRET="${SWITCHBOARD_HUBSPOT_CLIENT_SECRET:-hubspot_sandbox_secret}"
-export SWITCHBOARD_PUBLIC_URL="${SWITCHBOARD_PUBLIC_URL:-http://$SWITCHBOARD_GATEWAY_ADDR}"
+# The sandbox's URL and app credentials (shared with the other scripts that start the platform).
+# shellcheck source=/dev/null
+source "$web/../scripts/sandbox-env.sh"
 export SWITCHBOARD_CONSOLE_DIR="$web/dist"
 # Short-lived access tokens, so the console rotates them (every 15 s) many times during the run.
 export SWITCHBOARD_ACCESS_TOKEN_TTL="${SWITCHBOARD_ACCESS_TOKEN_TTL:-30}"
