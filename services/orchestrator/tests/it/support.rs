@@ -330,44 +330,37 @@ impl Harness {
         self.store.cleanup().await;
     }
 
-    /// Connects the sandbox's demo Stripe account for `caller`'s tenant and syncs it to the end.
-    pub async fn connect_stripe(&self, caller: Caller) -> cpb::Connection {
+    /// Connects `provider` for `caller`'s tenant with an API key (at `account`, where the provider needs one) and
+    /// syncs it to the end.
+    async fn connect_with_key(&self, caller: Caller, provider: &str, account: &str, secret: &str) -> cpb::Connection {
         let request = cpb::CreateConnectionRequest {
-            connection: Some(cpb::Connection { provider: "stripe".into(), ..Default::default() }),
-            credentials: Some(cpb::Credentials { secret: switchboard_sandbox::DEMO_STRIPE_KEY.into() }),
+            connection: Some(cpb::Connection {
+                provider: provider.into(),
+                account: account.into(),
+                ..Default::default()
+            }),
+            credentials: Some(cpb::Credentials { secret: secret.into() }),
         };
         let connection =
             self.connectors.create_connection(caller.request(request)).await.unwrap().into_inner().connection.unwrap();
         self.sync(caller, &connection.name).await;
         connection
+    }
+
+    /// Connects the sandbox's demo Stripe account for `caller`'s tenant and syncs it to the end.
+    pub async fn connect_stripe(&self, caller: Caller) -> cpb::Connection {
+        self.connect_with_key(caller, "stripe", "", switchboard_sandbox::DEMO_STRIPE_KEY).await
     }
 
     /// Connects the sandbox's demo shop with its Admin API token and syncs it to the end.
     pub async fn connect_shopify(&self, caller: Caller) -> cpb::Connection {
-        let request = cpb::CreateConnectionRequest {
-            connection: Some(cpb::Connection {
-                provider: "shopify".into(),
-                account: switchboard_sandbox::DEMO_SHOP.into(),
-                ..Default::default()
-            }),
-            credentials: Some(cpb::Credentials { secret: switchboard_sandbox::DEMO_SHOPIFY_TOKEN.into() }),
-        };
-        let connection =
-            self.connectors.create_connection(caller.request(request)).await.unwrap().into_inner().connection.unwrap();
-        self.sync(caller, &connection.name).await;
-        connection
+        let token = switchboard_sandbox::DEMO_SHOPIFY_TOKEN;
+        self.connect_with_key(caller, "shopify", switchboard_sandbox::DEMO_SHOP, token).await
     }
 
     /// Connects the sandbox's demo HubSpot portal with its private app token and syncs it to the end.
     pub async fn connect_hubspot(&self, caller: Caller) -> cpb::Connection {
-        let request = cpb::CreateConnectionRequest {
-            connection: Some(cpb::Connection { provider: "hubspot".into(), ..Default::default() }),
-            credentials: Some(cpb::Credentials { secret: switchboard_sandbox::DEMO_HUBSPOT_TOKEN.into() }),
-        };
-        let connection =
-            self.connectors.create_connection(caller.request(request)).await.unwrap().into_inner().connection.unwrap();
-        self.sync(caller, &connection.name).await;
-        connection
+        self.connect_with_key(caller, "hubspot", "", switchboard_sandbox::DEMO_HUBSPOT_TOKEN).await
     }
 
     /// Connects the sandbox's demo QuickBooks company through OAuth (its authorization page approves at once), as
