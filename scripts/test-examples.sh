@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The client examples (examples/) against a live platform, started here and stopped on exit, so that they cannot rot
-# (part of `make test`): the curl walk-through of the REST API, the Python gRPC client and the TypeScript client.
+# (part of `make test`): the curl walk-through of the REST API, the Python gRPC client and the TypeScript client; then
+# the official MCP conformance suite against the gateway's MCP endpoint (/mcp, Streamable HTTP, with the owner's
+# access token; scripts/mcp-conformance.sh). The suite has no stdio transport, so `switchboard mcp` on stdio is not
+# run through it.
 #
 #   SWITCHBOARD_BIN=/path/to/dir scripts/test-examples.sh
 #
@@ -8,10 +11,10 @@
 # ${CARGO_TARGET_DIR:-~/.cache/switchboard-target}/debug; this script does not build them). Like web/scripts/e2e.sh, it
 # starts the sandbox and `switchboard up` in a fresh temporary data dir on free ports, with the same settings as
 # scripts/run.sh, runs `switchboard demo`, adds a viewer user and waits for the demo's first syncs. Meanwhile it
-# prepares the clients with their pinned dependencies: a venv in examples/python/.venv (pip, PyPI) and
-# examples/typescript/node_modules (npm ci), stubs generated from proto/ (grpcio-tools, the pinned buf). Then it runs
-# each example, all of them even when one fails, and exits non-zero when any did. EXAMPLES_KEEP=1 keeps the data dir
-# and the logs.
+# prepares the clients with their pinned dependencies: a venv in examples/python/.venv (pip, PyPI),
+# examples/typescript/node_modules and tools/mcp-conformance/node_modules (npm ci), stubs generated from proto/
+# (grpcio-tools, the pinned buf). Then it runs each example and the MCP suite, all of them even when one fails, and
+# exits non-zero when any did. EXAMPLES_KEEP=1 keeps the data dir and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -90,6 +93,11 @@ if [[ ! -d "$ts/node_modules" || "$ts/package-lock.json" -nt "$ts/node_modules" 
 fi
 npm run --prefix "$ts" --silent gen
 npm run --prefix "$ts" --silent typecheck
+mcp=tools/mcp-conformance
+if [[ ! -d "$mcp/node_modules" || "$mcp/package-lock.json" -nt "$mcp/node_modules" ]]; then
+  npm ci --prefix "$mcp" --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$mcp/node_modules"
+fi
 
 for _ in $(seq 1 240); do
   if "$bin/switchboard" health >/dev/null 2>&1; then break; fi
@@ -137,6 +145,7 @@ run curl examples/curl/walkthrough.sh
 run python "$py/.venv/bin/python" "$py/client.py"
 run typescript env SWITCHBOARD_VIEWER_EMAIL=viewer@demo.example SWITCHBOARD_VIEWER_PASSWORD=viewer-password-1 \
   npm start --prefix "$ts" --silent
+run mcp-http scripts/mcp-conformance.sh http "$SWITCHBOARD_URL/mcp" "$token"
 
 echo
 echo "examples: ran in $((SECONDS - started)) s"
