@@ -47,3 +47,36 @@ pub fn channel_with_config(
     });
     Ok(endpoint.connect_with_connector_lazy(connect))
 }
+
+/// A lazily connecting channel to a public URL outside the mesh: `https://host[:port]` verified against the public
+/// roots ([`crate::tls::public_client_config`]), or plain `http://` (loopback and development).
+pub fn public_channel(url: &str) -> Result<Channel, MeshError> {
+    let uri: http::Uri = url.parse().map_err(|_| MeshError::Endpoint(url.to_owned()))?;
+    let host = uri.host().ok_or_else(|| MeshError::Endpoint(url.to_owned()))?.to_owned();
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|_| MeshError::Endpoint(url.to_owned()))?
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20));
+    match uri.scheme_str() {
+        Some("http") => Ok(endpoint.connect_lazy()),
+        Some("https") => {
+            let connector = TlsConnector::from(crate::tls::public_client_config()?);
+            let server_name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+                .map_err(|_| MeshError::Endpoint(url.to_owned()))?;
+            let connect = tower::service_fn(move |uri: http::Uri| {
+                let (connector, server_name) = (connector.clone(), server_name.clone());
+                async move {
+                    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+                    let tcp = TcpStream::connect((host, uri.port_u16().unwrap_or(443))).await?;
+                    tcp.set_nodelay(true)?;
+                    let tls = connector.connect(server_name, tcp).await?;
+                    Ok::<_, std::io::Error>(TokioIo::new(tls))
+                }
+            });
+            Ok(endpoint.connect_with_connector_lazy(connect))
+        }
+        _ => Err(MeshError::Endpoint(format!("{url}: expected an http:// or https:// URL"))),
+    }
+}

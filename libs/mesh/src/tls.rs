@@ -66,6 +66,19 @@ pub fn mesh_client_config(creds: &MeshCredentials, server: &Identity) -> Result<
     Ok(Arc::new(config))
 }
 
+/// TLS for a client of a public HTTPS endpoint (the gateway as `switchboard mcp` reaches it): the server verified
+/// against the Mozilla root set (webpki-roots, so no system CA bundle is needed), HTTP/2.
+pub fn public_client_config() -> Result<Arc<ClientConfig>, MeshError> {
+    let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// webpki's chain and name checks, plus the SPIFFE identity check.
 #[derive(Debug)]
 struct SpiffeServerVerifier {

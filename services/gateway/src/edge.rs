@@ -82,6 +82,8 @@ pub(crate) struct EdgeLayer {
     pub(crate) metrics: switchboard_telemetry::Metrics,
     /// Whether the web console's files are served (see `crate::console`): its paths are then public documents.
     pub(crate) console: bool,
+    /// The `WWW-Authenticate` of a 401 from `/mcp`, naming its protected-resource metadata.
+    pub(crate) mcp_challenge: Option<http::HeaderValue>,
 }
 
 impl<S> tower_layer::Layer<S> for EdgeLayer {
@@ -111,9 +113,9 @@ pub(crate) fn is_grpc_path(path: &str) -> bool {
     }
 }
 
-/// Paths served to anyone over plain HTTP: the JWKS and the API description.
+/// Paths served to anyone over plain HTTP: the JWKS, the API description and the MCP endpoint's resource metadata.
 fn is_public_document(path: &str) -> bool {
-    matches!(path, "/.well-known/jwks.json" | "/openapi.json")
+    matches!(path, "/.well-known/jwks.json" | "/openapi.json") || crate::mcp::METADATA_PATHS.contains(&path)
 }
 
 /// What the public port demands of a call to one RPC.
@@ -131,6 +133,13 @@ struct Rule {
 
 /// Health probes: anonymous, tiny.
 const HEALTH: Rule = Rule { anonymous: true, min_role: Role::Viewer, max_request_bytes: 1024, single_message: true };
+/// The MCP endpoint: any signed-in user (each tool's own RPC checks more); one JSON-RPC message per POST.
+const MCP: Rule = Rule {
+    anonymous: false,
+    min_role: Role::Viewer,
+    max_request_bytes: switchboard_mcp::MAX_REQUEST_BYTES,
+    single_message: true,
+};
 /// Reflection (grpcurl): any signed-in user; a bidirectional stream of small requests.
 const REFLECTION: Rule =
     Rule { anonymous: false, min_role: Role::Viewer, max_request_bytes: 16 * 1024, single_message: false };
@@ -140,6 +149,9 @@ impl EdgeLayer {
     fn rule(&self, path: &str) -> Result<Rule, EdgeError> {
         if path.starts_with("/grpc.health.v1.Health/") {
             return Ok(HEALTH);
+        }
+        if path == crate::mcp::PATH {
+            return Ok(MCP);
         }
         if path.starts_with("/grpc.reflection.v1.ServerReflection/")
             || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
@@ -171,6 +183,7 @@ impl<S> Edge<S> {
     fn admit(&self, protocol: Protocol, request: &mut http::Request<Body>) -> Result<Admitted, EdgeError> {
         let path = request.uri().path();
         let rpc = match protocol {
+            _ if path == crate::mcp::PATH => path.to_owned(),
             Protocol::Grpc => path.to_owned(),
             Protocol::Rest => {
                 let method = request.method().clone();
@@ -228,9 +241,10 @@ where
             (Protocol::Grpc, None) => "grpc",
         };
         let metrics = self.layer.metrics.clone();
+        let challenge = self.layer.mcp_challenge.clone().filter(|_| request.uri().path() == crate::mcp::PATH);
         let refuse = |request: &http::Request<Body>, error: EdgeError| {
             let context = RequestContext::from_untrusted_headers(request.headers());
-            let response = with_request_id(respond(protocol, &error), &context);
+            let response = with_request_id(with_challenge(respond(protocol, &error), challenge.as_ref()), &context);
             access_log(&context, request.method(), request.uri().path(), None, &response, started);
             record(&metrics, None, label, &response, started);
             Box::pin(std::future::ready(Ok(response))) as Self::Future
@@ -284,7 +298,7 @@ where
                     record(&layer.metrics, rpc.as_deref(), label, &response, started);
                     response
                 };
-                let refused = |error: EdgeError| finish(respond(protocol, &error));
+                let refused = |error: EdgeError| finish(with_challenge(respond(protocol, &error), challenge.as_ref()));
                 if let Some(caller) = &caller {
                     match layer.revocations.standing(caller).await {
                         Standing::Valid => {}
@@ -300,7 +314,14 @@ where
                     (None, true) => crate::ratelimit::CONSOLE_FILES,
                     (None, false) => &path,
                 };
-                let allowance = match layer.limiter.check(caller.as_ref(), client, limited_path).await {
+                // The MCP server's own calls were counted once, as the `/mcp` request that made them.
+                let in_process = request.extensions().get::<crate::mcp::InProcess>().is_some();
+                let verdict = if in_process {
+                    Verdict::Pass(None)
+                } else {
+                    layer.limiter.check(caller.as_ref(), client, limited_path).await
+                };
+                let allowance = match verdict {
                     Verdict::Pass(allowance) => allowance,
                     Verdict::Refuse { error, headers } => {
                         let mut response = respond(protocol, &error);
@@ -467,4 +488,14 @@ fn access_log(
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );
+}
+
+/// A 401 from `/mcp` names the protected-resource metadata, so that an MCP client can find where to sign in.
+fn with_challenge(mut response: Response, challenge: Option<&http::HeaderValue>) -> Response {
+    if let Some(challenge) = challenge
+        && response.status() == http::StatusCode::UNAUTHORIZED
+    {
+        response.headers_mut().insert(http::header::WWW_AUTHENTICATE, challenge.clone());
+    }
+    response
 }

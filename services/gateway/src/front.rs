@@ -46,7 +46,7 @@ pub const MAX_HEADERS: usize = 100;
 /// A client must finish sending its request headers within this.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-type HttpService = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+pub(crate) type HttpService = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
 /// What one connection is doing: requests in flight, and since when nothing has been.
 #[derive(Clone)]

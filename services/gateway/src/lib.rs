@@ -22,6 +22,7 @@
 //!   headers, for the connectors service to verify the signature.
 //!
 //! - `/openapi.json`: the OpenAPI 3.1 document of the REST routes (checked in as `services/gateway/openapi.json`).
+//! - `mcp`: `/mcp`, the MCP server for assistants (Streamable HTTP), and its protected-resource metadata.
 //!
 //! - `ratelimit`: GCRA limits per tenant, user and anonymous client (webhooks in an allowance of their own),
 //!   in-process or in Redis.
@@ -40,6 +41,7 @@ mod edge;
 mod error;
 mod front;
 mod grpc_frame;
+mod mcp;
 pub mod passwords;
 mod ratelimit;
 mod reflection;
@@ -141,6 +143,9 @@ pub struct GatewayConfig {
     pub metrics: switchboard_telemetry::Metrics,
     /// The web console's built files (`web/dist`), served at `/`; no console when `None`.
     pub console_dir: Option<std::path::PathBuf>,
+    /// The gateway's public origin as clients reach it (`SWITCHBOARD_PUBLIC_URL`): the MCP endpoint's resource name,
+    /// the `Host` and `Origin` it accepts besides the listen address, and the console links its tools give.
+    pub public_url: String,
 }
 
 /// What the public port allows each client, beyond what every RPC's access rule says.
@@ -176,6 +181,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("cache", &self.cache.name())
             .field("trusted_proxies", &self.trusted_proxies)
             .field("public_limits", &self.public_limits)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -282,9 +288,16 @@ pub async fn serve_with(
             }
         })
     };
+    let public_url = config.public_url.trim_end_matches('/').to_owned();
+    let late_app = mcp::LateApp::default();
+    let mcp_service = mcp::service(&late_app, &public_url, listeners.public.local_addr().ok(), &config.cors_origins);
+    let resource_metadata = document(&mcp::metadata(&public_url))?;
     let router = grpc
         .route("/openapi.json", serve_document(openapi))
         .route("/.well-known/jwks.json", serve_document(jwks))
+        .route(mcp::METADATA_PATHS[0], serve_document(resource_metadata.clone()))
+        .route(mcp::METADATA_PATHS[1], serve_document(resource_metadata))
+        .route(mcp::PATH, axum::routing::any_service(mcp_service))
         .fallback(move |request: http::Request<axum::body::Body>| {
             let (console, rest) = (console.clone(), rest.clone());
             async move {
@@ -312,8 +325,10 @@ pub async fn serve_with(
         anonymous_stream_lifetime: config.public_limits.anonymous_stream_lifetime,
         metrics: config.metrics.clone(),
         console: serves_console,
+        mcp_challenge: mcp::challenge(&public_url),
     };
     let app = front::app(router, edge, &config.cors_origins);
+    late_app.set(app.clone());
     let transport = config.public_tls.map_or(Transport::Plaintext, Transport::Tls);
     let public_limits = Limits {
         max_connections: config.public_limits.max_connections,

@@ -115,6 +115,16 @@ pub(crate) struct NewRun {
     pub(crate) question: String,
     pub(crate) allowed_connections: Vec<String>,
     pub(crate) previous_run: String,
+    /// The one action to run instead of a plan (`AskRequest.action`).
+    pub(crate) action: Option<DirectAction>,
+}
+
+/// A catalog action a client asked to run as the run's only step.
+#[derive(Debug, Clone)]
+pub(crate) struct DirectAction {
+    pub(crate) action: String,
+    pub(crate) connection: String,
+    pub(crate) input: Value,
 }
 
 fn terminal_run(status: i32) -> bool {
@@ -250,9 +260,25 @@ impl Engine {
         if let Some(refusal) = crate::usage::budget_refusal(&self.store, tenant, &settings, now).await? {
             return Err(OrchestratorError::ResourceExhausted(refusal));
         }
-        let fallback = self.planner.router_fallback();
-        let routed =
-            self.router.get().await?.route(&request.question, fallback.as_deref().map(|f| (f, tenant))).await?;
+        // A direct action is checked before anything is written (a bad one is refused, not a failed run) and needs
+        // neither the router nor the planner.
+        let (routed, direct) = match &request.action {
+            Some(action) => {
+                let routed = Routed {
+                    intent: Intent::Action,
+                    confidence: 1.0,
+                    runner_up: Intent::Action,
+                    runner_up_confidence: 0.0,
+                    by_model: false,
+                };
+                (routed, Some(self.direct_plan(context, action).await?))
+            }
+            None => {
+                let fallback = self.planner.router_fallback();
+                let router = self.router.get().await?;
+                (router.route(&request.question, fallback.as_deref().map(|f| (f, tenant))).await?, None)
+            }
+        };
         let id = uuid::Uuid::now_v7().to_string();
         let row = RunRow {
             tenant_id: String::new(),
@@ -286,13 +312,18 @@ impl Engine {
             )));
         }
         repo.insert_run(row.clone()).await?;
-        let started = repo
-            .append_event(
+        let mut events = vec![
+            repo.append_event(
                 &id,
                 event(&id, Event::RunStarted(pb::RunStarted { run: Some(convert::run_message(&row, &[], true)) })),
                 now,
             )
-            .await?;
+            .await?,
+        ];
+        let mut row = row;
+        if let Some(plan) = direct {
+            events.push(self.record_plan(&repo, &mut row, &plan, Usage::default(), None, now).await?);
+        }
         self.audit(
             &scope,
             context,
@@ -305,9 +336,67 @@ impl Engine {
         )
         .await?;
         scope.commit().await?;
-        self.hub.publish(&id, &[started]);
-        self.spawn_driver(tenant, id.clone(), routed, Some(row));
+        self.hub.publish(&id, &events);
+        // A planned direct action has steps the driver reads itself.
+        let created = (row.status == RunStatus::Planning as i32).then_some(row);
+        self.spawn_driver(tenant, id.clone(), routed, created);
         Ok(id)
+    }
+
+    /// The one-step plan of a direct action, checked like a planner's: the action must be in the tenant's catalog,
+    /// the connection active and of the action's provider, the input shaped as the action asks.
+    async fn direct_plan(
+        &self,
+        context: &RequestContext,
+        action: &DirectAction,
+    ) -> Result<PlanDraft, OrchestratorError> {
+        let unavailable = |what: &str, e: ToolError| OrchestratorError::Unavailable(format!("{what} unavailable: {e}"));
+        let tools = self.tools.catalog(context).await.map_err(|e| unavailable("the tool catalog is", e))?;
+        let connections: Vec<UsableConnection> = self
+            .tools
+            .connections(context)
+            .await
+            .map_err(|e| unavailable("the connections are", e))?
+            .into_iter()
+            .filter(|c| c.status == switchboard_proto::connectors::v1::ConnectionStatus::Active as i32)
+            .map(|c| UsableConnection { name: c.name, provider: c.provider })
+            .collect();
+        let description = tools
+            .iter()
+            .find(|t| t.name == action.action)
+            .map(|t| t.description.clone())
+            .unwrap_or_else(|| action.action.clone());
+        let mut plan = PlanDraft {
+            summary: format!("Run {} on {}", action.action, action.connection),
+            steps: vec![plan::PlannedStep {
+                id: "1".into(),
+                description,
+                tool: action.action.clone(),
+                connection: action.connection.clone(),
+                input: action.input.clone(),
+                needs_approval: false,
+                depends_on: Vec::new(),
+            }],
+        };
+        plan::check(&mut plan, &tools, &connections)
+            .map_err(|e| OrchestratorError::InvalidArgument(format!("action: {e}")))?;
+        // The input against the action's schema, by the connectors (the one validator of it), before any run exists.
+        let key = uuid::Uuid::now_v7().to_string();
+        let call = ToolCall {
+            tool: &action.action,
+            connection: &action.connection,
+            input: &action.input,
+            idempotency_key: &key,
+            approved_step: "",
+        };
+        self.tools.validate(context, &call).await.map_err(|e| match tonic::Code::from(e.code) {
+            tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition => {
+                OrchestratorError::InvalidArgument(format!("action: {}", e.message))
+            }
+            tonic::Code::PermissionDenied => OrchestratorError::PermissionDenied(e.message),
+            _ => OrchestratorError::Unavailable(format!("action: cannot check the input now: {}", e.message)),
+        })?;
+        Ok(plan)
     }
 
     fn spawn_driver(self: &Arc<Self>, tenant: TenantId, run_id: String, routed: Routed, created: Option<RunRow>) {
@@ -471,13 +560,30 @@ impl Engine {
                 return Ok(());
             }
         };
+        let stored = self.record_plan(&repo, &mut row, &plan, usage, model, now).await?;
+        scope.commit().await?;
+        self.hub.publish(&run.id, &[stored]);
+        Ok(())
+    }
+
+    /// Writes a checked plan: its steps, the run now RUNNING, the usage that made it and the `plan` event (returned,
+    /// to publish after the commit).
+    async fn record_plan(
+        &self,
+        repo: &Repo<'_>,
+        row: &mut RunRow,
+        plan: &PlanDraft,
+        usage: Usage,
+        model: Option<String>,
+        now: i64,
+    ) -> Result<pb::AskResponse, OrchestratorError> {
         let rows: Vec<StepRow> = plan
             .steps
             .iter()
             .enumerate()
             .map(|(position, step)| StepRow {
                 tenant_id: String::new(),
-                run_id: run.id.clone(),
+                run_id: row.id.clone(),
                 id: step.id.clone(),
                 position: position as i32,
                 description: step.description.clone(),
@@ -509,13 +615,10 @@ impl Engine {
         }
         row.status = RunStatus::Running as i32;
         row.updated_at_us = now;
-        repo.save_run(&row).await?;
-        record_usage(&repo, usage, now).await?;
-        let plan_event = convert::plan_message(&row, &rows, true).unwrap_or_default();
-        let stored = repo.append_event(&run.id, event(&run.id, Event::Plan(plan_event)), now).await?;
-        scope.commit().await?;
-        self.hub.publish(&run.id, &[stored]);
-        Ok(())
+        repo.save_run(row).await?;
+        record_usage(repo, usage, now).await?;
+        let plan_event = convert::plan_message(row, &rows, true).unwrap_or_default();
+        Ok(repo.append_event(&row.id, event(&row.id, Event::Plan(plan_event)), now).await?)
     }
 
     /// The checked plan, or why there is none.

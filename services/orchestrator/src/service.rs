@@ -19,7 +19,7 @@ use crate::convert::{intent_message, run_message, step_message};
 use crate::error::OrchestratorError;
 use crate::planner::router::{Router, Routing};
 use crate::planner::{ModelPlanner, OfflinePlanner, Planner};
-use crate::runner::{Engine, NewRun, RunOptions};
+use crate::runner::{DirectAction, Engine, NewRun, RunOptions};
 use crate::storage::Repo;
 use crate::tools::{ConnectorsApi, Tools};
 use crate::usage::UsageRecorder;
@@ -209,9 +209,9 @@ impl OrchestratorService {
     ) -> Result<Pin<Box<dyn Stream<Item = Result<pb::AskResponse, Status>> + Send>>, OrchestratorError> {
         let tenant = context.require_tenant()?;
         if !request.run.is_empty() {
-            if !request.question.is_empty() {
+            if !request.question.is_empty() || request.action.is_some() {
                 return Err(OrchestratorError::InvalidArgument(
-                    "question: must be empty when re-attaching with run".into(),
+                    "question and action: must be empty when re-attaching with run".into(),
                 ));
             }
             if request.after_sequence < 0 {
@@ -226,10 +226,17 @@ impl OrchestratorService {
             }
             return Ok(self.follow(tenant, id, request.after_sequence));
         }
-        let question = request.question.trim();
-        if question.is_empty() {
-            return Err(OrchestratorError::InvalidArgument("question: required (or run, to re-attach)".into()));
-        }
+        let action = request.action.map(direct_action).transpose()?;
+        let question = match (request.question.trim(), &action) {
+            ("", None) => {
+                return Err(OrchestratorError::InvalidArgument(
+                    "question: required (or run, to re-attach, or action, to run one action)".into(),
+                ));
+            }
+            ("", Some(action)) => format!("Run {} on {}", action.action, action.connection),
+            (question, _) => question.to_owned(),
+        };
+        let question = question.as_str();
         if question.chars().count() > MAX_QUESTION_CHARS {
             return Err(OrchestratorError::InvalidArgument(format!(
                 "question: at most {MAX_QUESTION_CHARS} characters"
@@ -265,6 +272,7 @@ impl OrchestratorService {
             question: question.to_owned(),
             allowed_connections: request.allowed_connections,
             previous_run: request.previous_run,
+            action,
         };
         let id = self.engine.start(context, new).await?;
         Ok(self.follow(tenant, id, 0))
@@ -421,6 +429,25 @@ impl pb::orchestrator_service_server::OrchestratorService for OrchestratorServic
         let context = RequestContext::of(&request)?.clone();
         Ok(Response::new(self.route(&context, request.into_inner()).await?))
     }
+}
+
+/// `AskRequest.action` as the engine takes it; the shape is checked here, the rest against the catalog.
+fn direct_action(call: pb::ActionCall) -> Result<DirectAction, OrchestratorError> {
+    if call.action.trim().is_empty() {
+        return Err(OrchestratorError::InvalidArgument("action.action: required, such as stripe.refund.create".into()));
+    }
+    let connection_ok = call
+        .connection
+        .strip_prefix("connections/")
+        .is_some_and(|id| id.parse::<switchboard_types::ConnectionId>().is_ok());
+    if !connection_ok {
+        return Err(OrchestratorError::InvalidArgument(format!(
+            "action.connection: expected connections/{{uuid}}, got {:?}",
+            call.connection
+        )));
+    }
+    let input = call.input.as_ref().map(crate::convert::struct_to_json).unwrap_or_else(|| serde_json::json!({}));
+    Ok(DirectAction { action: call.action.trim().to_owned(), connection: call.connection, input })
 }
 
 #[cfg(test)]

@@ -5,7 +5,13 @@
 //! (b) gRPC through the gateway (JWT check, mTLS hop);
 //! (c) gRPC directly to the audit service over mTLS (the baseline).
 //!
-//! Rate limiting is on for (a) and (b), with a limit too high to refuse.
+//! and one read as an assistant makes it, against the same read over REST:
+//!
+//! (d) MCP `tools/call list_connections` over Streamable HTTP (`POST /mcp`: JWT check, the MCP server, the tool's
+//!     `ListConnections` through the public stack in process, mTLS hop to connectors);
+//! (e) REST `GET /v1/connections` through the gateway (the same RPC).
+//!
+//! Rate limiting is on for (a), (b), (d) and (e), with a limit too high to refuse.
 //!
 //! The gateway and the audit service run as separate `switchboard serve` processes, so the gateway's peak RSS
 //! (VmHWM) is its own.
@@ -130,6 +136,7 @@ async fn run() {
         ("SWITCHBOARD_GATEWAY_ADMIN_ADDR", format!("127.0.0.1:{admin}")),
         ("SWITCHBOARD_AUDIT_ADDR", format!("127.0.0.1:{audit}")),
         ("SWITCHBOARD_CONNECTORS_ADDR", format!("127.0.0.1:{}", free_port())),
+        ("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{gateway}")),
         ("SWITCHBOARD_ORCHESTRATOR_ADDR", format!("127.0.0.1:{}", free_port())),
         ("RUST_LOG", "warn".to_owned()),
         // Two processes on one machine: no metrics listener (metrics are still recorded).
@@ -163,9 +170,11 @@ async fn run() {
     let audit_process = spawn("audit");
     // The gateway opens the same SQLite file; give the audit service a moment to create and migrate it.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let connectors_process = spawn("connectors");
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let gateway_process = spawn("gateway");
     let gateway_pid = gateway_process.id();
-    let _processes = Processes(vec![audit_process, gateway_process]);
+    let _processes = Processes(vec![audit_process, connectors_process, gateway_process]);
 
     // Wait for the admin port, then bootstrap a tenant and a user and log in.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -273,6 +282,23 @@ async fn run() {
     })
     .await;
 
+    // (d) and (e): one HTTP/1.1 keep-alive connection per task, like (a).
+    let http1 = |name: &'static str, method: http::Method, path: &'static str, body: &'static str| {
+        let token = token.clone();
+        drive(name, move |_| {
+            let token = token.clone();
+            let (method, sender) = (method.clone(), Arc::new(tokio::sync::Mutex::new(None)));
+            move || {
+                let (token, method, sender) = (token.clone(), method.clone(), sender.clone());
+                async move { http1_call(gateway, &sender, method, path, &token, body).await }
+            }
+        })
+    };
+    let mcp_call =
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_connections","arguments":{}}}"#;
+    let mcp = http1("(d) MCP tools/call list_connections via /mcp", http::Method::POST, "/mcp", mcp_call).await;
+    let connections = http1("(e) REST GET /v1/connections via gateway", http::Method::GET, "/v1/connections", "").await;
+
     let rss = peak_rss_mib(gateway_pid);
     println!();
     println!(
@@ -299,4 +325,64 @@ async fn run() {
     }
     println!();
     println!("targets: (a)/(c) >= 0.45, (b)/(c) >= 0.5; gateway peak RSS (VmHWM) {rss:.1} MiB");
+    println!();
+    println!("| an assistant's read | requests/s | p50 ms | p99 ms | vs (e) |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in [&mcp, &connections] {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+            r.name,
+            r.rps(),
+            r.percentile(0.50),
+            r.percentile(0.99),
+            r.rps() / connections.rps()
+        );
+    }
+}
+
+type Sender = Arc<tokio::sync::Mutex<Option<hyper::client::conn::http1::SendRequest<String>>>>;
+
+/// One request on the task's keep-alive connection (opened on first use): whether it got a 200 whose body, for MCP,
+/// is a tool result rather than an error.
+async fn http1_call(
+    port: u16,
+    sender: &Sender,
+    method: http::Method,
+    path: &str,
+    token: &str,
+    body: &'static str,
+) -> bool {
+    let mut guard = sender.lock().await;
+    if guard.is_none() {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("tcp");
+        let (send, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await.expect("handshake");
+        tokio::spawn(conn);
+        *guard = Some(send);
+    }
+    let Some(send) = guard.as_mut() else { return false };
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", format!("127.0.0.1:{port}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body.to_owned())
+        .expect("request");
+    match send.send_request(request).await {
+        Ok(response) if response.status() == 200 => match response.into_body().collect().await {
+            Ok(bytes) => {
+                let bytes = bytes.to_bytes();
+                if !path.starts_with("/mcp") {
+                    return true;
+                }
+                let reply: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                reply["result"]["structuredContent"]["connections"].is_array() && reply["result"]["isError"] != true
+            }
+            Err(_) => false,
+        },
+        _ => false,
+    }
 }

@@ -74,6 +74,31 @@ pub enum Command {
     /// Ask the assistant a question, signed in through the gateway as a user: shows the plan, the steps and the
     /// answer as they stream, and asks before any step that changes something.
     Ask(AskArgs),
+    /// Serve MCP (Model Context Protocol) on stdin and stdout for an assistant such as Claude Desktop or Claude
+    /// Code: the command to put in its configuration. It uses the gateway's API as the person whose token it holds.
+    Mcp(McpArgs),
+}
+
+/// Where `switchboard mcp` reaches the platform, and as whom.
+#[derive(Clone, Args)]
+pub struct McpArgs {
+    /// The gateway's public URL (https:// verified against the public roots, or http:// on loopback).
+    #[arg(long, env = "SWITCHBOARD_URL", default_value = "http://127.0.0.1:8080")]
+    pub gateway_url: String,
+    /// An access token from the gateway's login (`POST /v1/auth:login`, `accessToken`).
+    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A refresh token from the gateway's login (`refreshToken`): the server then signs itself in, and refreshes
+    /// its access token before it expires, for as long as the session lives.
+    #[arg(long, env = "SWITCHBOARD_REFRESH_TOKEN", hide_env_values = true)]
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for McpArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the tokens.
+        f.debug_struct("McpArgs").field("gateway_url", &self.gateway_url).finish_non_exhaustive()
+    }
 }
 
 /// Who asks, and where.

@@ -3,7 +3,8 @@
 //! chosen by argument); `certs init` creates the development CA; `health` and `audit verify` are client
 //! commands that reach the mesh with the operator certificate; `tenant` and `user` administer tenants through the
 //! gateway's admin listener; `connectors` syncs with a progress bar and rotates the vault's key; `demo` seeds the
-//! demo tenant `make run` shows; `ask` asks the assistant as a signed-in user, through the gateway's REST API.
+//! demo tenant `make run` shows; `ask` asks the assistant as a signed-in user, through the gateway's REST API;
+//! `mcp` serves MCP on stdio for an assistant, through the gateway's gRPC API.
 //!
 //! The binary only parses the command line and runs the command; the platform is built by the library's
 //! [`switchboard::Platform`], the same wiring the tests use.
@@ -12,6 +13,7 @@ mod admin;
 mod ask;
 mod commands;
 mod connectors;
+mod mcp;
 
 use std::process::ExitCode;
 

@@ -500,6 +500,7 @@ impl Platform {
             },
             metrics: self.metrics.clone(),
             console_dir,
+            public_url: config.connectors.public_url.trim_end_matches('/').to_owned(),
             public_limits: PublicLimits {
                 max_connections: config.max_connections.max(1),
                 max_connections_per_client: config.max_connections_per_client.max(1),

@@ -159,6 +159,7 @@ impl Edge {
             revocation_on_cache_error: OnCacheError::Allow,
             metrics: switchboard_telemetry::Metrics::new(),
             console_dir: None,
+            public_url: format!("http://{addr}"),
         };
         let stop = shutdown.clone();
         tokio::spawn(async move {

@@ -266,3 +266,77 @@ async fn a_run_limited_to_one_connection_reads_only_that_one() {
     assert_ne!(first.name, second.name);
     h.stop().await;
 }
+
+/// A client that knows what to do (an assistant over MCP) asks for one action: it is checked before any run exists,
+/// then waits for approval like a planned refund and happens once approved.
+#[tokio::test]
+async fn a_direct_action_passes_the_same_checks_and_approval_gate() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let owner = Caller::owner();
+    let stripe = h.connect_stripe(owner).await;
+    let (_, charge) = customer_with_a_charge(&h, owner).await;
+    let call = |action: &str, connection: &str, input: serde_json::Value| pb::AskRequest {
+        action: Some(pb::ActionCall {
+            action: action.into(),
+            connection: connection.into(),
+            input: Some(json_struct(input)),
+        }),
+        ..Default::default()
+    };
+
+    // Refused before any run exists: an unknown action, a bad input, a connection that is not the tenant's.
+    let unknown = call("stripe.charge.teleport", &stripe.name, serde_json::json!({}));
+    let bad_input = call("stripe.refund.create", &stripe.name, serde_json::json!({"charge": 42}));
+    let foreign = call(
+        "stripe.refund.create",
+        "connections/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        serde_json::json!({"charge": charge}),
+    );
+    for request in [unknown, bad_input, foreign] {
+        let status = h.orchestrator.ask(owner.request(request)).await.err().expect("refused");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert!(status.message().starts_with("action: "), "{status:?}");
+    }
+    let runs = h.orchestrator.list_runs(owner.request(pb::ListRunsRequest::default())).await.unwrap().into_inner().runs;
+    assert!(runs.is_empty(), "a refused action leaves no run behind: {runs:?}");
+
+    let request = call("stripe.refund.create", &stripe.name, serde_json::json!({"charge": charge}));
+    let mut stream = crate::support::Stream(h.orchestrator.ask(owner.request(request)).await.unwrap().into_inner());
+    let events = stream.until(is_approval).await;
+    let Some(Event::ApprovalNeeded(needed)) = &events.last().unwrap().event else { unreachable!() };
+    assert_eq!((needed.tool.as_str(), needed.connection.as_str()), ("stripe.refund.create", stripe.name.as_str()));
+    let run = h.get_run(owner, &events[0].run).await;
+    assert_eq!(run.intent, pb::Intent::Action as i32);
+    assert_eq!(run.question, format!("Run stripe.refund.create on {}", stripe.name));
+    assert_eq!(h.refunds_made(), 0, "nothing happens before the approval");
+
+    assert_eq!(
+        approve(&h, owner.colleague(Role::Viewer), &needed.step).await.unwrap_err().code(),
+        tonic::Code::PermissionDenied
+    );
+    approve(&h, owner, &needed.step).await.unwrap();
+    let rest = h.attach(owner, &events[0].run, events.last().unwrap().sequence).await.rest().await;
+    assert!(rest.last().unwrap().event.as_ref().is_some_and(is_finished), "{rest:#?}");
+    assert_eq!(h.refunds_made(), 1);
+    assert_eq!(h.get_run(owner, &events[0].run).await.status, RunStatus::Succeeded as i32);
+    h.stop().await;
+}
+
+fn json_struct(value: serde_json::Value) -> prost_types::Struct {
+    fn convert(value: serde_json::Value) -> prost_types::Value {
+        use prost_types::value::Kind;
+        let kind = match value {
+            serde_json::Value::Null => Kind::NullValue(0),
+            serde_json::Value::Bool(b) => Kind::BoolValue(b),
+            serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap()),
+            serde_json::Value::String(s) => Kind::StringValue(s),
+            serde_json::Value::Array(items) => {
+                Kind::ListValue(prost_types::ListValue { values: items.into_iter().map(convert).collect() })
+            }
+            object @ serde_json::Value::Object(_) => Kind::StructValue(json_struct(object)),
+        };
+        prost_types::Value { kind: Some(kind) }
+    }
+    let serde_json::Value::Object(map) = value else { panic!("not an object: {value}") };
+    prost_types::Struct { fields: map.into_iter().map(|(k, v)| (k, convert(v))).collect() }
+}

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests and benchmarks fail loudly by design
 
+mod mcp;
 mod webhooks;
 
 use std::process::{Child, Command, Output, Stdio};

@@ -25,22 +25,22 @@ use tokio_util::sync::CancellationToken;
 /// The URL providers are told to call. HubSpot signs `{public_url}/v1/webhooks/hubspot`; the test platform binds
 /// its gateway port itself, after its flags are parsed, so the public URL is a name of its own here — as behind a
 /// load balancer, the signed URI comes from configuration, never from the request's `Host`.
-const PUBLIC_URL: &str = "https://hooks.switchboard.test";
+pub(crate) const PUBLIC_URL: &str = "https://hooks.switchboard.test";
 const TENANT: &str = "acme";
-const OWNER: &str = "owner@acme.example";
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const OWNER: &str = "owner@acme.example";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A platform wired to a sandbox, a tenant with an owner, and that owner's access token.
-struct Fixture {
-    platform: TestPlatform,
-    sandbox: SandboxHandle,
+pub(crate) struct Fixture {
+    pub(crate) platform: TestPlatform,
+    pub(crate) sandbox: SandboxHandle,
     stop_sandbox: CancellationToken,
-    http: reqwest::Client,
-    token: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: String,
 }
 
 /// A platform configured with the sandbox's URL and app secrets, plus `extra` flags.
-async fn start(extra: &[&str]) -> Fixture {
+pub(crate) async fn start(extra: &[&str]) -> Fixture {
     let stop_sandbox = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sandbox = Sandbox::start(listener, SandboxConfig::default(), stop_sandbox.clone()).await.unwrap();
@@ -123,7 +123,7 @@ impl Fixture {
     }
 
     /// A REST call as the tenant's owner: (status, JSON body).
-    async fn rest(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn rest(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut request =
             self.http.request(method, format!("http://{}{path}", self.platform.gateway_addr)).bearer_auth(&self.token);
         if let Some(body) = body {
@@ -135,7 +135,7 @@ impl Fixture {
     }
 
     /// Creates a connection over `POST /v1/connections`; returns its name.
-    async fn connect(&self, provider: &str, account: &str, secret: &str) -> String {
+    pub(crate) async fn connect(&self, provider: &str, account: &str, secret: &str) -> String {
         let body = json!({"connection": {"provider": provider, "account": account}, "credentials": {"secret": secret}});
         let (status, reply) = self.rest(reqwest::Method::POST, "/v1/connections", Some(body)).await;
         assert_eq!(status, 200, "{reply}");
@@ -166,7 +166,7 @@ impl Fixture {
         }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.platform.stop().await;
         self.stop_sandbox.cancel();
     }
