@@ -98,10 +98,22 @@ impl Api {
     }
 }
 
+/// Where a refresh token lives between sessions (`switchboard login`'s file). Read before each refresh, so that a
+/// rotation by another process (two assistants sharing one login) is picked up rather than replayed, which the
+/// gateway would take for theft and answer by ending the session; written after, so that the next session starts
+/// from the newest token.
+pub trait TokenStore: Send + Sync {
+    /// The stored refresh token, if any.
+    fn load(&self) -> Option<String>;
+    /// Stores the rotated refresh token.
+    fn save(&self, refresh_token: &str) -> Result<(), String>;
+}
+
 /// Access tokens from a refresh token, renewed a minute before they expire. The gateway rotates refresh tokens: each
-/// refresh answers a new one, kept here (the one given at start is then spent).
+/// refresh answers a new one, kept here and in the [`TokenStore`] (the one used is then spent).
 pub struct RefreshingToken {
     channel: Channel,
+    store: Option<std::sync::Arc<dyn TokenStore>>,
     state: tokio::sync::Mutex<RefreshState>,
 }
 
@@ -111,8 +123,8 @@ struct RefreshState {
 }
 
 impl RefreshingToken {
-    pub(crate) fn new(channel: Channel, refresh_token: String) -> Self {
-        Self { channel, state: tokio::sync::Mutex::new(RefreshState { refresh_token, access: None }) }
+    pub(crate) fn new(channel: Channel, refresh_token: String, store: Option<std::sync::Arc<dyn TokenStore>>) -> Self {
+        Self { channel, store, state: tokio::sync::Mutex::new(RefreshState { refresh_token, access: None }) }
     }
 
     /// A current access token.
@@ -124,11 +136,21 @@ impl RefreshingToken {
         {
             return Ok(token.clone());
         }
+        if let Some(stored) = self.store.as_ref().and_then(|s| s.load()) {
+            state.refresh_token = stored;
+        }
         let request = auth::RefreshRequest { refresh_token: state.refresh_token.clone() };
         let answer = auth::auth_service_client::AuthServiceClient::new(self.channel.clone())
             .refresh(request)
-            .await?
+            .await
+            .map_err(|status| match status.code() {
+                tonic::Code::Unauthenticated => McpError::SessionEnded(status.message().to_owned()),
+                _ => McpError::Rpc(status),
+            })?
             .into_inner();
+        if let Some(store) = &self.store {
+            store.save(&answer.refresh_token).map_err(McpError::Transport)?;
+        }
         let lifetime = std::time::Duration::from_secs(u64::try_from(answer.expires_in).unwrap_or(0));
         let renew_at = now + lifetime.saturating_sub(std::time::Duration::from_secs(60));
         state.refresh_token = answer.refresh_token;

@@ -13,6 +13,9 @@ pub enum McpError {
         "no access token: set SWITCHBOARD_TOKEN to a token from the gateway's login, or send Authorization: Bearer"
     )]
     NoToken,
+    /// The stored login's session is over (expired, logged out or revoked).
+    #[error("the session has ended ({0}): sign in again with `switchboard login`")]
+    SessionEnded(String),
     /// The tool is not in this caller's list.
     #[error("unknown tool {0:?}: list the tools again (actions depend on the tenant's connections and your role)")]
     UnknownTool(String),
@@ -55,7 +58,7 @@ impl From<McpError> for ErrorData {
         let message = error.to_string();
         match error {
             McpError::UnknownTool(_) | McpError::InvalidArguments(_) => ErrorData::invalid_params(message, None),
-            McpError::NoToken => ErrorData::invalid_request(message, None),
+            McpError::NoToken | McpError::SessionEnded(_) => ErrorData::invalid_request(message, None),
             McpError::Rpc(_) | McpError::Transport(_) => ErrorData::internal_error(message, None),
         }
     }

@@ -11,7 +11,8 @@
 //! approval gate: a write action becomes a one-step orchestrator run (`AskRequest.action`), which waits for a
 //! person's approval like a planned write, and the tool says so, with a link to the run in the console.
 //!
-//! Two transports: stdio ([`serve_stdio`], behind `switchboard mcp`), with one token for the whole session, and
+//! Two transports: stdio ([`serve_stdio`], behind `switchboard mcp`), with one person's credentials for the whole
+//! session (an access token, or a refresh token that renews them and is kept in a [`TokenStore`]), and
 //! Streamable HTTP ([`http_service`], `/mcp` on the gateway), stateless (any replica answers any request), with each
 //! request's own bearer token.
 
@@ -31,7 +32,7 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 
-pub use api::{Channel, ChannelError, RefreshingToken};
+pub use api::{Channel, ChannelError, RefreshingToken, TokenStore};
 pub use error::McpError;
 
 /// Largest JSON-RPC message accepted over HTTP (tool inputs are small; the catalog's largest is far below this).
@@ -50,16 +51,17 @@ const PROTOCOL_VERSIONS: &[ProtocolVersion] = &[
 pub enum Credentials {
     /// One access token for the session (stdio: `SWITCHBOARD_TOKEN`), until it expires.
     Token(String),
-    /// A refresh token (stdio: `SWITCHBOARD_REFRESH_TOKEN`): access tokens are fetched and renewed with it.
+    /// A refresh token (stdio: the login `switchboard login` stored): access tokens are fetched and renewed with it.
     Refreshing(Arc<RefreshingToken>),
     /// The `Authorization` header of each HTTP request (the gateway has checked it before the request got here).
     FromRequest,
 }
 
 impl Credentials {
-    /// Credentials that sign in with `refresh_token` through `channel`, and renew themselves.
-    pub fn refreshing(channel: Channel, refresh_token: String) -> Self {
-        Self::Refreshing(Arc::new(RefreshingToken::new(channel, refresh_token)))
+    /// Credentials that sign in with `refresh_token` through `channel` and renew themselves, keeping each rotated
+    /// refresh token in `store`.
+    pub fn refreshing(channel: Channel, refresh_token: String, store: Option<Arc<dyn TokenStore>>) -> Self {
+        Self::Refreshing(Arc::new(RefreshingToken::new(channel, refresh_token, store)))
     }
 }
 

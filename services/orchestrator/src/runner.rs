@@ -255,11 +255,7 @@ impl Engine {
         request: NewRun,
     ) -> Result<String, OrchestratorError> {
         let tenant = context.require_tenant()?;
-        let settings = settings::load(&self.store, tenant).await?;
         let now = now_unix_micros();
-        if let Some(refusal) = crate::usage::budget_refusal(&self.store, tenant, &settings, now).await? {
-            return Err(OrchestratorError::ResourceExhausted(refusal));
-        }
         // A direct action is checked before anything is written (a bad one is refused, not a failed run) and needs
         // neither the router nor the planner.
         let (routed, direct) = match &request.action {
@@ -301,8 +297,14 @@ impl Engine {
             updated_at_us: now,
             ended_at_us: None,
         };
+        // One transaction: the tenant's limits are read where the run is written (a model the router consulted checked
+        // the budget itself).
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
+        let settings = settings::read(&repo, tenant).await?;
+        if let Some(refusal) = crate::usage::budget_refusal(&repo, &settings, now).await? {
+            return Err(OrchestratorError::ResourceExhausted(refusal));
+        }
         // The rate limit counts in the database, so every replica sees every run.
         let recent = repo.runs_created_since(now - 60_000_000).await?;
         if recent >= u64::from(settings.runs_per_minute) {
@@ -322,7 +324,7 @@ impl Engine {
         ];
         let mut row = row;
         if let Some(plan) = direct {
-            events.push(self.record_plan(&repo, &mut row, &plan, Usage::default(), None, now).await?);
+            events.push(self.record_plan(&repo, &mut row, &plan, Usage::default(), None, now).await?.0);
         }
         self.audit(
             &scope,
@@ -338,7 +340,7 @@ impl Engine {
         scope.commit().await?;
         self.hub.publish(&id, &events);
         // A planned direct action has steps the driver reads itself.
-        let created = (row.status == RunStatus::Planning as i32).then_some(row);
+        let created = (row.status == RunStatus::Planning as i32).then_some((row, Vec::new()));
         self.spawn_driver(tenant, id.clone(), routed, created);
         Ok(id)
     }
@@ -399,7 +401,13 @@ impl Engine {
         Ok(plan)
     }
 
-    fn spawn_driver(self: &Arc<Self>, tenant: TenantId, run_id: String, routed: Routed, created: Option<RunRow>) {
+    fn spawn_driver(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        run_id: String,
+        routed: Routed,
+        created: Option<(RunRow, Vec<StepRow>)>,
+    ) {
         let engine = self.clone();
         self.drivers.spawn(async move {
             if let Err(e) = engine.drive(tenant, &run_id, routed, created).await {
@@ -429,15 +437,17 @@ impl Engine {
     // === the driver ===
 
     /// Drives a run to its end. `created` is the run as [`Engine::start`] just wrote it (saving the first read);
-    /// `None` for a run resumed after a restart.
+    /// `None` for a run resumed after a restart. Each write returns the state it committed, so that the next turn
+    /// of the loop starts from it rather than reading it back; after a wait, the loop reads the store.
     async fn drive(
         self: &Arc<Self>,
         tenant: TenantId,
         run_id: &str,
         routed: Routed,
-        mut created: Option<RunRow>,
+        created: Option<(RunRow, Vec<StepRow>)>,
     ) -> Result<(), OrchestratorError> {
         let resumed = created.is_none();
+        let mut known = created;
         let wake = self.hub.waker(run_id);
         let mut running: JoinSet<(String, Result<crate::tools::ToolOutput, ToolError>)> = JoinSet::new();
         let mut in_flight: HashSet<String> = HashSet::new();
@@ -445,8 +455,8 @@ impl Engine {
             if self.stop.is_cancelled() {
                 return Ok(());
             }
-            let (run, steps) = match created.take() {
-                Some(run) => (run, Vec::new()),
+            let (run, steps) = match known.take() {
+                Some(state) => state,
                 None => self.load(tenant, run_id).await?,
             };
             if terminal_run(run.status) {
@@ -454,7 +464,7 @@ impl Engine {
             }
             let context = Self::run_context(tenant, &run);
             if run.status == RunStatus::Planning as i32 {
-                self.plan(tenant, &context, &run, routed).await?;
+                known = self.plan(tenant, &context, &run, routed).await?;
                 continue;
             }
             // The settings matter only to a write step that may be auto-approved: read only then.
@@ -512,7 +522,7 @@ impl Engine {
                         in_flight.remove(&id);
                         results.push((id, result));
                     }
-                    self.record(tenant, run_id, results).await?;
+                    known = self.record(tenant, run_id, results).await?;
                 }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
@@ -531,25 +541,25 @@ impl Engine {
     }
 
     /// Plans the run: the tools and connections it may use, the planner's plan, the check; then the steps and the
-    /// `plan` event, or the run fails with the reason.
+    /// `plan` event, or the run fails with the reason. Returns the run and steps as committed, when it planned.
     async fn plan(
         &self,
         tenant: TenantId,
         context: &RequestContext,
         run: &RunRow,
         routed: Routed,
-    ) -> Result<(), OrchestratorError> {
+    ) -> Result<Option<(RunRow, Vec<StepRow>)>, OrchestratorError> {
         let planned = tokio::select! {
             planned = self.draft(context, run, routed) => planned,
             // Stopping: nothing is written; the run is still PLANNING and is planned on the next start.
-            _ = self.stop.cancelled() => return Ok(()),
+            _ = self.stop.cancelled() => return Ok(None),
         };
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
-        let Some(mut row) = repo.lock_run(&run.id).await? else { return Ok(()) };
+        let Some(mut row) = repo.lock_run(&run.id).await? else { return Ok(None) };
         if row.status != RunStatus::Planning as i32 {
-            return Ok(());
+            return Ok(None);
         }
         let (plan, usage, model) = match planned {
             Ok(planned) => planned,
@@ -557,13 +567,13 @@ impl Engine {
                 let events = self.fail_run(&scope, &mut row, error.code, &error.message, now).await?;
                 scope.commit().await?;
                 self.hub.publish(&run.id, &events);
-                return Ok(());
+                return Ok(None);
             }
         };
-        let stored = self.record_plan(&repo, &mut row, &plan, usage, model, now).await?;
+        let (stored, steps) = self.record_plan(&repo, &mut row, &plan, usage, model, now).await?;
         scope.commit().await?;
         self.hub.publish(&run.id, &[stored]);
-        Ok(())
+        Ok(Some((row, steps)))
     }
 
     /// Writes a checked plan: its steps, the run now RUNNING, the usage that made it and the `plan` event (returned,
@@ -576,7 +586,7 @@ impl Engine {
         usage: Usage,
         model: Option<String>,
         now: i64,
-    ) -> Result<pb::AskResponse, OrchestratorError> {
+    ) -> Result<(pb::AskResponse, Vec<StepRow>), OrchestratorError> {
         let rows: Vec<StepRow> = plan
             .steps
             .iter()
@@ -618,7 +628,8 @@ impl Engine {
         repo.save_run(row).await?;
         record_usage(repo, usage, now).await?;
         let plan_event = convert::plan_message(row, &rows, true).unwrap_or_default();
-        Ok(repo.append_event(&row.id, event(&row.id, Event::Plan(plan_event)), now).await?)
+        let stored = repo.append_event(&row.id, event(&row.id, Event::Plan(plan_event)), now).await?;
+        Ok((stored, rows))
     }
 
     /// The checked plan, or why there is none.
@@ -744,14 +755,14 @@ impl Engine {
         if terminal_run(run.status) {
             return Ok((Vec::new(), None));
         }
-        let steps = repo.steps(run_id).await?;
+        let mut steps = repo.steps(run_id).await?;
         let mut events = Vec::new();
         let mut started = Vec::new();
         for step_move in moves {
             let id = match &step_move {
                 Move::Skip { id, .. } | Move::Fail { id, .. } | Move::Await { id, .. } | Move::Start { id, .. } => id,
             };
-            let Some(mut step) = steps.iter().find(|s| &s.id == id).cloned() else { continue };
+            let Some(step) = steps.iter_mut().find(|s| &s.id == id) else { continue };
             let name = step_name(run_id, &step.id);
             match step_move {
                 Move::Skip { why, .. } if step.status == StepStatus::Pending as i32 => {
@@ -759,8 +770,8 @@ impl Engine {
                     step.error_code = tonic::Code::FailedPrecondition as i32;
                     step.error_message = format!("skipped: {why}");
                     step.ended_at_us = Some(now);
-                    repo.save_step(&step).await?;
-                    events.push(finished_event(run_id, &step));
+                    repo.save_step(step).await?;
+                    events.push(finished_event(run_id, step));
                 }
                 Move::Fail { error, input, .. } if step.status == StepStatus::Pending as i32 => {
                     step.input = input.map(|i| i.to_string());
@@ -768,13 +779,13 @@ impl Engine {
                     step.error_code = error.code;
                     step.error_message = error.message;
                     step.ended_at_us = Some(now);
-                    repo.save_step(&step).await?;
-                    events.push(finished_event(run_id, &step));
+                    repo.save_step(step).await?;
+                    events.push(finished_event(run_id, step));
                 }
                 Move::Await { input, .. } if step.status == StepStatus::Pending as i32 && !step.approved => {
                     step.input = Some(input.to_string());
                     step.status = StepStatus::AwaitingApproval as i32;
-                    repo.save_step(&step).await?;
+                    repo.save_step(step).await?;
                     events.push(event(
                         run_id,
                         Event::ApprovalNeeded(pb::ApprovalNeeded {
@@ -804,7 +815,7 @@ impl Engine {
                     step.input = Some(input.to_string());
                     step.status = StepStatus::Running as i32;
                     step.started_at_us = step.started_at_us.or(Some(now));
-                    repo.save_step(&step).await?;
+                    repo.save_step(step).await?;
                     if !resumed {
                         events.push(event(
                             run_id,
@@ -831,7 +842,7 @@ impl Engine {
                 _ => {}
             }
         }
-        let steps = repo.steps(run_id).await?;
+        // The steps as saved above: the moves changed them in place.
         let awaiting = steps.iter().any(|s| s.status == StepStatus::AwaitingApproval as i32);
         let status = if awaiting { RunStatus::AwaitingApproval } else { RunStatus::Running } as i32;
         if status != run.status {
@@ -846,24 +857,25 @@ impl Engine {
         Ok((started, Some((run, steps))))
     }
 
-    /// Records a step's result, if the step is still running (a cancelled run drops it).
+    /// Records a step's result, if the step is still running (a cancelled run drops it). Returns the run and steps as
+    /// committed.
     async fn record(
         &self,
         tenant: TenantId,
         run_id: &str,
         results: Vec<(String, Result<crate::tools::ToolOutput, ToolError>)>,
-    ) -> Result<(), OrchestratorError> {
+    ) -> Result<Option<(RunRow, Vec<StepRow>)>, OrchestratorError> {
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
-        let Some(run) = repo.lock_run(run_id).await? else { return Ok(()) };
+        let Some(run) = repo.lock_run(run_id).await? else { return Ok(None) };
         if terminal_run(run.status) {
-            return Ok(());
+            return Ok(None);
         }
-        let steps = repo.steps(run_id).await?;
+        let mut steps = repo.steps(run_id).await?;
         let mut finished = Vec::with_capacity(results.len());
         for (step_id, result) in results {
-            let Some(mut step) = steps.iter().find(|s| s.id == step_id).cloned() else { continue };
+            let Some(step) = steps.iter_mut().find(|s| s.id == step_id) else { continue };
             if step.status != StepStatus::Running as i32 {
                 continue;
             }
@@ -880,13 +892,13 @@ impl Engine {
                 }
             }
             step.ended_at_us = Some(now);
-            repo.save_step(&step).await?;
-            finished.push(finished_event(run_id, &step));
+            repo.save_step(step).await?;
+            finished.push(finished_event(run_id, step));
         }
         let stored = repo.append_events(run_id, finished, now).await?;
         scope.commit().await?;
         self.hub.publish(run_id, &stored);
-        Ok(())
+        Ok(Some((run, steps)))
     }
 
     /// Writes the answer and finishes the run SUCCEEDED (or FAILED when the answer cannot be written).

@@ -50,9 +50,14 @@ pub(crate) fn month_of(unix_us: i64) -> String {
 /// The tenant's settings (defaults if never saved).
 pub async fn load(store: &Store, tenant: TenantId) -> Result<AssistantSettings, OrchestratorError> {
     let scope = store.tenant(tenant).await?;
-    let json = Repo::new(&scope).settings().await?;
+    let settings = read(&Repo::new(&scope), tenant).await?;
     scope.commit().await?;
-    match json {
+    Ok(settings)
+}
+
+/// The tenant's settings, read in the caller's transaction.
+pub(crate) async fn read(repo: &Repo<'_>, tenant: TenantId) -> Result<AssistantSettings, OrchestratorError> {
+    match repo.settings().await? {
         None => Ok(AssistantSettings::default()),
         Some(json) => serde_json::from_str(&json)
             .map_err(|e| OrchestratorError::Internal(format!("stored settings of tenant {tenant}: {e}"))),

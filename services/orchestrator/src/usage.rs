@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use switchboard_models::{UsageRecord, UsageSink};
 use switchboard_store::Store;
-use switchboard_types::TenantId;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::OrchestratorError;
@@ -89,15 +88,14 @@ async fn write(store: &Store, record: &UsageRecord) -> Result<(), OrchestratorEr
     Ok(())
 }
 
-/// Why the tenant may not use the model now (its monthly token budget is spent), or `None`.
+/// Why a new run is refused when the tenant's monthly token budget is spent, read in the caller's transaction.
 pub(crate) async fn budget_refusal(
-    store: &Store,
-    tenant: TenantId,
+    repo: &crate::storage::Repo<'_>,
     settings: &AssistantSettings,
     now_us: i64,
 ) -> Result<Option<String>, OrchestratorError> {
     let Some(budget) = settings.monthly_token_budget else { return Ok(None) };
-    let (input, output) = settings::usage(store, tenant, now_us).await?;
+    let (input, output) = repo.usage(&crate::settings::month_of(now_us)).await?;
     if (input.saturating_add(output)).max(0) as u64 >= budget {
         return Ok(Some(format!(
             "this month's model token budget ({budget} tokens) is spent; an owner or admin can raise it in the \

@@ -46,6 +46,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Connectors { command } => crate::connectors::run(command).await,
         Command::Demo(args) => crate::connectors::demo(args).await,
         Command::Ask(args) => crate::ask::ask(args).await,
+        Command::Login(args) => crate::mcp::login(args).await,
         Command::Mcp(args) => crate::mcp::serve(args).await,
     }
 }

@@ -74,31 +74,53 @@ pub enum Command {
     /// Ask the assistant a question, signed in through the gateway as a user: shows the plan, the steps and the
     /// answer as they stream, and asks before any step that changes something.
     Ask(AskArgs),
+    /// Sign in to a gateway as a user and keep the session (a refresh token, in `login.json` under the config
+    /// directory, readable by you alone) for `switchboard mcp`. The password is read from standard input.
+    Login(LoginArgs),
     /// Serve MCP (Model Context Protocol) on stdin and stdout for an assistant such as Claude Desktop or Claude
-    /// Code: the command to put in its configuration. It uses the gateway's API as the person whose token it holds.
+    /// Code: the command to put in its configuration. It uses the gateway's API as the person signed in with
+    /// `switchboard login`, or whose access token is in SWITCHBOARD_TOKEN.
     Mcp(McpArgs),
 }
 
 /// Where `switchboard mcp` reaches the platform, and as whom.
 #[derive(Clone, Args)]
 pub struct McpArgs {
-    /// The gateway's public URL (https:// verified against the public roots, or http:// on loopback).
-    #[arg(long, env = "SWITCHBOARD_URL", default_value = "http://127.0.0.1:8080")]
-    pub gateway_url: String,
-    /// An access token from the gateway's login (`POST /v1/auth:login`, `accessToken`).
+    /// The gateway's public URL (https:// verified against the public roots, or http:// on loopback); default: the
+    /// stored login's, else http://127.0.0.1:8080.
+    #[arg(long, env = "SWITCHBOARD_URL")]
+    pub gateway_url: Option<String>,
+    /// An access token from the gateway's login (`POST /v1/auth:login`, `accessToken`), used instead of the stored
+    /// login until it expires.
     #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// A refresh token from the gateway's login (`refreshToken`): the server then signs itself in, and refreshes
-    /// its access token before it expires, for as long as the session lives.
-    #[arg(long, env = "SWITCHBOARD_REFRESH_TOKEN", hide_env_values = true)]
-    pub refresh_token: Option<String>,
+    /// Where `switchboard login` keeps the session (default: $XDG_CONFIG_HOME/switchboard, else ~/.config/switchboard).
+    #[arg(long, env = "SWITCHBOARD_CONFIG_DIR")]
+    pub config_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for McpArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the tokens.
+        // Never the token.
         f.debug_struct("McpArgs").field("gateway_url", &self.gateway_url).finish_non_exhaustive()
     }
+}
+
+/// Whom `switchboard login` signs in, and where.
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    /// The gateway's public URL.
+    #[arg(long, env = "SWITCHBOARD_URL", default_value = "http://127.0.0.1:8080")]
+    pub gateway_url: String,
+    /// The tenant's slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// The user's email.
+    #[arg(long)]
+    pub email: String,
+    /// Where to keep the session (default: $XDG_CONFIG_HOME/switchboard, else ~/.config/switchboard).
+    #[arg(long, env = "SWITCHBOARD_CONFIG_DIR")]
+    pub config_dir: Option<std::path::PathBuf>,
 }
 
 /// Who asks, and where.

@@ -3,9 +3,9 @@
 //! - Streamable HTTP at `/mcp` on the gateway, as raw JSON-RPC: no token is a 401 that names the protected-resource
 //!   metadata, a foreign `Host` or `Origin` is refused (DNS rebinding), the metadata is served, tools depend on the
 //!   role, and a read tool answers with the synced records;
-//! - `switchboard mcp` over stdio with the SDK's own client (rmcp), signed in with a refresh token: list the tools,
-//!   call a read tool, call a write tool and see it wait for approval (nothing refunded), approve it and see it done
-//!   once.
+//! - `switchboard login`, then `switchboard mcp` over stdio with the SDK's own client (rmcp): list the tools, call a
+//!   read tool, call a write tool and see it wait for approval (nothing refunded), approve it and see it done once;
+//!   a second session goes on from the refresh token the first one rotated and stored.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -213,29 +213,40 @@ async fn the_sdk_client_over_stdio_reads_and_a_write_waits_for_approval() {
     let charge = found["records"][0]["id"].as_str().unwrap().to_owned();
     let refunds = || f.sandbox.counts().requests_to("stripe POST /v1/refunds");
 
-    // Signed in with a refresh token, as a long-lived assistant configuration is: the server gets its own access
-    // tokens with it.
-    let login: Value = f
-        .http
-        .post(format!("http://{}/v1/auth:login", f.platform.gateway_addr))
-        .json(&json!({"tenant": "acme", "email": OWNER, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("mcp")
-        .env("SWITCHBOARD_URL", format!("http://{}", f.platform.gateway_addr))
-        .env("SWITCHBOARD_REFRESH_TOKEN", login["refreshToken"].as_str().unwrap())
-        .env_remove("SWITCHBOARD_TOKEN")
+    // Signed in once with `switchboard login`, as a person sets up their assistant: the session is kept in a file.
+    let config = tempfile::tempdir().unwrap();
+    let gateway = format!("http://{}", f.platform.gateway_addr);
+    let mut login = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["login", "--tenant", "acme", "--email", OWNER])
+        .env("SWITCHBOARD_URL", &gateway)
+        .env("SWITCHBOARD_CONFIG_DIR", config.path())
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
+    use tokio::io::AsyncWriteExt;
+    login.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).await.unwrap();
+    assert!(login.wait().await.unwrap().success());
+    let stored =
+        || -> Value { serde_json::from_slice(&std::fs::read(config.path().join("login.json")).unwrap()).unwrap() };
+    let first_refresh_token = stored()["refreshToken"].as_str().unwrap().to_owned();
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(config.path().join("login.json")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "the session file is readable by its owner alone");
+    let session = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("mcp")
+            .env("SWITCHBOARD_CONFIG_DIR", config.path())
+            .env_remove("SWITCHBOARD_URL")
+            .env_remove("SWITCHBOARD_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let mut child = session();
     let transport = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
     let client = ().serve(transport).await.unwrap();
     let server = client.peer_info().unwrap();
@@ -286,6 +297,15 @@ async fn the_sdk_client_over_stdio_reads_and_a_write_waits_for_approval() {
     let (_, run_now) = f.rest(reqwest::Method::GET, &format!("/v1/{run}"), None).await;
     assert_eq!(run_now["run"]["status"], "RUN_STATUS_SUCCEEDED", "{run_now}");
 
+    client.cancel().await.unwrap();
+    let _ = child.wait().await;
+
+    // The session rotated its refresh token and kept the new one: a second session goes on from it (replaying the
+    // spent one would have ended the session).
+    assert_ne!(stored()["refreshToken"], first_refresh_token.as_str());
+    let mut child = session();
+    let client = ().serve((child.stdout.take().unwrap(), child.stdin.take().unwrap())).await.unwrap();
+    assert!(client.list_all_tools().await.unwrap().iter().any(|t| t.name == "query_records"));
     client.cancel().await.unwrap();
     let _ = child.wait().await;
     f.stop().await;

@@ -176,9 +176,15 @@ async fn within_budget(store: &Store, usage: &UsageRecorder, tenant: TenantId) -
         code: tonic::Code::Unavailable,
         message: format!("the token budget could not be checked: {e}"),
     };
-    let settings = crate::settings::load(store, tenant).await.map_err(internal)?;
-    let now = switchboard_types::now_unix_micros();
-    match crate::usage::budget_refusal(store, tenant, &settings, now).await.map_err(internal)? {
+    let refusal = async {
+        let scope = store.tenant(tenant).await?;
+        let repo = crate::storage::Repo::new(&scope);
+        let settings = crate::settings::read(&repo, tenant).await?;
+        let refusal = crate::usage::budget_refusal(&repo, &settings, switchboard_types::now_unix_micros()).await?;
+        scope.commit().await?;
+        Ok::<_, crate::error::OrchestratorError>(refusal)
+    };
+    match refusal.await.map_err(internal)? {
         Some(message) => Err(PlannerError { code: tonic::Code::ResourceExhausted, message }),
         None => Ok(()),
     }
