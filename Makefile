@@ -65,7 +65,7 @@ fmt:
 bench: setup
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-redis.sh
-	@scripts/with-kafka.sh $(CARGO) bench -p switchboard --bench platform --bench edge --bench data --bench events --bench connectors --locked
+	@scripts/with-kafka.sh $(CARGO) bench -p switchboard --bench platform --bench edge --bench layers --bench data --bench events --bench connectors --locked
 	@scripts/fetch-embedding-model.sh
 	$(CARGO) bench -p switchboard-embedding --bench embedding --locked
 	$(CARGO) bench -p switchboard-orchestrator --bench orchestrator --locked

@@ -16,11 +16,14 @@
 //! The gateway and the audit service run as separate `switchboard serve` processes, so the gateway's peak RSS
 //! (VmHWM) is its own.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::BodyExt;
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{Http1, Measured, Processes, free_port, peak_rss_mib};
 use switchboard_mesh::Identity;
 use switchboard_mesh::context::RequestContext;
 use switchboard_mesh::pki::MeshCredentials;
@@ -35,90 +38,13 @@ const CONNECTIONS: usize = 64;
 const RUN: Duration = Duration::from_secs(5);
 const WARMUP: Duration = Duration::from_secs(1);
 
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
-}
-
-struct Result {
-    name: &'static str,
-    requests: u64,
-    elapsed: Duration,
-    latencies_us: Vec<u32>,
-}
-
-impl Result {
-    fn rps(&self) -> f64 {
-        self.requests as f64 / self.elapsed.as_secs_f64()
-    }
-    fn percentile(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(self.latencies_us[i]) / 1000.0
-    }
-}
-
 /// Runs `CONNECTIONS` loops of `call` (one per connection) for `RUN` after `WARMUP`.
-async fn drive<F, Fut>(name: &'static str, make: impl Fn(usize) -> F) -> Result
+async fn drive<F, Fut>(name: &'static str, make: impl Fn(usize) -> F) -> Measured
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
-    let start = Instant::now() + WARMUP;
-    let end = start + RUN;
-    let mut tasks = Vec::new();
-    for i in 0..CONNECTIONS {
-        let mut call = make(i);
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut failures = 0u64;
-            loop {
-                let t0 = Instant::now();
-                if t0 >= end {
-                    break;
-                }
-                let ok = call().await;
-                if t0 >= start {
-                    if ok {
-                        latencies.push(t0.elapsed().as_micros() as u32);
-                    } else {
-                        failures += 1;
-                    }
-                }
-            }
-            (latencies, failures)
-        }));
-    }
-    let mut latencies_us = Vec::new();
-    let mut failures = 0;
-    for task in tasks {
-        let (l, f) = task.await.expect("task");
-        latencies_us.extend(l);
-        failures += f;
-    }
-    assert_eq!(failures, 0, "{name}: {failures} failed calls");
-    latencies_us.sort_unstable();
-    Result { name, requests: latencies_us.len() as u64, elapsed: RUN, latencies_us }
-}
-
-fn peak_rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_owned()))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0)
+    support::drive(name, CONNECTIONS, WARMUP, RUN, &[], make).await
 }
 
 fn main() {
@@ -218,30 +144,16 @@ async fn run() {
     // (a) REST through the gateway: one HTTP/1.1 keep-alive connection per task.
     let rest = drive("(a) REST GET /v1/audit/checkpoint via gateway", |_| {
         let token = token.clone();
-        let sender: Arc<tokio::sync::Mutex<Option<hyper::client::conn::http1::SendRequest<String>>>> = Arc::default();
+        let connection = Http1::default();
         move || {
-            let token = token.clone();
-            let sender = sender.clone();
+            let (token, connection) = (token.clone(), connection.clone());
             async move {
-                let mut guard = sender.lock().await;
-                if guard.is_none() {
-                    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", gateway)).await.expect("tcp");
-                    let (send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-                        .await
-                        .expect("handshake");
-                    tokio::spawn(conn);
-                    *guard = Some(send);
-                }
-                let Some(send) = guard.as_mut() else { return false };
                 let request = http::Request::get("/v1/audit/checkpoint")
                     .header("host", "bench")
                     .header("authorization", format!("Bearer {token}"))
                     .body(String::new())
                     .expect("request");
-                match send.send_request(request).await {
-                    Ok(response) => response.status() == 200 && response.into_body().collect().await.is_ok(),
-                    Err(_) => false,
-                }
+                matches!(connection.send(gateway, request).await, Some((status, _)) if status == 200)
             }
         }
     })
@@ -287,10 +199,10 @@ async fn run() {
         let token = token.clone();
         drive(name, move |_| {
             let token = token.clone();
-            let (method, sender) = (method.clone(), Arc::new(tokio::sync::Mutex::new(None)));
+            let (method, connection) = (method.clone(), Http1::default());
             move || {
-                let (token, method, sender) = (token.clone(), method.clone(), sender.clone());
-                async move { http1_call(gateway, &sender, method, path, &token, body).await }
+                let (token, method, connection) = (token.clone(), method.clone(), connection.clone());
+                async move { http1_call(gateway, &connection, method, path, &token, body).await }
             }
         })
     };
@@ -340,27 +252,16 @@ async fn run() {
     }
 }
 
-type Sender = Arc<tokio::sync::Mutex<Option<hyper::client::conn::http1::SendRequest<String>>>>;
-
 /// One request on the task's keep-alive connection (opened on first use): whether it got a 200 whose body, for MCP,
 /// is a tool result rather than an error.
 async fn http1_call(
     port: u16,
-    sender: &Sender,
+    connection: &Http1,
     method: http::Method,
     path: &str,
     token: &str,
     body: &'static str,
 ) -> bool {
-    let mut guard = sender.lock().await;
-    if guard.is_none() {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("tcp");
-        let (send, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await.expect("handshake");
-        tokio::spawn(conn);
-        *guard = Some(send);
-    }
-    let Some(send) = guard.as_mut() else { return false };
     let request = http::Request::builder()
         .method(method)
         .uri(path)
@@ -371,18 +272,14 @@ async fn http1_call(
         .header("mcp-protocol-version", "2025-11-25")
         .body(body.to_owned())
         .expect("request");
-    match send.send_request(request).await {
-        Ok(response) if response.status() == 200 => match response.into_body().collect().await {
-            Ok(bytes) => {
-                let bytes = bytes.to_bytes();
-                if !path.starts_with("/mcp") {
-                    return true;
-                }
-                let reply: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                reply["result"]["structuredContent"]["connections"].is_array() && reply["result"]["isError"] != true
+    match connection.send(port, request).await {
+        Some((status, bytes)) if status == 200 => {
+            if !path.starts_with("/mcp") {
+                return true;
             }
-            Err(_) => false,
-        },
+            let reply: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            reply["result"]["structuredContent"]["connections"].is_array() && reply["result"]["isError"] != true
+        }
         _ => false,
     }
 }
