@@ -2,8 +2,8 @@
 //! (`DATABASE_URL=postgres://...`): the connection, the tenant scope, and the platform's own tables (the outbox,
 //! the embedded event log, leases; see [`events`]).
 //!
-//! Tenant data is reachable only through [`Store::tenant`], which takes a [`TenantId`] and opens a transaction
-//! scoped to it; [`TenantScope::select`] and its siblings filter every query on that tenant and stamp it on every
+//! Tenant data is reachable only through [`Store::tenant`] (or [`Store::tenant_read`] for reads), which takes a
+//! [`TenantId`] and opens a transaction scoped to it; [`TenantScope::select`] and its siblings filter every query on that tenant and stamp it on every
 //! row written. On PostgreSQL the same transaction also switches to the `switchboard_tenant` role and sets
 //! `switchboard.tenant_id`, so row-level-security policies are a second wall: a query that forgot its filter still
 //! sees only its own tenant's rows.
@@ -67,12 +67,18 @@ pub enum Backend {
     Postgres,
 }
 
-/// A migrated database. Cheap to clone (a connection pool).
+/// A migrated database. Cheap to clone (connection pools).
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Where [`Store::tenant_read`] reads: on SQLite a pool of read-only connections beside the one writer (WAL lets
+    /// readers run alongside it and each other); on PostgreSQL the same pool as `db`.
+    reader: DatabaseConnection,
     backend: Backend,
 }
+
+/// Read-only SQLite connections for [`Store::tenant_read`].
+const SQLITE_READERS: u32 = 4;
 
 impl Store {
     /// Connects and applies pending migrations (idempotent: safe on every start).
@@ -107,7 +113,24 @@ impl Store {
                 .await?;
         }
         migration::Migrator::up(&db, None).await?;
-        Ok(Self { db, backend })
+        let reader = match backend {
+            Backend::Sqlite => {
+                let mut options = ConnectOptions::new(config.url.clone());
+                options
+                    .sqlx_logging(false)
+                    .connect_timeout(Duration::from_secs(10))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .max_connections(SQLITE_READERS)
+                    .min_connections(1)
+                    // Opened read-only: a write through a read scope fails in SQLite itself.
+                    .map_sqlx_sqlite_opts(|options| options.read_only(true).create_if_missing(false));
+                Database::connect(options)
+                    .await
+                    .map_err(|e| StoreError::Config(format!("cannot open readers of {}: {e}", redact(&config.url))))?
+            }
+            Backend::Postgres => db.clone(),
+        };
+        Ok(Self { db, reader, backend })
     }
 
     /// Which backend this store runs on.
@@ -145,6 +168,25 @@ impl Store {
     /// Opens a transaction scoped to `tenant`: the only way to reach tenant data.
     pub async fn tenant(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
         let tx = begin_write(&self.db).await?;
+        self.scope(tx, tenant).await
+    }
+
+    /// Opens a read-only transaction scoped to `tenant`, for reads that need no write lock: on SQLite one of several
+    /// read-only connections, which never wait for the writer (they read the last committed state); on PostgreSQL a
+    /// `READ ONLY` transaction with the same role and row-level security as [`Store::tenant`]. Any write through it
+    /// fails.
+    pub async fn tenant_read(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
+        let options = TransactionOptions {
+            access_mode: (self.backend == Backend::Postgres).then_some(sea_orm::AccessMode::ReadOnly),
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Deferred),
+            ..Default::default()
+        };
+        let tx = self.reader.begin_with_options(options).await?;
+        self.scope(tx, tenant).await
+    }
+
+    /// Binds `tx` to `tenant`: on PostgreSQL the tenant role and the row-level-security setting.
+    async fn scope(&self, tx: DatabaseTransaction, tenant: TenantId) -> Result<TenantScope, StoreError> {
         if self.backend == Backend::Postgres {
             // The tenant id is a parsed UUID, so formatting it into SQL cannot inject; one round trip for both.
             let sql = format!(
@@ -179,8 +221,11 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool.
+    /// Closes the pools.
     pub async fn close(self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            self.reader.close().await?;
+        }
         self.db.close().await.map_err(StoreError::from)
     }
 }

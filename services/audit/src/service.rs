@@ -269,7 +269,7 @@ impl AuditService {
             token => Some(page_token::decode(token, &print)?),
         };
         let limit = page_size as u64;
-        let scope = self.inner.store.tenant(tenant).await?;
+        let scope = self.inner.store.tenant_read(tenant).await?;
         let mut rows = scope
             .audit()
             .list(&filter, Page { after_seq, ascending: request.order_ascending, limit: limit + 1 })
@@ -300,13 +300,13 @@ impl AuditService {
         let tenant_text = tenant.to_string();
         let store = &self.inner.store;
         // The checkpoint first: entries appended while we read are beyond it and are checked next time.
-        let checkpoint = store.tenant(tenant).await?.audit().checkpoint().await?;
+        let checkpoint = store.tenant_read(tenant).await?.audit().checkpoint().await?;
         let bound = checkpoint.as_ref().map_or(i64::MAX, |c| c.seq);
         let mut verifier = ChainVerifier::new(checkpoint.as_ref().map_or(0, |c| c.seq));
         // From the lowest possible seq: a row slipped in below 1 must be seen, not skipped.
         let mut after = i64::MIN;
         loop {
-            let batch = store.tenant(tenant).await?.audit().chain_range(after, bound, VERIFY_BATCH).await?;
+            let batch = store.tenant_read(tenant).await?.audit().chain_range(after, bound, VERIFY_BATCH).await?;
             let Some(last) = batch.last() else { break };
             after = last.seq;
             verifier.feed(&batch);
@@ -341,7 +341,7 @@ impl AuditService {
         }
         if verifier.failure().is_none() {
             // Anything past the checkpoint must be covered by a newer one (appends sign in the same transaction).
-            let scope = store.tenant(tenant).await?;
+            let scope = store.tenant_read(tenant).await?;
             let head = scope.audit().head().await?;
             let latest = scope.audit().checkpoint().await?;
             drop(scope);
@@ -507,7 +507,7 @@ impl pb::audit_service_server::AuditService for AuditService {
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
         let tenant = RequestContext::of(&request)?.require_tenant().map_err(AuditError::from)?;
-        let scope = self.inner.store.tenant(tenant).await.map_err(AuditError::from)?;
+        let scope = self.inner.store.tenant_read(tenant).await.map_err(AuditError::from)?;
         let checkpoint = scope.audit().checkpoint().await.map_err(AuditError::from)?;
         Ok(Response::new(pb::GetCheckpointResponse { checkpoint: checkpoint.map(|c| self.checkpoint_to_proto(c)) }))
     }

@@ -286,7 +286,7 @@ impl AuthService {
             .by_id(caller.tenant)
             .await?
             .ok_or(GatewayError::Unauthenticated("the token's tenant no longer exists"))?;
-        let scope = self.store.tenant(caller.tenant).await?;
+        let scope = self.store.tenant_read(caller.tenant).await?;
         let user = scope
             .users()
             .by_id(caller.user)

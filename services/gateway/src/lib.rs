@@ -217,8 +217,9 @@ pub async fn serve_with(
         audit: audit_sink::AuditSink::default(),
     }));
     let creds = &config.credentials;
-    let channel = |addr: &str, service: Identity| switchboard_mesh::client::channel(addr, &service, creds);
-    let audit_channel = channel(&config.backends.audit, Identity::audit())?;
+    let backend = |addr: &str, service: Identity| {
+        route::Backend::new(route::CONNECTIONS_PER_BACKEND, || switchboard_mesh::client::channel(addr, &service, creds))
+    };
     let auth = auth_service::AuthService {
         store: config.store.clone(),
         keys: keys.clone(),
@@ -237,13 +238,13 @@ pub async fn serve_with(
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
     )
-    .add_service(Forward::<AuditContract>::new(audit_channel, access.clone()))
+    .add_service(Forward::<AuditContract>::new(backend(&config.backends.audit, Identity::audit())?, access.clone()))
     .add_service(Forward::<ConnectorsContract>::new(
-        channel(&config.backends.connectors, Identity::connectors())?,
+        backend(&config.backends.connectors, Identity::connectors())?,
         access.clone(),
     ))
     .add_service(Forward::<OrchestratorContract>::new(
-        channel(&config.backends.orchestrator, Identity::orchestrator())?,
+        backend(&config.backends.orchestrator, Identity::orchestrator())?,
         access.clone(),
     ))
     .add_service(admin_server(admin.clone()));
@@ -310,7 +311,7 @@ pub async fn serve_with(
             }
         });
     let edge = edge::EdgeLayer {
-        authenticator: Arc::new(authn::JwtAuthenticator { keys }),
+        authenticator: Arc::new(authn::JwtAuthenticator { keys, verified: authn::VerifiedTokens::default() }),
         routes: table,
         access: access.clone(),
         limiter: Arc::new(ratelimit::Limiter::new(

@@ -42,21 +42,46 @@ impl BackendContract for OrchestratorContract {
 }
 
 /// Forwards calls to one backend contract.
+/// Connections to one backend, each call taking the next in turn. A tonic channel is one HTTP/2 connection driven
+/// by one task; with every public call of the replica funnelled through it, that task and the connection's stream
+/// lock bound throughput, so the hop spreads calls over a few.
+#[derive(Clone)]
+pub(crate) struct Backend {
+    channels: Arc<[Channel]>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// HTTP/2 connections from the gateway to each backend.
+pub(crate) const CONNECTIONS_PER_BACKEND: usize = 4;
+
+impl Backend {
+    /// `connections` lazily connecting channels, from `connect`.
+    pub(crate) fn new<E>(connections: usize, connect: impl Fn() -> Result<Channel, E>) -> Result<Self, E> {
+        let channels = (0..connections.max(1)).map(|_| connect()).collect::<Result<Vec<_>, E>>()?;
+        Ok(Self { channels: channels.into(), next: Arc::default() })
+    }
+
+    fn pick(&self) -> Channel {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.channels.len();
+        self.channels[i].clone()
+    }
+}
+
 pub(crate) struct Forward<C> {
-    channel: Channel,
+    backend: Backend,
     access: Arc<AccessTable>,
     _contract: PhantomData<fn() -> C>,
 }
 
 impl<C> Forward<C> {
-    pub(crate) fn new(channel: Channel, access: Arc<AccessTable>) -> Self {
-        Self { channel, access, _contract: PhantomData }
+    pub(crate) fn new(backend: Backend, access: Arc<AccessTable>) -> Self {
+        Self { backend, access, _contract: PhantomData }
     }
 }
 
 impl<C> Clone for Forward<C> {
     fn clone(&self) -> Self {
-        Self::new(self.channel.clone(), self.access.clone())
+        Self::new(self.backend.clone(), self.access.clone())
     }
 }
 
@@ -109,7 +134,7 @@ where
         // Nothing of this connection's state (peer info, our context) travels to the backend's connection.
         parts.extensions = http::Extensions::new();
         let forwarded = http::Request::from_parts(parts, tonic::body::Body::new(body));
-        let channel = self.channel.clone();
+        let channel = self.backend.pick();
         Box::pin(async move {
             match channel.oneshot(forwarded).await {
                 Ok(response) => Ok(response),

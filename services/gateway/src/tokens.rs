@@ -121,6 +121,12 @@ pub(crate) fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
+/// Whether a token verified earlier (`principal`) is still within its lifetime at `now`, by the same rule as
+/// [`TokenKeys::verify`]: accepted until `exp` plus the leeway.
+pub(crate) fn still_valid(principal: &Principal, now: u64) -> bool {
+    now <= principal.expires_at.saturating_add(LEEWAY_SECONDS)
+}
+
 impl TokenKeys {
     /// Loads every `*.p8` in `dir`, generating a first key (and naming it active) when there is none. The signing
     /// key is `active_kid` when given, else the one the `active` file names.

@@ -133,6 +133,41 @@ mod suite {
         test.cleanup().await;
     }
 
+    /// A read scope sees its tenant's committed rows only (RLS too on PostgreSQL), never waits for a writer that
+    /// holds its transaction open, and cannot write.
+    pub async fn read_scopes_read_only_their_tenant(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let test = test_store(db, dir.path()).await;
+        let store = &test.store;
+        store.migrate::<notes::Migrator>().await.unwrap();
+        let (a, b) = (TenantId::generate(), TenantId::generate());
+        for (tenant, body) in [(a, "a's"), (b, "b's")] {
+            let scope = store.tenant(tenant).await.unwrap();
+            scope.insert([note("", "1", body)]).await.unwrap();
+            scope.commit().await.unwrap();
+        }
+
+        // A writer holds its transaction (and on SQLite the write lock) with an uncommitted row.
+        let writer = store.tenant(a).await.unwrap();
+        writer.insert([note("", "2", "uncommitted")]).await.unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(5), store.tenant_read(a)).await.expect("no wait").unwrap();
+        let seen = read.select::<notes::Entity>().all(read.connection()).await.unwrap();
+        assert_eq!(seen.len(), 1, "only the committed row: {seen:?}");
+        assert_eq!(seen[0].body, "a's");
+        if store.backend() == Backend::Postgres {
+            assert_eq!(read.unfiltered_row_count("test_notes").await.unwrap(), 1, "RLS holds in read scopes");
+        }
+        let write = read.insert([note("", "3", "through a read scope")]).await;
+        assert!(write.is_err(), "a read scope cannot write");
+        drop(read);
+        writer.commit().await.unwrap();
+
+        let read = store.tenant_read(a).await.unwrap();
+        assert_eq!(read.select::<notes::Entity>().all(read.connection()).await.unwrap().len(), 2, "now committed");
+        drop(read);
+        test.cleanup().await;
+    }
+
     /// A tenant lock holds until its transaction ends, across connections: a second taker waits.
     pub async fn tenant_locks_serialize(db: TestDb) {
         let dir = tempfile::tempdir().unwrap();
@@ -163,7 +198,11 @@ mod suite {
     }
 }
 
-switchboard_test_support::on_both_databases!(service_tables_are_tenant_scoped, tenant_locks_serialize);
+switchboard_test_support::on_both_databases!(
+    service_tables_are_tenant_scoped,
+    read_scopes_read_only_their_tenant,
+    tenant_locks_serialize
+);
 
 /// Two processes on one SQLite file (`serve audit` and `serve gateway` beside each other): a scope that reads, then
 /// writes after the other process committed, still commits. A deferred transaction would fail there with

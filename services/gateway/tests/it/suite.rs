@@ -119,7 +119,10 @@ pub async fn logout_revokes_the_family(db: TestDb) {
     tenant_with_user(&platform, "acme", "owner@acme.example").await;
     let session = login(&platform, "acme", "owner@acme.example").await;
     let other_session = login(&platform, "acme", "owner@acme.example").await;
+    // Used once first, so the edge has verified it and keeps what it proved: revocation must still win.
+    auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, &session.access_token)).await.unwrap();
     let rotated = refresh(&platform, &session.refresh_token).await.unwrap();
+    auth(&platform).who_am_i(bearer(pb::WhoAmIRequest {}, &rotated.access_token)).await.unwrap();
     auth(&platform).logout(pb::LogoutRequest { refresh_token: rotated.refresh_token.clone() }).await.unwrap();
     assert_eq!(refresh(&platform, &rotated.refresh_token).await.unwrap_err().code(), Code::Unauthenticated);
     // Logout ends that session's access tokens at once; the user's other session goes on.
