@@ -3,7 +3,9 @@
 //! across machines.
 //!
 //! Every row is 64 closed-loop HTTP/1.1 keep-alive connections (gRPC rows: 64 HTTP/2 connections) for a fixed
-//! time. Its CPU is the user and system time of every process of the platform (all the children this benchmark
+//! time, in rounds over all the rows (the median of each figure is printed). Results with the machine described are
+//! kept in `benches/results/layers.md`; `SWITCHBOARD_BENCH_ROWS`, `_SECONDS`, `_ROUNDS` and `_BIN` (another build's
+//! `switchboard`) are for profiling one layer and comparing two builds. Its CPU is the user and system time of every process of the platform (all the children this benchmark
 //! starts, from /proc), divided by the requests served: the load generator's own CPU is not counted.
 //!
 //! The rows, each adding to the one before:
@@ -171,9 +173,14 @@ fn stack_env(data: &std::path::Path, gateway: u16, audit: u16, database: Option<
     env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+/// The platform's binary: this build's, or `SWITCHBOARD_BENCH_BIN` (to compare two builds in one sitting).
+fn bin() -> String {
+    std::env::var("SWITCHBOARD_BENCH_BIN").unwrap_or_else(|_| BIN.to_owned())
+}
+
 fn cli(env: &[(String, String)], args: &[&str], input: Option<&str>) -> std::process::Output {
     use std::io::Write;
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
@@ -188,7 +195,7 @@ fn cli(env: &[(String, String)], args: &[&str], input: Option<&str>) -> std::pro
 }
 
 fn serve(env: &[(String, String)], service: &str) -> std::process::Child {
-    Command::new(BIN)
+    Command::new(bin())
         .args(["serve", service])
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
@@ -261,9 +268,10 @@ async fn http_row(
     path: &'static str,
     token: Option<Arc<str>>,
     status: http::StatusCode,
+    run: Duration,
     pids: &[u32],
 ) -> Measured {
-    support::drive(name, CONNECTIONS, WARMUP, RUN, pids, |_| {
+    support::drive(name, CONNECTIONS, WARMUP, run, pids, |_| {
         let (connection, token) = (Http1::default(), token.clone());
         move || {
             let (connection, token) = (connection.clone(), token.clone());
@@ -340,87 +348,101 @@ async fn run() {
     let ok = http::StatusCode::OK;
     let users: &'static str = Box::leak(format!("/v1/tenants/{}/users", fixed.tenant).into_boxed_str());
     let events = "/v1/audit/events?pageSize=1";
-    let mut rows = Vec::new();
-    rows.push(http_row("1. bare hyper handler, fixed JSON", bare, "/", None, ok, &pids).await);
-    rows.push(
-        http_row(
-            "2. fixed layers: unknown route, 404",
-            fixed.gateway,
-            "/v1/nowhere",
-            None,
-            http::StatusCode::NOT_FOUND,
-            &pids,
-        )
-        .await,
-    );
-    rows.push(http_row("3. static document: JWKS", fixed.gateway, "/.well-known/jwks.json", None, ok, &pids).await);
-    rows.push(
-        http_row(
-            "4. + token verification: viewer refused by role, 403",
-            fixed.gateway,
-            users,
-            Some(fixed.viewer_token.clone()),
-            http::StatusCode::FORBIDDEN,
-            &pids,
-        )
-        .await,
-    );
-    rows.push(
-        http_row(
-            "5. + revocation, rate limit, transcoding, mTLS hop (fixed backend)",
-            fixed.gateway,
-            events,
-            Some(fixed.owner_token.clone()),
-            ok,
-            &pids,
-        )
-        .await,
-    );
-    rows.push(
-        http_row("6. + store read, SQLite", sqlite.gateway, events, Some(sqlite.owner_token.clone()), ok, &pids).await,
-    );
-    rows.push(
-        http_row(
-            "7. + store read, PostgreSQL",
-            postgres.gateway,
-            events,
-            Some(postgres.owner_token.clone()),
-            ok,
-            &pids,
-        )
-        .await,
-    );
-
+    let (run, only) = (run_time(), rows_wanted());
+    let wanted = |row: usize| only.as_ref().is_none_or(|rows| rows.contains(&row));
+    let http = |row: usize, name: &'static str, port: u16, path: &'static str, token: Option<Arc<str>>, status| {
+        let pids = pids.clone();
+        async move {
+            if !wanted(row) {
+                return None;
+            }
+            Some(http_row(&format!("{row}. {name}"), port, path, token, status, run, &pids).await)
+        }
+    };
     let public =
         tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", sqlite.gateway)).expect("endpoint");
     let mut channels = Vec::new();
     for _ in 0..CONNECTIONS {
         channels.push(public.connect().await.expect("connect"));
     }
-    let token = sqlite.owner_token.clone();
-    let via_edge = support::drive("8. gRPC ListEvents via the edge (SQLite)", CONNECTIONS, WARMUP, RUN, &pids, |i| {
-        let client = AuditServiceClient::new(channels[i].clone());
-        let token = token.clone();
-        move || {
-            let mut client = client.clone();
-            let request = bearer(pb::ListEventsRequest { page_size: 1, ..Default::default() }, &token);
-            async move { client.list_events(request).await.is_ok() }
+    let rounds = rounds();
+    let mut measured: Vec<Vec<Measured>> = Vec::new();
+    for _ in 0..rounds {
+        let mut rows = vec![
+            http(1, "bare hyper handler, fixed JSON", bare, "/", None, ok).await,
+            http(
+                2,
+                "fixed layers: unknown route, 404",
+                fixed.gateway,
+                "/v1/nowhere",
+                None,
+                http::StatusCode::NOT_FOUND,
+            )
+            .await,
+            http(3, "static document: JWKS", fixed.gateway, "/.well-known/jwks.json", None, ok).await,
+            http(
+                4,
+                "with token verification: a viewer refused by role, 403",
+                fixed.gateway,
+                users,
+                Some(fixed.viewer_token.clone()),
+                http::StatusCode::FORBIDDEN,
+            )
+            .await,
+            http(
+                5,
+                "with revocation, rate limit, transcoding, mTLS hop (fixed backend)",
+                fixed.gateway,
+                events,
+                Some(fixed.owner_token.clone()),
+                ok,
+            )
+            .await,
+            http(6, "with the store read, SQLite", sqlite.gateway, events, Some(sqlite.owner_token.clone()), ok).await,
+            http(7, "the same on PostgreSQL", postgres.gateway, events, Some(postgres.owner_token.clone()), ok).await,
+        ];
+
+        let token = sqlite.owner_token.clone();
+        rows.push(if wanted(8) {
+            let name = "8. gRPC ListEvents via the edge (SQLite)";
+            Some(
+                support::drive(name, CONNECTIONS, WARMUP, run, &pids, |i| {
+                    let client = AuditServiceClient::new(channels[i].clone());
+                    let token = token.clone();
+                    move || {
+                        let mut client = client.clone();
+                        let request = bearer(pb::ListEventsRequest { page_size: 1, ..Default::default() }, &token);
+                        async move { client.list_events(request).await.is_ok() }
+                    }
+                })
+                .await,
+            )
+        } else {
+            None
+        });
+        rows.push(if wanted(9) {
+            let name = "9. gRPC ListEvents direct to audit, mTLS (SQLite)";
+            Some(
+                support::drive(name, CONNECTIONS, WARMUP, run, &pids, |_| {
+                    let client = AuditServiceClient::new(direct_channel(sqlite.audit));
+                    let tenant = sqlite.tenant;
+                    move || {
+                        let mut client = client.clone();
+                        let request = mesh_request(tenant);
+                        async move { client.list_events(request).await.is_ok() }
+                    }
+                })
+                .await,
+            )
+        } else {
+            None
+        });
+        measured.resize_with(rows.len(), Vec::new);
+        for (all, row) in measured.iter_mut().zip(rows) {
+            all.extend(row);
         }
-    })
-    .await;
-    let direct =
-        support::drive("9. gRPC ListEvents direct to audit, mTLS (SQLite)", CONNECTIONS, WARMUP, RUN, &pids, |_| {
-            let client = AuditServiceClient::new(direct_channel(sqlite.audit));
-            let tenant = sqlite.tenant;
-            move || {
-                let mut client = client.clone();
-                let request = mesh_request(tenant);
-                async move { client.list_events(request).await.is_ok() }
-            }
-        })
-        .await;
-    rows.push(via_edge);
-    rows.push(direct);
+    }
+    let rows: Vec<Option<Median>> = measured.iter().map(|all| Median::of(all)).collect();
     drop(processes);
     let _ = Command::new("psql")
         .args([POSTGRES, "-qc", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")])
@@ -428,37 +450,81 @@ async fn run() {
         .stderr(Stdio::null())
         .status();
 
-    let baseline = rows[0].cpu_us_per_request();
+    let baseline = rows[0].as_ref().map_or(f64::NAN, |r| r.cpu_us);
     println!();
     println!(
-        "Switchboard edge layers: {CONNECTIONS} connections, {} s per row after {} s warm-up; CPU summed over every \
-         process of the platform (/proc), load generator excluded",
-        RUN.as_secs(),
+        "Switchboard edge layers: {CONNECTIONS} connections, {} s per row after {} s warm-up, medians of {rounds} \
+         interleaved rounds; CPU summed over every process of the platform (/proc), load generator excluded",
+        run.as_secs(),
         WARMUP.as_secs()
     );
     println!("machine: {}", support::machine());
     println!();
     println!("| layer | requests/s | p50 ms | p99 ms | CPU µs/request | × bare |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for row in &rows {
+    for row in rows.iter().flatten() {
         println!(
             "| {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.1} |",
             row.name,
-            row.rps(),
-            row.percentile(0.50),
-            row.percentile(0.99),
-            row.cpu_us_per_request(),
-            row.cpu_us_per_request() / baseline
+            row.rps,
+            row.p50,
+            row.p99,
+            row.cpu_us,
+            row.cpu_us / baseline
         );
     }
-    let (edge_grpc, direct_grpc) = (&rows[7], &rows[8]);
-    println!();
-    println!(
-        "targets: row 6 CPU ≤ 12× bare (now {:.1}×), p99 ≤ 10 ms (now {:.2}); row 3 ≤ 2× bare (now {:.1}×); \
-         gRPC via edge ≥ 0.6 of direct (now {:.2})",
-        rows[5].cpu_us_per_request() / baseline,
-        rows[5].percentile(0.99),
-        rows[2].cpu_us_per_request() / baseline,
-        edge_grpc.rps() / direct_grpc.rps()
-    );
+    if let [Some(_), _, Some(document), _, _, Some(read), _, Some(edge_grpc), Some(direct_grpc)] = rows.as_slice() {
+        println!();
+        println!(
+            "targets: row 6 CPU ≤ 12× bare (now {:.1}×), p99 ≤ 10 ms (now {:.2}); row 3 ≤ 2× bare (now {:.1}×); \
+             gRPC via edge ≥ 0.6 of direct (now {:.2})",
+            read.cpu_us / baseline,
+            read.p99,
+            document.cpu_us / baseline,
+            edge_grpc.rps / direct_grpc.rps
+        );
+    }
+}
+
+/// One row's figures: the median of each over the rounds.
+struct Median {
+    name: String,
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    cpu_us: f64,
+}
+
+impl Median {
+    fn of(all: &[Measured]) -> Option<Self> {
+        let median = |f: &dyn Fn(&Measured) -> f64| {
+            let mut values: Vec<f64> = all.iter().map(f).collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        Some(Self {
+            name: all.first()?.name.clone(),
+            rps: median(&Measured::rps),
+            p50: median(&|m| m.percentile(0.50)),
+            p99: median(&|m| m.percentile(0.99)),
+            cpu_us: median(&Measured::cpu_us_per_request),
+        })
+    }
+}
+
+/// Rounds over all the rows, interleaved so that a slow minute of the machine touches every row alike:
+/// `SWITCHBOARD_BENCH_ROUNDS`, else 3.
+fn rounds() -> usize {
+    std::env::var("SWITCHBOARD_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1)
+}
+
+/// How long each row runs: `SWITCHBOARD_BENCH_SECONDS`, else 5 s.
+fn run_time() -> Duration {
+    std::env::var("SWITCHBOARD_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).map_or(RUN, Duration::from_secs)
+}
+
+/// The rows to run (`SWITCHBOARD_BENCH_ROWS=6,9`, to profile one layer), else all.
+fn rows_wanted() -> Option<Vec<usize>> {
+    let rows = std::env::var("SWITCHBOARD_BENCH_ROWS").ok()?;
+    Some(rows.split(',').filter_map(|r| r.trim().parse().ok()).collect())
 }
