@@ -467,7 +467,7 @@ impl ConnectorService {
 
     async fn get_connection(&self, tenant: TenantId, name: &str) -> Result<ConnectionRow, ConnectorError> {
         let id = connection_id(name, "name")?;
-        let scope = self.inner.store.tenant(tenant).await?;
+        let scope = self.inner.store.tenant_read(tenant).await?;
         let row = Repo::new(&scope).connection(id).await?;
         scope.commit().await?;
         row.ok_or_else(|| ConnectorError::NotFound(format!("{name} does not exist")))
@@ -812,7 +812,7 @@ impl ConnectorService {
         };
         let limit = page_size(request.page_size, 50)? as usize;
         let offset = decode_token(&request.page_token)?.map(|(n, _)| n.max(0) as usize).unwrap_or(0);
-        let scope = self.inner.store.tenant(tenant).await?;
+        let scope = self.inner.store.tenant_read(tenant).await?;
         let repo = Repo::new(&scope);
         let provider = (!request.provider.is_empty()).then_some(request.provider.as_str());
         let mut matched = Vec::new();
@@ -1065,7 +1065,7 @@ impl pb::connector_service_server::ConnectorService for ConnectorService {
         let after = decode_token(&request.page_token)?;
         let provider = (!request.provider.is_empty()).then_some(request.provider.as_str());
         let status = (request.status != 0).then_some(request.status);
-        let scope = self.inner.store.tenant(tenant).await.map_err(ConnectorError::from)?;
+        let scope = self.inner.store.tenant_read(tenant).await.map_err(ConnectorError::from)?;
         let rows =
             Repo::new(&scope).connections(provider, status, after, limit + 1).await.map_err(ConnectorError::from)?;
         scope.commit().await.map_err(ConnectorError::from)?;
@@ -1133,7 +1133,7 @@ impl pb::connector_service_server::ConnectorService for ConnectorService {
         let (parent, id) = name.split_once("/syncs/").ok_or_else(invalid)?;
         connection_id(parent, "name")?;
         let id: SyncId = id.parse().map_err(|_| invalid())?;
-        let scope = self.inner.store.tenant(tenant).await.map_err(ConnectorError::from)?;
+        let scope = self.inner.store.tenant_read(tenant).await.map_err(ConnectorError::from)?;
         let row = Repo::new(&scope).sync(id).await.map_err(ConnectorError::from)?;
         scope.commit().await.map_err(ConnectorError::from)?;
         let row = row
@@ -1152,7 +1152,7 @@ impl pb::connector_service_server::ConnectorService for ConnectorService {
         let limit = page_size(request.page_size, 50)?;
         let after = decode_token(&request.page_token)?;
         let status = (request.status != 0).then_some(request.status);
-        let scope = self.inner.store.tenant(tenant).await.map_err(ConnectorError::from)?;
+        let scope = self.inner.store.tenant_read(tenant).await.map_err(ConnectorError::from)?;
         let rows = Repo::new(&scope)
             .syncs(connection.as_deref(), status, after, limit + 1)
             .await
@@ -1236,7 +1236,7 @@ impl pb::connector_service_server::ConnectorService for ConnectorService {
             Some(connection_id(&request.connection, "connection")?.to_string())
         };
         let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        let scope = self.inner.store.tenant(tenant).await.map_err(ConnectorError::from)?;
+        let scope = self.inner.store.tenant_read(tenant).await.map_err(ConnectorError::from)?;
         let rows = Repo::new(&scope)
             .webhook_events(
                 text(&request.provider).as_deref(),
