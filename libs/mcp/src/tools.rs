@@ -88,31 +88,39 @@ fn may_act(role: &auth::Role) -> bool {
 }
 
 async fn actions(api: &Api) -> Result<Vec<connectors::Action>, McpError> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    for _ in 0..MAX_PAGES {
+    all_pages(|page_token| async move {
         let request = connectors::ListActionsRequest { page_size: 1000, page_token, ..Default::default() };
         let page = api.connectors().list_actions(request).await?.into_inner();
-        all.extend(page.actions);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
-    Ok(all)
+        Ok((page.actions, page.next_page_token))
+    })
+    .await
 }
 
 async fn connections(api: &Api) -> Result<Vec<connectors::Connection>, McpError> {
+    all_pages(|page_token| async move {
+        let request = connectors::ListConnectionsRequest { page_size: 1000, page_token, ..Default::default() };
+        let page = api.connectors().list_connections(request).await?.into_inner();
+        Ok((page.connections, page.next_page_token))
+    })
+    .await
+}
+
+/// Every page of a list call, at most [`MAX_PAGES`]: `fetch` takes a page token and returns that page's items and
+/// the next token (empty on the last page).
+async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, McpError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), McpError>>,
+{
     let mut all = Vec::new();
     let mut page_token = String::new();
     for _ in 0..MAX_PAGES {
-        let request = connectors::ListConnectionsRequest { page_size: 1000, page_token, ..Default::default() };
-        let page = api.connectors().list_connections(request).await?.into_inner();
-        all.extend(page.connections);
-        if page.next_page_token.is_empty() {
+        let (items, next) = fetch(page_token).await?;
+        all.extend(items);
+        if next.is_empty() {
             break;
         }
-        page_token = page.next_page_token;
+        page_token = next;
     }
     Ok(all)
 }

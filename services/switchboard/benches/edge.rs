@@ -16,7 +16,6 @@
 //! The gateway and the audit service run as separate `switchboard serve` processes, so the gateway's peak RSS
 //! (VmHWM) is its own.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,29 +69,9 @@ async fn run() {
         // Limits on (every request is checked) but high enough never to refuse.
         ("SWITCHBOARD_RATE_LIMIT_PER_MINUTE", "1000000000".to_owned()),
     ];
-    let cli = |args: &[&str], input: Option<&str>| {
-        use std::io::Write;
-        let mut child = Command::new(BIN)
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("cli");
-        if let Some(input) = input {
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-        }
-        child.wait_with_output().expect("cli output")
-    };
+    let cli = |args: &[&str], input: Option<&str>| support::cli(BIN, &env, args, input);
     assert!(cli(&["certs", "init"], None).status.success());
-    let spawn = |service: &str| {
-        Command::new(BIN)
-            .args(["serve", service])
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("serve")
-    };
+    let spawn = |service: &str| support::serve(BIN, &env, service);
     let audit_process = spawn("audit");
     // The gateway opens the same SQLite file; give the audit service a moment to create and migrate it.
     tokio::time::sleep(Duration::from_millis(500)).await;

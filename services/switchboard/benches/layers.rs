@@ -179,28 +179,11 @@ fn bin() -> String {
 }
 
 fn cli(env: &[(String, String)], args: &[&str], input: Option<&str>) -> std::process::Output {
-    use std::io::Write;
-    let mut child = Command::new(bin())
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cli");
-    if let Some(input) = input {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-    }
-    child.wait_with_output().expect("cli output")
+    support::cli(&bin(), env, args, input)
 }
 
 fn serve(env: &[(String, String)], service: &str) -> std::process::Child {
-    Command::new(bin())
-        .args(["serve", service])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("serve")
+    support::serve(&bin(), env, service)
 }
 
 async fn login(gateway: u16, email: &str) -> Arc<str> {

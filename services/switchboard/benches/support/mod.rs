@@ -4,7 +4,8 @@
 // Each benchmark uses a part of this module.
 #![allow(dead_code)]
 
-use std::process::Child;
+use std::ffi::OsStr;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Child processes, killed when dropped (also when a benchmark panics).
@@ -23,6 +24,33 @@ impl Drop for Processes {
             let _ = child.wait();
         }
     }
+}
+
+/// Runs a `switchboard` client command (`bin args...`) in `env`, with `input` on its standard input.
+pub fn cli<K: AsRef<OsStr>, V: AsRef<OsStr>>(bin: &str, env: &[(K, V)], args: &[&str], input: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(bin)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cli");
+    if let Some(input) = input {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+    }
+    child.wait_with_output().expect("cli output")
+}
+
+/// Starts `bin serve <service>` in `env`, its log discarded.
+pub fn serve<K: AsRef<OsStr>, V: AsRef<OsStr>>(bin: &str, env: &[(K, V)], service: &str) -> Child {
+    Command::new(bin)
+        .args(["serve", service])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("serve")
 }
 
 pub fn free_port() -> u16 {
