@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -18,6 +18,7 @@ use rcgen::{
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::tls::Material;
 use crate::{Identity, MeshError};
 
 /// How long a generated dev CA is valid.
@@ -36,23 +37,21 @@ pub struct CertFiles {
     pub key: PathBuf,
 }
 
-/// A workload's TLS material in memory: who it is, what it presents and which CA it trusts.
+/// A workload's TLS material: who it is, what it presents and which CA it trusts. Clones share one live
+/// generation of the material, which [`MeshCredentials::reload`] replaces when the files change (cert-manager's
+/// rotation), so every server and channel built from these credentials uses the new certificate for its next
+/// handshake. Connections already open keep the certificate they were made with.
+#[derive(Clone)]
 pub struct MeshCredentials {
     identity: Identity,
-    ca: Vec<CertificateDer<'static>>,
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    files: CertFiles,
+    current: Arc<RwLock<Generation>>,
 }
 
-impl Clone for MeshCredentials {
-    fn clone(&self) -> Self {
-        Self {
-            identity: self.identity.clone(),
-            ca: self.ca.clone(),
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
-        }
-    }
+/// The material in use and the bytes it was parsed from (how a reload tells that the files changed).
+struct Generation {
+    material: Arc<Material>,
+    pem: [Vec<u8>; 3],
 }
 
 impl std::fmt::Debug for MeshCredentials {
@@ -66,11 +65,9 @@ impl MeshCredentials {
     /// Reads certificate, key and CA from files (warning if the key is readable by others).
     pub fn from_files(identity: Identity, files: &CertFiles) -> Result<Self, MeshError> {
         warn_if_readable_by_others(&files.key);
-        let ca = read_certs(&files.ca)?;
-        let chain = read_certs(&files.cert)?;
-        let key = PrivateKeyDer::from_pem_file(&files.key)
-            .map_err(|e| MeshError::BadPem { path: files.key.clone(), what: format!("no usable private key ({e})") })?;
-        Ok(Self { identity, ca, chain, key })
+        let pem = read_pem(files)?;
+        let material = Arc::new(parse(files, &pem)?);
+        Ok(Self { identity, files: files.clone(), current: Arc::new(RwLock::new(Generation { material, pem })) })
     }
 
     /// The dev credentials of `identity` under `data_dir`, generating the CA and the leaf if missing. This reads the
@@ -87,22 +84,94 @@ impl MeshCredentials {
         &self.identity
     }
 
-    pub(crate) fn ca(&self) -> &[CertificateDer<'static>] {
-        &self.ca
+    /// Reads the files again. When they changed and hold a usable CA bundle, a chain whose leaf matches the key,
+    /// and the same workload identity as the certificate in use, the new material is used from the next handshake
+    /// on and this returns `true`; unchanged files return `false`. Anything unusable is an error and leaves the
+    /// material in use as it was (a half-written rotation is picked up by the next call).
+    pub fn reload(&self) -> Result<bool, MeshError> {
+        let pem = read_pem(&self.files)?;
+        if self.generation().pem == pem {
+            return Ok(false);
+        }
+        let material = parse(&self.files, &pem)?;
+        let identity_of =
+            |m: &Material| m.certified.cert.first().and_then(|leaf| crate::server::spiffe_identity(leaf.as_ref()));
+        let (before, after) = (identity_of(&self.material()), identity_of(&material));
+        if before != after {
+            let name = |i: Option<Identity>| i.map_or_else(|| "no workload".to_owned(), |i| i.spiffe_uri());
+            return Err(MeshError::BadPem {
+                path: self.files.cert.clone(),
+                what: format!("names {} where the certificate in use names {}", name(after), name(before)),
+            });
+        }
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *current = Generation { material: Arc::new(material), pem };
+        Ok(true)
     }
 
+    /// Calls [`MeshCredentials::reload`] every `every` until `shutdown`, logging each reload and each refusal
+    /// (a refusal once until it changes, not at every tick).
+    pub async fn reload_on_change(self, every: std::time::Duration, shutdown: tokio_util::sync::CancellationToken) {
+        let mut last_error = String::new();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            let creds = self.clone();
+            match tokio::task::spawn_blocking(move || creds.reload()).await {
+                Ok(Ok(true)) => {
+                    last_error.clear();
+                    tracing::info!(identity = %self.identity.name(), cert = %self.files.cert.display(), "mesh certificate reloaded");
+                }
+                Ok(Ok(false)) => last_error.clear(),
+                Ok(Err(e)) => {
+                    let message = e.to_string();
+                    if message != last_error {
+                        tracing::warn!(identity = %self.identity.name(), error = %message, "mesh certificate not reloaded; the one in use stays");
+                        last_error = message;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "mesh certificate reload task failed"),
+            }
+        }
+    }
+
+    /// The material for a handshake starting now.
+    pub(crate) fn material(&self) -> Arc<Material> {
+        self.generation().material.clone()
+    }
+
+    fn generation(&self) -> std::sync::RwLockReadGuard<'_, Generation> {
+        self.current.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn ca(&self) -> Vec<u8> {
+        self.generation().pem[0].clone()
+    }
+
+    #[cfg(test)]
     pub(crate) fn chain(&self) -> Vec<CertificateDer<'static>> {
-        self.chain.clone()
-    }
-
-    pub(crate) fn key(&self) -> PrivateKeyDer<'static> {
-        self.key.clone_key()
+        self.material().certified.cert.clone()
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, MeshError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+/// The CA bundle, chain and key files' bytes, in that order.
+fn read_pem(files: &CertFiles) -> Result<[Vec<u8>; 3], MeshError> {
+    let read = |path: &Path| std::fs::read(path).map_err(|e| MeshError::file("reading", path, e));
+    Ok([read(&files.ca)?, read(&files.cert)?, read(&files.key)?])
+}
+
+fn parse(files: &CertFiles, [ca, chain, key]: &[Vec<u8>; 3]) -> Result<Material, MeshError> {
+    let key = PrivateKeyDer::from_pem_slice(key)
+        .map_err(|e| MeshError::BadPem { path: files.key.clone(), what: format!("no usable private key ({e})") })?;
+    Material::new(files, certs(&files.ca, ca)?, certs(&files.cert, chain)?, key)
+}
+
+fn certs(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, MeshError> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| MeshError::BadPem { path: path.to_owned(), what: format!("cannot read certificates ({e})") })?;
     if certs.is_empty() {
         return Err(MeshError::BadPem { path: path.to_owned(), what: "no CERTIFICATE block found".into() });

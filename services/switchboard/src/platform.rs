@@ -533,6 +533,7 @@ impl Platform {
                 bus: Some(self.event_bus(&shutdown).await?),
                 metrics: self.metrics.clone(),
             };
+            reload_on_change(&config.credentials, &shutdown);
             let at = addr(&listener);
             let task = switchboard_audit::serve_with(config, listener, shutdown.clone())
                 .map(move |r| r.map_err(|e| failed(Service::Audit)(&e)))
@@ -557,6 +558,7 @@ impl Platform {
                 providers: self.config.connectors.provider_settings(),
                 retry: switchboard_connectors::RetryPolicy::default(),
             };
+            reload_on_change(&config.credentials, &shutdown);
             let at = addr(&listener);
             let task = switchboard_connectors::serve_with(config, listener, shutdown.clone())
                 .map(move |r| r.map_err(|e| failed(Service::Connectors)(&e)))
@@ -574,6 +576,7 @@ impl Platform {
                 vectors: self.vector_store().await?,
                 models: self.config.models.providers()?,
             };
+            reload_on_change(&config.credentials, &shutdown);
             let at = addr(&listener);
             let task = switchboard_orchestrator::serve_with(config, listener, shutdown.clone())
                 .map(move |r| r.map_err(|e| failed(Service::Orchestrator)(&e)))
@@ -582,6 +585,7 @@ impl Platform {
         }
         if let Some((public, admin)) = listeners.gateway {
             let config = self.gateway_config().await?;
+            reload_on_change(&config.credentials, &shutdown);
             // The gateway writes audit records to the outbox; its process relays them to the bus.
             let relay = OutboxRelay::new(
                 self.store().await?,
@@ -650,6 +654,15 @@ const QDRANT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the backlog gauges are refreshed.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
+/// How often a service reads its mesh certificate files again (cert-manager renews them in place; Kubernetes
+/// takes up to a minute or two to update a mounted Secret anyway).
+const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Keeps `credentials` current with their files until `shutdown` (see [`MeshCredentials::reload`]).
+fn reload_on_change(credentials: &MeshCredentials, shutdown: &CancellationToken) {
+    tokio::spawn(credentials.clone().reload_on_change(CERT_RELOAD_INTERVAL, shutdown.clone()));
+}
 
 /// Runs `task` until `shutdown`.
 async fn run_until(task: impl std::future::Future<Output = ()>, shutdown: CancellationToken) {

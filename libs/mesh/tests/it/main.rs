@@ -5,6 +5,7 @@
 mod access;
 mod context;
 mod mtls;
+mod reload;
 
 use std::sync::{Arc, Mutex};
 
