@@ -218,7 +218,7 @@ async fn ask_overhead(db: TestDb, router: Router, asks: usize) -> Vec<Duration> 
     let dir = tempfile::tempdir().expect("temp dir");
     let store = test_store(db, dir.path()).await;
     let stop = CancellationToken::new();
-    let options = RunOptions { step_timeout: Duration::from_secs(30), clock: Clock::System };
+    let options = RunOptions { step_timeout: Duration::from_secs(30), clock: Clock::System, ..RunOptions::default() };
     let service = OrchestratorService::new(
         store.store.clone(),
         Arc::new(InstantConnectors),

@@ -106,7 +106,7 @@ pub async fn serve_with(
 ) -> Result<(), OrchestratorError> {
     let work = shutdown.child_token();
     let connectors = MeshConnectors::new(&config.connectors_addr, &config.credentials, config.step_timeout)?;
-    let options = RunOptions { step_timeout: config.step_timeout, clock: Clock::System };
+    let options = RunOptions { step_timeout: config.step_timeout, clock: Clock::System, ..RunOptions::default() };
     // Embedding the router's examples is seconds of CPU work with the model: built on the blocking pool while the
     // service starts serving; questions wait for it.
     let embedder = config.embedder.clone();

@@ -16,6 +16,15 @@
 //! connectors and ask for approval; when every step has ended, write the answer and finish. It sleeps until a step
 //! ends, an approval, rejection or cancellation wakes it, or a few seconds pass (a change made by another replica).
 //!
+//! ## One driver per run
+//!
+//! A replica drives a run only while it holds the run's lease (`orchestrator_active_runs`): taken when it creates
+//! the run, renewed by the driver every third of [`RunOptions::driver_lease`], given up when the driver stops before
+//! the run ends (shutdown, error). Every replica looks for runs whose lease lapsed or was released at start-up and
+//! every half lease after ([`Engine::resume_all`]), and takes each over with one compare-and-set, so a run that lost
+//! its replica (crash, or a stall past the lease) is driven again by exactly one other. A driver that fails to renew
+//! for two thirds of the lease stops before anyone else may adopt the run.
+//!
 //! ## Writes happen once
 //!
 //! A write step's idempotency key is chosen at planning and stored with it. ApproveStep commits the approval before
@@ -46,7 +55,7 @@ use crate::plan::{self, PlanDraft, UsableConnection};
 use crate::planner::router::{Intent, Routed, Routing};
 use crate::planner::{AnswerRequest, PlanRequest, Planner, PlannerError, StepResult, Usage};
 use crate::settings::{self, AssistantSettings};
-use crate::storage::{Repo, RunRow, StepRow};
+use crate::storage::{Lease, Repo, RunRow, StepRow};
 use crate::tools::{ToolCall, Tools, with_timeout};
 
 /// Answer fragments a planner may send ahead of the run's log before it waits.
@@ -82,11 +91,14 @@ pub struct RunOptions {
     pub step_timeout: Duration,
     /// The time questions are answered relative to.
     pub clock: Clock,
+    /// How long a replica's hold on driving a run lasts without renewal: how soon another replica takes over the
+    /// runs of one that died. The replicas' clocks must agree to well within it.
+    pub driver_lease: Duration,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { step_timeout: Duration::from_secs(60), clock: Clock::System }
+        Self { step_timeout: Duration::from_secs(60), clock: Clock::System, driver_lease: Duration::from_secs(30) }
     }
 }
 
@@ -101,6 +113,10 @@ pub(crate) struct Engine {
     options: RunOptions,
     drivers: TaskTracker,
     stop: CancellationToken,
+    /// This engine's name as a lease holder (one per process).
+    id: String,
+    /// Runs this engine drives now.
+    driving: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Engine {
@@ -190,7 +206,20 @@ impl Engine {
             options,
             drivers: TaskTracker::new(),
             stop,
+            id: uuid::Uuid::now_v7().to_string(),
+            driving: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many runs this engine drives now.
+    pub(crate) fn runs_driven(&self) -> usize {
+        self.driving.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The end of a lease taken or renewed now (Unix µs).
+    fn lease_until(&self) -> i64 {
+        let lease = i64::try_from(self.options.driver_lease.as_micros()).unwrap_or(i64::MAX / 2);
+        now_unix_micros().saturating_add(lease)
     }
 
     /// The model runs are planned and answered with.
@@ -313,7 +342,7 @@ impl Engine {
                 settings.runs_per_minute
             )));
         }
-        repo.insert_run(row.clone()).await?;
+        repo.insert_run(row.clone(), &self.id, self.lease_until()).await?;
         let mut events = vec![
             repo.append_event(
                 &id,
@@ -401,6 +430,8 @@ impl Engine {
         Ok(plan)
     }
 
+    /// Drives the run while this engine holds its lease (taken by the caller), then gives the lease up unless the
+    /// run ended or the lease was lost.
     fn spawn_driver(
         self: &Arc<Self>,
         tenant: TenantId,
@@ -408,19 +439,81 @@ impl Engine {
         routed: Routed,
         created: Option<(RunRow, Vec<StepRow>)>,
     ) {
+        use std::sync::atomic::Ordering;
         let engine = self.clone();
+        self.driving.fetch_add(1, Ordering::Relaxed);
         self.drivers.spawn(async move {
-            if let Err(e) = engine.drive(tenant, &run_id, routed, created).await {
-                tracing::error!(run = %run_id, error = %e, "run driver stopped on an error; the run resumes on restart");
+            let lease = Lease { tenant, run_id: run_id.clone(), driver: engine.id.clone() };
+            let driven = tokio::select! {
+                driven = engine.drive(tenant, &run_id, routed, created) => Some(driven),
+                () = engine.keep_lease(&lease) => None,
+            };
+            let release = match driven {
+                Some(Ok(())) => engine.stop.is_cancelled(),
+                Some(Err(e)) => {
+                    tracing::error!(run = %run_id, error = %e, "run driver stopped on an error; a replica takes the run up again at its next look");
+                    true
+                }
+                None => {
+                    tracing::warn!(run = %run_id, "stopped driving the run: its lease is no longer this replica's");
+                    false
+                }
+            };
+            if release && let Err(e) = crate::storage::release(&engine.store, &lease).await {
+                tracing::warn!(run = %run_id, error = %e, "could not give the run's lease up; it lapses on its own");
             }
+            engine.driving.fetch_sub(1, Ordering::Relaxed);
         });
     }
 
-    /// Starts a driver for every unfinished run in the store (at start-up). Returns how many.
+    /// Renews `lease` until it is lost: returns when another replica holds it, the run ended (its lease went with
+    /// it), or renewals failed for two thirds of the lease, before any other replica may take the run.
+    async fn keep_lease(&self, lease: &Lease) {
+        let every = self.options.driver_lease / 3;
+        let mut renewed = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(every).await;
+            match crate::storage::renew(&self.store, lease, self.lease_until()).await {
+                Ok(true) => renewed = tokio::time::Instant::now(),
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(run = %lease.run_id, error = %e, "cannot renew the run's lease");
+                    if renewed.elapsed() >= every * 2 {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adopts the runs no replica drives (at start-up), then looks again every half lease until the engine
+    /// stops. Returns how many runs the first look adopted.
     pub(crate) async fn resume_all(self: &Arc<Self>) -> Result<usize, OrchestratorError> {
-        let runs = crate::storage::active_runs(&self.store).await?;
-        let count = runs.len();
-        for (tenant, run_id) in runs {
+        let count = self.adopt_unleased().await?;
+        let engine = self.clone();
+        self.drivers.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = engine.stop.cancelled() => return,
+                    () = tokio::time::sleep(engine.options.driver_lease / 2) => {}
+                }
+                if let Err(e) = engine.adopt_unleased().await {
+                    tracing::warn!(error = %e, "cannot look for runs without a driver");
+                }
+            }
+        });
+        Ok(count)
+    }
+
+    /// Takes over every run whose lease lapsed or was released, and drives it. Returns how many.
+    async fn adopt_unleased(self: &Arc<Self>) -> Result<usize, OrchestratorError> {
+        let now = now_unix_micros();
+        let mut adopted = 0;
+        for (tenant, run_id) in crate::storage::unleased_runs(&self.store, now).await? {
+            let lease = Lease { tenant, run_id: run_id.clone(), driver: self.id.clone() };
+            if self.stop.is_cancelled() || !crate::storage::adopt(&self.store, &lease, now, self.lease_until()).await? {
+                continue;
+            }
             let scope = self.store.tenant(tenant).await?;
             let row = Repo::new(&scope).run(&run_id).await?;
             scope.commit().await?;
@@ -428,10 +521,11 @@ impl Engine {
             let intent = parse_intent(&row.intent);
             let routed =
                 Routed { intent, confidence: 1.0, runner_up: intent, runner_up_confidence: 0.0, by_model: false };
-            tracing::info!(run = %run_id, status = row.status, "resuming run");
+            tracing::info!(run = %run_id, status = row.status, "driving a run no replica drove");
             self.spawn_driver(tenant, run_id, routed, None);
+            adopted += 1;
         }
-        Ok(count)
+        Ok(adopted)
     }
 
     // === the driver ===

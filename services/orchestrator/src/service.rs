@@ -131,10 +131,16 @@ impl OrchestratorService {
         Ok(Arc::new(ModelPlanner::new(Arc::new(chain), model, store.clone(), usage)))
     }
 
-    /// Resumes every unfinished run in the store (runs waiting for approval keep waiting; approved and running
-    /// steps run, with their stored idempotency keys). Returns how many runs.
+    /// Drives every unfinished run that no replica drives (runs waiting for approval keep waiting; approved and
+    /// running steps run, with their stored idempotency keys), and keeps looking for such runs (a replica that died
+    /// leaves its runs when their leases lapse) until the service stops. Returns how many runs the first look took.
     pub async fn resume(&self) -> Result<usize, OrchestratorError> {
         self.engine.resume_all().await
+    }
+
+    /// How many runs this replica drives now (each run is driven by one replica at a time).
+    pub fn runs_driven(&self) -> usize {
+        self.engine.runs_driven()
     }
 
     /// Waits until every run driver of this service has stopped (after its stop token is cancelled).

@@ -154,7 +154,8 @@ pub(crate) mod token_usage {
     switchboard_store::tenant_owned!(TenantId);
 }
 
-/// `orchestrator_active_runs`: runs not finished yet, read across tenants at start-up to resume them.
+/// `orchestrator_active_runs`: runs not finished yet and the replica driving each, read across tenants to find
+/// runs no replica drives.
 pub(crate) mod active_run {
     use sea_orm::entity::prelude::*;
 
@@ -165,6 +166,10 @@ pub(crate) mod active_run {
         pub tenant_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub run_id: String,
+        /// The replica holding the lease (its engine's id).
+        pub driver: String,
+        /// Until when (Unix µs); 0 when released.
+        pub lease_until_us: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,7 +9,7 @@ pub(super) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Orchestrator), Box::new(Knowledge)]
+        vec![Box::new(Orchestrator), Box::new(Knowledge), Box::new(DriverLeases)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -203,6 +203,39 @@ impl MigrationTrait for Knowledge {
         let db = manager.get_connection();
         for table in KNOWLEDGE_TABLES.iter().rev() {
             db.execute_unprepared(&format!("DROP TABLE IF EXISTS {}", table.name)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Who drives each unfinished run: the replica holding its lease, until when. A run whose lease lapsed (its replica
+/// died) or was released (its replica stopped) is adopted by the next replica that looks.
+struct DriverLeases;
+
+impl MigrationName for DriverLeases {
+    fn name(&self) -> &str {
+        "m20261201_000003_driver_leases"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for DriverLeases {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        // Runs left by a version without leases have none: the first replica to look adopts them.
+        for statement in [
+            "ALTER TABLE orchestrator_active_runs ADD COLUMN driver TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE orchestrator_active_runs ADD COLUMN lease_until_us BIGINT NOT NULL DEFAULT 0",
+        ] {
+            db.execute_unprepared(statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for column in ["driver", "lease_until_us"] {
+            db.execute_unprepared(&format!("ALTER TABLE orchestrator_active_runs DROP COLUMN {column}")).await?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The orchestrator's tables, which it owns, and their repository over a [`TenantScope`]: every query here is
-//! filtered on the scope's tenant (and on PostgreSQL held to it by row-level security). The one read across tenants
-//! is [`active_runs`], which finds the runs to resume at start-up.
+//! filtered on the scope's tenant (and on PostgreSQL held to it by row-level security). The exceptions are the
+//! driver leases ([`unleased_runs`], [`adopt`], [`renew`], [`release`]): replicas read and take them across
+//! tenants, by run id, and they hold no tenant data.
 //!
 //! A run's event log is appended only through [`Repo::append_event`], which takes the run's lock, numbers the event
 //! after the run's `last_sequence` and writes both in the caller's transaction: the log has no gaps and no
@@ -27,10 +28,54 @@ pub async fn migrate(store: &Store) -> Result<(), StoreError> {
     store.migrate::<migration::Migrator>().await
 }
 
-/// Every (tenant, run) not finished yet: a read across tenants, for resuming runs at start-up.
-pub(crate) async fn active_runs(store: &Store) -> Result<Vec<(TenantId, String)>, StoreError> {
-    let rows = active_run::Entity::find().all(store.global()).await?;
+/// A replica's hold on driving one run.
+#[derive(Debug, Clone)]
+pub(crate) struct Lease {
+    pub(crate) tenant: TenantId,
+    pub(crate) run_id: String,
+    /// The holder (an engine's id).
+    pub(crate) driver: String,
+}
+
+/// Every (tenant, run) not finished yet whose lease ended before `now_us`: runs no replica drives.
+pub(crate) async fn unleased_runs(store: &Store, now_us: i64) -> Result<Vec<(TenantId, String)>, StoreError> {
+    let rows =
+        active_run::Entity::find().filter(active_run::Column::LeaseUntilUs.lt(now_us)).all(store.global()).await?;
     Ok(rows.into_iter().filter_map(|row| Some((row.tenant_id.parse().ok()?, row.run_id))).collect())
+}
+
+/// Takes the lease of a run whose lease ended before `now_us`, until `until_us`. `false` when another replica took
+/// it first (or the run finished): the compare and the set are one statement.
+pub(crate) async fn adopt(store: &Store, lease: &Lease, now_us: i64, until_us: i64) -> Result<bool, StoreError> {
+    use active_run::Column as C;
+    let done = active_run::Entity::update_many()
+        .col_expr(C::Driver, Expr::value(lease.driver.clone()))
+        .col_expr(C::LeaseUntilUs, Expr::value(until_us))
+        .filter(C::TenantId.eq(lease.tenant.to_string()))
+        .filter(C::RunId.eq(lease.run_id.clone()))
+        .filter(C::LeaseUntilUs.lt(now_us))
+        .exec(store.global())
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Extends a lease this replica holds to `until_us`. `false` when it no longer holds it (the run finished, or
+/// another replica adopted it after this one stalled past the lease).
+pub(crate) async fn renew(store: &Store, lease: &Lease, until_us: i64) -> Result<bool, StoreError> {
+    use active_run::Column as C;
+    let done = active_run::Entity::update_many()
+        .col_expr(C::LeaseUntilUs, Expr::value(until_us))
+        .filter(C::TenantId.eq(lease.tenant.to_string()))
+        .filter(C::RunId.eq(lease.run_id.clone()))
+        .filter(C::Driver.eq(lease.driver.clone()))
+        .exec(store.global())
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Gives a lease up (a driver stopping before its run ended), so that any replica may adopt the run at once.
+pub(crate) async fn release(store: &Store, lease: &Lease) -> Result<(), StoreError> {
+    renew(store, lease, 0).await.map(|_| ())
 }
 
 /// The repository: `Repo::new(&scope)`.
@@ -50,9 +95,14 @@ impl<'a> Repo<'a> {
 
     // === runs ===
 
-    /// Inserts a new run (and marks it active, for resumption).
-    pub(crate) async fn insert_run(&self, row: RunRow) -> Result<(), StoreError> {
-        let active = active_run::ActiveModel { tenant_id: Set(String::new()), run_id: Set(row.id.clone()) };
+    /// Inserts a new run, marked active with its lease held by `driver` until `lease_until_us`.
+    pub(crate) async fn insert_run(&self, row: RunRow, driver: &str, lease_until_us: i64) -> Result<(), StoreError> {
+        let active = active_run::ActiveModel {
+            tenant_id: Set(String::new()),
+            run_id: Set(row.id.clone()),
+            driver: Set(driver.to_owned()),
+            lease_until_us: Set(lease_until_us),
+        };
         let row: run::ActiveModel = row.into();
         self.scope.insert([row]).await?;
         self.scope.insert([active]).await

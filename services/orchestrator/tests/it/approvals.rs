@@ -1,12 +1,15 @@
 //! Writes wait for approval: approved ones happen exactly once (across a restart too) and are audited, rejected
 //! ones change nothing, and only the right people may decide.
 
+use sea_orm::ConnectionTrait;
+use switchboard_orchestrator::OrchestratorService;
 use switchboard_proto::orchestrator::v1::orchestrator_service_server::OrchestratorService as _;
 use switchboard_proto::orchestrator::v1::{self as pb, RunStatus, StepStatus, ask_response::Event};
 use switchboard_test_support::TestDb;
 use switchboard_types::Role;
+use tokio_util::sync::CancellationToken;
 
-use crate::support::{Caller, Harness, assert_contiguous, field, is_approval, is_finished, to_json};
+use crate::support::{Caller, DRIVER_LEASE, Harness, assert_contiguous, field, is_approval, is_finished, to_json};
 
 /// A demo customer's e-mail address and the id of their newest succeeded, unrefunded charge, from the records.
 pub(crate) async fn customer_with_a_charge(h: &Harness, caller: Caller) -> (String, String) {
@@ -339,4 +342,86 @@ fn json_struct(value: serde_json::Value) -> prost_types::Struct {
     }
     let serde_json::Value::Object(map) = value else { panic!("not an object: {value}") };
     prost_types::Struct { fields: map.into_iter().map(|(k, v)| (k, convert(v))).collect() }
+}
+
+/// Waits, for a few driver leases at most, until `done` holds.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + DRIVER_LEASE * 4;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn approve_on(replica: &OrchestratorService, caller: Caller, step: &str) {
+    let request = pb::ApproveStepRequest { name: step.into(), comment: "ok, refund it".into() };
+    replica.approve_step(caller.request(request)).await.unwrap();
+}
+
+/// Follows the run on `replica` to its end. (Only the first refund of the demo customer's charge succeeds at the
+/// sandbox; what the tests count is refund requests: each approved write is asked for exactly once.)
+async fn finished_on(replica: &OrchestratorService, caller: Caller, run: &str) {
+    let request = pb::AskRequest { run: run.into(), ..Default::default() };
+    let mut stream = replica.ask(caller.request(request)).await.unwrap().into_inner();
+    let mut last = None;
+    while let Some(event) = futures::StreamExt::next(&mut stream).await {
+        last = Some(event.unwrap());
+    }
+    assert!(last.and_then(|e| e.event).is_some_and(|e| is_finished(&e)), "the run did not finish");
+}
+
+async fn each_run_has_one_driver_among_replicas(db: TestDb) {
+    let h = Harness::start(db).await;
+    let owner = Caller::owner();
+    h.connect_stripe(owner).await;
+    let (email, _) = customer_with_a_charge(&h, owner).await;
+    // Replica A is the harness's orchestrator. It never looks for runs without a driver (`resume` was not called),
+    // so when a run lapses below, only B may take it.
+    let (run, step, _) = ask_refund(&h, owner, &email).await;
+    assert_eq!(h.orchestrator.runs_driven(), 1);
+
+    // Replica B starts while A drives the run: it takes nothing, then or after several leases (A renews).
+    let b_stop = CancellationToken::new();
+    let b = h.replica(b_stop.clone());
+    assert_eq!(b.resume().await.unwrap(), 0);
+    tokio::time::sleep(DRIVER_LEASE * 2).await;
+    assert_eq!((h.orchestrator.runs_driven(), b.runs_driven()), (1, 0));
+    // Approved through B, performed by A's driver: once.
+    approve_on(&b, owner, &step).await;
+    finished_on(&b, owner, &run).await;
+    assert_eq!(h.refunds_made(), 1);
+    eventually("A's driver ends with the run", || h.orchestrator.runs_driven() == 0).await;
+
+    // A loses its lease, as when it stalled past it and a replica since dead took the run: A stops driving at its
+    // next renewal, and B adopts the lapsed lease.
+    let (run, step, _) = ask_refund(&h, owner, &email).await;
+    let lapse = "UPDATE orchestrator_active_runs SET driver = 'a-replica-that-died', lease_until_us = 1";
+    h.store.store.global().execute_unprepared(lapse).await.unwrap();
+    eventually("B adopts the lapsed run and A lets go", || b.runs_driven() == 1 && h.orchestrator.runs_driven() == 0)
+        .await;
+    approve_on(&h.orchestrator, owner, &step).await;
+    finished_on(&b, owner, &run).await;
+    assert_eq!(h.refunds_made(), 2, "performed once, by B");
+
+    // A stops and gives its leases up: B takes the waiting run at its next look (half a lease), not a lease later.
+    let (run, step, _) = ask_refund(&h, owner, &email).await;
+    h.stop_orchestrator().await;
+    eventually("B adopts the run A gave up", || b.runs_driven() == 1).await;
+    approve_on(&b, owner, &step).await;
+    finished_on(&b, owner, &run).await;
+    assert_eq!(h.refunds_made(), 3);
+
+    b_stop.cancel();
+    b.wait_for_runs().await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn each_run_has_one_driver_among_replicas_sqlite() {
+    each_run_has_one_driver_among_replicas(TestDb::Sqlite).await;
+}
+
+#[tokio::test]
+async fn each_run_has_one_driver_among_replicas_postgres() {
+    each_run_has_one_driver_among_replicas(TestDb::Postgres).await;
 }

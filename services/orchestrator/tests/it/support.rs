@@ -106,6 +106,9 @@ impl Caller {
 const SLOW_NEVER: (std::time::Duration, std::time::Duration) =
     (std::time::Duration::ZERO, std::time::Duration::from_secs(30));
 
+/// Runs' driver leases: short, so that a replica takes over another's runs within a test's patience.
+pub const DRIVER_LEASE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The knowledge base's vector store and embedder: one index for the harness's life, so a restarted orchestrator
 /// finds the documents indexed before.
 type KnowledgeParts = (Arc<dyn switchboard_vectors::VectorStore>, Arc<dyn switchboard_vectors::Embedder>);
@@ -249,7 +252,7 @@ impl Harness {
         stop: CancellationToken,
         (query_delay, step_timeout): (std::time::Duration, std::time::Duration),
     ) -> OrchestratorService {
-        let options = RunOptions { step_timeout, clock: Clock::Fixed(DEMO_NOW) };
+        let options = RunOptions { step_timeout, clock: Clock::Fixed(DEMO_NOW), driver_lease: DRIVER_LEASE };
         let api = Arc::new(InProcess(connectors.clone(), query_delay));
         let router = router.clone();
         OrchestratorService::with_models(store.store.clone(), api, providers.clone(), *policy, router, options, stop)
@@ -300,6 +303,18 @@ impl Harness {
             self.orchestrator_stop.clone(),
             (delay, timeout),
         );
+    }
+
+    /// A second orchestrator replica on the same store and connectors, stopped by `stop` (or with the harness).
+    pub fn replica(&self, stop: CancellationToken) -> OrchestratorService {
+        Self::orchestrator(
+            &self.store,
+            &self.connectors,
+            &self.knowledge,
+            (&self.providers, &self.router),
+            stop,
+            SLOW_NEVER,
+        )
     }
 
     /// Stops the orchestrator (its run drivers end, as in a process that exits).
