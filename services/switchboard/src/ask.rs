@@ -6,6 +6,10 @@
 //! needs a person (a member or more) whose runs they are, and approvals are recorded against that person. The
 //! stream is REST's NDJSON (`{"result": AskResponse}` per line, `{"error": Status}` if it fails); a stream cut
 //! mid-run is re-attached with `after_sequence`, so no event is lost or shown twice.
+//!
+//! A run may wait for its approval longer than an access token lives (15 minutes by default): the session refreshes
+//! its token once three quarters of its life have passed, before each request, and logs out when the command ends
+//! (the refresh token it holds is revoked rather than left valid for days).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -23,11 +27,40 @@ const REATTACH_ATTEMPTS: u32 = 3;
 struct Session {
     http: reqwest::Client,
     gateway: String,
-    access_token: String,
+    tokens: tokio::sync::Mutex<Tokens>,
+}
+
+/// The session's tokens, as the last login or refresh gave them.
+struct Tokens {
+    access: String,
+    refresh: String,
+    /// When the access token is to be refreshed: three quarters into its life.
+    refresh_at: tokio::time::Instant,
+}
+
+impl Tokens {
+    /// From a LoginResponse or RefreshResponse in JSON.
+    fn from_answer(body: &Value) -> Result<Self, CliError> {
+        let field = |name: &str| {
+            body.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| CliError::Usage(format!("the gateway's answer has no {name}")))
+        };
+        let lifetime = body.get("expiresIn").and_then(Value::as_u64).unwrap_or(0);
+        let refresh_at = tokio::time::Instant::now() + Duration::from_secs(lifetime) * 3 / 4;
+        Ok(Self { access: field("accessToken")?, refresh: field("refreshToken")?, refresh_at })
+    }
 }
 
 pub(crate) async fn ask(args: AskArgs) -> Result<ExitCode, CliError> {
     let session = Session::sign_in(&args).await?;
+    let asked = ask_signed_in(&session, &args).await;
+    session.log_out().await;
+    asked
+}
+
+async fn ask_signed_in(session: &Session, args: &AskArgs) -> Result<ExitCode, CliError> {
     let mut follower = Follower::default();
     let mut request = json!({"question": args.question});
     let mut attempts = 0;
@@ -64,21 +97,39 @@ impl Session {
         let gateway = args.gateway_url.trim_end_matches('/').to_owned();
         let login = json!({"tenant": args.tenant, "email": args.email, "password": args.password});
         let body = post(&http, &format!("{gateway}/v1/auth:login"), None, &login).await?;
-        let access_token = body
-            .get("accessToken")
-            .and_then(Value::as_str)
-            .ok_or_else(|| CliError::Usage("the gateway's login answer has no accessToken".into()))?
-            .to_owned();
-        Ok(Self { http, gateway, access_token })
+        let tokens = tokio::sync::Mutex::new(Tokens::from_answer(&body)?);
+        Ok(Self { http, gateway, tokens })
+    }
+
+    /// An access token for a request about to be made, refreshed first when it is three quarters through its life
+    /// (each refresh token works once: the new one replaces it).
+    async fn bearer(&self) -> Result<String, CliError> {
+        let mut tokens = self.tokens.lock().await;
+        if tokio::time::Instant::now() >= tokens.refresh_at {
+            let url = format!("{}/v1/auth:refresh", self.gateway);
+            let body = post(&self.http, &url, None, &json!({"refreshToken": tokens.refresh})).await?;
+            *tokens = Tokens::from_answer(&body)?;
+        }
+        Ok(tokens.access.clone())
+    }
+
+    /// Revokes the session. Best effort: a failure leaves a refresh token that expires on its own.
+    async fn log_out(&self) {
+        let refresh = self.tokens.lock().await.refresh.clone();
+        let url = format!("{}/v1/auth:logout", self.gateway);
+        if let Err(e) = post(&self.http, &url, None, &json!({"refreshToken": refresh})).await {
+            eprintln!("(could not log out: {e})");
+        }
     }
 
     /// Reads one Ask stream to its end. `Some(exit code)` once the run finished; `None` if the stream ended first.
     async fn follow(&self, request: &Value, follower: &mut Follower) -> Result<Option<ExitCode>, Broken> {
         let url = format!("{}/v1/orchestrator:ask", self.gateway);
+        let bearer = self.bearer().await.map_err(|e| Broken::Refused(e.to_string()))?;
         let mut answer = self
             .http
             .post(&url)
-            .bearer_auth(&self.access_token)
+            .bearer_auth(bearer)
             .header(reqwest::header::ACCEPT, "application/x-ndjson")
             .json(request)
             .send()
@@ -202,7 +253,8 @@ impl Session {
             ("reject", json!({"reason": "rejected in the terminal"}))
         };
         let url = format!("{}/v1/{step}:{verb}", self.gateway);
-        post(&self.http, &url, Some(&self.access_token), &body).await.map_err(|e| e.to_string())?;
+        let bearer = self.bearer().await.map_err(|e| e.to_string())?;
+        post(&self.http, &url, Some(&bearer), &body).await.map_err(|e| e.to_string())?;
         println!("{}", if approve { "Approved." } else { "Rejected: nothing will be changed by this step." });
         Ok(())
     }

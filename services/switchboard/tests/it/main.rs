@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests and benchmarks fail loudly by design
 
+mod ask;
 mod mcp;
 mod webhooks;
 

@@ -24,7 +24,7 @@ const VIEWER: &str = "viewer@acme.example";
 const VIEWER_PASSWORD: &str = "viewer password one";
 
 /// Stripe connected and synced once; the connection's name.
-async fn stripe_synced(f: &Fixture) -> String {
+pub(crate) async fn stripe_synced(f: &Fixture) -> String {
     let connection = f.connect("stripe", "", switchboard_sandbox::DEMO_STRIPE_KEY).await;
     let (status, started) =
         f.rest(reqwest::Method::POST, &format!("/v1/{connection}/syncs:start"), Some(json!({}))).await;
