@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard-target
 CARGO ?= cargo
 BUF := tools/buf/node_modules/.bin/buf
 
-.PHONY: setup run build test test-console test-examples test-chart console proto-lint lint fmt bench eval eval-calibrate openapi fuzz clean
+.PHONY: setup run build test test-console test-examples test-chart image test-image console proto-lint lint fmt bench eval eval-calibrate openapi fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -44,6 +44,13 @@ test-examples: setup
 ## The web console's tests alone: component tests (Vitest), then end to end in Chromium against a live platform.
 test-console: setup
 	@CARGO="$(CARGO)" scripts/test-console.sh
+
+## The image without pulling anything (scripts/build-image.sh): the Dockerfile's run-time stage on a base made here
+## from scratch with Debian's buildah (the release binary, the libraries it links, CA certificates, the nonroot
+## user), tagged localhost/switchboard:<version> and archived in $(CARGO_TARGET_DIR)/image/.
+image: setup
+	$(CARGO) build --release --locked -p switchboard --bin switchboard
+	@scripts/build-image.sh
 
 ## Build the web console into web/dist (make run does it too).
 console: setup
