@@ -52,6 +52,11 @@ image: setup
 	$(CARGO) build --release --locked -p switchboard --bin switchboard
 	@scripts/build-image.sh
 
+## The image under podman (scripts/test-image.sh): no shell, owners and modes, --version, then `up` read-only as user
+## 65532 until its health port reports SERVING. Says so, and passes, where podman cannot run a container.
+test-image: image
+	@scripts/test-image.sh
+
 ## Build the web console into web/dist (make run does it too).
 console: setup
 	@scripts/build-console.sh
