@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Cargo.toml)
 image=${SWITCHBOARD_IMAGE:-localhost/switchboard:${SWITCHBOARD_IMAGE_VERSION:-$version}}
-probe_image=localhost/switchboard-podman-probe:latest
+probe_image=localhost/switchboard-podman-probe:$$
 name=switchboard-image-test-$$
 started=$(date +%s)
 
@@ -109,6 +109,7 @@ shells=$(grep -E ' (usr/)?s?bin/(sh|bash|dash|busybox)( -> .*)?$' <<<"$listing" 
 printed=$("${run[@]}" --rm --read-only "$image" --version) || fail "switchboard --version failed: $printed"
 [[ $printed == *"$version"* ]] || fail "switchboard --version printed '$printed', not version $version"
 echo "test-image: --version: $printed"
+"${run[@]}" --rm --read-only "$image" >/dev/null || fail "the image's default command (CMD --help) failed"
 # Without a volume the image's own data dir must be writable by its user.
 "${run[@]}" --rm "$image" certs init >/dev/null || fail "certs init into the image's own data dir failed"
 
@@ -134,8 +135,6 @@ up_started=$(date +%s)
   -p 127.0.0.1::8080 -p 127.0.0.1::8081 "$image" up >/dev/null
 probe_addr=$("${podman[@]}" port "$name" 8081/tcp)
 public_addr=$("${podman[@]}" port "$name" 8080/tcp)
-pid=$("${podman[@]}" inspect --format '{{.State.Pid}}' "$name")
-[ "$(stat -c %u "/proc/$pid")" = 65532 ] || fail "the container's process runs as uid $(stat -c %u "/proc/$pid"), not 65532"
 
 logs() { "${podman[@]}" logs "$name" 2>&1 | tail -n 40; }
 status="" deadline=$(($(date +%s) + 90))
@@ -149,6 +148,9 @@ while :; do
   sleep 0.5
 done
 echo "test-image: up on a read-only root filesystem: the health port reports SERVING after $(($(date +%s) - up_started)) s"
+pid=$("${podman[@]}" inspect --format '{{.State.Pid}}' "$name")
+uid=$(stat -c %u "/proc/$pid")
+[ "$uid" = 65532 ] || fail "the container's process runs as uid $uid, not 65532"
 
 services=$("${podman[@]}" exec "$name" /usr/local/bin/switchboard health) \
   || fail "switchboard health inside the container:"$'\n'"$services"
