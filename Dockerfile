@@ -28,15 +28,16 @@ COPY Cargo.toml Cargo.lock ./
 COPY proto proto
 COPY libs libs
 COPY services services
-# Line tables only (file:line in backtraces and panics, no full debug info), whatever the profile says later;
-# zlib linked statically, so the run-time image needs no libz.
+# Line tables only, whatever the profile says later, and then no debug info at all: the C libraries and std bring
+# full DWARF anyway (355 MB in all, 68 MB stripped); symbols stay, so backtraces name functions. zlib linked
+# statically, so the run-time image needs no libz.
 ENV CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
     LIBZ_SYS_STATIC=1
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p switchboard --bin switchboard \
     && mkdir -p /out/data \
-    && cp target/release/switchboard /out/switchboard \
+    && objcopy --strip-debug target/release/switchboard /out/switchboard \
     && chmod 0700 /out/data
 
 # === The web console (web/dist) ===

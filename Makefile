@@ -21,7 +21,9 @@ build: setup
 	$(CARGO) build --workspace --all-targets
 
 ## Every test: contracts lint, then the Rust suites (SQLite and PostgreSQL, in-process and Redis, the embedded
-## event log and Kafka on a tansu broker that this target installs, starts and stops).
+## event log and Kafka on a tansu broker that this target installs, starts and stops), the console, the client
+## examples, the chart, and the image under podman (built from the tests' debug binary, tagged 0.1.0-test, so that
+## no release build is needed; `make test-image` tests the release image).
 test: setup proto-lint
 	@scripts/fetch-embedding-model.sh
 	@scripts/ensure-postgres.sh
@@ -30,6 +32,8 @@ test: setup proto-lint
 	@CARGO="$(CARGO)" scripts/test-console.sh
 	@scripts/test-examples.sh
 	@scripts/test-chart.sh
+	@SWITCHBOARD_IMAGE_BINARY="$(CARGO_TARGET_DIR)/debug/switchboard" SWITCHBOARD_IMAGE_VERSION=0.1.0-test scripts/build-image.sh
+	@SWITCHBOARD_IMAGE_VERSION=0.1.0-test scripts/test-image.sh
 
 ## The Helm chart's tests alone: render with Helm's engine, lint --strict, Kubernetes schemas, charts/tests/.
 test-chart:
