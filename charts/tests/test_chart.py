@@ -101,6 +101,7 @@ READS: dict[str, frozenset[str]] = {
     "SWITCHBOARD_EVENT_RETENTION_HOURS": BUS,
     "SWITCHBOARD_AUDIT_SIGNING_KEY": frozenset({"audit"}),
     "QDRANT_URL": frozenset({"orchestrator"}),
+    "QDRANT_API_KEY": frozenset({"orchestrator"}),
     "SWITCHBOARD_EMBEDDING_MODEL_DIR": frozenset({"orchestrator"}),
     "OPENAI_API_KEY": frozenset({"orchestrator"}),
     "OPENAI_BASE_URL": frozenset({"orchestrator"}),

@@ -124,6 +124,7 @@ give. DATABASE_URL has a Secret of its own (the migration hook needs it before t
 {{- $s := dict -}}
 {{- if and $v.redis.url (not $v.redis.existingSecret) }}{{ $_ := set $s "REDIS_URL" $v.redis.url }}{{ end -}}
 {{- if and $v.qdrant.url (not $v.qdrant.existingSecret) }}{{ $_ := set $s "QDRANT_URL" $v.qdrant.url }}{{ end -}}
+{{- if and $v.qdrant.apiKey (not $v.qdrant.existingSecret) }}{{ $_ := set $s "QDRANT_API_KEY" $v.qdrant.apiKey }}{{ end -}}
 {{- if and $v.kafka.sasl.password (not $v.kafka.sasl.existingSecret) }}{{ $_ := set $s "KAFKA_SASL_PASSWORD" $v.kafka.sasl.password }}{{ end -}}
 {{- with $v.orchestrator.models.openai.apiKey }}{{ $_ := set $s "OPENAI_API_KEY" . }}{{ end -}}
 {{- with $v.orchestrator.models.anthropic.apiKey }}{{ $_ := set $s "ANTHROPIC_API_KEY" . }}{{ end -}}
@@ -171,8 +172,12 @@ values, else to the existing Secret named for it.
 {{- if $uses.qdrant -}}
 {{- if $v.qdrant.existingSecret -}}
 {{- $entries = append $entries (dict "name" "QDRANT_URL" "secret" $v.qdrant.existingSecret "key" $v.qdrant.existingSecretKey) -}}
+{{- $entries = append $entries (dict "name" "QDRANT_API_KEY" "secret" $v.qdrant.existingSecret "key" $v.qdrant.existingSecretApiKeyKey "optional" true) -}}
 {{- else if $v.qdrant.url -}}
 {{- $entries = append $entries (dict "name" "QDRANT_URL" "secret" $settings "key" "QDRANT_URL") -}}
+{{- if $v.qdrant.apiKey -}}
+{{- $entries = append $entries (dict "name" "QDRANT_API_KEY" "secret" $settings "key" "QDRANT_API_KEY") -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if and $uses.bus $v.kafka.brokers $v.kafka.sasl.mechanism -}}

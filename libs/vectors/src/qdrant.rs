@@ -71,17 +71,27 @@ impl std::fmt::Debug for QdrantStore {
 // === impl QdrantStore ===
 
 impl QdrantStore {
-    /// Connects to the Qdrant gRPC endpoint at `url` (`http://host:6334`) and checks that it answers; `timeout`
-    /// bounds the connection and every later call.
-    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, VectorError> {
-        if !url.to_ascii_lowercase().starts_with("http://") {
-            return Err(VectorError::Invalid(format!(
-                "unsupported Qdrant URL {url:?}: use http://host:6334 (plain gRPC; TLS is not supported)"
-            )));
+    /// Connects to the Qdrant gRPC endpoint at `url` (`http://host:6334`, or `https://` for TLS verified against the
+    /// system's roots, as Qdrant Cloud needs), sending `api_key` with every call when given, and checks that it
+    /// answers; `timeout` bounds the connection and every later call.
+    pub async fn connect(url: &str, api_key: Option<&str>, timeout: Duration) -> Result<Self, VectorError> {
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("https") => {}
+            Some("http") if api_key.is_some() => {
+                tracing::warn!(%url, "the Qdrant API key goes over plain http: use https:// outside a private network");
+            }
+            Some("http") => {}
+            _ => {
+                return Err(VectorError::Invalid(format!(
+                    "unsupported Qdrant URL {url:?}: use http://host:6334 or https://host:6334"
+                )));
+            }
         }
         // The compatibility check would block this thread on a private runtime and print to stdout; the health
         // check below does the same job within the timeout.
         let client = Qdrant::from_url(url)
+            .api_key(api_key.map(str::to_owned))
             .timeout(timeout)
             .connect_timeout(timeout)
             .skip_compatibility_check()

@@ -348,10 +348,13 @@ pub struct PlatformConfig {
     /// When the cache cannot say whether a token was revoked: `allow` it (default) or `deny` the request with 503.
     #[arg(long, env = "SWITCHBOARD_REVOCATION_ON_CACHE_ERROR", default_value = "allow", value_parser = ["allow", "deny"])]
     pub revocation_on_cache_error: String,
-    /// Qdrant server (gRPC, e.g. http://127.0.0.1:6334) for the knowledge base's vectors; an embedded index in the
+    /// Qdrant server (gRPC, e.g. http://127.0.0.1:6334, or https:// for TLS) for the knowledge base's vectors; an embedded index in the
     /// data dir when unset.
     #[arg(long, env = "QDRANT_URL")]
     pub qdrant_url: Option<String>,
+    /// Qdrant's API key (Qdrant Cloud, or a server with `service.api_key`), sent with every call.
+    #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
+    pub qdrant_api_key: Option<String>,
     /// Kafka brokers for the event bus (host:port[,host:port...]); an event log in the database when unset.
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,

@@ -307,9 +307,13 @@ impl Platform {
             .get_or_try_init(|| async {
                 let store: Arc<dyn switchboard_vectors::VectorStore> = match &self.config.qdrant_url {
                     Some(url) if !url.trim().is_empty() => Arc::new(
-                        switchboard_vectors::QdrantStore::connect(url.trim(), QDRANT_TIMEOUT)
-                            .await
-                            .map_err(|e| PlatformError::Config(format!("QDRANT_URL: {e}")))?,
+                        switchboard_vectors::QdrantStore::connect(
+                            url.trim(),
+                            self.config.qdrant_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()),
+                            QDRANT_TIMEOUT,
+                        )
+                        .await
+                        .map_err(|e| PlatformError::Config(format!("QDRANT_URL: {e}")))?,
                     ),
                     _ => {
                         let dir = self.config.mesh.data_dir.join("vectors");

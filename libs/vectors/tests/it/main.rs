@@ -51,8 +51,9 @@ impl Subject {
             println!("{line}");
             return None;
         };
-        let store = QdrantStore::connect(&url, Duration::from_secs(5)).await.unwrap();
-        let admin = qdrant_client::Qdrant::from_url(&url).skip_compatibility_check().build().unwrap();
+        let api_key = std::env::var("QDRANT_API_KEY").ok();
+        let store = QdrantStore::connect(&url, api_key.as_deref(), Duration::from_secs(5)).await.unwrap();
+        let admin = qdrant_client::Qdrant::from_url(&url).api_key(api_key).skip_compatibility_check().build().unwrap();
         let collection = format!("it-{}", uuid::Uuid::new_v4().simple());
         Some(Self { store: Box::new(store), collection, admin: Some(admin) })
     }
@@ -268,12 +269,16 @@ async fn recall_at_10_matches_an_independent_brute_force() {
 #[tokio::test]
 async fn unreachable_qdrant_is_a_clear_error() {
     let started = std::time::Instant::now();
-    let err = QdrantStore::connect("http://127.0.0.1:1", Duration::from_millis(300)).await.unwrap_err();
+    let err = QdrantStore::connect("http://127.0.0.1:1", None, Duration::from_millis(300)).await.unwrap_err();
     assert!(matches!(err, VectorError::Unavailable(_)), "{err}");
     assert!(err.to_string().contains("http://127.0.0.1:1"), "the message names the server: {err}");
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    let err = QdrantStore::connect("https://qdrant.example:6334", Duration::from_millis(300)).await.unwrap_err();
-    assert!(matches!(err, VectorError::Invalid(_)), "only plain http:// is accepted: {err}");
+    // TLS, with a key: a server that does not answer is the same clear error.
+    let err = QdrantStore::connect("https://127.0.0.1:1", Some("key"), Duration::from_millis(300)).await.unwrap_err();
+    assert!(matches!(err, VectorError::Unavailable(_)), "{err}");
+    assert!(!err.to_string().contains("key\""), "the key is not in the message: {err}");
+    let err = QdrantStore::connect("ftp://qdrant.example:6334", None, Duration::from_millis(300)).await.unwrap_err();
+    assert!(matches!(err, VectorError::Invalid(_)), "only http:// and https:// are accepted: {err}");
 }
 
 #[tokio::test]
