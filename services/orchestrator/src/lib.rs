@@ -51,8 +51,8 @@ pub use crate::plan::{PlanDraft, PlannedStep, UsableConnection};
 pub use crate::planner::evaluation;
 pub use crate::planner::router::{self, Calibration, Fallback, Intent, Routed, Router, RouterError};
 pub use crate::planner::{
-    AnswerDeltas, AnswerRequest, Answered, ModelPlanner, OfflinePlanner, PlanRequest, Planned, Planner, PlannerError,
-    PlannerFuture, StepResult, Usage,
+    AnswerDeltas, AnswerRequest, Answered, Exchange, ModelPlanner, OfflinePlanner, PlanRequest, Planned, Planner,
+    PlannerError, PlannerFuture, StepResult, Usage,
 };
 pub use crate::runner::{Clock, RunOptions};
 pub use crate::service::OrchestratorService;

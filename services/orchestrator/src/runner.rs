@@ -53,7 +53,7 @@ use crate::error::{OrchestratorError, ToolError};
 use crate::live::Hub;
 use crate::plan::{self, PlanDraft, UsableConnection};
 use crate::planner::router::{Intent, Routed, Routing};
-use crate::planner::{AnswerRequest, PlanRequest, Planner, PlannerError, StepResult, Usage};
+use crate::planner::{AnswerRequest, Exchange, PlanRequest, Planner, PlannerError, StepResult, Usage};
 use crate::settings::{self, AssistantSettings};
 use crate::storage::{Lease, Repo, RunRow, StepRow};
 use crate::tools::{ToolCall, Tools, with_timeout};
@@ -214,6 +214,26 @@ impl Engine {
     /// How many runs this engine drives now.
     pub(crate) fn runs_driven(&self) -> usize {
         self.driving.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The question and answer of the run `run` follows up, if any (read in the run's tenant, so never another's).
+    async fn previous_exchange(&self, tenant: TenantId, run: &RunRow) -> Result<Option<Exchange>, OrchestratorError> {
+        if run.previous_run.is_empty() {
+            return Ok(None);
+        }
+        let id = run.previous_run.strip_prefix("runs/").unwrap_or(&run.previous_run);
+        let scope = self.store.tenant_read(tenant).await?;
+        let previous = Repo::new(&scope).run(id).await?;
+        scope.commit().await?;
+        Ok(previous.map(|p| Exchange {
+            question: p.question,
+            answer: p
+                .answer
+                .as_deref()
+                .and_then(|bytes| <pb::Answer as prost::Message>::decode(bytes).ok())
+                .map(|a| a.text)
+                .unwrap_or_default(),
+        }))
     }
 
     /// The end of a lease taken or renewed now (Unix µs).
@@ -747,13 +767,19 @@ impl Engine {
             .filter(|c| c.status == switchboard_proto::connectors::v1::ConnectionStatus::Active as i32)
             .map(|c| UsableConnection { name: c.name, provider: c.provider })
             .collect();
+        let tenant = context.require_tenant().map_err(|e| refused(e.to_string()))?;
+        let previous = self.previous_exchange(tenant, run).await.map_err(|e| PlannerError {
+            code: tonic::Code::Unavailable,
+            message: format!("the run this question follows up cannot be read now: {e}"),
+        })?;
         let request = PlanRequest {
-            tenant: context.require_tenant().map_err(|e| refused(e.to_string()))?,
+            tenant,
             question: run.question.clone(),
             routed,
             tools: tools.clone(),
             connections: connections.clone(),
             now: self.options.clock.now(),
+            previous,
         };
         let planned = self.planner.plan(&request).await?;
         let mut plan = planned.plan;
@@ -1010,6 +1036,7 @@ impl Engine {
             routed,
             summary: run.plan_summary.clone().unwrap_or_default(),
             steps: steps.iter().map(|s| step_result(&run.id, s)).collect(),
+            previous: self.previous_exchange(tenant, run).await?,
         };
         let Some(answered) = self.stream_answer(tenant, run, &request, resumed).await? else { return Ok(()) };
         let now = now_unix_micros();

@@ -70,6 +70,18 @@ pub struct PlanRequest {
     pub connections: Vec<UsableConnection>,
     /// Now, in unix seconds (time ranges such as "last week" are relative to it).
     pub now: i64,
+    /// The exchange this question follows up (`AskRequest.previous_run`), so that "and the week before?" has its
+    /// subject. The model planner puts it before the question; the offline planner's keyword rules have no use for it.
+    pub previous: Option<Exchange>,
+}
+
+/// An earlier question and the answer it got: the context of a follow-up question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The earlier question.
+    pub question: String,
+    /// Its answer's text (empty when the run ended without one).
+    pub answer: String,
 }
 
 /// A plan and what it cost.
@@ -119,6 +131,8 @@ pub struct AnswerRequest {
     pub summary: String,
     /// Every step, in plan order.
     pub steps: Vec<StepResult>,
+    /// The exchange this question follows up, as in [`PlanRequest::previous`].
+    pub previous: Option<Exchange>,
 }
 
 /// An answer and what it cost.

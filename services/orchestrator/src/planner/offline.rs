@@ -996,6 +996,7 @@ mod tests {
                 UsableConnection { name: "connections/p".into(), provider: "shopify".into() },
             ],
             now: 1_793_892_600,
+            previous: None,
         }
     }
 

@@ -531,3 +531,50 @@ async fn a_question_the_router_cannot_place_is_put_to_the_model() {
     assert_eq!(started.run.as_ref().unwrap().intent, pb::Intent::Unsupported as i32, "{started:?}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_follow_up_question_reaches_the_model_after_the_exchange_it_follows() {
+    let (h, owner, _) = with_models(&[Api::Anthropic], Duration::from_secs(60)).await;
+    let first_answer = "I answer questions about your synced Stripe and Shopify data.";
+    let no_steps = |summary: &str| json!({"summary": summary, "steps": []});
+    h.models.script_all(Api::Anthropic, [plan_reply(no_steps("About the product")), Reply::text(first_answer)]);
+    let first = h.ask(owner, "What can you do for me?").await.rest().await;
+    let first_run = first[0].run.clone();
+
+    h.models.script_all(
+        Api::Anthropic,
+        [plan_reply(no_steps("More about the product")), Reply::text("Refunds, after you approve them.")],
+    );
+    // The same words as before (a question the router places without asking the model, which would take a reply
+    // from the script); what the model must see is the exchange before it.
+    let request = pb::AskRequest {
+        question: "What can you do for me?".into(),
+        previous_run: first_run.clone(),
+        ..Default::default()
+    };
+    let follow_up = h.orchestrator.ask(owner.request(request)).await.unwrap().into_inner();
+    let events = crate::support::Stream(follow_up).rest().await;
+    let run = h.get_run(owner, &events[0].run).await;
+    assert_eq!(run.status, RunStatus::Succeeded as i32, "{run:#?}");
+    assert_eq!(run.previous_run, first_run);
+
+    // Both the planning call and the answering call of the follow-up carry the earlier exchange, in order.
+    let requests = h.models.requests(Api::Anthropic);
+    for call in &requests[2..4] {
+        let messages = call.body["messages"].as_array().unwrap();
+        let text = |i: usize| messages[i].to_string();
+        assert!(text(0).contains("What can you do for me?") && messages[0]["role"] == "user", "{messages:?}");
+        assert!(text(1).contains(first_answer) && messages[1]["role"] == "assistant", "{messages:?}");
+        assert!(text(2).contains("What can you do for me?") && messages[2]["role"] == "user", "{messages:?}");
+        assert_eq!(messages.len(), 3, "no steps ran, so nothing follows the question: {messages:?}");
+    }
+    // The first question had none.
+    assert!(!requests[0].body["messages"].to_string().contains(first_answer));
+
+    // Another tenant's run is no context: it is not found.
+    let stranger = Caller::owner();
+    let request = pb::AskRequest { question: "And?".into(), previous_run: first_run, ..Default::default() };
+    let Err(refused) = h.orchestrator.ask(stranger.request(request)).await else { panic!("another tenant's run") };
+    assert_eq!(refused.code(), tonic::Code::NotFound, "{refused:?}");
+    h.stop().await;
+}

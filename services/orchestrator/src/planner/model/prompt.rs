@@ -19,7 +19,7 @@ use switchboard_proto::orchestrator::v1::{Citation, StepStatus};
 
 use crate::plan::{MAX_STEPS, PlanDraft, PlannedStep};
 use crate::planner::time;
-use crate::planner::{AnswerRequest, PlanRequest, StepResult};
+use crate::planner::{AnswerRequest, Exchange, PlanRequest, StepResult};
 
 /// The tool whose arguments are the plan.
 pub(crate) const SUBMIT_PLAN: &str = "submit_plan";
@@ -84,12 +84,26 @@ pub(crate) fn plan_request(request: &PlanRequest) -> ChatRequest {
     );
     ChatRequest {
         system: Some(system),
-        messages: vec![Message::user(request.question.clone())],
+        messages: conversation(request.previous.as_ref(), &request.question),
         tools: vec![submit_plan_tool(request)],
         tool_choice: ToolChoice::Tool(SUBMIT_PLAN.to_owned()),
         max_tokens: Some(PLAN_MAX_TOKENS),
         temperature: Some(0.0),
     }
+}
+
+/// The question as the user's message, after the exchange it follows up: the earlier question as the user's turn and
+/// its answer as the assistant's, so that "and the week before?" has its subject.
+fn conversation(previous: Option<&Exchange>, question: &str) -> Vec<Message> {
+    let mut messages = Vec::with_capacity(3);
+    if let Some(previous) = previous {
+        messages.push(Message::user(previous.question.clone()));
+        // Providers refuse an empty turn.
+        let answer = if previous.answer.is_empty() { "(That run ended without an answer.)" } else { &previous.answer };
+        messages.push(Message::Assistant { text: answer.to_owned(), tool_calls: Vec::new() });
+    }
+    messages.push(Message::user(question.to_owned()));
+    messages
 }
 
 fn submit_plan_tool(request: &PlanRequest) -> ModelTool {
@@ -226,7 +240,7 @@ pub(crate) fn answer_request(request: &AnswerRequest) -> (ChatRequest, Vec<Citat
         request.summary
     );
     let mut citations = Vec::new();
-    let mut messages = vec![Message::user(request.question.clone())];
+    let mut messages = conversation(request.previous.as_ref(), &request.question);
     let mut tools = Vec::new();
     if !request.steps.is_empty() {
         let calls: Vec<ToolCall> = request
