@@ -9,8 +9,9 @@ ready() { psql "$url" -qtAc 'select 1' >/dev/null 2>&1; }
 if ready; then exit 0; fi
 echo "ensure-postgres: $url is not answering; starting the local cluster"
 if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
-  for version in $(ls /etc/postgresql); do
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for dir in /etc/postgresql/*/; do
+    [ -d "$dir" ] || continue
+    pg_ctlcluster --skip-systemctl-redirect "$(basename "$dir")" main start || true
   done
 fi
 for _ in $(seq 1 50); do

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced, not run: points the platform at the provider sandbox (its URL, its webhooks at the gateway, and the
 # sandbox's public test app credentials from libs/sandbox, so OAuth and webhooks verify end to end). Needs
 # SWITCHBOARD_GATEWAY_ADDR and SWITCHBOARD_SANDBOX_LISTEN; any variable already set wins. Used by scripts/run.sh,

@@ -36,6 +36,7 @@ if ! open; then
     exit 1
   fi
 fi
+# shellcheck disable=SC2317 # called by the EXIT trap
 stop() { if [ -n "$started" ]; then kill "$started" 2>/dev/null || true; wait "$started" 2>/dev/null || true; fi; }
 trap stop EXIT
 status=0
