@@ -12,7 +12,7 @@
 //! time, against the gateway's anonymous no-op route (`GET /.well-known/jwks.json`) in the same run, and the same
 //! deliveries as `ReceiveWebhook` calls straight to the connectors service (what the path costs without the edge).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +25,9 @@ use switchboard_proto::connectors::v1::connector_service_server::ConnectorServic
 use switchboard_sandbox::{Sandbox, SandboxConfig};
 use switchboard_test_support::{TestDb, test_store};
 use switchboard_types::{Role, TenantId, UserId};
+
+mod support;
+use support::{Processes, free_port, peak_rss_mib, wait_until_idle};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 const SCALE: u32 = 10;
@@ -42,14 +45,6 @@ fn memory_kib(field: &str) -> u64 {
         .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse().ok()))
         .unwrap_or(0)
-}
-
-fn peak_rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn request<T>(tenant: TenantId, message: T) -> tonic::Request<T> {
@@ -381,21 +376,6 @@ async fn sync_bench(providers: Providers) -> (u64, Duration, u64, Duration, u64)
     (fetched, fetch_time, stored, sync_time, growth_mib)
 }
 
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
-}
-
 /// Requests answered 200 in `RUN` over `CONNECTIONS` keep-alive HTTP/1.1 connections.
 async fn drive(port: u16, make: impl Fn() -> http::Request<String> + Send + Sync + 'static) -> f64 {
     let make = Arc::new(make);
@@ -526,6 +506,11 @@ async fn webhook_bench() -> (f64, f64, f64, f64) {
         assert!(Instant::now() < deadline, "the platform did not come up");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // The intent router is still being built (the embedding model over its examples) and the demo tenant's syncs
+    // still run: measured now, webhooks would share the CPU with them.
+    let waited =
+        tokio::task::spawn_blocking(move || wait_until_idle(pid, Duration::from_secs(120))).await.expect("idle");
+    eprintln!("waited {:.1} s for the platform's start-up work to finish", waited.as_secs_f64());
     let counter = Arc::new(AtomicU64::new(0));
     let through_gateway = counter.clone();
     let webhooks = drive(gateway, move || {

@@ -89,6 +89,22 @@ fn clock_ticks_per_second() -> f64 {
     })
 }
 
+/// Waits until process `pid` has gone quiet (under 5% of a core for half a second): its start-up work, such as
+/// building the intent router or syncing the demo tenant, is done and will not compete with a measurement. Gives up
+/// after `limit`. Returns how long it waited.
+pub fn wait_until_idle(pid: u32, limit: Duration) -> Duration {
+    let started = Instant::now();
+    let window = Duration::from_millis(500);
+    while started.elapsed() < limit {
+        let before = cpu_time(pid);
+        std::thread::sleep(window);
+        if cpu_time(pid).saturating_sub(before) < window / 20 {
+            break;
+        }
+    }
+    started.elapsed()
+}
+
 /// CPU used by all of `pids` together.
 pub fn cpu_of(pids: &[u32]) -> Duration {
     pids.iter().map(|&pid| cpu_time(pid)).sum()
