@@ -44,13 +44,9 @@ fi
 need_apt=()
 command -v buildah >/dev/null 2>&1 || need_apt+=(buildah)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "build-image: installing ${need_apt[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
+apt_install build-image "${need_apt[@]}"
 
 # The two other inputs; both return at once when they are already in place.
 scripts/build-console.sh

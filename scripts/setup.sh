@@ -15,13 +15,9 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # librdkafka's TLS and SASL/SCRAM (Kafka connections only) build against the system's OpenSSL.
 { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl; } || need_apt+=(libssl-dev)
 
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+# shellcheck source=scripts/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+apt_install setup "${need_apt[@]}"
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo is missing: install the Rust toolchain (rustup) first" >&2

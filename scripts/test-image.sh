@@ -30,13 +30,9 @@ command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 # The runtime for machines whose cgroups crun refuses (see above).
 command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "test-image: installing ${need_apt[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
+apt_install test-image "${need_apt[@]}"
 
 podman image exists "$image" || fail "no image $image: \`make image\` builds it"
 
