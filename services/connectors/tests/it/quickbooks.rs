@@ -183,9 +183,11 @@ async fn a_full_sync_copies_the_books_exactly_once_on_postgres() {
 /// SQLite only, like the Stripe one: on PostgreSQL the four pages are often all written before the poll below sees
 /// the first, and the sync ends instead of stopping halfway.
 async fn a_sync_killed_halfway_resumes_without_duplicates(db: TestDb) {
-    // Scale 40: 3,200 bills, four pages, so the sync is stopped inside the kind.
-    const BILLS: i64 = 80 * 40;
-    let h = at_scale(db, 40).await;
+    // Scale 120: 9,600 bills, ten pages, so the sync is stopped inside the kind (with four pages, a loaded machine
+    // sometimes wrote them all before the cancellation landed, and the sync succeeded instead).
+    const SCALE: u32 = 120;
+    const BILLS: i64 = 80 * SCALE as i64;
+    let h = at_scale(db, SCALE).await;
     let a = Caller::new();
     let books = connect(&h.service, a).await;
     let stop_first = tokio_util::sync::CancellationToken::new();
