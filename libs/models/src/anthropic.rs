@@ -78,6 +78,10 @@ impl ChatModel for AnthropicClient {
         self.config.context_window
     }
 
+    fn max_output_tokens(&self) -> u32 {
+        self.config.max_tokens
+    }
+
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ModelError>> {
         self.chat_once(request).boxed()
     }

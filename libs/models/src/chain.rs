@@ -129,6 +129,20 @@ impl ProviderChain {
         self.members.iter().map(|m| (m.model.name().to_owned(), m.breaker().state())).collect()
     }
 
+    /// A generous estimate of the tokens `request` can use on whichever provider answers it, for reserving a
+    /// budget before the call: [`ChatRequest::estimated_input_tokens`] plus the largest output limit among the
+    /// providers (the request's own, or each provider's configured one). The output part is a bound; the input part
+    /// is an estimate (see that method), so a single call can exceed it only on unusually token-dense input.
+    pub fn token_estimate(&self, request: &ChatRequest) -> u64 {
+        let output = self
+            .members
+            .iter()
+            .map(|m| request.max_tokens.unwrap_or_else(|| m.model.max_output_tokens()))
+            .max()
+            .unwrap_or(0);
+        request.estimated_input_tokens().saturating_add(u64::from(output))
+    }
+
     /// One call answered whole.
     pub async fn chat(&self, call: &CallContext, request: &ChatRequest) -> Result<ChatOutcome, ModelError> {
         let (member, produced, fallbacks) = self.run(call, request, false).await?;
@@ -381,6 +395,33 @@ mod tests {
         assert_send(&chain.stream(&call, &request));
         fn shareable<T: Send + Sync>(_: &T) {}
         shareable(&chain);
+    }
+
+    #[test]
+    fn a_token_estimate_covers_the_largest_output_limit_and_grows_with_the_input() {
+        use crate::{ApiKey, Message, ToolSpec};
+        let mut openai = ProviderConfig::openai(ApiKey::new("k"), "gpt-4o-mini");
+        openai.max_tokens = 500;
+        let mut anthropic = ProviderConfig::anthropic(ApiKey::new("k"), "claude-sonnet-4-5");
+        anthropic.max_tokens = 2000;
+        let chain = ProviderChain::from_configs(vec![openai, anthropic], ChainPolicy::default()).unwrap();
+
+        let short =
+            ChatRequest { messages: vec![Message::user("How much did we make last week?")], ..Default::default() };
+        let input = short.estimated_input_tokens();
+        // 31 bytes at 3 a token, plus framing for the system slot and one message.
+        assert_eq!(input, 11 + 16);
+        assert_eq!(chain.token_estimate(&short), input + 2000, "the larger configured limit of the two");
+        let capped = ChatRequest { max_tokens: Some(100), ..short.clone() };
+        assert_eq!(chain.token_estimate(&capped), input + 100, "the request's own limit applies to both");
+
+        let tool = ToolSpec {
+            name: "submit_plan".into(),
+            description: "Submit the plan".into(),
+            parameters: serde_json::json!({"type": "object", "properties": {"steps": {"type": "array"}}}),
+        };
+        let with_tools = ChatRequest { tools: vec![tool], system: Some("You plan.".into()), ..short };
+        assert!(with_tools.estimated_input_tokens() > input + 20, "{}", with_tools.estimated_input_tokens());
     }
 
     #[tokio::test]

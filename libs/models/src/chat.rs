@@ -147,6 +147,35 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
 }
 
+impl ChatRequest {
+    /// Bytes of text per token assumed by [`ChatRequest::estimated_input_tokens`]: English averages about four with
+    /// both providers' tokenizers; three leaves room for names, numbers and JSON, which split finer.
+    pub const BYTES_PER_TOKEN: u64 = 3;
+
+    /// An estimate, on the high side, of the input tokens this request costs: every byte the provider reads as
+    /// text (system prompt, messages, tool calls' arguments, tool names, descriptions and schemas) at
+    /// [`ChatRequest::BYTES_PER_TOKEN`], plus a few tokens per message and tool for the wire format's framing.
+    pub fn estimated_input_tokens(&self) -> u64 {
+        const FRAMING: u64 = 8;
+        let text = |s: &str| s.len() as u64;
+        let json = |v: &Value| v.to_string().len() as u64;
+        let messages: u64 = self
+            .messages
+            .iter()
+            .map(|m| match m {
+                Message::User { text: t } => text(t),
+                Message::Assistant { text: t, tool_calls } => {
+                    text(t) + tool_calls.iter().map(|c| text(&c.id) + text(&c.name) + json(&c.arguments)).sum::<u64>()
+                }
+                Message::ToolResult { call_id, content, .. } => text(call_id) + text(content),
+            })
+            .sum();
+        let tools: u64 = self.tools.iter().map(|t| text(&t.name) + text(&t.description) + json(&t.parameters)).sum();
+        let bytes = self.system.as_deref().map_or(0, text) + messages + tools;
+        bytes.div_ceil(Self::BYTES_PER_TOKEN) + FRAMING * (self.messages.len() + self.tools.len() + 1) as u64
+    }
+}
+
 /// Tokens a call consumed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {

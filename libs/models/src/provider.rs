@@ -23,6 +23,9 @@ pub trait ChatModel: Send + Sync {
     /// Its context window in tokens.
     fn context_window(&self) -> u32;
 
+    /// The output limit it sends when a request sets none ([`ChatRequest::max_tokens`]).
+    fn max_output_tokens(&self) -> u32;
+
     /// One call, answered whole.
     fn chat<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ModelError>>;
 

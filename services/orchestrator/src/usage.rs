@@ -1,17 +1,26 @@
 //! Model tokens per tenant: the provider chain reports every attempt's usage (failed and fallen-back attempts
 //! included) to [`UsageRecorder`], its [`UsageSink`], which adds it to the tenant's month in the usage table; and
-//! [`budget_refusal`], the check of the tenant's monthly token budget that runs before a run starts and before
-//! every model call.
+//! [`budget_refusal`], the check of the tenant's monthly token budget before a run starts; and [`reserve`], which
+//! every model call passes before it is made.
 //!
 //! The sink is called on the model call's task and must not block, so it queues the record for a writer task;
 //! [`UsageRecorder::flush`] waits until what was queued before it is written, so a budget check after a call sees
-//! that call's tokens. A budget can be overshot by the calls in flight when it runs out (other runs of the tenant,
-//! and the call that spends it), never by a call started after it was seen spent.
+//! that call's tokens.
+//!
+//! ## Calls in flight
+//! A call's tokens are known only when it ends, so checking "used < budget" before each call would let every call
+//! in flight at that moment spend past the budget. Instead a call first reserves its estimate
+//! ([`switchboard_models::ProviderChain::token_estimate`]: the output limit plus the prompt's size), under a
+//! per-tenant lock, and is refused when used + reserved + its estimate exceeds the budget; the reservation ends
+//! once the call's real usage is recorded. So concurrent calls (several runs of a tenant, on any replica) never
+//! together pass the budget; a single call can pass it only by using more input tokens than its estimate. A
+//! reservation whose replica died during the call is ignored after [`RESERVATION_TTL_US`].
 
 use std::sync::Arc;
 
 use switchboard_models::{UsageRecord, UsageSink};
 use switchboard_store::Store;
+use switchboard_types::TenantId;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::OrchestratorError;
@@ -97,10 +106,116 @@ pub(crate) async fn budget_refusal(
     let Some(budget) = settings.monthly_token_budget else { return Ok(None) };
     let (input, output) = repo.usage(&crate::settings::month_of(now_us)).await?;
     if (input.saturating_add(output)).max(0) as u64 >= budget {
-        return Ok(Some(format!(
-            "this month's model token budget ({budget} tokens) is spent; an owner or admin can raise it in the \
-             assistant settings"
-        )));
+        return Ok(Some(spent(budget)));
     }
     Ok(None)
+}
+
+/// How long a reservation counts when its call never ends it (the replica died): longer than any call's total
+/// timeout, short enough that a crash does not hold a tenant's budget for long.
+pub(crate) const RESERVATION_TTL_US: i64 = 15 * 60 * 1_000_000;
+
+/// The per-tenant lock under which budgets are checked and reserved.
+const BUDGET_LOCK: &str = "orchestrator-token-budget";
+
+/// Tokens held for one model call. [`Reservation::release`] ends it once the call is over; dropping it unreleased
+/// (a cancelled run) releases it in the background.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    held: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    store: Store,
+    usage: Arc<UsageRecorder>,
+    tenant: TenantId,
+    id: String,
+}
+
+impl Held {
+    /// Waits until the call's usage is in the table (so the budget never looks larger than it is), then ends the
+    /// reservation. A failure leaves it to expire.
+    async fn release(self) {
+        self.usage.flush().await;
+        let released = async {
+            let scope = self.store.tenant(self.tenant).await?;
+            crate::storage::Repo::new(&scope).remove_reservation(&self.id).await?;
+            scope.commit().await
+        };
+        if let Err(error) = released.await {
+            tracing::warn!(tenant = %self.tenant, %error, "a token reservation could not be released; it expires");
+        }
+    }
+}
+
+impl Reservation {
+    /// Ends the reservation after the call's usage is recorded.
+    pub(crate) async fn release(mut self) {
+        if let Some(held) = self.held.take() {
+            held.release().await;
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(held.release());
+        }
+    }
+}
+
+/// Reserves `tokens` of `tenant`'s monthly budget for one model call, or says why the call is refused. Nothing is
+/// reserved for a tenant without a budget.
+pub(crate) async fn reserve(
+    store: &Store,
+    usage: &Arc<UsageRecorder>,
+    tenant: TenantId,
+    tokens: u64,
+) -> Result<Result<Reservation, String>, OrchestratorError> {
+    // The calls that finished before this one count with their real usage.
+    usage.flush().await;
+    let now = switchboard_types::now_unix_micros();
+    let scope = store.tenant(tenant).await?;
+    scope.lock(BUDGET_LOCK).await?;
+    let repo = Repo::new(&scope);
+    let settings = settings::read(&repo, tenant).await?;
+    let Some(budget) = settings.monthly_token_budget else {
+        scope.commit().await?;
+        return Ok(Ok(Reservation { held: None }));
+    };
+    let month = settings::month_of(now);
+    repo.remove_expired_reservations(now).await?;
+    let (input, output) = repo.usage(&month).await?;
+    let used = input.saturating_add(output).max(0) as u64;
+    let reserved = repo.reserved_tokens(&month, now).await?.max(0) as u64;
+    if used >= budget {
+        scope.commit().await?;
+        return Ok(Err(spent(budget)));
+    }
+    if used.saturating_add(reserved).saturating_add(tokens) > budget {
+        scope.commit().await?;
+        let left = budget - used;
+        let in_flight =
+            if reserved > 0 { format!(", {reserved} of them held by model calls in flight") } else { String::new() };
+        return Ok(Err(format!(
+            "this model call could use up to {tokens} tokens and {left} of this month's model token budget \
+             ({budget} tokens) are left{in_flight}; an owner or admin can raise the budget in the assistant settings"
+        )));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
+    repo.add_reservation(&id, &month, tokens, now.saturating_add(RESERVATION_TTL_US)).await?;
+    scope.commit().await?;
+    Ok(Ok(Reservation { held: Some(Held { store: store.clone(), usage: Arc::clone(usage), tenant, id }) }))
+}
+
+fn spent(budget: u64) -> String {
+    format!(
+        "this month's model token budget ({budget} tokens) is spent; an owner or admin can raise it in the assistant \
+         settings"
+    )
 }

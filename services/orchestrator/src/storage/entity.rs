@@ -154,6 +154,32 @@ pub(crate) mod token_usage {
     switchboard_store::tenant_owned!(TenantId);
 }
 
+/// `orchestrator_token_reservations`: tokens held for model calls in flight, so that concurrent calls cannot together
+/// spend more than the tenant's budget. Each is removed when its call's usage is recorded, or ignored after
+/// `expires_at_us` when the replica making the call died.
+pub(crate) mod token_reservation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "orchestrator_token_reservations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub month: String,
+        pub tokens: i64,
+        pub expires_at_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    switchboard_store::tenant_owned!(TenantId);
+}
+
 /// `orchestrator_active_runs`: runs not finished yet and the replica driving each, read across tenants to find
 /// runs no replica drives.
 pub(crate) mod active_run {

@@ -9,7 +9,7 @@ pub(super) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Orchestrator), Box::new(Knowledge), Box::new(DriverLeases)]
+        vec![Box::new(Orchestrator), Box::new(Knowledge), Box::new(DriverLeases), Box::new(TokenReservations)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -237,6 +237,43 @@ impl MigrationTrait for DriverLeases {
         for column in ["driver", "lease_until_us"] {
             db.execute_unprepared(&format!("ALTER TABLE orchestrator_active_runs DROP COLUMN {column}")).await?;
         }
+        Ok(())
+    }
+}
+
+/// Tokens held by model calls in flight (see `usage::reserve`).
+struct TokenReservations;
+
+impl MigrationName for TokenReservations {
+    fn name(&self) -> &str {
+        "m20261202_000004_token_reservations"
+    }
+}
+
+const RESERVATION_TABLES: [TenantTable<'static>; 1] =
+    [TenantTable { name: "orchestrator_token_reservations", privileges: ALL, tenant_column: "tenant_id", force: true }];
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for TokenReservations {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "CREATE TABLE IF NOT EXISTS orchestrator_token_reservations (
+                tenant_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                month TEXT NOT NULL,
+                tokens BIGINT NOT NULL,
+                expires_at_us BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            )",
+        )
+        .await?;
+        protect_tenant_tables(db, &RESERVATION_TABLES).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared("DROP TABLE IF EXISTS orchestrator_token_reservations").await?;
         Ok(())
     }
 }

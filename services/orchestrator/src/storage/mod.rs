@@ -21,7 +21,7 @@ use switchboard_types::TenantId;
 pub(crate) use self::documents::{ChunkRow, DocumentRow};
 pub(crate) use self::entity::run::Model as RunRow;
 pub(crate) use self::entity::step::Model as StepRow;
-use self::entity::{active_run, run, run_event, settings, step, token_usage};
+use self::entity::{active_run, run, run_event, settings, step, token_reservation, token_usage};
 
 /// Creates (or brings up to date) the orchestrator's tables.
 pub async fn migrate(store: &Store) -> Result<(), StoreError> {
@@ -342,6 +342,57 @@ impl<'a> Repo<'a> {
             .one(self.db())
             .await?;
         Ok(row.map(|r| (r.input_tokens, r.output_tokens)).unwrap_or((0, 0)))
+    }
+
+    /// Tokens held in `month` by reservations that had not expired at `now_us`.
+    pub(crate) async fn reserved_tokens(&self, month: &str, now_us: i64) -> Result<i64, StoreError> {
+        use token_reservation::Column as C;
+        let rows = self
+            .scope
+            .select::<token_reservation::Entity>()
+            .filter(C::Month.eq(month))
+            .filter(C::ExpiresAtUs.gt(now_us))
+            .all(self.db())
+            .await?;
+        Ok(rows.iter().map(|r| std::cmp::max(r.tokens, 0)).fold(0i64, i64::saturating_add))
+    }
+
+    /// Holds `tokens` of `month` under `id` until [`Repo::remove_reservation`] or `expires_at_us`.
+    pub(crate) async fn add_reservation(
+        &self,
+        id: &str,
+        month: &str,
+        tokens: i64,
+        expires_at_us: i64,
+    ) -> Result<(), StoreError> {
+        let row = token_reservation::ActiveModel {
+            tenant_id: Set(self.scope.tenant_key()),
+            id: Set(id.to_owned()),
+            month: Set(month.to_owned()),
+            tokens: Set(tokens),
+            expires_at_us: Set(expires_at_us),
+        };
+        self.scope.insert([row]).await
+    }
+
+    /// Ends the reservation `id`.
+    pub(crate) async fn remove_reservation(&self, id: &str) -> Result<(), StoreError> {
+        self.scope
+            .delete_many::<token_reservation::Entity>()
+            .filter(token_reservation::Column::Id.eq(id))
+            .exec(self.db())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the reservations that expired before `now_us` (left by replicas that died during a call).
+    pub(crate) async fn remove_expired_reservations(&self, now_us: i64) -> Result<(), StoreError> {
+        self.scope
+            .delete_many::<token_reservation::Entity>()
+            .filter(token_reservation::Column::ExpiresAtUs.lte(now_us))
+            .exec(self.db())
+            .await?;
+        Ok(())
     }
 
     /// Adds to the tokens used in `month`.

@@ -343,25 +343,86 @@ async fn token_usage_is_recorded_per_tenant() {
 #[tokio::test]
 async fn a_spent_token_budget_refuses_model_calls_and_new_runs() {
     let (h, owner, _) = with_models(&[Api::OpenAi], Duration::from_secs(60)).await;
-    let budget = AssistantSettings { monthly_token_budget: Some(1000), ..AssistantSettings::default() };
+    // Room for the planning call's estimate (its prompt and 1024 output tokens) with plenty to spare.
+    let budget = AssistantSettings { monthly_token_budget: Some(50_000), ..AssistantSettings::default() };
     settings::save(&h.store.store, owner.tenant, &budget).await.unwrap();
     let plan = json!({"summary": "Count charges", "steps": [
         {"id": "1", "description": "Count charges", "tool": "records.count", "input": {"kind": "charge"}}
     ]});
     // The plan spends the budget: the answer is not asked for.
-    h.models.script_all(Api::OpenAi, [plan_reply(plan).with_usage(900, 150), Reply::text("never sent")]);
+    h.models.script_all(Api::OpenAi, [plan_reply(plan).with_usage(49_500, 600), Reply::text("never sent")]);
 
     let events = h.ask(owner, "How many charges do we have?").await.rest().await;
     let run = h.get_run(owner, &events[0].run).await;
     let (code, message) = run_error(&run);
     assert_eq!((run.status, code), (RunStatus::Failed as i32, tonic::Code::ResourceExhausted as i32), "{message}");
-    assert!(message.contains("token budget (1000 tokens) is spent"), "{message}");
+    assert!(message.contains("token budget (50000 tokens) is spent"), "{message}");
     assert_eq!(h.models.requests(Api::OpenAi).len(), 1, "no model call after the budget was spent");
 
     let request = pb::AskRequest { question: "How many charges do we have?".into(), ..Default::default() };
     let refused = h.orchestrator.ask(owner.request(request)).await.err().unwrap();
     assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
     assert!(refused.message().contains("raise it in the assistant settings"), "{refused:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn calls_in_flight_hold_their_tokens_so_concurrent_runs_cannot_spend_past_the_budget() {
+    let (mut h, owner, _) = with_models(&[Api::OpenAi], Duration::from_secs(60)).await;
+    // An answer may be 40,000 tokens long (plans stay at 4,096): with a budget of 70,000 one answer in flight leaves
+    // room for a plan (prompts are a few thousand tokens), not for a second answer.
+    let mut config = crate::support::provider(&h.models, Api::OpenAi);
+    config.max_tokens = 40_000;
+    h.use_provider_configs(vec![config], chain_policy(Duration::from_secs(60))).await;
+    let budget = AssistantSettings { monthly_token_budget: Some(70_000), ..AssistantSettings::default() };
+    settings::save(&h.store.store, owner.tenant, &budget).await.unwrap();
+    let plan = || {
+        plan_reply(json!({"summary": "Count charges", "steps": [
+            {"id": "1", "description": "Count charges", "tool": "records.count", "input": {"kind": "charge"}}
+        ]}))
+        .with_usage(1000, 100)
+    };
+    h.models.script_all(
+        Api::OpenAi,
+        [
+            plan(),
+            Reply::text("Counted [1].").with_usage(1200, 50).after(Duration::from_millis(1500)),
+            plan(),
+            plan(),
+            Reply::text("Counted again [1].").with_usage(1200, 50),
+        ],
+    );
+
+    // The first run's answer is in flight (the model takes 1.5 s to start it) ...
+    let mut first = h.ask(owner, "How many charges do we have?").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.models.requests(Api::OpenAi).len() < 2 {
+        assert!(Instant::now() < deadline, "the first answer was never asked for");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ... so a second run may plan, but its answer does not fit beside the first, though most of the budget is unspent.
+    let events = h.ask(owner, "How many charges do we have?").await.rest().await;
+    let run = h.get_run(owner, &events[0].run).await;
+    let (code, message) = run_error(&run);
+    assert_eq!((run.status, code), (RunStatus::Failed as i32, tonic::Code::ResourceExhausted as i32), "{message}");
+    assert!(message.contains("held by model calls in flight") && message.contains("(70000 tokens)"), "{message}");
+    assert_eq!(h.models.requests(Api::OpenAi).len(), 3, "the refused answer never reached the model");
+
+    let events = first.rest().await;
+    assert_eq!(h.get_run(owner, &events[0].run).await.status, RunStatus::Succeeded as i32);
+    // Every call ended its reservation: a new run's answer fits again, and usage is what was really used.
+    let events = h.ask(owner, "How many charges do we have?").await.rest().await;
+    assert_eq!(h.get_run(owner, &events[0].run).await.status, RunStatus::Succeeded as i32);
+    assert_eq!(h.models.requests(Api::OpenAi).len(), 5);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let used = settings::usage(&h.store.store, owner.tenant, switchboard_types::now_unix_micros()).await.unwrap();
+        if used == (5400, 400) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "usage recorded: {used:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     h.stop().await;
 }
 

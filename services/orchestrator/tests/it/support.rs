@@ -263,8 +263,14 @@ impl Harness {
 
     /// Replaces the orchestrator with one planning with the model sandbox's `apis`, in that order.
     pub async fn use_models(&mut self, apis: &[Api], policy: ChainPolicy) {
+        let configs = apis.iter().map(|api| provider(&self.models, *api)).collect();
+        self.use_provider_configs(configs, policy).await;
+    }
+
+    /// Replaces the orchestrator with one planning through `configs` (made with [`provider`], then changed).
+    pub async fn use_provider_configs(&mut self, configs: Vec<ProviderConfig>, policy: ChainPolicy) {
         self.stop_orchestrator().await;
-        self.providers = (apis.iter().map(|api| provider(&self.models, *api)).collect(), policy);
+        self.providers = (configs, policy);
         self.orchestrator_stop = self.stop.child_token();
         self.orchestrator = Self::orchestrator(
             &self.store,

@@ -41,8 +41,11 @@ pub(crate) struct ModelRouterFallback {
 
 impl ModelRouterFallback {
     async fn classify_run(&self, tenant: TenantId, question: &str) -> Result<Option<Intent>, PlannerError> {
-        super::within_budget(&self.store, &self.usage, tenant).await?;
-        let outcome = self.chain.chat(&CallContext { tenant }, &request(question)).await.map_err(super::model_error)?;
+        let request = request(question);
+        let reservation = super::reserve(&self.store, &self.usage, &self.chain, tenant, &request).await?;
+        let outcome = self.chain.chat(&CallContext { tenant }, &request).await;
+        reservation.release().await;
+        let outcome = outcome.map_err(super::model_error)?;
         Ok(read_intent(&outcome.response))
     }
 }

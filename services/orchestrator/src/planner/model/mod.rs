@@ -6,9 +6,10 @@
 //!   a second failure refuses the run with both reasons.
 //! - Answering streams: text deltas go to the run's log as they arrive; the whole text and its citations make the
 //!   final answer.
-//! - Before every model call the tenant's monthly token budget is checked; tokens are counted by the chain's usage
-//!   sink (every attempt, failed and fallen-back ones included), so [`Planned::usage`] and [`Answered::usage`] are
-//!   zero here and nothing is counted twice.
+//! - Every model call first reserves its estimated tokens from the tenant's monthly budget (`crate::usage`), and
+//!   is refused when they do not fit beside the calls in flight. Tokens are counted by the chain's usage sink
+//!   (every attempt, failed and fallen-back ones included), so [`Planned::usage`] and [`Answered::usage`] are zero
+//!   here and nothing is counted twice.
 //!
 //! The approval gate is not the model's to decide: `needs_approval` from the model can only add approvals; the
 //! catalog's flag is forced by the plan check (here and again in the runner).
@@ -22,13 +23,14 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use switchboard_models::{CallContext, ChatRequest, ModelError, ProviderChain, StreamEvent};
+use switchboard_proto::orchestrator::v1::Citation;
 use switchboard_store::Store;
 use switchboard_types::TenantId;
 
 use super::{AnswerDeltas, AnswerRequest, Answered, PlanRequest, Planned, Planner, PlannerError, PlannerFuture, Usage};
 use crate::plan::{self, PlanDraft};
 use crate::tools::records;
-use crate::usage::UsageRecorder;
+use crate::usage::{Reservation, UsageRecorder};
 
 /// Plans and answers with the provider chain.
 pub struct ModelPlanner {
@@ -51,19 +53,16 @@ impl ModelPlanner {
         Self { chain, model, store, usage }
     }
 
-    /// Refuses when the tenant's token budget is spent (counting every call that has finished so far).
-    async fn within_budget(&self, tenant: TenantId) -> Result<(), PlannerError> {
-        within_budget(&self.store, &self.usage, tenant).await
-    }
-
     /// One call through the chain: the reply, and the `<provider>/<model>` that gave it when a fallback did.
     async fn chat(
         &self,
         tenant: TenantId,
         request: &ChatRequest,
     ) -> Result<(switchboard_models::ChatResponse, Option<String>), PlannerError> {
-        self.within_budget(tenant).await?;
-        let outcome = self.chain.chat(&CallContext { tenant }, request).await.map_err(model_error)?;
+        let reservation = reserve(&self.store, &self.usage, &self.chain, tenant, request).await?;
+        let outcome = self.chain.chat(&CallContext { tenant }, request).await;
+        reservation.release().await;
+        let outcome = outcome.map_err(model_error)?;
         for failure in &outcome.fallbacks {
             tracing::warn!(answered_by = %outcome.provider, %failure, "a model provider failed; a fallback answered");
         }
@@ -123,10 +122,23 @@ impl ModelPlanner {
         request: &AnswerRequest,
         deltas: Option<AnswerDeltas>,
     ) -> Result<Answered, PlannerError> {
-        self.within_budget(request.tenant).await?;
         let (chat, citations) = prompt::answer_request(request);
+        let reservation = reserve(&self.store, &self.usage, &self.chain, request.tenant, &chat).await?;
+        let answered = self.stream_answer(request, &chat, citations, deltas).await;
+        reservation.release().await;
+        answered
+    }
+
+    /// Streams the answer to `chat`, passing its text on to `deltas` as it comes.
+    async fn stream_answer(
+        &self,
+        request: &AnswerRequest,
+        chat: &ChatRequest,
+        citations: Vec<Citation>,
+        deltas: Option<AnswerDeltas>,
+    ) -> Result<Answered, PlannerError> {
         let asked = Instant::now();
-        let outcome = self.chain.stream(&CallContext { tenant: request.tenant }, &chat).await.map_err(model_error)?;
+        let outcome = self.chain.stream(&CallContext { tenant: request.tenant }, chat).await.map_err(model_error)?;
         tracing::info!(
             provider = %outcome.provider,
             model = %outcome.model,
@@ -169,24 +181,23 @@ impl ModelPlanner {
     }
 }
 
-/// Refuses when `tenant`'s token budget is spent (counting every call that has finished so far).
-async fn within_budget(store: &Store, usage: &UsageRecorder, tenant: TenantId) -> Result<(), PlannerError> {
-    usage.flush().await;
-    let internal = |e: crate::error::OrchestratorError| PlannerError {
-        code: tonic::Code::Unavailable,
-        message: format!("the token budget could not be checked: {e}"),
-    };
-    let refusal = async {
-        let scope = store.tenant(tenant).await?;
-        let repo = crate::storage::Repo::new(&scope);
-        let settings = crate::settings::read(&repo, tenant).await?;
-        let refusal = crate::usage::budget_refusal(&repo, &settings, switchboard_types::now_unix_micros()).await?;
-        scope.commit().await?;
-        Ok::<_, crate::error::OrchestratorError>(refusal)
-    };
-    match refusal.await.map_err(internal)? {
-        Some(message) => Err(PlannerError { code: tonic::Code::ResourceExhausted, message }),
-        None => Ok(()),
+/// Reserves the tokens `request` may use from `tenant`'s budget (see [`crate::usage::reserve`]), or refuses the
+/// call with RESOURCE_EXHAUSTED.
+async fn reserve(
+    store: &Store,
+    usage: &Arc<UsageRecorder>,
+    chain: &ProviderChain,
+    tenant: TenantId,
+    request: &ChatRequest,
+) -> Result<Reservation, PlannerError> {
+    let reserved = crate::usage::reserve(store, usage, tenant, chain.token_estimate(request)).await;
+    match reserved {
+        Ok(Ok(reservation)) => Ok(reservation),
+        Ok(Err(message)) => Err(PlannerError { code: tonic::Code::ResourceExhausted, message }),
+        Err(e) => Err(PlannerError {
+            code: tonic::Code::Unavailable,
+            message: format!("the token budget could not be checked: {e}"),
+        }),
     }
 }
 
