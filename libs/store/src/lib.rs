@@ -82,6 +82,9 @@ pub struct Store {
 /// expensive part), and 16 were no better (`SWITCHBOARD_BENCH_ROWS=9 make bench`, 2 cores).
 const SQLITE_READERS: u32 = 8;
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is pinged on checkout.
+const POSTGRES_PING_IDLE: Duration = Duration::from_secs(30);
+
 impl Store {
     /// Connects and applies pending migrations (idempotent: safe on every start).
     pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
@@ -99,9 +102,14 @@ impl Store {
         options.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
         match backend {
             // One connection: SQLite serializes writers anyway, and a single connection never hits
-            // SQLITE_BUSY upgrading a read transaction to a write.
-            Backend::Sqlite => options.max_connections(1).min_connections(1),
-            Backend::Postgres => options.max_connections(16).min_connections(1),
+            // SQLITE_BUSY upgrading a read transaction to a write. A file connection cannot go stale, so it is
+            // not pinged before each transaction (the ping is one more hand-off to sqlx's SQLite thread).
+            Backend::Sqlite => options.max_connections(1).min_connections(1).test_before_acquire(false),
+            // A connection the server, a proxy or a firewall may have dropped is pinged before use only after it
+            // sat idle; pinging every checkout would add a round trip to every transaction.
+            Backend::Postgres => {
+                options.max_connections(16).min_connections(1).test_before_acquire_if_idle_for(POSTGRES_PING_IDLE)
+            }
         };
         if let Some(schema) = &config.schema {
             options.set_schema_search_path(schema.clone());
@@ -124,6 +132,7 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .max_connections(SQLITE_READERS)
                     .min_connections(1)
+                    .test_before_acquire(false)
                     // Opened read-only: a write through a read scope fails in SQLite itself.
                     .map_sqlx_sqlite_opts(|options| options.read_only(true).create_if_missing(false));
                 Database::connect(options)
