@@ -50,7 +50,8 @@ async fn an_approval_after_the_access_token_expired_goes_through_once() {
     let signed_in = tokio::time::Instant::now();
     let mut stdout = child.stdout.take().unwrap();
     let mut shown = Vec::new();
-    let prompt = tokio::time::timeout(Duration::from_secs(60), async {
+    // Generous: beside the other platform tests, each building its intent router with the model, on 2 cores.
+    let prompt = tokio::time::timeout(Duration::from_secs(180), async {
         let mut chunk = [0u8; 4096];
         while !String::from_utf8_lossy(&shown).contains("Approve this step? [y/N]") {
             let n = stdout.read(&mut chunk).await.unwrap();
@@ -66,7 +67,7 @@ async fn an_approval_after_the_access_token_expired_goes_through_once() {
     tokio::time::sleep_until(signed_in + Duration::from_secs(ACCESS_TOKEN_TTL + 2)).await;
     assert_eq!(refunds(), before, "nothing is refunded before the answer");
     child.stdin.take().unwrap().write_all(b"y\n").await.unwrap();
-    let exit = tokio::time::timeout(Duration::from_secs(60), child.wait()).await.unwrap().unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(120), child.wait()).await.unwrap().unwrap();
     stdout.read_to_end(&mut shown).await.unwrap();
     let mut errors = String::new();
     child.stderr.take().unwrap().read_to_string(&mut errors).await.unwrap();
