@@ -14,8 +14,13 @@ use crate::suite::{login, tenant_with_user};
 
 /// Sends raw bytes, reads until the server closes; returns (status line code, headers lowercased, body).
 pub fn exchange(addr: &str, request: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    exchange_within(addr, request, Duration::from_secs(10))
+}
+
+/// [`exchange`], waiting up to `patience` for each read.
+pub fn exchange_within(addr: &str, request: &[u8], patience: Duration) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.set_read_timeout(Some(patience)).unwrap();
     // A server may answer (413, 431) before reading all we send; a failed write is then expected.
     let _ = stream.write_all(request);
     let mut raw = Vec::new();

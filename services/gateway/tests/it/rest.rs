@@ -1,14 +1,29 @@
 //! REST/JSON through the gateway, transcoded from the contracts' `google.api.http` rules: login, whoami, the
 //! audit log forwarded to the audit service, and the errors a REST client sees.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use switchboard_test_support::{TestDb, TestPlatform};
 
-use crate::http::{dechunk, exchange, header};
+use crate::http::{dechunk, exchange_within, header};
 use crate::suite::tenant_with_user;
 
 /// One REST call: (status, JSON body, headers).
 fn call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    extra: &str,
+    body: Option<&Value>,
+) -> (u16, Value, Vec<(String, String)>) {
+    call_within(Duration::from_secs(10), addr, method, path, token, extra, body)
+}
+
+/// [`call`], waiting up to `patience` for the answer.
+fn call_within(
+    patience: Duration,
     addr: &str,
     method: &str,
     path: &str,
@@ -22,7 +37,7 @@ fn call(
         "{method} {path} HTTP/1.1\r\nhost: x\r\n{auth}{extra}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
-    let (code, headers, raw) = exchange(addr, request.as_bytes());
+    let (code, headers, raw) = exchange_within(addr, request.as_bytes(), patience);
     let raw = if header(&headers, "transfer-encoding") == Some("chunked") { dechunk(&raw) } else { raw };
     let json = if raw.is_empty() {
         Value::Null
@@ -122,8 +137,18 @@ async fn rest_login_whoami_and_audit_through_the_gateway() {
         let (code, _, _) = call(&addr, "POST", "/v1/audit/events", Some(&token), "", Some(&json!({})));
         assert_eq!(code, 404);
         // Ask streams its run as one JSON object per line: run started first, run finished last.
-        let (code, stream, _) =
-            call(&addr, "POST", "/v1/orchestrator:ask", Some(&token), "", Some(&json!({"question": "hi"})));
+        // The first question waits for the intent router, built once per process with the embedding model: tens of
+        // seconds of CPU in a debug build beside the other tests.
+        let question = json!({"question": "hi"});
+        let (code, stream, _) = call_within(
+            Duration::from_secs(180),
+            &addr,
+            "POST",
+            "/v1/orchestrator:ask",
+            Some(&token),
+            "",
+            Some(&question),
+        );
         assert_eq!(code, 200, "{stream}");
         let text = stream.as_str().map(str::to_owned).unwrap_or_else(|| stream.to_string());
         let events: Vec<serde_json::Value> =
