@@ -82,9 +82,6 @@ pub struct Store {
 /// expensive part), and 16 were no better (`SWITCHBOARD_BENCH_ROWS=9 make bench`, 2 cores).
 const SQLITE_READERS: u32 = 8;
 
-/// How long a PostgreSQL connection may sit idle in the pool before it is pinged on checkout.
-const POSTGRES_PING_IDLE: Duration = Duration::from_secs(30);
-
 impl Store {
     /// Connects and applies pending migrations (idempotent: safe on every start).
     pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
@@ -105,11 +102,7 @@ impl Store {
             // SQLITE_BUSY upgrading a read transaction to a write. A file connection cannot go stale, so it is
             // not pinged before each transaction (the ping is one more hand-off to sqlx's SQLite thread).
             Backend::Sqlite => options.max_connections(1).min_connections(1).test_before_acquire(false),
-            // A connection the server, a proxy or a firewall may have dropped is pinged before use only after it
-            // sat idle; pinging every checkout would add a round trip to every transaction.
-            Backend::Postgres => {
-                options.max_connections(16).min_connections(1).test_before_acquire_if_idle_for(POSTGRES_PING_IDLE)
-            }
+            Backend::Postgres => options.max_connections(16).min_connections(1),
         };
         if let Some(schema) = &config.schema {
             options.set_schema_search_path(schema.clone());
