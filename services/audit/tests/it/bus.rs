@@ -60,9 +60,13 @@ impl Broker {
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success(), "kill {signal}");
+        signal_process(self.child.id(), signal);
     }
+}
+
+fn signal_process(pid: u32, signal: &str) {
+    let status = Command::new("kill").args([signal, &pid.to_string()]).status().unwrap();
+    assert!(status.success(), "kill {signal}");
 }
 
 impl Drop for Broker {
@@ -184,8 +188,12 @@ impl Rig {
     }
 }
 
-/// The broker freezes (SIGSTOP) for longer than the producer's message timeout while most of 10,000 actions
-/// happen; after it thaws every record is logged once, in order, and every chain verifies.
+/// How long the broker stays frozen: past the producer's message timeout (3 s), so queued messages fail and the
+/// relay must publish them again, and well inside the consumer's group session (45 s), whatever the machine's load.
+const FREEZE: Duration = Duration::from_secs(8);
+
+/// The broker freezes (SIGSTOP) for longer than the producer's message timeout while actions go on (10,000 in
+/// all); after it thaws every record is logged once, in order, and every chain verifies.
 pub async fn a_frozen_broker_loses_and_duplicates_nothing(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let test = test_store(db, dir.path()).await;
@@ -194,16 +202,24 @@ pub async fn a_frozen_broker_loses_and_duplicates_nothing(db: TestDb) {
     let mut rig = Rig::new(test.store.clone(), dir.path(), bus.clone()).await;
     let relay = tokio::spawn(OutboxRelay::new(test.store.clone(), bus, fast_relay()).run(rig.stop.clone()));
 
+    // The thaw runs on a timer, not after the writes: on a loaded machine the writes can take longer than the
+    // group session, and a broker frozen that long sends tansu's coordinator into minutes of failed rebalances.
+    let mut thaw = None;
     for n in 0..ACTIONS {
         if n == ACTIONS / 5 {
             broker.signal("-STOP");
+            let (store, pid) = (test.store.clone(), broker.child.id());
+            thaw = Some(tokio::spawn(async move {
+                tokio::time::sleep(FREEZE).await;
+                let held_back = store.outbox_relay().pending_count().await.unwrap();
+                signal_process(pid, "-CONT");
+                held_back
+            }));
         }
         rig.act(n).await;
     }
-    // Frozen past the message timeout: queued messages fail and the relay must publish them again.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(test.store.outbox_relay().pending_count().await.unwrap() > 0, "the freeze held records back");
-    broker.signal("-CONT");
+    let held_back = thaw.expect("the broker was frozen").await.unwrap();
+    assert!(held_back > 0, "the freeze held records back");
 
     assert_logged_exactly_once(&rig.store, &rig.service, &rig.written).await;
     rig.stop.cancel();
