@@ -48,12 +48,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::error::{OrchestratorError, ToolError};
 pub use crate::plan::{PlanDraft, PlannedStep, UsableConnection};
-pub use crate::planner::evaluation;
 pub use crate::planner::router::{self, Calibration, Fallback, Intent, Routed, Router, RouterError};
 pub use crate::planner::{
     AnswerDeltas, AnswerRequest, Answered, Exchange, ModelPlanner, OfflinePlanner, PlanRequest, Planned, Planner,
     PlannerError, PlannerFuture, StepResult, Usage,
 };
+pub use crate::planner::{evaluation, example_cache};
 pub use crate::runner::{Clock, RunOptions};
 pub use crate::service::OrchestratorService;
 pub use crate::tools::{ApiFuture, ConnectorsApi, MeshConnectors, ToolSpec};

@@ -3,6 +3,7 @@
 //! labelled set), and the built-in [`OfflinePlanner`], the default when no model provider is configured.
 
 pub mod evaluation;
+pub mod example_cache;
 mod model;
 mod offline;
 pub mod router;

@@ -3,7 +3,8 @@
 //!
 //! The examples are the tuning part of the crate's labelled set (`eval/intents.jsonl`, rows with `"split":
 //! "tune"`); the test part is never learnt from, so `make eval` measures the router on requests it has not seen.
-//! They are embedded once, in batches, when the router is built; each question is then one embedding and a scan.
+//! They are embedded once, in batches, when the router is built (and kept on disk for the next process:
+//! [`example_cache`]); each question is then one embedding and a scan.
 //!
 //! How a question is scored and decided ([`Calibration`], chosen by cross-validation on the tuning part, `make
 //! eval-calibrate`): every intent, `unsupported` included (weather, jokes, code, other software), has examples; by
@@ -17,6 +18,7 @@
 //! embedder when the model is absent. Their similarities are not comparable, so each has its own calibration.
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -24,7 +26,7 @@ use serde::Deserialize;
 use switchboard_types::TenantId;
 use switchboard_vectors::{Embedder, HashedEmbedder, VectorError};
 
-use super::PlannerError;
+use super::{PlannerError, example_cache};
 
 /// What a request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -305,10 +307,14 @@ impl std::fmt::Debug for Router {
 
 impl Router {
     /// A router over the tuning examples, embedded with `embedder` (CPU work, about a second with the model: call
-    /// it on the blocking pool), calibrated for the embedder's model.
+    /// it on the blocking pool) or read from the cache of an earlier process ([`example_cache`]), calibrated for
+    /// the embedder's model.
     pub fn new(embedder: Arc<dyn Embedder>) -> Result<Self, RouterError> {
         let calibration = Calibration::for_model(embedder.model());
-        Self::with_examples(embedder, tuning_examples()?, calibration)
+        // The hashed embedder costs less than reading a file.
+        let cache =
+            if embedder.model() == HashedEmbedder::new(1).model() { None } else { example_cache::default_cache_dir() };
+        Self::with_cached_examples(embedder, tuning_examples()?, calibration, cache.as_deref())
     }
 
     /// A router over `examples`, embedded with `embedder`, deciding with `calibration`.
@@ -317,9 +323,31 @@ impl Router {
         examples: Vec<(Intent, String)>,
         calibration: Calibration,
     ) -> Result<Self, RouterError> {
+        Self::with_cached_examples(embedder, examples, calibration, None)
+    }
+
+    /// [`Router::with_examples`], the examples' vectors going through the cache in `cache_dir`
+    /// ([`example_cache`]) when there is one.
+    pub fn with_cached_examples(
+        embedder: Arc<dyn Embedder>,
+        examples: Vec<(Intent, String)>,
+        calibration: Calibration,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, RouterError> {
         let texts: Vec<&str> = examples.iter().map(|(_, t)| t.as_str()).collect();
-        let embedded = Self::embed_with(embedder.as_ref(), &texts)?;
-        let vectors = examples.iter().map(|(i, _)| *i).zip(embedded).collect();
+        let meanings = example_cache::meanings(embedder.as_ref(), &texts, cache_dir, || {
+            Self::embed_meanings(embedder.as_ref(), &texts)
+        })?;
+        if meanings.len() != texts.len() {
+            let why = format!("{} vectors for {} examples", meanings.len(), texts.len());
+            return Err(RouterError::Embedding(VectorError::Embedding(why)));
+        }
+        let words = HashedEmbedder::new(WORD_DIMENSIONS);
+        let vectors = examples
+            .iter()
+            .zip(meanings)
+            .map(|((intent, text), meaning)| (*intent, Embedded { meaning, words: words.embed(text) }))
+            .collect();
         Ok(Self::with_embedded(embedder, vectors, calibration))
     }
 
@@ -371,18 +399,26 @@ impl Router {
     /// runtime, see [`Router::route`]).
     pub fn embed_with(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<Embedded>, RouterError> {
         let words = HashedEmbedder::new(WORD_DIMENSIONS);
-        let mut embedded = Vec::with_capacity(texts.len());
+        let meanings = Self::embed_meanings(embedder, texts)?;
+        Ok(meanings
+            .into_iter()
+            .zip(texts)
+            .map(|(meaning, text)| Embedded { meaning, words: words.embed(text) })
+            .collect())
+    }
+
+    /// The embedder's vectors of `texts`, in order, in batches of [`BATCH`].
+    fn embed_meanings(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<Vec<f32>>, RouterError> {
+        let mut meanings = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(BATCH) {
-            let meanings = embedder.embed_batch(chunk)?;
-            if meanings.len() != chunk.len() {
-                let why = format!("{} vectors for {} texts", meanings.len(), chunk.len());
+            let batch = embedder.embed_batch(chunk)?;
+            if batch.len() != chunk.len() {
+                let why = format!("{} vectors for {} texts", batch.len(), chunk.len());
                 return Err(RouterError::Embedding(VectorError::Embedding(why)));
             }
-            embedded.extend(
-                meanings.into_iter().zip(chunk).map(|(meaning, text)| Embedded { meaning, words: words.embed(text) }),
-            );
+            meanings.extend(batch);
         }
-        Ok(embedded)
+        Ok(meanings)
     }
 
     /// `texts` as the router compares them, embedded with its embedder.

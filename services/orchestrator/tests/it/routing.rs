@@ -3,7 +3,7 @@
 
 use switchboard_mesh::Identity;
 use switchboard_orchestrator::evaluation::{evaluate, labelled_split};
-use switchboard_orchestrator::{Intent, Router};
+use switchboard_orchestrator::{Calibration, Intent, Router};
 use switchboard_proto::orchestrator::v1::orchestrator_service_client::OrchestratorServiceClient;
 use switchboard_proto::orchestrator::v1::orchestrator_service_server::OrchestratorService as _;
 use switchboard_proto::orchestrator::v1::{self as pb};
@@ -100,4 +100,126 @@ async fn route_is_served_over_the_mesh_with_the_real_model_to_the_gateway_only()
     let refused = OrchestratorServiceClient::new(other).route(viewer.context().request(route("help"))).await;
     assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
     platform.stop().await;
+}
+
+/// The hashed embedder under another name (so nothing treats it as the cheap offline one), counting its calls,
+/// optionally nudging every vector (a model that embeds differently from the one that wrote the cache).
+struct Counting {
+    calls: std::sync::atomic::AtomicUsize,
+    nudge: f32,
+}
+
+impl Counting {
+    fn new(nudge: f32) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self { calls: 0.into(), nudge })
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl switchboard_vectors::Embedder for Counting {
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, switchboard_vectors::VectorError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let hashed = switchboard_vectors::HashedEmbedder::new(384);
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let mut v = hashed.embed(t);
+                v[0] += self.nudge;
+                v
+            })
+            .collect())
+    }
+    fn dimension(&self) -> usize {
+        384
+    }
+    fn model(&self) -> &str {
+        "counting-test-embedder"
+    }
+}
+
+fn cached_router(embedder: std::sync::Arc<Counting>, dir: &std::path::Path) -> Router {
+    let examples = switchboard_orchestrator::router::tuning_examples().unwrap();
+    let calibration = Calibration::for_model("hashed");
+    Router::with_cached_examples(embedder, examples, calibration, Some(dir)).unwrap()
+}
+
+fn cache_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("intent-router")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
+const QUESTIONS: [&str; 4] =
+    ["refund order 1042", "which invoices are overdue?", "what is our returns policy", "tell me a joke"];
+
+fn decisions(router: &Router) -> Vec<(Intent, f32)> {
+    QUESTIONS.iter().map(|q| router.route_blocking(q).unwrap().0.best()).collect()
+}
+
+#[test]
+fn a_second_router_reads_the_example_vectors_an_earlier_one_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Counting::new(0.0);
+    let built = cached_router(first.clone(), dir.path());
+    let examples = switchboard_orchestrator::router::tuning_examples().unwrap().len();
+    // The probe sentences, then the examples in batches of 32.
+    assert_eq!(first.calls(), 1 + examples.div_ceil(32));
+    let files = cache_files(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    // Header (56 bytes), two probes and every example, 384 f32 each.
+    assert_eq!(std::fs::metadata(&files[0]).unwrap().len(), 56 + (2 + examples as u64) * 384 * 4);
+
+    let second = Counting::new(0.0);
+    let read = cached_router(second.clone(), dir.path());
+    assert_eq!(second.calls(), 1, "only the probes are embedded again");
+    assert_eq!(decisions(&read), decisions(&built));
+
+    // Other examples are another entry, never the first one's vectors.
+    let fewer = switchboard_orchestrator::router::tuning_examples().unwrap().into_iter().skip(1).collect();
+    let third = Counting::new(0.0);
+    Router::with_cached_examples(third.clone(), fewer, Calibration::for_model("hashed"), Some(dir.path())).unwrap();
+    assert_eq!(third.calls(), 1 + (examples - 1).div_ceil(32));
+    assert_eq!(cache_files(dir.path()).len(), 2);
+}
+
+#[test]
+fn a_damaged_or_stale_cache_is_embedded_again_and_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = cached_router(Counting::new(0.0), dir.path());
+    let file = cache_files(dir.path()).remove(0);
+    let size = std::fs::metadata(&file).unwrap().len();
+
+    // Cut short: ignored, embedded again, written whole.
+    std::fs::write(&file, &std::fs::read(&file).unwrap()[..1000]).unwrap();
+    let after_truncation = Counting::new(0.0);
+    let rebuilt = cached_router(after_truncation.clone(), dir.path());
+    assert!(after_truncation.calls() > 1);
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), size);
+    assert_eq!(decisions(&rebuilt), decisions(&built));
+
+    // A model that now embeds differently (same name, same examples): the probes disagree, so the stored vectors are
+    // not used, and the new ones replace them.
+    let drifted = Counting::new(0.01);
+    let router = cached_router(drifted.clone(), dir.path());
+    assert!(drifted.calls() > 1, "the stale vectors were used");
+    let fresh = Router::with_examples(
+        Counting::new(0.01),
+        switchboard_orchestrator::router::tuning_examples().unwrap(),
+        Calibration::for_model("hashed"),
+    )
+    .unwrap();
+    assert_eq!(decisions(&router), decisions(&fresh));
+    let again = Counting::new(0.01);
+    cached_router(again.clone(), dir.path());
+    assert_eq!(again.calls(), 1, "the rewritten file matches the drifted model");
+
+    // An unwritable cache directory costs only the embedding.
+    let blocked = dir.path().join("not-a-dir");
+    std::fs::write(&blocked, b"a file").unwrap();
+    let unwritable = Counting::new(0.0);
+    let router = cached_router(unwritable.clone(), &blocked);
+    assert!(unwritable.calls() > 1);
+    assert_eq!(decisions(&router), decisions(&built));
 }
