@@ -16,6 +16,11 @@
 //! connectors and ask for approval; when every step has ended, write the answer and finish. It sleeps until a step
 //! ends, an approval, rejection or cancellation wakes it, or a few seconds pass (a change made by another replica).
 //!
+//! Moves that need no call (starting a read step, skipping one) are made in the transaction that made them possible:
+//! the plan's first steps start in the transaction that writes the plan, and the steps a result unblocks in the one
+//! that records it; the answer's last words go in with the answer. A two-step read plan whose steps end together
+//! costs four transactions: start, plan, results, answer.
+//!
 //! ## One driver per run
 //!
 //! A replica drives a run only while it holds the run's lease (`orchestrator_active_runs`): taken when it creates
@@ -563,7 +568,7 @@ impl Engine {
         let resumed = created.is_none();
         let mut known = created;
         let wake = self.hub.waker(run_id);
-        let mut running: JoinSet<(String, Result<crate::tools::ToolOutput, ToolError>)> = JoinSet::new();
+        let mut running = StepTasks::new();
         let mut in_flight: HashSet<String> = HashSet::new();
         loop {
             if self.stop.is_cancelled() {
@@ -578,7 +583,10 @@ impl Engine {
             }
             let context = Self::run_context(tenant, &run);
             if run.status == RunStatus::Planning as i32 {
-                known = self.plan(tenant, &context, &run, routed).await?;
+                known = self.plan(tenant, &context, &run, routed).await?.map(|advanced| {
+                    self.launch(&context, advanced.started, &mut running, &mut in_flight);
+                    (advanced.run, advanced.steps)
+                });
                 continue;
             }
             // The settings matter only to a write step that may be auto-approved: read only then.
@@ -590,22 +598,7 @@ impl Engine {
             let moves = self.decide(&context, &steps, &in_flight, &settings).await;
             let moved = !moves.is_empty();
             let (started, after) = self.apply(tenant, run_id, moves).await?;
-            for (step, input) in started {
-                in_flight.insert(step.id.clone());
-                let engine = self.clone();
-                let context = context.clone();
-                running.spawn(async move {
-                    let call = ToolCall {
-                        tool: &step.tool,
-                        connection: &step.connection,
-                        input: &input,
-                        idempotency_key: &step.idempotency_key,
-                        approved_step: if step.needs_approval { &step.name } else { "" },
-                    };
-                    let result = with_timeout(engine.options.step_timeout, engine.tools.run(&context, &call)).await;
-                    (step.id, result)
-                });
-            }
+            self.launch(&context, started, &mut running, &mut in_flight);
             // Nothing moved: the run and steps are still as just read; moves applied: as `apply` left them.
             let (run, steps) = match after {
                 Some(state) => state,
@@ -636,12 +629,41 @@ impl Engine {
                         in_flight.remove(&id);
                         results.push((id, result));
                     }
-                    known = self.record(tenant, run_id, results).await?;
+                    known = self.record(tenant, run_id, results, &in_flight).await?.map(|advanced| {
+                        self.launch(&context, advanced.started, &mut running, &mut in_flight);
+                        (advanced.run, advanced.steps)
+                    });
                 }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
                 _ = self.stop.cancelled() => return Ok(()),
             }
+        }
+    }
+
+    /// Runs the `started` steps' calls as tasks of `running`, as `context`.
+    fn launch(
+        self: &Arc<Self>,
+        context: &RequestContext,
+        started: Vec<(Started, Value)>,
+        running: &mut StepTasks,
+        in_flight: &mut HashSet<String>,
+    ) {
+        for (step, input) in started {
+            in_flight.insert(step.id.clone());
+            let engine = self.clone();
+            let context = context.clone();
+            running.spawn(async move {
+                let call = ToolCall {
+                    tool: &step.tool,
+                    connection: &step.connection,
+                    input: &input,
+                    idempotency_key: &step.idempotency_key,
+                    approved_step: if step.needs_approval { &step.name } else { "" },
+                };
+                let result = with_timeout(engine.options.step_timeout, engine.tools.run(&context, &call)).await;
+                (step.id, result)
+            });
         }
     }
 
@@ -655,14 +677,15 @@ impl Engine {
     }
 
     /// Plans the run: the tools and connections it may use, the planner's plan, the check; then the steps and the
-    /// `plan` event, or the run fails with the reason. Returns the run and steps as committed, when it planned.
+    /// `plan` event, with the steps that can start at once started, or the run fails with the reason. Returns the
+    /// run and steps as committed and the steps to run, when it planned.
     async fn plan(
         &self,
         tenant: TenantId,
         context: &RequestContext,
         run: &RunRow,
         routed: Routed,
-    ) -> Result<Option<(RunRow, Vec<StepRow>)>, OrchestratorError> {
+    ) -> Result<Option<Advanced>, OrchestratorError> {
         let planned = tokio::select! {
             planned = self.draft(context, run, routed) => planned,
             // Stopping: nothing is written; the run is still PLANNING and is planned on the next start.
@@ -684,10 +707,19 @@ impl Engine {
                 return Ok(None);
             }
         };
-        let (stored, steps) = self.record_plan(&repo, &mut row, &plan, usage, model, now).await?;
+        let (stored, mut steps) = self.record_plan(&repo, &mut row, &plan, usage, model, now).await?;
+        // The steps that can start at once start in this transaction, not in one more.
+        let moves = moves_without_calls(&steps, &HashSet::new());
+        let (started, events) = if moves.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            apply_moves(&repo, &mut row, &mut steps, moves, now).await?
+        };
+        let mut stored = vec![stored];
+        stored.extend(repo.append_events(&run.id, events, now).await?);
         scope.commit().await?;
-        self.hub.publish(&run.id, &[stored]);
-        Ok(Some((row, steps)))
+        self.hub.publish(&run.id, &stored);
+        Ok(Some(Advanced { run: row, steps, started }))
     }
 
     /// Writes a checked plan: its steps, the run now RUNNING, the usage that made it and the `plan` event (returned,
@@ -798,49 +830,15 @@ impl Engine {
         in_flight: &HashSet<String>,
         settings: &AssistantSettings,
     ) -> Vec<Move> {
-        let by_id: HashMap<&str, &StepRow> = steps.iter().map(|s| (s.id.as_str(), s)).collect();
-        let outputs: HashMap<String, Value> = steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Succeeded as i32)
-            .filter_map(|s| Some((s.id.clone(), stored_json(s.output.as_deref())?)))
-            .collect();
         let mut moves = Vec::new();
-        for step in steps {
-            // A step left RUNNING by a process that died: run it again with its stored input and key.
-            if step.status == StepStatus::Running as i32 && !in_flight.contains(&step.id) {
-                let input = stored_json(step.input.as_deref()).unwrap_or(Value::Null);
-                moves.push(Move::Start { id: step.id.clone(), input, auto_approved: false });
-                continue;
-            }
-            if step.status != StepStatus::Pending as i32 {
-                continue;
-            }
-            let dependencies: Vec<&StepRow> =
-                convert::depends_on(step).iter().filter_map(|d| by_id.get(d.as_str()).copied()).collect();
-            if let Some(blocked) =
-                dependencies.iter().find(|d| terminal_step(d.status) && d.status != StepStatus::Succeeded as i32)
-            {
-                let how = StepStatus::try_from(blocked.status).map(|s| s.as_str_name()).unwrap_or("ENDED");
-                let how = how.trim_start_matches("STEP_STATUS_").to_lowercase();
-                moves.push(Move::Skip { id: step.id.clone(), why: format!("step {} was {how}", blocked.id) });
-                continue;
-            }
-            if !dependencies.iter().all(|d| d.status == StepStatus::Succeeded as i32) {
-                continue;
-            }
-            let template: Value = serde_json::from_str(&step.input_template).unwrap_or(Value::Null);
-            let input = match plan::resolve(&template, &outputs) {
-                Ok(input) => input,
-                Err(e) => {
-                    moves.push(Move::Fail { id: step.id.clone(), error: ToolError::invalid(e), input: None });
+        for decision in decisions(steps, in_flight, settings) {
+            let (step, input) = match decision {
+                Decision::Ready(step_move) => {
+                    moves.push(step_move);
                     continue;
                 }
+                Decision::Check { step, input } => (step, input),
             };
-            let auto = step.needs_approval && settings.auto_approves(&step.tool);
-            if !step.needs_approval || step.approved || auto {
-                moves.push(Move::Start { id: step.id.clone(), input, auto_approved: auto && !step.approved });
-                continue;
-            }
             // Before a person is asked, the connectors check the input against the action's schema.
             let call = ToolCall {
                 tool: &step.tool,
@@ -876,100 +874,7 @@ impl Engine {
             return Ok((Vec::new(), None));
         }
         let mut steps = repo.steps(run_id).await?;
-        let mut events = Vec::new();
-        let mut started = Vec::new();
-        for step_move in moves {
-            let id = match &step_move {
-                Move::Skip { id, .. } | Move::Fail { id, .. } | Move::Await { id, .. } | Move::Start { id, .. } => id,
-            };
-            let Some(step) = steps.iter_mut().find(|s| &s.id == id) else { continue };
-            let name = step_name(run_id, &step.id);
-            match step_move {
-                Move::Skip { why, .. } if step.status == StepStatus::Pending as i32 => {
-                    step.status = StepStatus::Skipped as i32;
-                    step.error_code = tonic::Code::FailedPrecondition as i32;
-                    step.error_message = format!("skipped: {why}");
-                    step.ended_at_us = Some(now);
-                    repo.save_step(step).await?;
-                    events.push(finished_event(run_id, step));
-                }
-                Move::Fail { error, input, .. } if step.status == StepStatus::Pending as i32 => {
-                    step.input = input.map(|i| i.to_string());
-                    step.status = StepStatus::Failed as i32;
-                    step.error_code = error.code;
-                    step.error_message = error.message;
-                    step.ended_at_us = Some(now);
-                    repo.save_step(step).await?;
-                    events.push(finished_event(run_id, step));
-                }
-                Move::Await { input, .. } if step.status == StepStatus::Pending as i32 && !step.approved => {
-                    step.input = Some(input.to_string());
-                    step.status = StepStatus::AwaitingApproval as i32;
-                    repo.save_step(step).await?;
-                    events.push(event(
-                        run_id,
-                        Event::ApprovalNeeded(pb::ApprovalNeeded {
-                            step: name,
-                            step_id: step.id.clone(),
-                            description: step.description.clone(),
-                            tool: step.tool.clone(),
-                            connection: step.connection.clone(),
-                            input: object_struct(&input),
-                        }),
-                    ));
-                }
-                Move::Start { input, auto_approved, .. }
-                    if step.status == StepStatus::Pending as i32 || step.status == StepStatus::Running as i32 =>
-                {
-                    // The last wall before a write: only an approval recorded in this table lets it run.
-                    if step.needs_approval && !step.approved && !auto_approved {
-                        continue;
-                    }
-                    if auto_approved {
-                        step.approved = true;
-                        step.reviewer = "auto-approve".to_owned();
-                        step.review_comment = "auto-approved by the tenant's assistant settings".to_owned();
-                        step.reviewed_at_us = Some(now);
-                    }
-                    let resumed = step.status == StepStatus::Running as i32;
-                    step.input = Some(input.to_string());
-                    step.status = StepStatus::Running as i32;
-                    step.started_at_us = step.started_at_us.or(Some(now));
-                    repo.save_step(step).await?;
-                    if !resumed {
-                        events.push(event(
-                            run_id,
-                            Event::StepStarted(pb::StepStarted {
-                                step: name.clone(),
-                                step_id: step.id.clone(),
-                                tool: step.tool.clone(),
-                                input: object_struct(&input),
-                            }),
-                        ));
-                    }
-                    started.push((
-                        Started {
-                            id: step.id.clone(),
-                            name,
-                            tool: step.tool.clone(),
-                            connection: step.connection.clone(),
-                            idempotency_key: step.idempotency_key.clone(),
-                            needs_approval: step.needs_approval,
-                        },
-                        input,
-                    ));
-                }
-                _ => {}
-            }
-        }
-        // The steps as saved above: the moves changed them in place.
-        let awaiting = steps.iter().any(|s| s.status == StepStatus::AwaitingApproval as i32);
-        let status = if awaiting { RunStatus::AwaitingApproval } else { RunStatus::Running } as i32;
-        if status != run.status {
-            run.status = status;
-            run.updated_at_us = now;
-            repo.save_run(&run).await?;
-        }
+        let (started, events) = apply_moves(&repo, &mut run, &mut steps, moves, now).await?;
         let stored = repo.append_events(run_id, events, now).await?;
         scope.commit().await?;
         self.hub.publish(run_id, &stored);
@@ -977,18 +882,19 @@ impl Engine {
         Ok((started, Some((run, steps))))
     }
 
-    /// Records a step's result, if the step is still running (a cancelled run drops it). Returns the run and steps as
-    /// committed.
+    /// Records the steps' results, if the steps are still running (a cancelled run drops them), and starts the read
+    /// steps those results let start. Returns the run and steps as committed and the steps to run.
     async fn record(
         &self,
         tenant: TenantId,
         run_id: &str,
         results: Vec<(String, Result<crate::tools::ToolOutput, ToolError>)>,
-    ) -> Result<Option<(RunRow, Vec<StepRow>)>, OrchestratorError> {
+        in_flight: &HashSet<String>,
+    ) -> Result<Option<Advanced>, OrchestratorError> {
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
-        let Some(run) = repo.lock_run(run_id).await? else { return Ok(None) };
+        let Some(mut run) = repo.lock_run(run_id).await? else { return Ok(None) };
         if terminal_run(run.status) {
             return Ok(None);
         }
@@ -1015,10 +921,17 @@ impl Engine {
             repo.save_step(step).await?;
             finished.push(finished_event(run_id, step));
         }
+        let moves = moves_without_calls(&steps, in_flight);
+        let (started, events) = if moves.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            apply_moves(&repo, &mut run, &mut steps, moves, now).await?
+        };
+        finished.extend(events);
         let stored = repo.append_events(run_id, finished, now).await?;
         scope.commit().await?;
         self.hub.publish(run_id, &stored);
-        Ok(Some((run, steps)))
+        Ok(Some(Advanced { run, steps, started }))
     }
 
     /// Writes the answer and finishes the run SUCCEEDED (or FAILED when the answer cannot be written).
@@ -1038,7 +951,9 @@ impl Engine {
             steps: steps.iter().map(|s| step_result(&run.id, s)).collect(),
             previous: self.previous_exchange(tenant, run).await?,
         };
-        let Some(answered) = self.stream_answer(tenant, run, &request, resumed).await? else { return Ok(()) };
+        let Some((answered, trailing)) = self.stream_answer(tenant, run, &request, resumed).await? else {
+            return Ok(());
+        };
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
@@ -1046,7 +961,11 @@ impl Engine {
         if terminal_run(row.status) {
             return Ok(());
         }
-        let events = match answered {
+        let mut events = Vec::new();
+        if let Some(delta) = trailing {
+            events.push(repo.append_event(&run.id, event(&run.id, Event::AnswerDelta(delta)), now).await?);
+        }
+        match answered {
             Ok(answered) => {
                 record_usage(&repo, answered.usage, now).await?;
                 // A fallback provider answered: the run names both.
@@ -1055,29 +974,33 @@ impl Engine {
                 }
                 let answer = pb::Answer { text: answered.text, citations: answered.citations };
                 row.answer = Some(prost::Message::encode_to_vec(&answer));
-                let mut events = vec![repo.append_event(&run.id, event(&run.id, Event::Answer(answer)), now).await?];
+                events.push(repo.append_event(&run.id, event(&run.id, Event::Answer(answer)), now).await?);
                 row.status = RunStatus::Succeeded as i32;
                 events.extend(self.end_run(&scope, &mut row, now).await?);
-                events
             }
-            Err(e) => self.fail_run(&scope, &mut row, e.code, &format!("no answer: {}", e.message), now).await?,
-        };
+            Err(e) => {
+                events.extend(self.fail_run(&scope, &mut row, e.code, &format!("no answer: {}", e.message), now).await?)
+            }
+        }
         scope.commit().await?;
         self.hub.publish(&run.id, &events);
         Ok(())
     }
 
     /// Has the planner write the answer, appending its text to the run's log as `answer_delta` events while it is
-    /// written. Deltas that arrive together go in one event (one transaction each, not one per token). `None` when
-    /// the run ended meanwhile (cancelled) or the process is stopping: the answer is dropped, which stops the
-    /// model's stream.
+    /// written. Deltas that arrive together go in one event (one transaction each, not one per token). What the
+    /// planner sent after the last of those, once it is done, is returned instead as the trailing delta, which
+    /// [`Engine::finish`] writes in the transaction that ends the run (an answer that comes at once costs one
+    /// transaction, not two). `None` when the run ended meanwhile (cancelled) or the process is stopping: the
+    /// answer is dropped, which stops the model's stream.
     async fn stream_answer(
         &self,
         tenant: TenantId,
         run: &RunRow,
         request: &AnswerRequest,
         resumed: bool,
-    ) -> Result<Option<Result<crate::planner::Answered, PlannerError>>, OrchestratorError> {
+    ) -> Result<Option<(Result<crate::planner::Answered, PlannerError>, Option<pb::AnswerDelta>)>, OrchestratorError>
+    {
         let (deltas, mut received) = tokio::sync::mpsc::channel::<String>(DELTA_BUFFER);
         // An answer begun before a crash left deltas in the log: the new ones say they start over. Only a resumed
         // run can have begun one (a driver writes its run's answer once), so only then is the log read.
@@ -1096,6 +1019,8 @@ impl Engine {
         let answered = loop {
             tokio::select! {
                 biased;
+                // Done first: whatever it sent is then the trailing delta, written with the answer.
+                answered = &mut answering => break answered,
                 Some(first) = received.recv() => {
                     let mut text = first;
                     while let Ok(more) = received.try_recv() {
@@ -1106,7 +1031,6 @@ impl Engine {
                     }
                     restart = false;
                 }
-                answered = &mut answering => break answered,
                 // Stopping: the run keeps its status, and the next start writes the answer again (its deltas
                 // start with `restart`).
                 _ = self.stop.cancelled() => return Ok(None),
@@ -1117,10 +1041,8 @@ impl Engine {
         while let Ok(more) = received.try_recv() {
             text.push_str(&more);
         }
-        if !text.is_empty() && !self.append_delta(tenant, &run.id, text, restart).await? {
-            return Ok(None);
-        }
-        Ok(Some(answered))
+        let trailing = (!text.is_empty()).then_some(pb::AnswerDelta { text, restart });
+        Ok(Some((answered, trailing)))
     }
 
     /// Appends one `answer_delta` event, unless the run has ended. Returns whether it did.
@@ -1338,6 +1260,209 @@ impl Engine {
         Ok((run, steps))
     }
 }
+
+/// Applies `moves` to `steps` (the run's, as read in `repo`'s transaction, which holds the run's lock) and saves
+/// them, and the run's status when a step now awaits approval. Returns the steps to run now and the events to
+/// append.
+async fn apply_moves(
+    repo: &Repo<'_>,
+    run: &mut RunRow,
+    steps: &mut [StepRow],
+    moves: Vec<Move>,
+    now: i64,
+) -> Result<(Vec<(Started, Value)>, Vec<pb::AskResponse>), OrchestratorError> {
+    let run_id = run.id.clone();
+    let run_id = run_id.as_str();
+    let mut events = Vec::new();
+    let mut started = Vec::new();
+    for step_move in moves {
+        let id = match &step_move {
+            Move::Skip { id, .. } | Move::Fail { id, .. } | Move::Await { id, .. } | Move::Start { id, .. } => id,
+        };
+        let Some(step) = steps.iter_mut().find(|s| &s.id == id) else { continue };
+        let name = step_name(run_id, &step.id);
+        match step_move {
+            Move::Skip { why, .. } if step.status == StepStatus::Pending as i32 => {
+                step.status = StepStatus::Skipped as i32;
+                step.error_code = tonic::Code::FailedPrecondition as i32;
+                step.error_message = format!("skipped: {why}");
+                step.ended_at_us = Some(now);
+                repo.save_step(step).await?;
+                events.push(finished_event(run_id, step));
+            }
+            Move::Fail { error, input, .. } if step.status == StepStatus::Pending as i32 => {
+                step.input = input.map(|i| i.to_string());
+                step.status = StepStatus::Failed as i32;
+                step.error_code = error.code;
+                step.error_message = error.message;
+                step.ended_at_us = Some(now);
+                repo.save_step(step).await?;
+                events.push(finished_event(run_id, step));
+            }
+            Move::Await { input, .. } if step.status == StepStatus::Pending as i32 && !step.approved => {
+                step.input = Some(input.to_string());
+                step.status = StepStatus::AwaitingApproval as i32;
+                repo.save_step(step).await?;
+                events.push(event(
+                    run_id,
+                    Event::ApprovalNeeded(pb::ApprovalNeeded {
+                        step: name,
+                        step_id: step.id.clone(),
+                        description: step.description.clone(),
+                        tool: step.tool.clone(),
+                        connection: step.connection.clone(),
+                        input: object_struct(&input),
+                    }),
+                ));
+            }
+            Move::Start { input, auto_approved, .. }
+                if step.status == StepStatus::Pending as i32 || step.status == StepStatus::Running as i32 =>
+            {
+                // The last wall before a write: only an approval recorded in this table lets it run.
+                if step.needs_approval && !step.approved && !auto_approved {
+                    continue;
+                }
+                if auto_approved {
+                    step.approved = true;
+                    step.reviewer = "auto-approve".to_owned();
+                    step.review_comment = "auto-approved by the tenant's assistant settings".to_owned();
+                    step.reviewed_at_us = Some(now);
+                }
+                let resumed = step.status == StepStatus::Running as i32;
+                step.input = Some(input.to_string());
+                step.status = StepStatus::Running as i32;
+                step.started_at_us = step.started_at_us.or(Some(now));
+                repo.save_step(step).await?;
+                if !resumed {
+                    events.push(event(
+                        run_id,
+                        Event::StepStarted(pb::StepStarted {
+                            step: name.clone(),
+                            step_id: step.id.clone(),
+                            tool: step.tool.clone(),
+                            input: object_struct(&input),
+                        }),
+                    ));
+                }
+                started.push((
+                    Started {
+                        id: step.id.clone(),
+                        name,
+                        tool: step.tool.clone(),
+                        connection: step.connection.clone(),
+                        idempotency_key: step.idempotency_key.clone(),
+                        needs_approval: step.needs_approval,
+                    },
+                    input,
+                ));
+            }
+            _ => {}
+        }
+    }
+    // The steps as saved above: the moves changed them in place.
+    let awaiting = steps.iter().any(|s| s.status == StepStatus::AwaitingApproval as i32);
+    let status = if awaiting { RunStatus::AwaitingApproval } else { RunStatus::Running } as i32;
+    if status != run.status {
+        run.status = status;
+        run.updated_at_us = now;
+        repo.save_run(run).await?;
+    }
+    Ok((started, events))
+}
+
+/// What should happen to a step, as far as can be told without a call.
+enum Decision<'a> {
+    /// This move.
+    Ready(Move),
+    /// A write step to put before a person, once the connectors have checked its `input`.
+    Check { step: &'a StepRow, input: Value },
+}
+
+/// What should happen to each step now, in step order: starts of steps whose dependencies succeeded (a write step
+/// only when approved, or auto-approved by `settings`), skips of steps whose dependencies did not, failures of
+/// inputs that do not resolve, and the write steps to check before asking for approval.
+fn decisions<'a>(steps: &'a [StepRow], in_flight: &HashSet<String>, settings: &AssistantSettings) -> Vec<Decision<'a>> {
+    let by_id: HashMap<&str, &StepRow> = steps.iter().map(|s| (s.id.as_str(), s)).collect();
+    let outputs: HashMap<String, Value> = steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Succeeded as i32)
+        .filter_map(|s| Some((s.id.clone(), stored_json(s.output.as_deref())?)))
+        .collect();
+    let mut decisions = Vec::new();
+    for step in steps {
+        // A step left RUNNING by a process that died: run it again with its stored input and key.
+        if step.status == StepStatus::Running as i32 && !in_flight.contains(&step.id) {
+            let input = stored_json(step.input.as_deref()).unwrap_or(Value::Null);
+            decisions.push(Decision::Ready(Move::Start { id: step.id.clone(), input, auto_approved: false }));
+            continue;
+        }
+        if step.status != StepStatus::Pending as i32 {
+            continue;
+        }
+        let dependencies: Vec<&StepRow> =
+            convert::depends_on(step).iter().filter_map(|d| by_id.get(d.as_str()).copied()).collect();
+        if let Some(blocked) =
+            dependencies.iter().find(|d| terminal_step(d.status) && d.status != StepStatus::Succeeded as i32)
+        {
+            let how = StepStatus::try_from(blocked.status).map(|s| s.as_str_name()).unwrap_or("ENDED");
+            let how = how.trim_start_matches("STEP_STATUS_").to_lowercase();
+            decisions.push(Decision::Ready(Move::Skip {
+                id: step.id.clone(),
+                why: format!("step {} was {how}", blocked.id),
+            }));
+            continue;
+        }
+        if !dependencies.iter().all(|d| d.status == StepStatus::Succeeded as i32) {
+            continue;
+        }
+        let template: Value = serde_json::from_str(&step.input_template).unwrap_or(Value::Null);
+        let input = match plan::resolve(&template, &outputs) {
+            Ok(input) => input,
+            Err(e) => {
+                decisions.push(Decision::Ready(Move::Fail {
+                    id: step.id.clone(),
+                    error: ToolError::invalid(e),
+                    input: None,
+                }));
+                continue;
+            }
+        };
+        let auto = step.needs_approval && settings.auto_approves(&step.tool);
+        if !step.needs_approval || step.approved || auto {
+            decisions.push(Decision::Ready(Move::Start {
+                id: step.id.clone(),
+                input,
+                auto_approved: auto && !step.approved,
+            }));
+        } else {
+            decisions.push(Decision::Check { step, input });
+        }
+    }
+    decisions
+}
+
+/// The moves that need neither a call nor the tenant's settings (read steps that can start, skips, failures), made
+/// in the transaction that changed the steps; write steps are left to the driver's next turn.
+fn moves_without_calls(steps: &[StepRow], in_flight: &HashSet<String>) -> Vec<Move> {
+    decisions(steps, in_flight, &AssistantSettings::default())
+        .into_iter()
+        .filter_map(|d| match d {
+            Decision::Ready(Move::Start { auto_approved: true, .. }) | Decision::Check { .. } => None,
+            Decision::Ready(step_move) => Some(step_move),
+        })
+        .collect()
+}
+
+/// A run after a transaction that moved it on: the run and its steps as committed (but for `last_sequence`), and
+/// the steps it started, for the driver to run.
+struct Advanced {
+    run: RunRow,
+    steps: Vec<StepRow>,
+    started: Vec<(Started, Value)>,
+}
+
+/// The calls of a run's steps in flight, each ending with its step's id and result.
+type StepTasks = JoinSet<(String, Result<crate::tools::ToolOutput, ToolError>)>;
 
 /// A step moved to RUNNING, with what its call needs.
 #[derive(Debug, Clone)]
