@@ -368,18 +368,13 @@ impl Engine {
             )));
         }
         repo.insert_run(row.clone(), &self.id, self.lease_until()).await?;
-        let mut events = vec![
-            repo.append_event(
-                &id,
-                event(&id, Event::RunStarted(pb::RunStarted { run: Some(convert::run_message(&row, &[], true)) })),
-                now,
-            )
-            .await?,
-        ];
+        let mut events =
+            vec![event(&id, Event::RunStarted(pb::RunStarted { run: Some(convert::run_message(&row, &[], true)) }))];
         let mut row = row;
         if let Some(plan) = direct {
             events.push(self.record_plan(&repo, &mut row, &plan, Usage::default(), None, now).await?.0);
         }
+        let events = repo.append_to(&mut row, events, now).await?;
         self.audit(
             &scope,
             context,
@@ -701,13 +696,13 @@ impl Engine {
         let (plan, usage, model) = match planned {
             Ok(planned) => planned,
             Err(error) => {
-                let events = self.fail_run(&scope, &mut row, error.code, &error.message, now).await?;
+                let events = self.fail_run(&scope, &mut row, error.code, &error.message, now, Vec::new()).await?;
                 scope.commit().await?;
                 self.hub.publish(&run.id, &events);
                 return Ok(None);
             }
         };
-        let (stored, mut steps) = self.record_plan(&repo, &mut row, &plan, usage, model, now).await?;
+        let (planned, mut steps) = self.record_plan(&repo, &mut row, &plan, usage, model, now).await?;
         // The steps that can start at once start in this transaction, not in one more.
         let moves = moves_without_calls(&steps, &HashSet::new());
         let (started, events) = if moves.is_empty() {
@@ -715,15 +710,14 @@ impl Engine {
         } else {
             apply_moves(&repo, &mut row, &mut steps, moves, now).await?
         };
-        let mut stored = vec![stored];
-        stored.extend(repo.append_events(&run.id, events, now).await?);
+        let stored = repo.append_to(&mut row, std::iter::once(planned).chain(events).collect(), now).await?;
         scope.commit().await?;
         self.hub.publish(&run.id, &stored);
         Ok(Some(Advanced { run: row, steps, started }))
     }
 
-    /// Writes a checked plan: its steps, the run now RUNNING, the usage that made it and the `plan` event (returned,
-    /// to publish after the commit).
+    /// Writes a checked plan: its steps, the run now RUNNING and the usage that made it; returns the steps and the
+    /// `plan` event, for the caller to append with the others of its transaction.
     async fn record_plan(
         &self,
         repo: &Repo<'_>,
@@ -774,8 +768,7 @@ impl Engine {
         repo.save_run(row).await?;
         record_usage(repo, usage, now).await?;
         let plan_event = convert::plan_message(row, &rows, true).unwrap_or_default();
-        let stored = repo.append_event(&row.id, event(&row.id, Event::Plan(plan_event)), now).await?;
-        Ok((stored, rows))
+        Ok((event(&row.id, Event::Plan(plan_event)), rows))
     }
 
     /// The checked plan, or why there is none.
@@ -875,7 +868,7 @@ impl Engine {
         }
         let mut steps = repo.steps(run_id).await?;
         let (started, events) = apply_moves(&repo, &mut run, &mut steps, moves, now).await?;
-        let stored = repo.append_events(run_id, events, now).await?;
+        let stored = repo.append_to(&mut run, events, now).await?;
         scope.commit().await?;
         self.hub.publish(run_id, &stored);
         // The state as committed (but for `last_sequence`, which the appended events moved on).
@@ -928,7 +921,7 @@ impl Engine {
             apply_moves(&repo, &mut run, &mut steps, moves, now).await?
         };
         finished.extend(events);
-        let stored = repo.append_events(run_id, finished, now).await?;
+        let stored = repo.append_to(&mut run, finished, now).await?;
         scope.commit().await?;
         self.hub.publish(run_id, &stored);
         Ok(Some(Advanced { run, steps, started }))
@@ -961,11 +954,11 @@ impl Engine {
         if terminal_run(row.status) {
             return Ok(());
         }
-        let mut events = Vec::new();
+        let mut pending = Vec::new();
         if let Some(delta) = trailing {
-            events.push(repo.append_event(&run.id, event(&run.id, Event::AnswerDelta(delta)), now).await?);
+            pending.push(event(&run.id, Event::AnswerDelta(delta)));
         }
-        match answered {
+        let events = match answered {
             Ok(answered) => {
                 record_usage(&repo, answered.usage, now).await?;
                 // A fallback provider answered: the run names both.
@@ -974,14 +967,15 @@ impl Engine {
                 }
                 let answer = pb::Answer { text: answered.text, citations: answered.citations };
                 row.answer = Some(prost::Message::encode_to_vec(&answer));
-                events.push(repo.append_event(&run.id, event(&run.id, Event::Answer(answer)), now).await?);
+                pending.push(event(&run.id, Event::Answer(answer)));
                 row.status = RunStatus::Succeeded as i32;
-                events.extend(self.end_run(&scope, &mut row, now).await?);
+                // Every step has ended: they are as the driver last committed them.
+                self.end_run(&scope, &mut row, now, pending, Some(steps)).await?
             }
             Err(e) => {
-                events.extend(self.fail_run(&scope, &mut row, e.code, &format!("no answer: {}", e.message), now).await?)
+                self.fail_run(&scope, &mut row, e.code, &format!("no answer: {}", e.message), now, pending).await?
             }
-        }
+        };
         scope.commit().await?;
         self.hub.publish(&run.id, &events);
         Ok(())
@@ -1056,17 +1050,18 @@ impl Engine {
         let now = now_unix_micros();
         let scope = self.store.tenant(tenant).await?;
         let repo = Repo::new(&scope);
-        let Some(row) = repo.lock_run(run_id).await? else { return Ok(false) };
+        let Some(mut row) = repo.lock_run(run_id).await? else { return Ok(false) };
         if terminal_run(row.status) {
             return Ok(false);
         }
         let delta = Event::AnswerDelta(pb::AnswerDelta { text, restart });
-        let stored = repo.append_event(run_id, event(run_id, delta), now).await?;
+        let stored = repo.append_to(&mut row, vec![event(run_id, delta)], now).await?;
         scope.commit().await?;
-        self.hub.publish(run_id, &[stored]);
+        self.hub.publish(run_id, &stored);
         Ok(true)
     }
 
+    /// Ends the run FAILED with `code` and `message` ([`Engine::end_run`], with `pending`).
     async fn fail_run(
         &self,
         scope: &TenantScope,
@@ -1074,34 +1069,40 @@ impl Engine {
         code: tonic::Code,
         message: &str,
         now: i64,
+        pending: Vec<pb::AskResponse>,
     ) -> Result<Vec<pb::AskResponse>, OrchestratorError> {
         row.status = RunStatus::Failed as i32;
         row.error_code = code as i32;
         row.error_message = message.to_owned();
-        self.end_run(scope, row, now).await
+        self.end_run(scope, row, now, pending, None).await
     }
 
-    /// Ends the run in `row.status`: saves it, appends `run_finished`, and puts `RunFinished` on the bus through the
-    /// outbox, all in `scope`'s transaction.
+    /// Ends the run in `row.status` (`row` read under the run's lock in `scope`'s transaction): saves it, appends
+    /// `pending` then `run_finished` (returned as stored), and puts `RunFinished` on the bus through the outbox, all
+    /// in `scope`'s transaction. `steps`, when the caller has them as they are, spares reading them again.
     async fn end_run(
         &self,
         scope: &TenantScope,
         row: &mut RunRow,
         now: i64,
+        mut pending: Vec<pb::AskResponse>,
+        steps: Option<&[StepRow]>,
     ) -> Result<Vec<pb::AskResponse>, OrchestratorError> {
         let repo = Repo::new(scope);
         row.ended_at_us = Some(now);
         row.updated_at_us = now;
         repo.save_run(row).await?;
         let error = convert::rpc_status(row.error_code, &row.error_message);
-        let finished = repo
-            .append_event(
-                &row.id,
-                event(&row.id, Event::RunFinished(pb::RunFinished { status: row.status, error: error.clone() })),
-                now,
-            )
-            .await?;
-        let steps = repo.steps(&row.id).await?;
+        pending.push(event(&row.id, Event::RunFinished(pb::RunFinished { status: row.status, error: error.clone() })));
+        let stored = repo.append_to(row, pending, now).await?;
+        let read;
+        let steps = match steps {
+            Some(steps) => steps,
+            None => {
+                read = repo.steps(&row.id).await?;
+                &read
+            }
+        };
         let payload = bus::RunFinished {
             run: format!("runs/{}", row.id),
             status: row.status,
@@ -1127,7 +1128,7 @@ impl Engine {
             prost::Message::encode_to_vec(&payload),
         );
         outbox::enqueue(scope, topics::ORCHESTRATOR_RUNS, &[envelope]).await?;
-        Ok(vec![finished])
+        Ok(stored)
     }
 
     // === approvals, rejections, cancellation ===
@@ -1239,12 +1240,12 @@ impl Engine {
             };
             step.ended_at_us = Some(now);
             repo.save_step(&step).await?;
-            events.push(repo.append_event(run_id, finished_event(run_id, &step), now).await?);
+            events.push(finished_event(run_id, &step));
         }
         run.status = RunStatus::Cancelled as i32;
         run.error_code = tonic::Code::Cancelled as i32;
         run.error_message = if reason.is_empty() { "cancelled".to_owned() } else { format!("cancelled: {reason}") };
-        events.extend(self.end_run(&scope, &mut run, now).await?);
+        let events = self.end_run(&scope, &mut run, now, events, None).await?;
         self.audit(
             &scope,
             context,

@@ -3,9 +3,11 @@
 //! driver leases ([`unleased_runs`], [`adopt`], [`renew`], [`release`]): replicas read and take them across
 //! tenants, by run id, and they hold no tenant data.
 //!
-//! A run's event log is appended only through [`Repo::append_event`], which takes the run's lock, numbers the event
-//! after the run's `last_sequence` and writes both in the caller's transaction: the log has no gaps and no
-//! duplicates, and an event is never visible without the state change it reports (or the other way round).
+//! A run's event log is appended only through [`Repo::append_events`] and [`Repo::append_to`], under the run's lock
+//! ([`Repo::lock_run`]): they number the events after the run's `last_sequence` (read, or as the caller's locked
+//! row holds it) and write both in the caller's transaction: the log has no gaps and no duplicates (a stale number
+//! would collide with the sequence's primary key and fail the transaction), and an event is never visible without
+//! the state change it reports (or the other way round).
 
 mod documents;
 mod entity;
@@ -196,7 +198,7 @@ impl<'a> Repo<'a> {
     pub(crate) async fn append_events(
         &self,
         run_id: &str,
-        mut events: Vec<AskResponse>,
+        events: Vec<AskResponse>,
         now_us: i64,
     ) -> Result<Vec<AskResponse>, StoreError> {
         use run::Column as C;
@@ -212,9 +214,39 @@ impl<'a> Repo<'a> {
             .into_tuple()
             .one(self.db())
             .await?;
-        let Some(mut sequence) = last else {
+        let Some(last) = last else {
             return Err(StoreError::Conflict(format!("run {run_id} does not exist")));
         };
+        Ok(self.insert_events(run_id, last, events, now_us).await?.1)
+    }
+
+    /// [`Repo::append_events`] after `run.last_sequence`, without reading it: `run` was read under the run's lock in
+    /// this transaction ([`Repo::lock_run`], or just inserted) and every append since went through this function,
+    /// which moves `run.last_sequence` on. One insert and one update.
+    pub(crate) async fn append_to(
+        &self,
+        run: &mut RunRow,
+        events: Vec<AskResponse>,
+        now_us: i64,
+    ) -> Result<Vec<AskResponse>, StoreError> {
+        if events.is_empty() {
+            return Ok(events);
+        }
+        let (last, stored) = self.insert_events(&run.id, run.last_sequence, events, now_us).await?;
+        run.last_sequence = last;
+        Ok(stored)
+    }
+
+    /// Inserts `events` numbered after `last` and records the new last sequence on the run; returns it and them.
+    async fn insert_events(
+        &self,
+        run_id: &str,
+        last: i64,
+        mut events: Vec<AskResponse>,
+        now_us: i64,
+    ) -> Result<(i64, Vec<AskResponse>), StoreError> {
+        use run::Column as C;
+        let mut sequence = last;
         let mut rows = Vec::with_capacity(events.len());
         for event in &mut events {
             sequence += 1;
@@ -235,7 +267,7 @@ impl<'a> Repo<'a> {
             .filter(C::Id.eq(run_id))
             .exec(self.db())
             .await?;
-        Ok(events)
+        Ok((sequence, events))
     }
 
     /// The run's events after `after`, in order, at most `limit`.
