@@ -705,11 +705,7 @@ impl Engine {
         let (planned, mut steps) = self.record_plan(&repo, &mut row, &plan, usage, model, now).await?;
         // The steps that can start at once start in this transaction, not in one more.
         let moves = moves_without_calls(&steps, &HashSet::new());
-        let (started, events) = if moves.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            apply_moves(&repo, &mut row, &mut steps, moves, now).await?
-        };
+        let (started, events) = apply_moves(&repo, &mut row, &mut steps, moves, now).await?;
         let stored = repo.append_to(&mut row, std::iter::once(planned).chain(events).collect(), now).await?;
         scope.commit().await?;
         self.hub.publish(&run.id, &stored);
@@ -915,11 +911,7 @@ impl Engine {
             finished.push(finished_event(run_id, step));
         }
         let moves = moves_without_calls(&steps, in_flight);
-        let (started, events) = if moves.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            apply_moves(&repo, &mut run, &mut steps, moves, now).await?
-        };
+        let (started, events) = apply_moves(&repo, &mut run, &mut steps, moves, now).await?;
         finished.extend(events);
         let stored = repo.append_to(&mut run, finished, now).await?;
         scope.commit().await?;
@@ -1264,7 +1256,7 @@ impl Engine {
 
 /// Applies `moves` to `steps` (the run's, as read in `repo`'s transaction, which holds the run's lock) and saves
 /// them, and the run's status when a step now awaits approval. Returns the steps to run now and the events to
-/// append.
+/// append; no moves write nothing.
 async fn apply_moves(
     repo: &Repo<'_>,
     run: &mut RunRow,
@@ -1272,6 +1264,9 @@ async fn apply_moves(
     moves: Vec<Move>,
     now: i64,
 ) -> Result<(Vec<(Started, Value)>, Vec<pb::AskResponse>), OrchestratorError> {
+    if moves.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let run_id = run.id.clone();
     let run_id = run_id.as_str();
     let mut events = Vec::new();
