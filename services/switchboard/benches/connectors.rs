@@ -11,6 +11,7 @@
 //! routed to the demo tenant's connection, stored once and published through the outbox), 64 connections for a fixed
 //! time, against the gateway's anonymous no-op route (`GET /.well-known/jwks.json`) in the same run, and the same
 //! deliveries as `ReceiveWebhook` calls straight to the connectors service (what the path costs without the edge).
+//! `--webhooks-only` runs just these rows.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -534,6 +535,12 @@ async fn webhook_bench() -> (f64, f64, f64, f64) {
 }
 
 async fn run() {
+    if std::env::args().any(|a| a == "--webhooks-only") {
+        // For A/B runs of the webhook path alone (the syncs take a minute and do not touch it).
+        let (webhooks, direct, noop, _) = webhook_bench().await;
+        println!("webhooks {webhooks:.0}/s, ReceiveWebhook direct {direct:.0}/s, no-op route {noop:.0}/s");
+        return;
+    }
     let (fetched, fetch_time, stored, sync_time, growth) = sync_bench(Providers::StripeShopify).await;
     let (fetched2, fetch_time2, stored2, sync_time2, growth2) = sync_bench(Providers::QuickBooksHubSpot).await;
     let growth = growth.max(growth2);
