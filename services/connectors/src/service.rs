@@ -218,7 +218,12 @@ pub(crate) fn sync_message(row: &SyncRow) -> pb::Sync {
 }
 
 pub(crate) fn webhook_message(row: &WebhookEventRow) -> pb::WebhookEvent {
-    let payload = serde_json::from_str::<serde_json::Value>(&row.payload).ok().map(|v| json_to_value(&v));
+    webhook_message_with(row, serde_json::from_str::<serde_json::Value>(&row.payload).ok().as_ref())
+}
+
+/// [`webhook_message`] of a row whose payload is at hand already parsed (`row.payload` is not read).
+pub(crate) fn webhook_message_with(row: &WebhookEventRow, payload: Option<&serde_json::Value>) -> pb::WebhookEvent {
+    let payload = payload.map(json_to_value);
     pb::WebhookEvent {
         name: format!("webhookEvents/{}", row.id),
         id: row.id.clone(),

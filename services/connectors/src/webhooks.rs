@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{ConnectorError, ProviderError};
 use crate::provider::{Delivery, WebhookTarget};
-use crate::service::{ConnectorService, Inner, webhook_message};
+use crate::service::{ConnectorService, Inner, webhook_message_with};
 use crate::storage::{Repo, WebhookEventRow};
 
 /// The consumer group of this service on `connectors.webhooks`.
@@ -66,13 +66,15 @@ pub(crate) async fn receive(
     let mut duplicates = 0;
     for notice in notices {
         let targets = inner.routes(provider.info().id, &notice.account).await?;
+        // Shared by the deliveries to each connection of the account (usually one).
+        let notice = Arc::new(notice);
         if targets.is_empty() {
             tracing::info!(provider = provider.info().id, event = %notice.event_id, "signed webhook for no connection; dropped");
             continue;
         }
         for (tenant, connection) in targets {
             let (name, duplicate) =
-                store_grouped(inner, context, tenant, connection, provider.info().id, &notice).await?;
+                store_grouped(inner, context, tenant, connection, provider.info().id, notice.clone()).await?;
             if response.webhook_event.is_empty() {
                 response.webhook_event = name;
             }
@@ -89,8 +91,8 @@ pub(crate) struct Waiting {
     context: RequestContext,
     tenant: TenantId,
     connection: ConnectionId,
-    provider: String,
-    notice: crate::provider::WebhookNotice,
+    provider: &'static str,
+    notice: Arc<crate::provider::WebhookNotice>,
     reply: tokio::sync::oneshot::Sender<Result<(String, bool), ConnectorError>>,
 }
 
@@ -108,18 +110,11 @@ async fn store_grouped(
     context: &RequestContext,
     tenant: TenantId,
     connection: ConnectionId,
-    provider: &str,
-    notice: &crate::provider::WebhookNotice,
+    provider: &'static str,
+    notice: Arc<crate::provider::WebhookNotice>,
 ) -> Result<(String, bool), ConnectorError> {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    let waiting = Waiting {
-        context: context.clone(),
-        tenant,
-        connection,
-        provider: provider.to_owned(),
-        notice: notice.clone(),
-        reply,
-    };
+    let waiting = Waiting { context: context.clone(), tenant, connection, provider, notice, reply };
     inner.group_commit.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(waiting);
     {
         let _turn = inner.group_commit.turn.lock().await;
@@ -148,7 +143,7 @@ async fn store_batch(inner: &Inner, batch: Vec<Waiting>) {
                 tracing::debug!(error = %e, "webhook batch failed; storing its deliveries one by one");
                 for item in items {
                     let stored =
-                        store_once(inner, &item.context, tenant, item.connection, &item.provider, &item.notice).await;
+                        store_once(inner, &item.context, tenant, item.connection, item.provider, &item.notice).await;
                     let _ = item.reply.send(stored);
                 }
             }
@@ -157,9 +152,9 @@ async fn store_batch(inner: &Inner, batch: Vec<Waiting>) {
 }
 
 /// Stores one tenant's share of a batch in one transaction, in a fixed number of statements whatever its size:
-/// which events are repeats (one query per connection), every new one in one insert, the announcements in one
-/// outbox insert. Repeats only count another delivery. An insert that collides with an event stored meanwhile
-/// (another replica) fails the batch, which the caller then stores one by one.
+/// every event in one insert that skips those the tenant has already (its RETURNING names the rows that are new),
+/// the announcements of the new ones in one outbox insert. Repeats (of a stored event, of one stored meanwhile by
+/// another replica, or of an earlier delivery in this batch) only count another delivery.
 async fn store_tenant_batch(
     inner: &Inner,
     tenant: TenantId,
@@ -167,29 +162,26 @@ async fn store_tenant_batch(
 ) -> Result<Vec<(String, bool)>, ConnectorError> {
     let scope = inner.store.tenant(tenant).await?;
     let repo = Repo::new(&scope);
-    let mut by_connection: HashMap<(&str, ConnectionId), Vec<String>> = HashMap::new();
-    for item in items {
-        by_connection.entry((&item.provider, item.connection)).or_default().push(item.notice.event_id.clone());
-    }
-    let mut known: HashSet<(&str, ConnectionId, String)> = HashSet::new();
-    for ((provider, connection), event_ids) in by_connection {
-        for event_id in repo.known_provider_event_ids(provider, connection, event_ids).await? {
-            known.insert((provider, connection, event_id));
-        }
-    }
-    // Some(new event id) for a new event, None for a repeat (of a stored event or of an earlier one in this batch).
-    let mut outcomes: Vec<Option<String>> = Vec::with_capacity(items.len());
+    // A row for the first delivery of each event in the batch: (item, row id, its announcement).
+    let mut seen: HashSet<(&str, ConnectionId, &str)> = HashSet::new();
+    let mut candidates = Vec::new();
     let mut rows = Vec::new();
-    let mut envelopes = Vec::new();
-    for item in items {
-        let key = (item.provider.as_str(), item.connection, item.notice.event_id.clone());
-        if !known.insert(key) {
-            outcomes.push(None);
+    for (i, item) in items.iter().enumerate() {
+        if !seen.insert((item.provider, item.connection, item.notice.event_id.as_str())) {
             continue;
         }
-        let (row, message) = new_event_row(item.connection, &item.provider, &item.notice);
-        outcomes.push(Some(row.id.clone()));
+        let (row, message) = new_event_row(item.connection, item.provider, &item.notice);
+        candidates.push((i, row.id.clone(), message));
         rows.push(row);
+    }
+    let inserted = repo.insert_new_webhook_events(rows).await?;
+    let mut new_ids: Vec<Option<String>> = vec![None; items.len()];
+    let mut envelopes = Vec::new();
+    for (i, id, message) in candidates {
+        if !inserted.contains(&id) {
+            continue;
+        }
+        let item = &items[i];
         envelopes.push(inner.envelopes.build(
             &item.context,
             tenant,
@@ -198,17 +190,15 @@ async fn store_tenant_batch(
             "WebhookReceived",
             message.encode_to_vec(),
         ));
-    }
-    if !repo.insert_new_webhook_events(rows).await? {
-        return Err(ConnectorError::Internal("a webhook event of the batch was stored meanwhile".into()));
+        new_ids[i] = Some(id);
     }
     let mut answers = Vec::with_capacity(items.len());
-    for (item, outcome) in items.iter().zip(outcomes) {
-        match outcome {
+    for (item, new_id) in items.iter().zip(new_ids) {
+        match new_id {
             Some(id) => answers.push((format!("webhookEvents/{id}"), false)),
             None => {
                 let existing = repo
-                    .webhook_event_by_provider_id(&item.provider, item.connection, &item.notice.event_id)
+                    .webhook_event_by_provider_id(item.provider, item.connection, &item.notice.event_id)
                     .await?
                     .ok_or_else(|| ConnectorError::Internal("a colliding webhook event vanished".into()))?;
                 repo.count_delivery(&existing.id).await?;
@@ -241,7 +231,7 @@ fn new_event_row(
         received_at_us: now_unix_micros(),
         processed_at_us: None,
     };
-    let message = WebhookReceived { webhook_event: Some(webhook_message(&row)) };
+    let message = WebhookReceived { webhook_event: Some(webhook_message_with(&row, Some(&notice.payload))) };
     (row, message)
 }
 

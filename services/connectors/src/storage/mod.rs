@@ -6,7 +6,9 @@ mod entity;
 mod migration;
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use switchboard_store::{Store, StoreError, TenantScope};
 use switchboard_types::{ConnectionId, SyncId, TenantId};
 
@@ -606,55 +608,38 @@ impl<'a> Repo<'a> {
         }
     }
 
-    /// Inserts every event of a batch, none of which this tenant has yet: `false` (nothing kept once the caller drops
-    /// the transaction) when any collided with one stored meanwhile, so the caller can take them one by one.
-    pub(crate) async fn insert_new_webhook_events(&self, rows: Vec<WebhookEventRow>) -> Result<bool, StoreError> {
+    /// Inserts the events of a batch that this tenant does not have yet (by connection and provider event id) in
+    /// one statement, and returns the ids of the rows it inserted: the others collided with a stored event, which
+    /// may have been stored meanwhile by another replica.
+    pub(crate) async fn insert_new_webhook_events(
+        &self,
+        rows: Vec<WebhookEventRow>,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
         use webhook_event::Column as C;
         if rows.is_empty() {
-            return Ok(true);
+            return Ok(Default::default());
         }
-        let wanted = rows.len() as u64;
         let tenant = self.scope.tenant_key();
         let rows = rows.into_iter().map(|row| {
             let mut row: webhook_event::ActiveModel = row.into();
             row.tenant_id = Set(tenant.clone());
             row
         });
-        let inserted = webhook_event::Entity::insert_many(rows)
+        let mut insert = webhook_event::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::columns([C::TenantId, C::Provider, C::ConnectionId, C::ProviderEventId])
                     .do_nothing()
                     .to_owned(),
             )
-            .exec_without_returning(self.db())
-            .await;
-        match inserted {
-            Ok(rows) => Ok(rows == wanted),
-            Err(sea_orm::DbErr::RecordNotInserted) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Which of `provider_event_ids` this connection already has.
-    pub(crate) async fn known_provider_event_ids(
-        &self,
-        provider: &str,
-        connection: ConnectionId,
-        provider_event_ids: Vec<String>,
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        use webhook_event::Column as C;
-        let found: Vec<String> = self
-            .scope
-            .select::<webhook_event::Entity>()
-            .select_only()
-            .column(C::ProviderEventId)
-            .filter(C::Provider.eq(provider))
-            .filter(C::ConnectionId.eq(connection.to_string()))
-            .filter(C::ProviderEventId.is_in(provider_event_ids))
-            .into_tuple()
-            .all(self.db())
-            .await?;
-        Ok(found.into_iter().collect())
+            .into_query();
+        // RETURNING lists only the rows inserted, so which events are new costs no query of its own.
+        insert.returning_col(C::Id);
+        self.db()
+            .query_all(&insert)
+            .await?
+            .into_iter()
+            .map(|row| row.try_get_by_index::<String>(0).map_err(StoreError::from))
+            .collect()
     }
 
     /// The events among `ids` still waiting to be processed, in no particular order.

@@ -62,6 +62,58 @@ async fn stripe_webhooks_are_verified_stored_once_and_listed() {
     h.stop().await;
 }
 
+/// Deliveries racing each other on two replicas of one store: every event is stored once whatever batch its
+/// deliveries land in (beside a repeat of itself, or after the other replica stored it), and every delivery counts.
+async fn racing_deliveries_store_each_event_once(db: TestDb) {
+    const EVENTS: usize = 12;
+    const COPIES: usize = 4;
+    let h = Harness::start(db).await;
+    let a = Caller::new();
+    connect_stripe(&h.service, a).await;
+    let replica = h.replica(h.stop.clone());
+    let deliveries: Vec<_> = (0..EVENTS)
+        .map(|n| {
+            h.sandbox.stripe_event(
+                "customer.updated",
+                serde_json::json!({"id": format!("cus_race{n}"), "object": "customer"}),
+            )
+        })
+        .collect();
+    let mut calls = Vec::new();
+    for copy in 0..COPIES {
+        for delivery in &deliveries {
+            let service = if copy % 2 == 0 { h.service.clone() } else { replica.clone() };
+            let request = receive("stripe", delivery);
+            calls.push(tokio::spawn(async move { service.receive_webhook(request).await.unwrap().into_inner() }));
+        }
+    }
+    let mut names = std::collections::HashMap::<String, usize>::new();
+    let mut firsts = 0;
+    for call in calls {
+        let reply = call.await.unwrap();
+        firsts += usize::from(!reply.duplicate);
+        *names.entry(reply.webhook_event).or_default() += 1;
+    }
+    assert_eq!(firsts, EVENTS, "one delivery of each event is its first");
+    assert_eq!(names.len(), EVENTS, "every delivery of an event names the same stored event: {names:?}");
+    assert!(names.values().all(|n| *n == COPIES), "{names:?}");
+    let request = a.request(pb::ListWebhookEventsRequest { page_size: 100, ..Default::default() });
+    let events = h.service.list_webhook_events(request).await.unwrap().into_inner().webhook_events;
+    assert_eq!(events.len(), EVENTS);
+    assert!(events.iter().all(|e| e.delivery_count == COPIES as i32), "{events:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_deliveries_store_each_event_once_on_sqlite() {
+    racing_deliveries_store_each_event_once(TestDb::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_deliveries_store_each_event_once_on_postgres() {
+    racing_deliveries_store_each_event_once(TestDb::Postgres).await;
+}
+
 /// The caller's webhook event named `name`.
 async fn webhook_event(service: &ConnectorService, caller: Caller, name: &str) -> pb::WebhookEvent {
     let events = service.list_webhook_events(caller.request(pb::ListWebhookEventsRequest::default())).await.unwrap();
