@@ -125,13 +125,19 @@ impl SandboxHandle {
         Ok(webhooks::stripe_delivery(&self.shared.apps, &event))
     }
 
-    /// A signed Shopify webhook delivery of `topic` from `shop`.
     /// Sets how fast `shop`'s GraphQL cost bucket refills, in points per second: its plan (100 Standard, the
     /// default; 200 Advanced; 1000 Plus; 2000 Enterprise).
     pub fn set_shopify_restore_rate(&self, shop: &str, points_per_second: f64) {
         lock(&self.shared.shopify).shop_mut(shop).graphql_bucket.set_rate(points_per_second);
     }
 
+    /// Empties `shop`'s GraphQL cost bucket, as if another app had just spent it; it refills at its restore rate
+    /// from now.
+    pub fn drain_shopify_bucket(&self, shop: &str) {
+        lock(&self.shared.shopify).shop_mut(shop).graphql_bucket.drain();
+    }
+
+    /// A signed Shopify webhook delivery of `topic` from `shop`.
     pub fn shopify_webhook(&self, shop: &str, topic: &str, payload: Value) -> Delivery {
         webhooks::shopify_delivery(&self.shared.apps, shop, topic, &payload)
     }

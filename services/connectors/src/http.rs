@@ -276,6 +276,12 @@ pub fn error_text(response: &Response) -> String {
     if text.is_empty() { response.status.to_string() } else { text }
 }
 
+/// `wait` lengthened by a random share of up to `spread` (0.25: up to a quarter longer), so that callers told to
+/// wait together do not all come back at the same instant.
+pub(crate) fn spread(wait: Duration, spread: f64) -> Duration {
+    wait.mul_f64(1.0 + spread * f64::from(random_u32() % 1000) / 1000.0)
+}
+
 fn random_u32() -> u32 {
     let bytes = uuid::Uuid::new_v4().into_bytes();
     u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])

@@ -52,6 +52,12 @@ impl Bucket {
         self.available
     }
 
+    /// Spends every point available now.
+    pub(crate) fn drain(&mut self) {
+        self.refill();
+        self.available = 0.0;
+    }
+
     /// Takes `cost` points if available; otherwise how long until they are.
     pub(crate) fn take(&mut self, cost: f64) -> Result<(), Duration> {
         self.refill();

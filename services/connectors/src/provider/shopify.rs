@@ -26,8 +26,10 @@ use crate::error::{ConnectorError, ProviderError};
 
 const ID: &str = "shopify";
 const PAGE_SIZE: u32 = 100;
-/// Attempts of one GraphQL call through `THROTTLED` answers.
-const THROTTLE_ATTEMPTS: u32 = 6;
+/// Longest one GraphQL call waits in all through `THROTTLED` answers before it gives up. A sync's record kinds
+/// share the shop's bucket, so a call may see the refill it waited for taken by another kind several times over;
+/// a limit on attempts would fail a sync for that alone (it did, at three kinds against a busy bucket).
+const THROTTLE_BUDGET: Duration = Duration::from_secs(60);
 
 static INFO: ProviderInfo = ProviderInfo {
     id: ID,
@@ -219,9 +221,8 @@ async fn graphql(call: &Call<'_>, query: &str, variables: Value) -> Result<Value
         call.settings.shopify_api_version
     );
     let body = json!({ "query": query, "variables": variables });
-    let mut attempt = 0;
+    let started = tokio::time::Instant::now();
     loop {
-        attempt += 1;
         let response =
             call.http.send(|c| c.post(&url).header("X-Shopify-Access-Token", call.token).json(&body)).await?;
         if !response.status.is_success() {
@@ -233,8 +234,9 @@ async fn graphql(call: &Call<'_>, query: &str, variables: Value) -> Result<Value
             .and_then(Value::as_array)
             .is_some_and(|errors| errors.iter().any(|e| e.pointer("/extensions/code") == Some(&json!("THROTTLED"))));
         if throttled {
-            let wait = throttle_wait(&answer);
-            if attempt >= THROTTLE_ATTEMPTS || wait > call.http.policy().max_wait {
+            // Kinds throttled together would all come back together, and all but one be throttled again.
+            let wait = crate::http::spread(throttle_wait(&answer), 0.25);
+            if wait > call.http.policy().max_wait || started.elapsed() + wait > THROTTLE_BUDGET {
                 return Err(ProviderError::RateLimited {
                     retry_after: wait,
                     message: "Shopify's query cost budget is spent".into(),

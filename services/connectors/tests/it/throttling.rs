@@ -1,5 +1,6 @@
-//! Throttling: storms of 429s are waited out exactly as long as `Retry-After` says, and a wait longer than the
-//! retry policy allows fails the sync at once instead of sleeping through it.
+//! Throttling: storms of 429s are waited out exactly as long as `Retry-After` says, a wait longer than the retry
+//! policy allows fails the sync at once instead of sleeping through it, and record kinds contending for one
+//! Shopify cost bucket wait their turn instead of failing.
 
 use std::time::{Duration, Instant};
 
@@ -64,5 +65,31 @@ async fn a_retry_after_beyond_the_policy_fails_the_sync_at_once() {
     assert!(h.sandbox.counts().early_retries(Provider::Stripe).is_empty());
     let connection = get_connection(&h.service, a, &stripe.name).await;
     assert_eq!(connection.status, pb::ConnectionStatus::Active as i32, "throttling is no credentials problem");
+    h.stop().await;
+}
+
+/// Two tenants syncing one shop put six record kinds on its GraphQL cost bucket, drained and refilling a page at a
+/// time: calls throttled together come back together, and all but one are throttled again, round after round. Each
+/// call waits on (within its time budget) until the refill is its own, and both syncs finish whole.
+#[tokio::test]
+async fn kinds_sharing_a_drained_shopify_bucket_wait_their_turn() {
+    let h = Harness::start(TestDb::Sqlite).await;
+    let (a, b) = (Caller::new(), Caller::new());
+    let (shop_a, shop_b) = (connect_shopify(&h.service, a).await, connect_shopify(&h.service, b).await);
+    // One 100-record page (102 points) every 200 ms, and nothing in the bucket to start with.
+    h.sandbox.set_shopify_restore_rate(switchboard_sandbox::DEMO_SHOP, 510.0);
+    h.sandbox.drain_shopify_bucket(switchboard_sandbox::DEMO_SHOP);
+
+    let (sync_a, sync_b) =
+        tokio::join!(sync_to_end(&h.service, a, &shop_a.name, true), sync_to_end(&h.service, b, &shop_b.name, true));
+    for sync in [&sync_a, &sync_b] {
+        assert_eq!(sync.status, pb::SyncStatus::Succeeded as i32, "{sync:?}");
+        assert_eq!(sync.records_created, 300 + 60 + 150);
+    }
+    assert_eq!(all_records(&h.service, a, "order", "").await.len(), 300);
+    assert_eq!(all_records(&h.service, b, "order", "").await.len(), 300);
+    let throttled = h.sandbox.counts().graphql_throttled;
+    // Twelve pages through a bucket that holds one at a time: the kinds lost the refill to each other many times.
+    assert!(throttled >= 12, "the bucket was contended: {throttled} THROTTLED answers");
     h.stop().await;
 }
