@@ -477,8 +477,9 @@ fn access_log(
 ) {
     let grpc_status = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("");
     tracing::info!(
-        target: "access",
+        target: switchboard_telemetry::ACCESS_TARGET,
         request_id = %context.request_id(),
+        trace_id = %context.trace().trace_id_hex(),
         tenant = context.tenant().map(|t| t.to_string()).unwrap_or_default(),
         method = %method,
         path,
