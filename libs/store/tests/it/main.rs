@@ -238,3 +238,22 @@ async fn two_processes_share_a_sqlite_file() {
     let scope = first.tenant(tenant).await.unwrap();
     assert_eq!(scope.select::<notes::Entity>().all(scope.connection()).await.unwrap().len(), 2);
 }
+
+/// The SQLite this build links plans a statement once, whatever values are bound to it (`.cargo/config.toml`):
+/// otherwise every query with a bound `LIMIT` is parsed and planned again on each execution, statement cache or
+/// not. Fails when the crate is built without the repository's cargo configuration.
+#[tokio::test]
+async fn sqlite_keeps_its_query_plans_across_bindings() {
+    use sea_orm::{ConnectionTrait, Statement};
+    use switchboard_store::{Store, StoreConfig, TenantId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig::sqlite_in(dir.path())).await.unwrap();
+    let sql = "SELECT sqlite_compileoption_used('ENABLE_QPSG') AS qpsg";
+    let statement = || Statement::from_string(sea_orm::DbBackend::Sqlite, sql);
+    let writer = store.global().query_one_raw(statement()).await.unwrap().unwrap();
+    assert_eq!(writer.try_get::<i32>("", "qpsg").unwrap(), 1, "SQLite built without SQLITE_ENABLE_QPSG");
+    let scope = store.tenant_read(TenantId::generate()).await.unwrap();
+    let reader = scope.connection().query_one_raw(statement()).await.unwrap().unwrap();
+    assert_eq!(reader.try_get::<i32>("", "qpsg").unwrap(), 1);
+}
