@@ -305,6 +305,22 @@ fn serialize_options() -> SerializeOptions {
     SerializeOptions::new().skip_default_fields(false).use_proto_field_name(false).stringify_64_bit_integers(true)
 }
 
+/// The JSON text of a response message on `route`, as [`response`] renders it, written straight from the message
+/// rather than through a document that is then written out again (2% of the gateway's CPU on an audit read).
+pub fn response_bytes(route: &Route, bytes: &[u8]) -> Result<Vec<u8>, TranscodeError> {
+    if route.response_body.is_some() {
+        // One field of the message: the document picks it out.
+        return serde_json::to_vec(&response(route, bytes)?).map_err(|e| TranscodeError::Response(e.to_string()));
+    }
+    let message =
+        DynamicMessage::decode(route.method.output(), bytes).map_err(|e| TranscodeError::Response(e.to_string()))?;
+    let mut out = Vec::with_capacity(bytes.len() * 2 + 16);
+    message
+        .serialize_with_options(&mut serde_json::Serializer::new(&mut out), &serialize_options())
+        .map_err(|e| TranscodeError::Response(e.to_string()))?;
+    Ok(out)
+}
+
 /// The JSON of a response message on `route` (its `response_body` field when the rule names one).
 pub fn response(route: &Route, bytes: &[u8]) -> Result<Value, TranscodeError> {
     let message =

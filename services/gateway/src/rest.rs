@@ -43,8 +43,8 @@ pub(crate) struct RestHandler {
     pub(crate) grpc: axum::Router,
 }
 
-fn json_response(status: http::StatusCode, body: &serde_json::Value) -> http::Response<Body> {
-    let mut response = http::Response::new(Body::from(body.to_string()));
+fn json_response(status: http::StatusCode, body: Vec<u8>) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response
@@ -157,8 +157,8 @@ impl RestHandler {
                 return refuse(EdgeError::Internal("the service returned a malformed message"));
             }
         };
-        match switchboard_transcode::json::response(&route, &message) {
-            Ok(json) => json_response(http::StatusCode::OK, &json),
+        match switchboard_transcode::json::response_bytes(&route, &message) {
+            Ok(json) => json_response(http::StatusCode::OK, json),
             Err(e) => {
                 tracing::error!(rpc = %route.rpc_path, error = %e, "cannot render a response");
                 refuse(EdgeError::Internal("internal error rendering the response"))

@@ -191,6 +191,21 @@ fn responses_emit_defaults_camel_case_and_int64_strings() {
     assert_eq!(json["colours"], json!([]));
 }
 
+/// The unary path writes JSON text straight from the message; it must say exactly what the document does.
+#[test]
+fn response_text_matches_the_response_document() {
+    for path in ["/v1/messages/1", "/v1/messages/1/text"] {
+        let (route, _) = table().resolve(&http::Method::GET, path).unwrap();
+        let mut message = DynamicMessage::new(route.method.output());
+        message.set_field_by_name("text", prost_reflect::Value::String("quote \" and é".into()));
+        message.set_field_by_name("revision", prost_reflect::Value::I64(-7));
+        let bytes = message.encode_to_vec();
+        let text = transcode::response_bytes(&route, &bytes).unwrap();
+        let parsed: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(parsed, transcode::response(&route, &bytes).unwrap(), "{path}");
+    }
+}
+
 #[test]
 fn methods_and_unknown_paths_do_not_match() {
     assert!(table().resolve(&http::Method::DELETE, "/v1/messages/1").is_none());
