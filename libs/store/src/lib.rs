@@ -17,19 +17,24 @@ mod error;
 pub mod events;
 mod migration;
 pub mod schema;
+mod sqlite_read;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sea_query::IntoValueTuple;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    QueryFilter, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    DbBackend, DbErr, ExecResult, QueryFilter, QueryResult, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 pub use switchboard_types::TenantId;
 
 pub use crate::error::StoreError;
 pub use crate::schema::TenantOwned;
+pub use crate::sqlite_read::ReadConnection;
+use crate::sqlite_read::Readers;
 
 /// Where the store lives.
 #[derive(Clone)]
@@ -71,9 +76,9 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
-    /// Where [`Store::tenant_read`] reads: on SQLite a pool of read-only connections beside the one writer (WAL lets
-    /// readers run alongside it and each other); on PostgreSQL the same pool as `db`.
-    reader: DatabaseConnection,
+    /// Where [`Store::tenant_read`] reads on SQLite: read-only connections beside the one writer (WAL lets readers
+    /// run alongside it and each other). On PostgreSQL it reads from `db`.
+    readers: Option<Arc<Readers>>,
     backend: Backend,
 }
 
@@ -82,7 +87,7 @@ pub struct Store {
 /// expensive part), and 16 were no better (`SWITCHBOARD_BENCH_ROWS=9 make bench`, 2 cores). Their statements stay
 /// prepared from one call to the next only because SQLite is built with its query-planner stability guarantee
 /// (`.cargo/config.toml`).
-const SQLITE_READERS: u32 = 8;
+const SQLITE_READERS: usize = 8;
 
 impl Store {
     /// Connects and applies pending migrations (idempotent: safe on every start).
@@ -118,25 +123,11 @@ impl Store {
                 .await?;
         }
         migration::Migrator::up(&db, None).await?;
-        let reader = match backend {
-            Backend::Sqlite => {
-                let mut options = ConnectOptions::new(config.url.clone());
-                options
-                    .sqlx_logging(false)
-                    .connect_timeout(Duration::from_secs(10))
-                    .acquire_timeout(Duration::from_secs(30))
-                    .max_connections(SQLITE_READERS)
-                    .min_connections(1)
-                    .test_before_acquire(false)
-                    // Opened read-only: a write through a read scope fails in SQLite itself.
-                    .map_sqlx_sqlite_opts(|options| options.read_only(true).create_if_missing(false));
-                Database::connect(options)
-                    .await
-                    .map_err(|e| StoreError::Config(format!("cannot open readers of {}: {e}", redact(&config.url))))?
-            }
-            Backend::Postgres => db.clone(),
+        let readers = match backend {
+            Backend::Sqlite => Some(Readers::open(&config.url, SQLITE_READERS).await?),
+            Backend::Postgres => None,
         };
-        Ok(Self { db, reader, backend })
+        Ok(Self { db, readers, backend })
     }
 
     /// Which backend this store runs on.
@@ -174,25 +165,24 @@ impl Store {
     /// Opens a transaction scoped to `tenant`: the only way to reach tenant data.
     pub async fn tenant(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
         let tx = begin_write(&self.db).await?;
-        self.scope(tx, tenant).await
+        self.scope(ScopeConnection::Transaction(tx), tenant).await
     }
 
-    /// Opens a read-only transaction scoped to `tenant`, for reads that need no write lock: on SQLite one of several
-    /// read-only connections, which never wait for the writer (they read the last committed state); on PostgreSQL a
-    /// `READ ONLY` transaction with the same role and row-level security as [`Store::tenant`]. Any write through it
-    /// fails.
+    /// Opens a read-only scope on `tenant`, for reads that need no write lock: on SQLite one of several read-only
+    /// connections, which never wait for the writer; on PostgreSQL a `READ ONLY` transaction with the same role and
+    /// row-level security as [`Store::tenant`]. On both, each statement sees what was committed when it started (read
+    /// committed: two statements may see different commits). Any write through it fails.
     pub async fn tenant_read(&self, tenant: TenantId) -> Result<TenantScope, StoreError> {
-        let options = TransactionOptions {
-            access_mode: (self.backend == Backend::Postgres).then_some(sea_orm::AccessMode::ReadOnly),
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Deferred),
-            ..Default::default()
-        };
-        let tx = self.reader.begin_with_options(options).await?;
-        self.scope(tx, tenant).await
+        if let Some(readers) = &self.readers {
+            return self.scope(ScopeConnection::SqliteRead(readers.take().await?), tenant).await;
+        }
+        let options = TransactionOptions { access_mode: Some(sea_orm::AccessMode::ReadOnly), ..Default::default() };
+        let tx = self.db.begin_with_options(options).await?;
+        self.scope(ScopeConnection::Transaction(tx), tenant).await
     }
 
     /// Binds `tx` to `tenant`: on PostgreSQL the tenant role and the row-level-security setting.
-    async fn scope(&self, tx: DatabaseTransaction, tenant: TenantId) -> Result<TenantScope, StoreError> {
+    async fn scope(&self, tx: ScopeConnection, tenant: TenantId) -> Result<TenantScope, StoreError> {
         if self.backend == Backend::Postgres {
             // The tenant id is a parsed UUID, so formatting it into SQL cannot inject; one round trip for both.
             let sql = format!(
@@ -229,8 +219,8 @@ impl Store {
 
     /// Closes the pools.
     pub async fn close(self) -> Result<(), StoreError> {
-        if self.backend == Backend::Sqlite {
-            self.reader.close().await?;
+        if let Some(readers) = &self.readers {
+            readers.close().await;
         }
         self.db.close().await.map_err(StoreError::from)
     }
@@ -247,7 +237,7 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
 
 /// A transaction bound to one tenant. Dropping it without [`TenantScope::commit`] rolls back.
 pub struct TenantScope {
-    tx: DatabaseTransaction,
+    tx: ScopeConnection,
     tenant: TenantId,
     backend: Backend,
 }
@@ -287,9 +277,12 @@ impl TenantScope {
         Ok(row.try_get::<i64>("", "n")?)
     }
 
-    /// Commits.
+    /// Commits (a read scope has nothing to commit: it just ends).
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(StoreError::from)
+        match self.tx {
+            ScopeConnection::Transaction(tx) => tx.commit().await.map_err(StoreError::from),
+            ScopeConnection::SqliteRead(_) => Ok(()),
+        }
     }
 
     /// The tenant id as stored in tenant columns.
@@ -305,7 +298,7 @@ impl TenantScope {
     /// The scope's transaction, for a service repository's own statements. Prefer [`TenantScope::select`] and its
     /// siblings, which cannot forget the tenant; a raw statement must filter on it itself (on PostgreSQL RLS still
     /// holds it to this tenant).
-    pub fn connection(&self) -> &DatabaseTransaction {
+    pub fn connection(&self) -> &ScopeConnection {
         &self.tx
     }
 
@@ -359,6 +352,62 @@ impl TenantScope {
             self.tx.execute_raw(stmt).await?;
         }
         Ok(())
+    }
+}
+
+/// The transaction under a [`TenantScope`]: sea-orm's, or on SQLite a read scope's own ([`sqlite_read`]). Every
+/// sea-orm query runs on it (`.all(scope.connection())`).
+pub enum ScopeConnection {
+    /// A sea-orm transaction: writes on either backend, reads on PostgreSQL.
+    Transaction(DatabaseTransaction),
+    /// A read on one of SQLite's read-only connections.
+    SqliteRead(ReadConnection),
+}
+
+impl std::fmt::Debug for ScopeConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Transaction(_) => "ScopeConnection::Transaction",
+            Self::SqliteRead(_) => "ScopeConnection::SqliteRead",
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for ScopeConnection {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Self::Transaction(tx) => tx.get_database_backend(),
+            Self::SqliteRead(tx) => tx.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Transaction(tx) => tx.execute_raw(stmt).await,
+            Self::SqliteRead(tx) => tx.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Transaction(tx) => tx.execute_unprepared(sql).await,
+            Self::SqliteRead(tx) => tx.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Self::Transaction(tx) => tx.query_one_raw(stmt).await,
+            Self::SqliteRead(tx) => tx.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Self::Transaction(tx) => tx.query_all_raw(stmt).await,
+            Self::SqliteRead(tx) => tx.query_all_raw(stmt).await,
+        }
     }
 }
 

@@ -76,7 +76,7 @@ mod suite {
     use std::time::Duration;
 
     use sea_orm::sea_query::Expr;
-    use sea_orm::{ColumnTrait, QueryFilter, Set};
+    use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, Set};
     use switchboard_store::{Backend, TenantId};
     use switchboard_test_support::{TestDb, test_store};
 
@@ -168,6 +168,62 @@ mod suite {
         test.cleanup().await;
     }
 
+    async fn notes_seen(scope: &switchboard_store::TenantScope) -> usize {
+        scope.select::<notes::Entity>().all(scope.connection()).await.unwrap().len()
+    }
+
+    /// Each statement of a read scope sees what was committed when it started (read committed, on both backends),
+    /// and scope after scope, more of them than SQLite has readers, hands its connection back fit for the next:
+    /// after a failed statement, after none at all, and while other scopes hold theirs.
+    pub async fn read_scopes_see_each_commit_and_hand_back_their_connections(db: TestDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let test = test_store(db, dir.path()).await;
+        let store = &test.store;
+        store.migrate::<notes::Migrator>().await.unwrap();
+        let tenant = TenantId::generate();
+        let write = |id: String| async move {
+            let scope = store.tenant(tenant).await.unwrap();
+            scope.insert([note("", &id, "x")]).await.unwrap();
+            scope.commit().await.unwrap();
+        };
+
+        let read = store.tenant_read(tenant).await.unwrap();
+        assert_eq!(notes_seen(&read).await, 0);
+        write("0".into()).await;
+        assert_eq!(notes_seen(&read).await, 1, "the second statement sees the commit made after the first");
+        drop(read);
+
+        let held: Vec<_> = held_scopes(store, tenant, 3).await;
+        for i in 1..=20 {
+            let read = store.tenant_read(tenant).await.unwrap();
+            assert_eq!(notes_seen(&read).await, i, "scope {i}");
+            if i % 3 == 0 {
+                let failed = read.connection().execute_unprepared("SELEC nonsense").await;
+                assert!(failed.is_err(), "not SQL");
+            }
+            drop(read);
+            drop(store.tenant_read(tenant).await.unwrap()); // ran nothing
+            write(i.to_string()).await;
+        }
+        for scope in &held {
+            assert_eq!(notes_seen(scope).await, 21, "held scopes read on");
+        }
+        drop(held);
+        test.cleanup().await;
+    }
+
+    async fn held_scopes(
+        store: &switchboard_store::Store,
+        tenant: TenantId,
+        n: usize,
+    ) -> Vec<switchboard_store::TenantScope> {
+        let mut held = Vec::new();
+        for _ in 0..n {
+            held.push(store.tenant_read(tenant).await.unwrap());
+        }
+        held
+    }
+
     /// A tenant lock holds until its transaction ends, across connections: a second taker waits.
     pub async fn tenant_locks_serialize(db: TestDb) {
         let dir = tempfile::tempdir().unwrap();
@@ -201,6 +257,7 @@ mod suite {
 switchboard_test_support::on_both_databases!(
     service_tables_are_tenant_scoped,
     read_scopes_read_only_their_tenant,
+    read_scopes_see_each_commit_and_hand_back_their_connections,
     tenant_locks_serialize
 );
 

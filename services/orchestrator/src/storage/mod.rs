@@ -91,7 +91,7 @@ impl<'a> Repo<'a> {
         Self { scope }
     }
 
-    fn db(&self) -> &sea_orm::DatabaseTransaction {
+    fn db(&self) -> &switchboard_store::ScopeConnection {
         self.scope.connection()
     }
 
