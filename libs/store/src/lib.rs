@@ -84,9 +84,9 @@ pub struct Store {
 
 /// Read-only SQLite connections for [`Store::tenant_read`]. Each is a thread of sqlx's; at 64 concurrent reads, 8
 /// cost 112 µs of CPU per audit read against 127 µs with 4 and 208 µs with 1 (waiting for a connection is the
-/// expensive part), and 16 were no better (`SWITCHBOARD_BENCH_ROWS=9 make bench`, 2 cores). Their statements stay
-/// prepared from one call to the next only because SQLite is built with its query-planner stability guarantee
-/// (`.cargo/config.toml`).
+/// expensive part), and 16 were no better (`SWITCHBOARD_BENCH_ROWS=9 make bench`, 2 cores; measured when they were
+/// a sqlx pool, before [`sqlite_read`]). Their statements stay prepared from one call to the next only because
+/// SQLite is built with its query-planner stability guarantee (`.cargo/config.toml`).
 const SQLITE_READERS: usize = 8;
 
 impl Store {

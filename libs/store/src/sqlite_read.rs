@@ -18,6 +18,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::StoreError;
 
+/// How long a read waits for a connection while all are taken (sqlx's pool waited as long).
+const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Up to `max` read-only connections to one SQLite file, opened when first needed.
 pub(crate) struct Readers {
     options: SqliteConnectOptions,
@@ -44,11 +47,11 @@ impl Readers {
         Ok(Arc::new(Self { options, idle: Mutex::new(vec![first]), permits: Arc::new(Semaphore::new(max)) }))
     }
 
-    /// An idle connection (waiting for one while all are taken).
+    /// An idle connection (waiting, up to [`WAIT`], for one while all are taken).
     pub(crate) async fn take(self: &Arc<Self>) -> Result<ReadConnection, StoreError> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
+        let permit = tokio::time::timeout(WAIT, Arc::clone(&self.permits).acquire_owned())
             .await
+            .map_err(|_| StoreError::Config(format!("no SQLite reader came free within {}s", WAIT.as_secs())))?
             .map_err(|_| StoreError::Config("the store is closed".into()))?;
         let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let conn = match idle {
