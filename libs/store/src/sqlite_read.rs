@@ -8,6 +8,7 @@
 //! as a read scope on PostgreSQL does), and a connection goes back to the idle list as it is.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -58,7 +59,12 @@ impl Readers {
             Some(conn) => conn,
             None => self.options.connect().await.map_err(|e| StoreError::Database(conn_err(e)))?,
         };
-        Ok(ReadConnection { conn: tokio::sync::Mutex::new(Some(conn)), readers: Arc::clone(self), _permit: permit })
+        Ok(ReadConnection {
+            conn: tokio::sync::Mutex::new(Some(conn)),
+            broken: AtomicBool::new(false),
+            readers: Arc::clone(self),
+            _permit: permit,
+        })
     }
 
     fn put_back(&self, conn: SqliteConnection) {
@@ -79,12 +85,22 @@ impl Readers {
 /// its own, seeing what was committed when it started, as in PostgreSQL's default (read committed) transactions.
 pub struct ReadConnection {
     conn: tokio::sync::Mutex<Option<SqliteConnection>>,
+    /// Set when a statement found the connection's thread gone: the connection is closed, not handed back.
+    broken: AtomicBool,
     readers: Arc<Readers>,
     /// Released after `drop` has put the connection back.
     _permit: OwnedSemaphorePermit,
 }
 
 impl ReadConnection {
+    /// `e` as sea-orm reports it (`kind` is `DbErr::Query` or `DbErr::Exec`), noting a connection that is gone.
+    fn failed(&self, e: sqlx::Error, kind: fn(RuntimeErr) -> DbErr) -> DbErr {
+        if matches!(e, sqlx::Error::WorkerCrashed | sqlx::Error::Io(_)) {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        kind(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
     async fn conn(&self) -> Result<tokio::sync::MappedMutexGuard<'_, SqliteConnection>, DbErr> {
         tokio::sync::MutexGuard::try_map(self.conn.lock().await, Option::as_mut)
             .map_err(|_| DbErr::Custom("the read scope has ended".into()))
@@ -94,18 +110,12 @@ impl ReadConnection {
 impl Drop for ReadConnection {
     fn drop(&mut self) {
         // A statement cut short (its caller gone) still finishes on the connection's thread before the next starts.
-        if let Some(conn) = self.conn.get_mut().take() {
+        if let Some(conn) = self.conn.get_mut().take()
+            && !self.broken.load(Ordering::Relaxed)
+        {
             self.readers.put_back(conn);
         }
     }
-}
-
-fn query_err(e: sqlx::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
-}
-
-fn exec_err(e: sqlx::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
 }
 
 fn conn_err(e: sqlx::Error) -> DbErr {
@@ -125,28 +135,36 @@ impl ConnectionTrait for ReadConnection {
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         let (sql, args) = values(stmt);
         let mut conn = self.conn().await?;
-        let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).execute(&mut *conn).await.map_err(exec_err)?;
+        let done = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| self.failed(e, DbErr::Exec))?;
         Ok(done.into())
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         let mut conn = self.conn().await?;
-        let done = conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.map_err(exec_err)?;
+        let done = conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.map_err(|e| self.failed(e, DbErr::Exec))?;
         Ok(done.into())
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let (sql, args) = values(stmt);
         let mut conn = self.conn().await?;
-        let row =
-            sqlx::query_with(sqlx::AssertSqlSafe(sql), args).fetch_optional(&mut *conn).await.map_err(query_err)?;
+        let row = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| self.failed(e, DbErr::Query))?;
         Ok(row.map(Into::into))
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let (sql, args) = values(stmt);
         let mut conn = self.conn().await?;
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).fetch_all(&mut *conn).await.map_err(query_err)?;
+        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.failed(e, DbErr::Query))?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }
