@@ -5,7 +5,8 @@
 //! - [`OutboxRelay`] reads pending rows of every tenant in id order (so in write order per key), publishes them,
 //!   waits for the bus to accept them, then marks them sent. While the bus is down it retries the same batch with
 //!   exponential backoff. A relay that dies between publishing and marking publishes those rows again when it
-//!   comes back: consumers drop them by event id.
+//!   comes back: consumers drop them by event id. A commit that wrote outbox rows wakes the relay of its own
+//!   process at once ([`Store::outbox_committed`]); rows other processes write are found by polling.
 //! - One relay per database publishes at a time: they take turns through a lease in the store, so two processes
 //!   sharing PostgreSQL never interleave and reorder one key's events.
 
@@ -16,7 +17,6 @@ use prost::Message;
 use switchboard_proto::events::v1::EventEnvelope;
 use switchboard_store::events::NewOutboxEvent;
 use switchboard_store::{Store, TenantScope};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::{EventBus, EventsError, Outgoing};
@@ -81,7 +81,6 @@ pub struct OutboxRelay {
     bus: std::sync::Arc<dyn EventBus>,
     options: RelayOptions,
     holder: String,
-    wake: std::sync::Arc<Notify>,
     /// When this relay last took or renewed the lease.
     renewed: std::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -105,12 +104,7 @@ impl OutboxRelay {
     /// A relay from `store`'s outbox to `bus`.
     pub fn new(store: Store, bus: std::sync::Arc<dyn EventBus>, options: RelayOptions) -> Self {
         let holder = uuid::Uuid::now_v7().to_string();
-        Self { store, bus, options, holder, wake: std::sync::Arc::new(Notify::new()), renewed: Default::default() }
-    }
-
-    /// A handle that wakes the relay at once (call after committing outbox rows) instead of at its next poll.
-    pub fn waker(&self) -> RelayWaker {
-        RelayWaker(self.wake.clone())
+        Self { store, bus, options, holder, renewed: Default::default() }
     }
 
     /// One round: take the lease, publish up to a batch of pending rows, mark them sent.
@@ -218,7 +212,8 @@ impl OutboxRelay {
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.wake.notified(), if !failing => {}
+                // A commit in this process that wrote outbox rows wakes the relay at once.
+                () = self.store.outbox_committed(), if !failing => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
@@ -233,16 +228,5 @@ impl OutboxRelay {
         if let Err(e) = self.store.outbox_relay().prune_sent(cutoff).await {
             tracing::warn!(error = %e, "pruning sent outbox rows failed");
         }
-    }
-}
-
-/// Wakes an [`OutboxRelay`].
-#[derive(Debug, Clone)]
-pub struct RelayWaker(std::sync::Arc<Notify>);
-
-impl RelayWaker {
-    /// Wakes the relay (rows were just committed).
-    pub fn wake(&self) {
-        self.0.notify_one();
     }
 }

@@ -68,6 +68,7 @@ impl<'a> OutboxRepository<'a> {
             ..Default::default()
         });
         outbox::Entity::insert_many(models).exec_without_returning(&self.scope.tx).await?;
+        self.scope.wrote_outbox.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }

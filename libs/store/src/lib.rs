@@ -20,6 +20,7 @@ pub mod schema;
 mod sqlite_read;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sea_orm::sea_query::IntoValueTuple;
@@ -30,6 +31,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 pub use switchboard_types::TenantId;
+use tokio::sync::Notify;
 
 pub use crate::error::StoreError;
 pub use crate::schema::TenantOwned;
@@ -80,6 +82,9 @@ pub struct Store {
     /// run alongside it and each other). On PostgreSQL it reads from `db`.
     readers: Option<Arc<Readers>>,
     backend: Backend,
+    /// Signalled when a scope that wrote outbox rows commits, so this process's relay publishes them at once
+    /// instead of at its next poll (rows written by other processes still wait for the poll).
+    outbox_committed: Arc<Notify>,
 }
 
 /// Read-only SQLite connections for [`Store::tenant_read`]. Each is a thread of sqlx's; at 64 concurrent reads, 8
@@ -127,7 +132,7 @@ impl Store {
             Backend::Sqlite => Some(Readers::open(&config.url, SQLITE_READERS).await?),
             Backend::Postgres => None,
         };
-        Ok(Self { db, readers, backend })
+        Ok(Self { db, readers, backend, outbox_committed: Arc::default() })
     }
 
     /// Which backend this store runs on.
@@ -150,6 +155,12 @@ impl Store {
     /// The outbox as the relay sees it: every tenant's pending events.
     pub fn outbox_relay(&self) -> events::OutboxRelayTable<'_> {
         events::OutboxRelayTable::new(&self.db)
+    }
+
+    /// Resolves once a scope of this store that wrote outbox rows has committed since the last call returned (a
+    /// commit while nobody waits is remembered). For one relay per store: with several, one of them wakes.
+    pub async fn outbox_committed(&self) {
+        self.outbox_committed.notified().await;
     }
 
     /// The embedded event log (the bus when no broker is configured).
@@ -191,7 +202,13 @@ impl Store {
             );
             tx.execute_unprepared(&sql).await?;
         }
-        Ok(TenantScope { tx, tenant, backend: self.backend })
+        Ok(TenantScope {
+            tx,
+            tenant,
+            backend: self.backend,
+            wrote_outbox: AtomicBool::new(false),
+            outbox_committed: self.outbox_committed.clone(),
+        })
     }
 
     /// The raw connection, bypassing tenant scoping: for tests that play an attacker with database access.
@@ -240,6 +257,9 @@ pub struct TenantScope {
     tx: ScopeConnection,
     tenant: TenantId,
     backend: Backend,
+    /// Set by [`events::OutboxRepository::enqueue`]: the commit then wakes the store's relay.
+    wrote_outbox: AtomicBool,
+    outbox_committed: Arc<Notify>,
 }
 
 impl std::fmt::Debug for TenantScope {
@@ -280,7 +300,13 @@ impl TenantScope {
     /// Commits (a read scope has nothing to commit: it just ends).
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.tx {
-            ScopeConnection::Transaction(tx) => tx.commit().await.map_err(StoreError::from),
+            ScopeConnection::Transaction(tx) => {
+                tx.commit().await?;
+                if self.wrote_outbox.load(Ordering::Relaxed) {
+                    self.outbox_committed.notify_one();
+                }
+                Ok(())
+            }
             ScopeConnection::SqliteRead(_) => Ok(()),
         }
     }

@@ -162,7 +162,39 @@ pub async fn never_publishes_an_envelope_of_another_tenant(db: TestDb) {
     test.cleanup().await;
 }
 
+/// A commit that wrote outbox rows wakes the relay of its process at once: with an hour between polls, the second
+/// event is still published within seconds.
+pub async fn a_commit_wakes_the_relay(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let test = test_store(db, dir.path()).await;
+    let store = test.store.clone();
+    let tenant = TenantId::generate();
+    let bus: Arc<dyn EventBus> = Arc::new(EmbeddedBus::new(store.clone()));
+    let mut subscription = bus.subscribe("orders", "g").await.unwrap();
+    let (first, second) = (envelope(&tenant.to_string(), "k", 0), envelope(&tenant.to_string(), "k", 1));
+
+    let scope = store.tenant(tenant).await.unwrap();
+    outbox::enqueue(&scope, "orders", std::slice::from_ref(&first)).await.unwrap();
+    scope.commit().await.unwrap();
+    let options = RelayOptions { poll_interval: Duration::from_secs(3600), ..Default::default() };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(OutboxRelay::new(store.clone(), bus.clone(), options).run(shutdown.clone()));
+    let got = receive_exactly(&mut subscription, 1, Duration::from_secs(10), Duration::from_millis(100)).await;
+    assert_eq!(got[0].envelope().unwrap().event_id, first.event_id, "the first round publishes what is pending");
+
+    // The relay now waits for its next poll, an hour away, unless the commit wakes it.
+    let scope = store.tenant(tenant).await.unwrap();
+    outbox::enqueue(&scope, "orders", std::slice::from_ref(&second)).await.unwrap();
+    scope.commit().await.unwrap();
+    let got = receive_exactly(&mut subscription, 1, Duration::from_secs(10), Duration::from_millis(100)).await;
+    assert_eq!(got[0].envelope().unwrap().event_id, second.event_id);
+    shutdown.cancel();
+    task.await.unwrap();
+    test.cleanup().await;
+}
+
 on_both_databases!(
+    a_commit_wakes_the_relay,
     never_publishes_an_envelope_of_another_tenant,
     publishes_committed_rows_in_order,
     retries_while_the_bus_is_down,
