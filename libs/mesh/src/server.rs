@@ -486,11 +486,14 @@ impl AsyncWrite for ServerStream {
         }
     }
 
+    /// Deliberately `false`, though both streams can write vectors. Over a vectored stream h2 chains every DATA
+    /// payload of 256 bytes or more into the write instead of copying it, and cannot buffer another frame until
+    /// that write is flushed: a unary gRPC answer (HEADERS, DATA, trailers) then leaves in two writes (two TLS
+    /// records, two system calls) and answers on other streams never share one. Unvectored, h2 copies payloads up
+    /// to 1 KiB and sends the frames queued together in one write; hyper's HTTP/1.1 likewise writes the head and
+    /// body from one buffer.
     fn is_write_vectored(&self) -> bool {
-        match &self.io {
-            Io::Plain(s) => s.is_write_vectored(),
-            Io::Tls(s) => s.is_write_vectored(),
-        }
+        false
     }
 }
 

@@ -6,6 +6,7 @@ mod access;
 mod context;
 mod mtls;
 mod reload;
+mod stream;
 
 use std::sync::{Arc, Mutex};
 
