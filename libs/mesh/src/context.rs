@@ -82,8 +82,11 @@ impl TraceParent {
     }
 
     /// The trace id as 32 lowercase hex digits.
-    pub fn trace_id_hex(&self) -> String {
-        hex::encode(self.trace_id)
+    pub fn trace_id_hex(&self) -> TraceIdHex {
+        let mut digits = [0u8; 32];
+        // 32 bytes hold 16 bytes' digits exactly.
+        let _ = hex::encode_to_slice(self.trace_id, &mut digits);
+        TraceIdHex(digits)
     }
 
     /// The parent span id, 8 bytes.
@@ -94,6 +97,30 @@ impl TraceParent {
     /// The trace flags (bit 0: sampled).
     pub fn flags(&self) -> u8 {
         self.flags
+    }
+}
+
+/// A trace id's 32 lowercase hex digits, without an allocation (every request logs one).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TraceIdHex([u8; 32]);
+
+impl TraceIdHex {
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        // Only hex digits are ever written here.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for TraceIdHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for TraceIdHex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -344,7 +371,7 @@ mod tests {
         let s = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let tp = TraceParent::parse(s).unwrap();
         assert_eq!(tp.to_string(), s);
-        assert_eq!(tp.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(tp.trace_id_hex().as_str(), "4bf92f3577b34da6a3ce929d0e0e4736");
         for bad in [
             "",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",

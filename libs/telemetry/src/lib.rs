@@ -8,6 +8,7 @@
 //! injects them on outbound calls (as children of the current span when there is one, else of the inbound one),
 //! and the gateway writes the trace id into its access log. This crate does not know about gRPC metadata.
 
+mod json;
 pub mod metrics;
 
 use std::io::IsTerminal;
@@ -84,7 +85,8 @@ pub fn init(service: &str) -> Result<Option<TelemetryGuard>, TelemetryError> {
 /// JSON lines: each event with its innermost span's fields under `span` (spans nest one deep here: a request's
 /// span per service, so the list of spans would only repeat it). Access-log lines ([`ACCESS_TARGET`]) name their
 /// request themselves and are written without the span: the JSON formatter parses a span's stored fields back on
-/// every line, a sixth of the gateway's CPU for a static document.
+/// every line, a sixth of the gateway's CPU for a static document. Span fields and access-log lines are written
+/// by [`json`]'s direct writers, the per-request paths.
 fn json_lines<S, W>(writer: W) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
@@ -97,15 +99,10 @@ where
         .flatten_event(true)
         .with_current_span(true)
         .with_span_list(false)
+        .fmt_fields(json::SpanFields)
         .with_writer(writer.clone())
         .with_filter(filter_fn(move |metadata| !is_access(metadata)));
-    let access = tracing_subscriber::fmt::layer()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_writer(writer)
-        .with_filter(filter_fn(is_access));
+    let access = json::AccessLines::new(writer).with_filter(filter_fn(is_access));
     events.and_then(access).boxed()
 }
 
@@ -277,5 +274,66 @@ mod tests {
         assert_eq!(access["request_id"], "r-1");
         assert_eq!(access["status"], 200);
         assert!(access.get("span").is_none() && access.get("spans").is_none(), "{access}");
+    }
+
+    #[test]
+    fn access_lines_keep_the_json_formatters_keys_order_and_types() {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry().with(json_lines(captured.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                target: ACCESS_TARGET,
+                path = "/a \"quoted\"\npath",
+                method = %http_method(),
+                status = 404u16,
+                offset = -3i64,
+                latency_ms = 1.25f64,
+                whole = 2.0f64,
+                cached = true,
+                "request"
+            );
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(text.ends_with("}\n") && text.lines().count() == 1, "{text}");
+        let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("no {key}: {text}"));
+        assert!(at("timestamp") < at("level") && at("level") < at("path") && at("message") < at("target"), "{text}");
+        let line: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["target"], ACCESS_TARGET);
+        assert_eq!(line["message"], "request");
+        assert_eq!(line["path"], "/a \"quoted\"\npath");
+        assert_eq!(line["method"], "GET");
+        assert_eq!(line["status"], 404);
+        assert_eq!(line["offset"], -3);
+        assert_eq!(line["latency_ms"], 1.25);
+        assert_eq!(line["cached"], true);
+        assert!(line["whole"].is_f64(), "a float stays a float in JSON: {text}");
+        let timestamp = line["timestamp"].as_str().unwrap();
+        assert!(timestamp.len() >= 20 && timestamp.ends_with('Z') && timestamp.as_bytes()[10] == b'T', "{timestamp}");
+    }
+
+    fn http_method() -> impl std::fmt::Display {
+        "GET"
+    }
+
+    #[test]
+    fn span_fields_recorded_later_join_the_ones_given_at_creation() {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry().with(json_lines(captured.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", request_id = "r-1", rpc = tracing::field::Empty);
+            span.record("rpc", "/a.B/C");
+            let _entered = span.enter();
+            tracing::warn!("one");
+            let bare = tracing::info_span!("inner", user = tracing::field::Empty);
+            bare.record("user", 7u64);
+            let _inner = bare.enter();
+            tracing::warn!("two");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0]["span"]["request_id"], "r-1", "{text}");
+        assert_eq!(lines[0]["span"]["rpc"], "/a.B/C", "{text}");
+        assert_eq!(lines[1]["span"]["user"], 7, "{text}");
     }
 }

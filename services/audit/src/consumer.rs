@@ -170,7 +170,7 @@ fn decode(delivery: &Delivery) -> Result<(TenantId, pb::NewEvent, Origin, Option
         event.event_id = envelope.event_id.clone();
     }
     let traceparent = TraceParent::parse(&envelope.traceparent);
-    let trace_id = traceparent.map(|t| t.trace_id_hex()).unwrap_or_default();
+    let trace_id = traceparent.map(|t| t.trace_id_hex().to_string()).unwrap_or_default();
     Ok((tenant, event, Origin { request_id: envelope.request_id, trace_id }, traceparent))
 }
 

@@ -82,7 +82,7 @@ pub struct Origin {
 impl Origin {
     /// The origin of events appended within `context`.
     pub fn of(context: &RequestContext) -> Self {
-        Self { request_id: context.request_id().to_string(), trace_id: context.trace().trace_id_hex() }
+        Self { request_id: context.request_id().to_string(), trace_id: context.trace().trace_id_hex().to_string() }
     }
 }
 

@@ -459,9 +459,11 @@ fn record(
     metrics.record_rpc("gateway", rpc.unwrap_or("-"), protocol, &status, started.elapsed());
 }
 
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 fn with_request_id(mut response: Response, context: &RequestContext) -> Response {
     if let Ok(value) = http::HeaderValue::from_str(context.request_id().as_str()) {
-        response.headers_mut().insert("x-request-id", value);
+        response.headers_mut().insert(X_REQUEST_ID, value);
     }
     response
 }

@@ -95,11 +95,16 @@ pub(crate) struct Headers {
     reset: Duration,
 }
 
+// Names built once: a `&str` name is parsed and checked again on every insert.
+const RATELIMIT_LIMIT: http::HeaderName = http::HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: http::HeaderName = http::HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: http::HeaderName = http::HeaderName::from_static("ratelimit-reset");
+
 impl Headers {
     pub(crate) fn apply(&self, headers: &mut http::HeaderMap) {
-        headers.insert("ratelimit-limit", self.limit.into());
-        headers.insert("ratelimit-remaining", self.remaining.into());
-        headers.insert("ratelimit-reset", ceil_secs(self.reset).into());
+        headers.insert(RATELIMIT_LIMIT, self.limit.into());
+        headers.insert(RATELIMIT_REMAINING, self.remaining.into());
+        headers.insert(RATELIMIT_RESET, ceil_secs(self.reset).into());
     }
 }
 

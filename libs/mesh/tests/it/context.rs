@@ -54,7 +54,7 @@ async fn tenant_request_and_trace_ids_reach_the_second_hop() {
         assert_eq!(seen.tenant(), Some(tenant), "{hop} hop tenant");
         assert_eq!(seen.user(), Some(user), "{hop} hop user");
         assert_eq!(seen.request_id().as_str(), "req-42", "{hop} hop request id");
-        assert_eq!(seen.trace().trace_id_hex(), "0af7651916cd43dd8448eb211c80319c", "{hop} hop trace id");
+        assert_eq!(seen.trace().trace_id_hex().as_str(), "0af7651916cd43dd8448eb211c80319c", "{hop} hop trace id");
     }
     assert_ne!(
         at_second.trace().parent_id(),
@@ -81,7 +81,7 @@ async fn missing_or_malformed_correlation_headers_are_replaced_not_fatal() {
     client(&addr, Identity::audit(), &pki.creds(Identity::gateway())).list_events(request).await.unwrap();
     let seen = recorder.seen.lock().unwrap()[0].clone();
     assert_ne!(seen.request_id().as_str(), "has spaces and ;");
-    assert_eq!(seen.trace().trace_id_hex().len(), 32);
+    assert_eq!(seen.trace().trace_id_hex().as_str().len(), 32);
     assert_eq!(seen.tenant(), None);
 
     let mut bad_tenant = tonic::Request::new(pb::ListEventsRequest::default());
