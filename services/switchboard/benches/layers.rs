@@ -21,6 +21,9 @@
 //! 7. the same on PostgreSQL;
 //!
 //! and the same read over gRPC, through the edge and directly to the audit service over mTLS.
+//!
+//! `benches/instructions.sh` counts the gateway's own instructions per request on rows 3 and 6 under callgrind: a
+//! figure that holds to 0.5% run to run, for changes too small for this benchmark's noise.
 
 #[path = "support/mod.rs"]
 mod support;
