@@ -84,6 +84,9 @@ pub struct PathTemplate {
     verb: Option<String>,
     /// Index in `segments` of the `**`, if any.
     double_wildcard: Option<usize>,
+    /// `/` and the leading literal segments, as every matching request path begins (literals compare raw): a
+    /// route table tries each route's template in turn, and this turns most away before any work.
+    literal_prefix: String,
 }
 
 /// Why a template could not be parsed: the byte offset in the template and what is wrong there.
@@ -190,7 +193,7 @@ impl PathTemplate {
     /// start with `/`, contains `?` or `#`, or holds an invalid percent-escape in a wildcard segment).
     #[must_use]
     pub fn matches(&self, path: &str) -> Option<Vec<(String, String)>> {
-        if path.contains(['?', '#']) {
+        if !path.starts_with(&self.literal_prefix) || path.contains(['?', '#']) {
             return None;
         }
         let path = match &self.verb {
@@ -420,12 +423,22 @@ impl<'a> Parser<'a> {
             };
             return Err(self.error(self.pos, message));
         }
+        let literals: Vec<&str> = self
+            .segments
+            .iter()
+            .map_while(|segment| match segment {
+                Segment::Literal(literal) => Some(literal.as_str()),
+                Segment::Wildcard | Segment::DoubleWildcard => None,
+            })
+            .collect();
+        let literal_prefix = format!("/{}", literals.join("/"));
         Ok(PathTemplate {
             source: self.template.to_owned(),
             segments: self.segments,
             variables: self.variables,
             verb,
             double_wildcard: self.double_wildcard,
+            literal_prefix,
         })
     }
 
@@ -837,6 +850,20 @@ mod tests {
         assert_eq!(template("/a/{x}/c").matches("/a//c"), None);
         assert_eq!(template("/a/*/c").matches("/a//c"), None);
         assert_eq!(template("/a/{x=**}").matches("/a/b//c"), None);
+    }
+
+    #[test]
+    fn leading_literals_are_compared_raw_and_whole() {
+        let events = template("/v1/audit/events");
+        assert_eq!(events.matches("/v1/audit/events"), bindings(&[]));
+        assert_eq!(events.matches("/v1/audit/eventsx"), None);
+        assert_eq!(events.matches("/v1/auditx/events"), None);
+        assert_eq!(events.matches("/v1/%61udit/events"), None, "a literal never matches its percent-encoding");
+        assert_eq!(events.matches("/v1/audit"), None);
+        let cancel = template("/v1/things/{id}:cancel");
+        assert_eq!(cancel.matches("/v1/things/7:cancel"), bindings(&[("id", "7")]));
+        assert_eq!(cancel.matches("/v1/thing/7:cancel"), None);
+        assert_eq!(template("/{x=**}").matches("/anything/at/all"), bindings(&[("x", "anything/at/all")]));
     }
 
     #[test]
