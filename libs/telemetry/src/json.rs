@@ -14,7 +14,6 @@ use std::io::Write as _;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FormatFields, FormattedFields, MakeWriter};
 use tracing_subscriber::layer::Context;
 
@@ -225,27 +224,44 @@ thread_local! {
 /// Now, as tracing-subscriber's `SystemTime` writes it (RFC 3339, UTC, microseconds: `2026-12-02T13:40:00.123456Z`),
 /// with the date and time of day formatted once a second per thread.
 fn timestamp(line: &mut String) -> fmt::Result {
-    let now = std::time::SystemTime::now();
-    let since_epoch = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seconds = now.as_secs();
     SECOND.with(|second| {
-        let Ok(mut second) = second.try_borrow_mut() else {
-            return tracing_subscriber::fmt::time::SystemTime.format_time(&mut Writer::new(line));
+        let mut own = (u64::MAX, String::new());
+        let mut borrowed = second.try_borrow_mut();
+        let (at, prefix) = match borrowed.as_deref_mut() {
+            Ok(cached) => cached,
+            Err(_) => &mut own,
         };
-        let (at, prefix) = &mut *second;
-        if *at != since_epoch.as_secs() {
-            let mut full = String::new();
-            tracing_subscriber::fmt::time::SystemTime.format_time(&mut Writer::new(&mut full))?;
-            // A timestamp of this same second may say so with a fraction or without: keep what precedes it.
-            let end = full.find('.').unwrap_or_else(|| full.len().saturating_sub(1));
-            full.truncate(end);
-            (*at, *prefix) = (since_epoch.as_secs(), full);
+        if *at != seconds {
+            prefix.clear();
+            date_and_time(prefix, seconds)?;
+            *at = seconds;
         }
-        write!(line, "{prefix}.{:06}Z", since_epoch.subsec_micros())
+        write!(line, "{prefix}.{:06}Z", now.subsec_micros())
     })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) of `seconds` since the Unix epoch: the civil date of a day count, after Howard
+/// Hinnant's `civil_from_days`.
+fn date_and_time(out: &mut String, seconds: u64) -> fmt::Result {
+    let (days, time) = (seconds / 86_400, seconds % 86_400);
+    // Days since 0000-03-01, in 400-year eras of 146,097 days.
+    let shifted = days + 719_468;
+    let (era, day_of_era) = (shifted / 146_097, shifted % 146_097);
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    write!(out, "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", time / 3_600, time % 3_600 / 60, time % 60)
 }
 
 #[cfg(test)]
 mod tests {
+    use tracing_subscriber::fmt::time::FormatTime;
+
     use super::*;
 
     #[test]
@@ -258,6 +274,21 @@ mod tests {
         let mut plain = String::new();
         write_str(&mut plain, "nothing to escape").unwrap();
         assert_eq!(plain, "\"nothing to escape\"");
+    }
+
+    #[test]
+    fn dates_are_civil_utc_dates() {
+        for (seconds, expected) in [
+            (0, "1970-01-01T00:00:00"),
+            (951_782_400, "2000-02-29T00:00:00"),
+            (1_709_251_199, "2024-02-29T23:59:59"),
+            (1_796_217_785, "2026-12-02T13:23:05"),
+            (4_107_542_400, "2100-03-01T00:00:00"),
+        ] {
+            let mut out = String::new();
+            date_and_time(&mut out, seconds).unwrap();
+            assert_eq!(out, expected, "{seconds}");
+        }
     }
 
     #[test]

@@ -459,7 +459,7 @@ fn record(
     metrics.record_rpc("gateway", rpc.unwrap_or("-"), protocol, &status, started.elapsed());
 }
 
-const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static(switchboard_mesh::context::REQUEST_ID);
 
 fn with_request_id(mut response: Response, context: &RequestContext) -> Response {
     if let Ok(value) = http::HeaderValue::from_str(context.request_id().as_str()) {
