@@ -18,6 +18,7 @@ use sea_query_sqlx::SqlxValues;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::StoreError;
+use crate::sqlite_direct::DirectReaders;
 
 /// How long a read waits for a connection while all are taken (sqlx's pool waited as long).
 const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -27,6 +28,8 @@ pub(crate) struct Readers {
     options: SqliteConnectOptions,
     idle: Mutex<Vec<SqliteConnection>>,
     permits: Arc<Semaphore>,
+    /// The same file's readers for entity reads on the caller's thread.
+    direct: DirectReaders,
 }
 
 impl std::fmt::Debug for Readers {
@@ -45,7 +48,8 @@ impl Readers {
             .create_if_missing(false)
             .disable_statement_logging();
         let first = options.connect().await.map_err(|e| StoreError::Config(format!("cannot open a reader: {e}")))?;
-        Ok(Arc::new(Self { options, idle: Mutex::new(vec![first]), permits: Arc::new(Semaphore::new(max)) }))
+        let direct = DirectReaders::new(options.get_filename());
+        Ok(Arc::new(Self { options, idle: Mutex::new(vec![first]), permits: Arc::new(Semaphore::new(max)), direct }))
     }
 
     /// An idle connection (waiting, up to [`WAIT`], for one while all are taken).
@@ -74,6 +78,7 @@ impl Readers {
     /// Closes the idle connections and refuses new transactions.
     pub(crate) async fn close(&self) {
         self.permits.close();
+        self.direct.close();
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
         for conn in idle {
             let _ = conn.close().await;
@@ -99,6 +104,11 @@ impl ReadConnection {
             self.broken.store(true, Ordering::Relaxed);
         }
         kind(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
+    /// Readers of the same file that run an entity read on the caller's thread.
+    pub(crate) fn direct(&self) -> &DirectReaders {
+        &self.readers.direct
     }
 
     async fn conn(&self) -> Result<tokio::sync::MappedMutexGuard<'_, SqliteConnection>, DbErr> {

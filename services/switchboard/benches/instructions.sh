@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The gateway's user-space instructions per request, counted by callgrind: repeatable to a fraction of a percent
-# for one binary and one request, whatever else the machine is doing, so a change of 1 µs that the wall-clock
-# `layers` benchmark cannot tell from its noise still shows. System calls and waiting are not counted: the
-# `layers` benchmark remains the measure of CPU per request; this one says where the user-space part goes.
+# A service's user-space instructions per request (the gateway's, or the audit service's), counted by callgrind:
+# repeatable to a fraction of a percent for one binary and one request, whatever else the machine is doing, so a
+# change of 1 µs that the wall-clock `layers` benchmark cannot tell from its noise still shows. System calls and
+# waiting are not counted: the `layers` benchmark remains the measure of CPU per request; this one says where the
+# user-space part goes.
 #
 #   benches/instructions.sh <switchboard binary> static   # GET /.well-known/jwks.json (row 3 of `layers`)
 #   benches/instructions.sh <switchboard binary> read     # GET /v1/audit/events?pageSize=1 with a token (row 6)
+#   benches/instructions.sh <switchboard binary> audit    # the same read, counting the audit service instead
 #
 # Needs valgrind and wrk (Debian's packages). Starts the gateway under callgrind (and, for `read`, the audit
-# service normally) on free ports in a temporary data directory, warms up, counts 20 s of 8 connections, and
-# prints the count per request; `callgrind_annotate --inclusive=yes <dir>/cg.out.1` shows where it went.
+# service normally; for `audit`, the other way round) on free ports in a temporary data directory, warms up,
+# counts 20 s of 8 connections, and prints the count per request; `callgrind_annotate --inclusive=yes <dir>/cg.out.1` shows where it went.
 set -euo pipefail
 bin=$(realpath "$1")
 mode=${2:-static}
@@ -24,21 +26,40 @@ mkdir -p "$dir/data"
 "$bin" certs init > /dev/null
 pids=()
 trap 'kill "${pids[@]}" 2> /dev/null || true' EXIT
-if [ "$mode" = read ]; then
-  "$bin" serve audit > "$dir/audit.log" 2>&1 &
+callgrind=(valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out")
+case "$mode" in
+  static) ;;
+  read)
+    "$bin" serve audit > "$dir/audit.log" 2>&1 &
+    pids+=($!)
+    sleep 2
+    ;;
+  audit)
+    "${callgrind[@]}" "$bin" serve audit > "$dir/audit.log" 2> "$dir/valgrind.log" &
+    counted=$!
+    pids+=("$counted")
+    sleep 10
+    ;;
+  *)
+    echo "usage: $0 <switchboard binary> static|read|audit" >&2
+    exit 2
+    ;;
+esac
+if [ "$mode" = audit ]; then
+  "$bin" serve gateway > /dev/null 2>&1 &
   pids+=($!)
-  sleep 2
+else
+  "${callgrind[@]}" "$bin" serve gateway > /dev/null 2> "$dir/valgrind.log" &
+  counted=$!
+  pids+=("$counted")
 fi
-valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" serve gateway > /dev/null 2> "$dir/valgrind.log" &
-gateway=$!
-pids+=("$gateway")
 for _ in $(seq 1 120); do
   curl -sf -o /dev/null "http://127.0.0.1:$port/.well-known/jwks.json" && break
   sleep 1
 done
 args=()
 url="http://127.0.0.1:$port/.well-known/jwks.json"
-if [ "$mode" = read ]; then
+if [ "$mode" != static ]; then
   password="correct horse battery staple"
   "$bin" tenant create bench > /dev/null
   echo "$password" | "$bin" user create --tenant bench --email owner@bench.example --role owner > /dev/null
@@ -51,9 +72,9 @@ if [ "$mode" = read ]; then
   sleep 2
 fi
 wrk -t1 -c8 -d5s "${args[@]}" "$url" > /dev/null
-callgrind_control -z "$gateway" > /dev/null 2>&1
+callgrind_control -z "$counted" > /dev/null 2>&1
 wrk -t1 -c8 -d20s "${args[@]}" "$url" > "$dir/wrk.txt"
-callgrind_control -d "$gateway" > /dev/null 2>&1
+callgrind_control -d "$counted" > /dev/null 2>&1
 if grep -q 'Non-2xx' "$dir/wrk.txt"; then
   echo "some requests failed:" >&2
   cat "$dir/wrk.txt" >&2

@@ -1,6 +1,7 @@
 //! The store's own suite, on SQLite and PostgreSQL: a table a service declares on top of the store (here `notes`,
 //! with its own entity and migrator, as the connectors or the orchestrator would) is tenant-scoped by construction,
-//! held to its tenant by row-level security on PostgreSQL, and migrated by composition; tenant locks serialize.
+//! held to its tenant by row-level security on PostgreSQL, and migrated by composition; tenant locks serialize;
+//! `TenantScope::all` reads every column type as sea-orm does (`typed`).
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -72,6 +73,103 @@ mod notes {
     }
 }
 
+mod typed {
+    //! A table with a column of every type the store's direct SQLite reads decode, nullable and not.
+
+    use sea_orm::entity::prelude::*;
+    use sea_orm_migration::prelude::*;
+    use switchboard_store::schema::{TenantTable, protect_tenant_tables};
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "test_typed")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub small: Option<i16>,
+        pub big: i64,
+        pub flag: bool,
+        pub ratio: Option<f64>,
+        pub label: Option<String>,
+        pub data: Option<Vec<u8>>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    switchboard_store::tenant_owned!(TenantId);
+
+    /// The same table with `label` read as JSON: a column type the direct reads leave to sqlx.
+    pub mod as_json {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+        #[sea_orm(table_name = "test_typed")]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub tenant_id: String,
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: i32,
+            pub label: Option<Json>,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+
+        switchboard_store::tenant_owned!(TenantId);
+    }
+
+    pub struct Migrator;
+
+    impl MigratorTrait for Migrator {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(CreateTyped)]
+        }
+
+        fn migration_table_name() -> DynIden {
+            Alias::new("seaql_migrations_typed").into_iden()
+        }
+    }
+
+    struct CreateTyped;
+
+    impl MigrationName for CreateTyped {
+        fn name(&self) -> &str {
+            "m20261202_000001_typed"
+        }
+    }
+
+    #[sea_orm_migration::async_trait::async_trait]
+    impl MigrationTrait for CreateTyped {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            let db = manager.get_connection();
+            let bytes = if db.get_database_backend() == sea_orm::DbBackend::Postgres { "BYTEA" } else { "BLOB" };
+            db.execute_unprepared(&format!(
+                "CREATE TABLE IF NOT EXISTS test_typed (tenant_id TEXT NOT NULL, id INTEGER NOT NULL, \
+                 small SMALLINT, big BIGINT NOT NULL, flag BOOLEAN NOT NULL, ratio DOUBLE PRECISION, label TEXT, \
+                 data {bytes}, PRIMARY KEY (tenant_id, id))"
+            ))
+            .await?;
+            let table = TenantTable {
+                name: "test_typed",
+                privileges: "SELECT, INSERT, UPDATE, DELETE",
+                tenant_column: "tenant_id",
+                force: true,
+            };
+            protect_tenant_tables(db, &[table]).await
+        }
+
+        async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+            Ok(())
+        }
+    }
+}
+
 mod suite {
     use std::time::Duration;
 
@@ -80,7 +178,7 @@ mod suite {
     use switchboard_store::{Backend, TenantId};
     use switchboard_test_support::{TestDb, test_store};
 
-    use crate::notes;
+    use crate::{notes, typed};
 
     fn note(tenant: &str, id: &str, body: &str) -> notes::ActiveModel {
         notes::ActiveModel { tenant_id: Set(tenant.into()), id: Set(id.into()), body: Set(body.into()) }
@@ -168,8 +266,9 @@ mod suite {
         test.cleanup().await;
     }
 
+    /// Through `TenantScope::all`: on SQLite's read scopes, on the calling thread (the other tests read through sqlx).
     async fn notes_seen(scope: &switchboard_store::TenantScope) -> usize {
-        scope.select::<notes::Entity>().all(scope.connection()).await.unwrap().len()
+        scope.all(scope.select::<notes::Entity>()).await.unwrap().len()
     }
 
     /// Each statement of a read scope sees what was committed when it started (read committed, on both backends),
@@ -224,6 +323,70 @@ mod suite {
         held
     }
 
+    fn typed_rows(tenant: &str) -> Vec<typed::Model> {
+        let row = |id, small, big, flag, ratio, label: Option<&str>, data: Option<&[u8]>| typed::Model {
+            tenant_id: tenant.to_owned(),
+            id,
+            small,
+            big,
+            flag,
+            ratio,
+            label: label.map(str::to_owned),
+            data: data.map(<[u8]>::to_vec),
+        };
+        vec![
+            row(-7, Some(i16::MIN), i64::MAX, true, Some(0.1), Some("zürich \"quoted\" ✓"), Some(&[0, 255, 10])),
+            row(1, None, i64::MIN, false, None, None, None),
+            row(i32::MAX, Some(i16::MAX), 0, true, Some(-2.0), Some(""), Some(&[])),
+        ]
+    }
+
+    /// `TenantScope::all` reads what sea-orm's own `all` reads, value for value, in every kind of scope: on SQLite's
+    /// read scopes it decodes rows itself, so every column type it maps is checked here, NULL or not, at the ends of
+    /// its range, with filters binding each type; an entity with a type it does not map reads through sqlx.
+    pub async fn scope_reads_match_sea_orm(db: TestDb) {
+        use sea_orm::{QueryOrder, QuerySelect};
+
+        let dir = tempfile::tempdir().unwrap();
+        let test = test_store(db, dir.path()).await;
+        let store = &test.store;
+        store.migrate::<typed::Migrator>().await.unwrap();
+        let (a, b) = (TenantId::generate(), TenantId::generate());
+        for tenant in [a, b] {
+            let scope = store.tenant(tenant).await.unwrap();
+            let rows = typed_rows(&tenant.to_string()).into_iter().map(typed::ActiveModel::from);
+            scope.insert(rows).await.unwrap();
+            scope.commit().await.unwrap();
+        }
+        let expected = typed_rows(&a.to_string());
+        let by_id = |ids: &[i32]| expected.iter().filter(|r| ids.contains(&r.id)).cloned().collect::<Vec<_>>();
+
+        for read in [store.tenant_read(a).await.unwrap(), store.tenant(a).await.unwrap()] {
+            let all = || read.select::<typed::Entity>().order_by_asc(typed::Column::Id);
+            let direct = read.all(all()).await.unwrap();
+            assert_eq!(direct, expected);
+            assert_eq!(direct, all().all(read.connection()).await.unwrap(), "as sea-orm reads it");
+            let filtered = [
+                (all().filter(typed::Column::Flag.eq(true)), vec![-7, i32::MAX]),
+                (all().filter(typed::Column::Big.eq(i64::MIN)), vec![1]),
+                (all().filter(typed::Column::Small.lt(0i16)), vec![-7]),
+                (all().filter(typed::Column::Label.eq("")), vec![i32::MAX]),
+                (all().filter(typed::Column::Data.eq(vec![0u8, 255, 10])), vec![-7]),
+                (all().filter(typed::Column::Ratio.lt(0.0)), vec![i32::MAX]),
+                (all().filter(typed::Column::Label.is_null()), vec![1]),
+                (all().filter(typed::Column::Id.gt(0)).limit(1), vec![1]),
+            ];
+            for (select, ids) in filtered {
+                assert_eq!(read.all(select).await.unwrap(), by_id(&ids), "rows {ids:?}");
+            }
+            let json = read.all(read.select::<typed::as_json::Entity>().filter(typed::Column::Id.eq(-7))).await;
+            assert!(json.is_err(), "a label that is not JSON fails as it does through sea-orm: {json:?}");
+            let json = read.select::<typed::as_json::Entity>().filter(typed::Column::Id.eq(1));
+            assert_eq!(read.all(json).await.unwrap()[0].label, None, "read through sqlx");
+        }
+        test.cleanup().await;
+    }
+
     /// A tenant lock holds until its transaction ends, across connections: a second taker waits.
     pub async fn tenant_locks_serialize(db: TestDb) {
         let dir = tempfile::tempdir().unwrap();
@@ -258,6 +421,7 @@ switchboard_test_support::on_both_databases!(
     service_tables_are_tenant_scoped,
     read_scopes_read_only_their_tenant,
     read_scopes_see_each_commit_and_hand_back_their_connections,
+    scope_reads_match_sea_orm,
     tenant_locks_serialize
 );
 

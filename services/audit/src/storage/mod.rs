@@ -146,21 +146,20 @@ impl AuditRepository<'_> {
             (_, None) => query,
         };
         query = if page.ascending { query.order_by_asc(C::Seq) } else { query.order_by_desc(C::Seq) };
-        Ok(query.limit(page.limit).all(self.scope.connection()).await?)
+        self.scope.all(query.limit(page.limit)).await
     }
 
     /// Up to `limit` entries with `after_seq < seq <= up_to`, oldest first: the chain in verification order.
     pub async fn chain_range(&self, after_seq: i64, up_to: i64, limit: u64) -> Result<Vec<AuditRecord>, StoreError> {
         use audit_event::Column as C;
-        Ok(self
+        let query = self
             .scope
             .select::<audit_event::Entity>()
             .filter(C::Seq.gt(after_seq))
             .filter(C::Seq.lte(up_to))
             .order_by_asc(C::Seq)
-            .limit(limit)
-            .all(self.scope.connection())
-            .await?)
+            .limit(limit);
+        self.scope.all(query).await
     }
 
     /// Replaces the tenant's checkpoint.
@@ -182,6 +181,6 @@ impl AuditRepository<'_> {
 
     /// The tenant's latest checkpoint.
     pub async fn checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError> {
-        Ok(self.scope.select::<audit_checkpoint::Entity>().one(self.scope.connection()).await?)
+        self.scope.one(self.scope.select::<audit_checkpoint::Entity>()).await
     }
 }
