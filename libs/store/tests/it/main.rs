@@ -33,7 +33,7 @@ mod notes {
 
     impl MigratorTrait for Migrator {
         fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-            vec![Box::new(CreateNotes)]
+            vec![Box::new(CreateNotes), Box::new(crate::typed::CreateTyped)]
         }
 
         fn migration_table_name() -> DynIden {
@@ -124,19 +124,8 @@ mod typed {
         switchboard_store::tenant_owned!(TenantId);
     }
 
-    pub struct Migrator;
-
-    impl MigratorTrait for Migrator {
-        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-            vec![Box::new(CreateTyped)]
-        }
-
-        fn migration_table_name() -> DynIden {
-            Alias::new("seaql_migrations_typed").into_iden()
-        }
-    }
-
-    struct CreateTyped;
+    /// Applied by `notes::Migrator`, beside the notes table.
+    pub struct CreateTyped;
 
     impl MigrationName for CreateTyped {
         fn name(&self) -> &str {
@@ -350,7 +339,7 @@ mod suite {
         let dir = tempfile::tempdir().unwrap();
         let test = test_store(db, dir.path()).await;
         let store = &test.store;
-        store.migrate::<typed::Migrator>().await.unwrap();
+        store.migrate::<notes::Migrator>().await.unwrap();
         let (a, b) = (TenantId::generate(), TenantId::generate());
         for tenant in [a, b] {
             let scope = store.tenant(tenant).await.unwrap();
