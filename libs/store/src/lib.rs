@@ -335,9 +335,9 @@ impl TenantScope {
         E::find().filter(E::tenant_column().eq(self.tenant_key()))
     }
 
-    /// `select`'s rows, as `select.all(scope.connection())` reads them. In a read scope on SQLite the statement
-    /// runs on the calling thread instead of a round trip to sqlx's connection thread ([`sqlite_direct`]), which is
-    /// most of a small read's cost; the thread does nothing else meanwhile, so keep such reads to a page (a `limit`).
+    /// `select`'s rows, as `select.all(scope.connection())` reads them. In a read scope on SQLite a read of up to a
+    /// page (100 rows) runs on the calling thread instead of a round trip to sqlx's connection thread
+    /// ([`sqlite_direct`]), which is most of a small read's cost; a longer one still reads on sqlx's thread.
     pub async fn all<E>(&self, select: Select<E>) -> Result<Vec<E::Model>, StoreError>
     where
         E: EntityTrait,

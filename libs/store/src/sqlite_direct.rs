@@ -9,8 +9,9 @@
 //!
 //! Whatever this module cannot do exactly like the sqlx path it declines ([`Direct::Declined`]) and the caller takes
 //! the sqlx path: an entity with a column type not mapped here, a bound value of such a type, result columns that
-//! are not exactly `E`'s, and a database locked at that moment (this thread never waits for a lock: the sqlx reader,
-//! on its own thread, waits out the busy timeout).
+//! are not exactly `E`'s, a database locked at that moment (this thread never waits for a lock: the sqlx reader, on
+//! its own thread, waits out the busy timeout), and a read of more than [`MOST_ROWS`] rows (a long read would hold
+//! the runtime's thread, and every task queued behind it, for milliseconds).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -26,6 +27,11 @@ use sea_orm::{
 /// Idle connections kept for reuse; more are opened when more threads read at once (each read holds one only
 /// while it runs, so at most one per thread reading), and closed again beyond this.
 const IDLE: usize = 8;
+
+/// The most rows a read returns here: a page of the default size (50, and one more to tell whether another page
+/// follows) fits. A read that yields more stops there and declines, and the sqlx path reads it all on its own
+/// thread: at most this many rows' work is spent twice.
+pub(crate) const MOST_ROWS: usize = 100;
 
 /// Statements kept prepared per connection (rusqlite's cache, keyed by SQL text).
 const PREPARED: usize = 64;
@@ -188,7 +194,8 @@ impl From<rusqlite::Error> for Failure {
     }
 }
 
-/// Runs `sql` and decodes its rows into `E`'s models, or `Ok(None)` when the result columns are not `E`'s.
+/// Runs `sql` and decodes its rows into `E`'s models, or `Ok(None)` when the result columns are not `E`'s or there
+/// are more than [`MOST_ROWS`] rows.
 fn query<E>(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -213,6 +220,9 @@ where
     let mut rows = statement.query(rusqlite::params_from_iter(params))?;
     let mut models = Vec::new();
     while let Some(row) = rows.next()? {
+        if models.len() == MOST_ROWS {
+            return Ok(None);
+        }
         let mut model = <E::ActiveModel as ActiveModelTrait>::default();
         for (index, &(column, kind)) in read.iter().enumerate() {
             model.try_set(column, decode(row.get_ref(index)?, kind, index)?).map_err(Failure::Model)?;
@@ -352,6 +362,21 @@ mod tests {
             let first = readers.all(&counter::Entity::find().order_by_desc(counter::Column::Id).limit(1)).unwrap();
             assert_eq!(rows(first)[0].id, 2);
         }
+    }
+
+    /// A read of more rows than a page declines (after `MOST_ROWS` rows), whatever its limit.
+    #[test]
+    fn declines_long_reads() {
+        let (_dir, path, writer) = database();
+        let most = i64::try_from(super::MOST_ROWS).unwrap();
+        for id in 3..=most {
+            writer.execute("INSERT INTO counter VALUES (?1, 0, 'more')", [id]).unwrap();
+        }
+        let readers = DirectReaders::new(&path);
+        assert_eq!(rows(readers.all(&counter::Entity::find()).unwrap()).len(), super::MOST_ROWS);
+        writer.execute("INSERT INTO counter VALUES (?1, 0, 'one too many')", [most + 1]).unwrap();
+        assert!(matches!(readers.all(&counter::Entity::find()).unwrap(), Direct::Declined));
+        assert_eq!(rows(readers.all(&counter::Entity::find().limit(10)).unwrap()).len(), 10);
     }
 
     /// A `u64` beyond SQLite's integers is an error (sqlx's binding would panic), not a wrapped number.
