@@ -101,7 +101,7 @@ eval-calibrate:
 ## Fuzz the network-facing parsers, FUZZ_SECONDS each (default 60). Installs cargo-fuzz on first use; stable
 ## Rust with RUSTC_BOOTSTRAP for the instrumentation flags, no sanitizer.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := path_template rest_request access_token refresh_token
+FUZZ_TARGETS := path_template rest_request response_json access_token refresh_token
 fuzz:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	cd services/gateway/fuzz && for t in $(FUZZ_TARGETS); do \

@@ -301,20 +301,26 @@ pub(crate) fn merge_url(
 
 /// How responses are rendered: complete objects (fields with default values included), lowerCamelCase names,
 /// 64-bit integers as strings.
-fn serialize_options() -> SerializeOptions {
+pub(crate) fn serialize_options() -> SerializeOptions {
     SerializeOptions::new().skip_default_fields(false).use_proto_field_name(false).stringify_64_bit_integers(true)
 }
 
-/// The JSON text of a response message on `route`, as [`response`] renders it, written straight from the message
-/// rather than through a document that is then written out again (2% of the gateway's CPU on an audit read).
+/// The JSON text of a response message on `route`, as [`response`] renders it: by the route's wire-to-JSON plan
+/// ([`crate::wire_json`]) when it has one and the bytes suit it, else through a decoded message written straight
+/// out (no JSON document in between).
 pub fn response_bytes(route: &Route, bytes: &[u8]) -> Result<Vec<u8>, TranscodeError> {
     if route.response_body.is_some() {
         // One field of the message: the document picks it out.
         return serde_json::to_vec(&response(route, bytes)?).map_err(|e| TranscodeError::Response(e.to_string()));
     }
+    let mut out = Vec::with_capacity(bytes.len() * 2 + 16);
+    if let Some(writer) = &route.response_json
+        && writer.write(bytes, &mut out).is_ok()
+    {
+        return Ok(out);
+    }
     let message =
         DynamicMessage::decode(route.method.output(), bytes).map_err(|e| TranscodeError::Response(e.to_string()))?;
-    let mut out = Vec::with_capacity(bytes.len() * 2 + 16);
     message
         .serialize_with_options(&mut serde_json::Serializer::new(&mut out), &serialize_options())
         .map_err(|e| TranscodeError::Response(e.to_string()))?;

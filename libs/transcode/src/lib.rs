@@ -11,6 +11,8 @@
 //! - [`http_body`]: routes whose body binds to a `google.api.HttpBody`: the raw bytes and their content type,
 //!   never parsed, and (for a request message with a `map<string, string> headers` field) the request headers,
 //!   credentials and hop-by-hop headers withheld.
+//! - [`wire_json`]: a response message's JSON written in one pass over its wire bytes, by a plan compiled once per
+//!   route; it declines whatever it would not write exactly as prost-reflect does, which then does.
 //! - [`request`]: the one entry point from a REST request to the request message; it picks the two above.
 //!
 //! - [`openapi`]: the OpenAPI 3.1 document of exactly those routes.
@@ -22,6 +24,7 @@ pub mod json;
 pub mod openapi;
 pub mod path_template;
 pub mod routes;
+pub mod wire_json;
 
 pub use crate::routes::{BodyRule, RawBody, Route, RouteTable};
 

@@ -7,6 +7,7 @@ use switchboard_proto::google::api::HttpRule;
 use switchboard_proto::google::api::http_rule::Pattern;
 
 use crate::path_template::PathTemplate;
+use crate::wire_json::WireJson;
 use crate::{TranscodeError, http_body};
 
 /// Where the request body goes.
@@ -63,6 +64,8 @@ pub struct Route {
     pub method: MethodDescriptor,
     /// Its gRPC path, `/pkg.Service/Method`.
     pub rpc_path: String,
+    /// The response's wire-to-JSON plan, when the response type has one and the whole message is returned.
+    pub response_json: Option<Arc<WireJson>>,
 }
 
 /// Path variable bindings of a match: (field path, value).
@@ -112,8 +115,18 @@ impl RouteTable {
     }
 
     /// A table of hand-built routes over `pool` (tests, and RPCs whose rules live outside the descriptors).
+    /// Each route gets its response plan here when it has none.
     pub fn with_routes(pool: DescriptorPool, routes: Vec<Route>) -> Self {
-        Self { routes: routes.into_iter().map(Arc::new).collect(), pool }
+        let routes = routes
+            .into_iter()
+            .map(|mut route| {
+                if route.response_json.is_none() {
+                    route.response_json = response_json(&route.method, route.response_body.as_deref());
+                }
+                Arc::new(route)
+            })
+            .collect();
+        Self { routes, pool }
     }
 
     /// Keeps only the routes `keep` accepts (the gateway keeps the RPCs its public port offers).
@@ -192,7 +205,24 @@ fn route(method: &MethodDescriptor, rpc_path: &str, rule: &HttpRule) -> Result<R
             Some(field.to_owned())
         }
     };
-    Ok(Route { http_method, template, body, response_body, method: method.clone(), rpc_path: rpc_path.to_owned() })
+    let response_json = response_json(method, response_body.as_deref());
+    Ok(Route {
+        http_method,
+        template,
+        body,
+        response_body,
+        method: method.clone(),
+        rpc_path: rpc_path.to_owned(),
+        response_json,
+    })
+}
+
+/// The plan that writes a method's response as JSON from the wire; none when the rule returns one field.
+fn response_json(method: &MethodDescriptor, response_body: Option<&str>) -> Option<Arc<WireJson>> {
+    match response_body {
+        Some(_) => None,
+        None => WireJson::new(&method.output()).map(Arc::new),
+    }
 }
 
 /// The field a dotted path names, through singular message fields.

@@ -282,6 +282,7 @@ mod tests {
             response_body: None,
             method,
             rpc_path: "/grpc.health.v1.Health/Watch".into(),
+            response_json: None,
         };
         Handler { rest: RestHandler { grpc }, table: RouteTable::with_routes(pool, vec![route]) }
     }

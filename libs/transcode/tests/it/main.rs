@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod wire_json;
+
 use std::sync::OnceLock;
 
 use prost::Message as _;
