@@ -14,7 +14,7 @@
 use std::fmt;
 
 use switchboard_types::{RequestId, Role, TenantId, UserId};
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::metadata::MetadataMap;
 
 /// Metadata key of the tenant id.
 pub const TENANT_ID: &str = "x-tenant-id";
@@ -28,6 +28,20 @@ pub const REQUEST_ID: &str = "x-request-id";
 pub const TRACEPARENT: &str = "traceparent";
 /// The metadata only mesh peers may set; the public edge strips it from clients.
 pub const INTERNAL_KEYS: [&str; 3] = [TENANT_ID, USER_ID, ROLE];
+
+// The same keys as header names, built once: a `&str` key is parsed and validated again on every lookup.
+/// Header name of the tenant id.
+pub const TENANT_ID_HEADER: http::HeaderName = http::HeaderName::from_static(TENANT_ID);
+/// Header name of the user id.
+pub const USER_ID_HEADER: http::HeaderName = http::HeaderName::from_static(USER_ID);
+/// Header name of the user's role.
+pub const ROLE_HEADER: http::HeaderName = http::HeaderName::from_static(ROLE);
+/// Header name of the request id.
+pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static(REQUEST_ID);
+/// Header name of the W3C trace context.
+pub const TRACEPARENT_HEADER: http::HeaderName = http::HeaderName::from_static(TRACEPARENT);
+/// [`INTERNAL_KEYS`] as header names.
+pub const INTERNAL_HEADERS: [http::HeaderName; 3] = [TENANT_ID_HEADER, USER_ID_HEADER, ROLE_HEADER];
 
 /// A W3C `traceparent` (version 00): trace id, parent span id and flags.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -98,6 +112,21 @@ impl TraceParent {
     pub fn flags(&self) -> u8 {
         self.flags
     }
+
+    /// The length of the text form, `00-<32 hex>-<16 hex>-<2 hex>`.
+    pub const ENCODED_LEN: usize = 55;
+
+    /// The text form written into `buf`, without an allocation (every outbound call carries one).
+    pub fn encode<'a>(&self, buf: &'a mut [u8; Self::ENCODED_LEN]) -> &'a str {
+        buf[..3].copy_from_slice(b"00-");
+        // Each slice holds its bytes' digits exactly, so the encodings cannot fail.
+        let _ = hex::encode_to_slice(self.trace_id, &mut buf[3..35]);
+        buf[35] = b'-';
+        let _ = hex::encode_to_slice(self.parent_id, &mut buf[36..52]);
+        buf[52] = b'-';
+        let _ = hex::encode_to_slice([self.flags], &mut buf[53..55]);
+        std::str::from_utf8(buf).unwrap_or_default()
+    }
 }
 
 /// A trace id's 32 lowercase hex digits, without an allocation (every request logs one).
@@ -134,7 +163,7 @@ fn random_span_id() -> [u8; 8] {
 
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "00-{}-{}-{:02x}", hex::encode(self.trace_id), hex::encode(self.parent_id), self.flags)
+        f.write_str(self.encode(&mut [0; Self::ENCODED_LEN]))
     }
 }
 
@@ -219,23 +248,23 @@ impl RequestContext {
     /// replaced (a client's bad correlation header must not fail its call); a malformed tenant or user id is an
     /// error, because acting for the wrong tenant is worse than not acting.
     pub fn from_trusted_headers(metadata: &http::HeaderMap) -> Result<Self, ContextError> {
-        let text = |key: &'static str| -> Result<Option<&str>, ContextError> {
-            match metadata.get(key) {
+        let text = |key: &'static str, name: &http::HeaderName| -> Result<Option<&str>, ContextError> {
+            match metadata.get(name) {
                 None => Ok(None),
                 Some(v) => {
                     v.to_str().map(Some).map_err(|_| ContextError::Malformed { key, reason: "not ASCII text".into() })
                 }
             }
         };
-        let tenant = text(TENANT_ID)?
+        let tenant = text(TENANT_ID, &TENANT_ID_HEADER)?
             .map(|s| s.parse::<TenantId>())
             .transpose()
             .map_err(|e| ContextError::Malformed { key: TENANT_ID, reason: e.to_string() })?;
-        let user = text(USER_ID)?
+        let user = text(USER_ID, &USER_ID_HEADER)?
             .map(|s| s.parse::<UserId>())
             .transpose()
             .map_err(|e| ContextError::Malformed { key: USER_ID, reason: e.to_string() })?;
-        let role = text(ROLE)?
+        let role = text(ROLE, &ROLE_HEADER)?
             .map(|s| s.parse::<Role>())
             .transpose()
             .map_err(|e| ContextError::Malformed { key: ROLE, reason: e.to_string() })?;
@@ -244,13 +273,13 @@ impl RequestContext {
 
     /// Reads only what any client may set (request id, traceparent), ignoring tenant and user.
     pub fn from_untrusted_headers(metadata: &http::HeaderMap) -> Self {
-        let get = |key| metadata.get(key).and_then(|v| v.to_str().ok());
+        let get = |name: &http::HeaderName| metadata.get(name).and_then(|v| v.to_str().ok());
         Self {
             tenant: None,
             user: None,
             role: None,
-            request_id: get(REQUEST_ID).and_then(RequestId::parse).unwrap_or_else(RequestId::generate),
-            trace: get(TRACEPARENT).and_then(TraceParent::parse).unwrap_or_else(TraceParent::new_root),
+            request_id: get(&REQUEST_ID_HEADER).and_then(RequestId::parse).unwrap_or_else(RequestId::generate),
+            trace: get(&TRACEPARENT_HEADER).and_then(TraceParent::parse).unwrap_or_else(TraceParent::new_root),
         }
     }
 
@@ -293,21 +322,29 @@ impl RequestContext {
 
     /// Writes this context into outbound metadata, with [`RequestContext::outbound_trace`] as its traceparent.
     pub fn inject(&self, metadata: &mut MetadataMap) {
+        let mut headers = std::mem::take(metadata).into_headers();
+        self.inject_headers(&mut headers);
+        *metadata = MetadataMap::from_headers(headers);
+    }
+
+    /// [`RequestContext::inject`] on the headers of an HTTP request (the gateway forwards those as they are).
+    pub fn inject_headers(&self, headers: &mut http::HeaderMap) {
         let outbound = self.outbound_trace();
-        for key in INTERNAL_KEYS {
-            metadata.remove(key);
+        for name in INTERNAL_HEADERS {
+            headers.remove(name);
         }
+        let mut uuid = [0u8; uuid::fmt::Hyphenated::LENGTH];
         if let Some(tenant) = self.tenant {
-            insert(metadata, TENANT_ID, &tenant.to_string());
+            insert(headers, TENANT_ID_HEADER, tenant.as_uuid().hyphenated().encode_lower(&mut uuid));
         }
         if let Some(user) = self.user {
-            insert(metadata, USER_ID, &user.to_string());
+            insert(headers, USER_ID_HEADER, user.as_uuid().hyphenated().encode_lower(&mut uuid));
         }
         if let Some(role) = self.role {
-            insert(metadata, ROLE, role.as_str());
+            headers.insert(ROLE_HEADER, http::HeaderValue::from_static(role.as_str()));
         }
-        insert(metadata, REQUEST_ID, self.request_id.as_str());
-        insert(metadata, TRACEPARENT, &outbound.to_string());
+        insert(headers, REQUEST_ID_HEADER, self.request_id.as_str());
+        insert(headers, TRACEPARENT_HEADER, outbound.encode(&mut [0; TraceParent::ENCODED_LEN]));
     }
 
     /// The context the mesh's inbound layer attached to `request`.
@@ -342,10 +379,10 @@ pub fn continue_trace(span: &tracing::Span, context: &RequestContext) {
     let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
 }
 
-fn insert(metadata: &mut MetadataMap, key: &'static str, value: &str) {
+fn insert(headers: &mut http::HeaderMap, name: http::HeaderName, value: &str) {
     // Every value written here was validated (UUIDs, request ids, hex), so it is always valid ASCII.
-    if let Ok(value) = MetadataValue::try_from(value) {
-        metadata.insert(key, value);
+    if let Ok(value) = http::HeaderValue::from_str(value) {
+        headers.insert(name, value);
     }
 }
 
@@ -372,6 +409,8 @@ mod tests {
         let tp = TraceParent::parse(s).unwrap();
         assert_eq!(tp.to_string(), s);
         assert_eq!(tp.trace_id_hex().as_str(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let unsampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+        assert_eq!(TraceParent::parse(unsampled).unwrap().to_string(), unsampled);
         for bad in [
             "",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",

@@ -20,7 +20,7 @@ use tracing::Instrument;
 
 use crate::Identity;
 use crate::access::AccessTable;
-use crate::context::{INTERNAL_KEYS, RequestContext};
+use crate::context::{INTERNAL_HEADERS, RequestContext};
 use switchboard_telemetry::Metrics;
 
 /// What the accept loop learned about a connection; tonic puts it in every request's extensions.
@@ -182,8 +182,8 @@ where
                 context
             }
             CallerPolicy::Public => {
-                for key in INTERNAL_KEYS {
-                    request.headers_mut().remove(key);
+                for name in INTERNAL_HEADERS {
+                    request.headers_mut().remove(name);
                 }
                 RequestContext::from_untrusted_headers(request.headers())
             }

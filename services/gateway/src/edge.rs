@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use futures::future::BoxFuture;
 use switchboard_mesh::access::AccessTable;
-use switchboard_mesh::context::{INTERNAL_KEYS, RequestContext};
+use switchboard_mesh::context::{INTERNAL_HEADERS, REQUEST_ID_HEADER, RequestContext};
 use switchboard_mesh::inbound::ConnectionInfo;
 use switchboard_transcode::{Route, RouteTable};
 use switchboard_types::Role;
@@ -257,8 +257,8 @@ where
             return refuse(&request, error);
         }
         let admitted = if document { None } else { Some(self.admit(protocol, &mut request)) };
-        for key in INTERNAL_KEYS {
-            request.headers_mut().remove(key);
+        for name in INTERNAL_HEADERS {
+            request.headers_mut().remove(name);
         }
         let (mut context, caller, rpc, rule) = match admitted {
             None => (RequestContext::from_untrusted_headers(request.headers()), None, None, None),
@@ -459,11 +459,9 @@ fn record(
     metrics.record_rpc("gateway", rpc.unwrap_or("-"), protocol, &status, started.elapsed());
 }
 
-const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static(switchboard_mesh::context::REQUEST_ID);
-
 fn with_request_id(mut response: Response, context: &RequestContext) -> Response {
     if let Ok(value) = http::HeaderValue::from_str(context.request_id().as_str()) {
-        response.headers_mut().insert(X_REQUEST_ID, value);
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
 }

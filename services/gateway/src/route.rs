@@ -92,8 +92,14 @@ impl<C: BackendContract> NamedService for Forward<C> {
 type Response = http::Response<tonic::body::Body>;
 
 /// Client headers forwarded to a backend; the gateway adds the context (tenant, user, request id, trace) itself.
-const FORWARDED_HEADERS: &[&str] =
-    &["content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "user-agent"];
+const FORWARDED_HEADERS: [http::HeaderName; 6] = [
+    http::header::CONTENT_TYPE,
+    http::header::TE,
+    http::HeaderName::from_static("grpc-timeout"),
+    http::HeaderName::from_static("grpc-encoding"),
+    http::HeaderName::from_static("grpc-accept-encoding"),
+    http::header::USER_AGENT,
+];
 
 impl<C, B> tower_service::Service<http::Request<B>> for Forward<C>
 where
@@ -122,15 +128,14 @@ where
         }
         let (mut parts, body) = request.into_parts();
         // Only the headers gRPC itself needs travel on; everything else a client sent stays at the edge.
-        let mut kept = http::HeaderMap::new();
+        let mut kept = http::HeaderMap::with_capacity(FORWARDED_HEADERS.len() + 5);
         for name in FORWARDED_HEADERS {
-            for value in parts.headers.get_all(*name) {
-                kept.append(*name, value.clone());
+            for value in parts.headers.get_all(&name) {
+                kept.append(name.clone(), value.clone());
             }
         }
-        let mut metadata = tonic::metadata::MetadataMap::from_headers(kept);
-        context.inject(&mut metadata);
-        parts.headers = metadata.into_headers();
+        context.inject_headers(&mut kept);
+        parts.headers = kept;
         // Nothing of this connection's state (peer info, our context) travels to the backend's connection.
         parts.extensions = http::Extensions::new();
         let forwarded = http::Request::from_parts(parts, tonic::body::Body::new(body));
